@@ -1,0 +1,90 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "@finanzas/logger";
+import { errorReason, withTimeout } from "./errors.js";
+
+export type ReadinessCheck = () => Promise<unknown>;
+
+export interface HealthServerOptions {
+  port: number;
+  host?: string;
+  /** Named checks that must all pass for /health/ready, e.g. { postgres, redis }. */
+  checks: Record<string, ReadinessCheck>;
+  logger: Logger;
+  checkTimeoutMs?: number;
+}
+
+export interface ReadinessReport {
+  ready: boolean;
+  status: "ready" | "not ready" | "shutting down";
+  checks: Record<string, string>;
+}
+
+/** Runs every check in parallel, each time-boxed; a check passes by resolving. */
+export async function checkReadiness(
+  checks: Record<string, ReadinessCheck>,
+  timeoutMs = 2_000,
+): Promise<ReadinessReport> {
+  const entries = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      try {
+        await withTimeout(check(), timeoutMs, `no answer within ${timeoutMs} ms`);
+        return [name, "ok"] as const;
+      } catch (error) {
+        return [name, `error: ${errorReason(error)}`] as const;
+      }
+    }),
+  );
+  const ready = entries.every(([, result]) => result === "ok");
+  return { ready, status: ready ? "ready" : "not ready", checks: Object.fromEntries(entries) };
+}
+
+export interface HealthServer {
+  port: number;
+  /** From now on /health/ready answers 503 so load balancers stop routing work here. */
+  drain(): void;
+  close(): Promise<void>;
+}
+
+/** The small HTTP server every worker runs: GET /health/live and GET /health/ready. */
+export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
+  let draining = false;
+  const server: Server = createServer((req, res) => {
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+      res.end(JSON.stringify(body));
+    };
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method !== "GET" && req.method !== "HEAD") return send(405, { error: "method not allowed" });
+    if (path === "/health/live") return send(200, { status: "ok" });
+    if (path === "/health/ready") {
+      if (draining) return send(503, { ready: false, status: "shutting down", checks: {} });
+      void checkReadiness(options.checks, options.checkTimeoutMs).then((report) =>
+        send(report.ready ? 200 : 503, report),
+      );
+      return;
+    }
+    send(404, { error: "not found", routes: ["/health/live", "/health/ready"] });
+  });
+  server.keepAliveTimeout = 1_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host ?? "0.0.0.0", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  options.logger.info({ port }, `health endpoints on :${port}/health/live and /health/ready`);
+  return {
+    port,
+    drain: () => {
+      draining = true;
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
