@@ -1,0 +1,84 @@
+import type { Logger } from "@finanzas/logger";
+import { unreachable } from "@finanzas/runtime";
+import { Migrator } from "kysely";
+import pg from "pg";
+import { createDb } from "./client.js";
+import { migrations } from "./migrations/index.js";
+import { connectionOptions } from "./pool.js";
+
+async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ ...connectionOptions(url), connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Creates the database named in `url` when it does not exist (connecting to the `postgres`
+ * maintenance database to do so). Safe when several replicas race: losing the race is success.
+ * Returns whether this call created it.
+ */
+export async function ensureDatabase(url: string): Promise<boolean> {
+  try {
+    await withClient(url, async () => {});
+    return false;
+  } catch (error) {
+    if ((error as { code?: string }).code !== "3D000") {
+      throw unreachable("PostgreSQL", url, "DATABASE_URL", error);
+    }
+  }
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  const maintenance = new URL(url);
+  maintenance.pathname = "/postgres";
+  return withClient(maintenance.toString(), async (client) => {
+    try {
+      await client.query(`create database ${client.escapeIdentifier(name)}`);
+      return true;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      // 42P04 duplicate_database; 23505 when two CREATE DATABASE race on pg_database's index.
+      if (code === "42P04" || code === "23505") return false;
+      throw error;
+    }
+  });
+}
+
+export interface MigrateResult {
+  createdDatabase: boolean;
+  applied: string[];
+}
+
+/**
+ * Brings the database to the latest migration. Kysely's Migrator serialises concurrent runs with
+ * a transaction-scoped advisory lock, so replicas may all call this at start; it holds no session
+ * state and works through a transaction-mode pooler.
+ */
+export async function migrateToLatest(url: string, logger?: Logger): Promise<MigrateResult> {
+  const createdDatabase = await ensureDatabase(url);
+  if (createdDatabase) logger?.info("created the database");
+  const database = createDb({ url, max: 1, applicationName: "finanzas-migrate" });
+  try {
+    const migrator = new Migrator({
+      db: database.db,
+      provider: { getMigrations: async () => migrations },
+    });
+    const { error, results = [] } = await migrator.migrateToLatest();
+    const applied = results.filter((r) => r.status === "Success").map((r) => r.migrationName);
+    for (const name of applied) logger?.info({ migration: name }, "applied migration");
+    const failed = results.find((r) => r.status === "Error");
+    if (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`migration ${failed?.migrationName ?? "(setup)"} failed: ${reason}`, { cause: error });
+    }
+    return { createdDatabase, applied };
+  } finally {
+    await database.close();
+  }
+}
+
+/** Names of every migration this build knows, in order. */
+export const migrationNames = (): string[] => Object.keys(migrations).sort();

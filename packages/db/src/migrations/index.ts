@@ -1,0 +1,11 @@
+import type { Migration } from "kysely";
+import * as m000 from "./2026_11_29_000000_schemas.js";
+
+/**
+ * Every migration, in order. Append-only: a migration that has run anywhere is never edited;
+ * names are timestamps so branches merge in order. Listed statically so they ship inside the
+ * build (no directory scanning at run time).
+ */
+export const migrations: Record<string, Migration> = {
+  "2026_11_29_000000_schemas": m000,
+};
