@@ -1,0 +1,13 @@
+export {
+  DEFAULT_JOB_OPTIONS,
+  defineJob,
+  defineQueue,
+  type JobDefinition,
+  type JobName,
+  type JobOptions,
+  type PayloadOf,
+  type QueueDefinition,
+  type ResultOf,
+} from "./define.js";
+export { HealthLive, HealthReady, ProblemDetails } from "./http.js";
+export { etlQueue, mailQueue, queues, reportsQueue } from "./queues.js";

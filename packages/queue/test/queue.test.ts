@@ -1,0 +1,165 @@
+import { defineJob, defineQueue } from "@finanzas/contracts";
+import { createLogger } from "@finanzas/logger";
+import { deleteQueueKeys, TEST_REDIS_URL, testQueuePrefix } from "@finanzas/testing";
+import { Type } from "@sinclair/typebox";
+import { Queue } from "bullmq";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  assertHandlers,
+  assertRedisReachable,
+  createConsumer,
+  createProducer,
+  type Handlers,
+  PayloadError,
+  redisOptions,
+} from "../src/index.js";
+
+const logger = createLogger({ service: "queue-test", version: "0", level: "silent", pretty: false });
+const prefix = testQueuePrefix("queue");
+const connection = { redisUrl: TEST_REDIS_URL, prefix };
+
+// A queue that exists only in this test: the real contracts carry no placeholder jobs.
+const testQueue = defineQueue({
+  name: "roundtrip",
+  jobs: {
+    double: defineJob({
+      description: "doubles a number",
+      payload: Type.Object(
+        { n: Type.Integer({ minimum: 0 }), label: Type.Optional(Type.String()) },
+        { additionalProperties: false },
+      ),
+      result: Type.Object({ doubled: Type.Integer() }),
+    }),
+    sleep: defineJob({
+      description: "waits, then returns",
+      payload: Type.Object({ ms: Type.Integer() }),
+      result: Type.Object({ slept: Type.Integer() }),
+    }),
+  },
+  defaultJobOptions: { attempts: 3, backoff: { type: "fixed", delay: 10 } },
+});
+
+const runs: Record<string, number> = {};
+const handlers: Handlers<typeof testQueue> = {
+  double: async ({ n }, ctx) => {
+    runs[ctx.jobId] = (runs[ctx.jobId] ?? 0) + 1;
+    return { doubled: n * 2 };
+  },
+  sleep: async ({ ms }, ctx) => {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      ctx.signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    return { slept: ms };
+  },
+};
+
+afterAll(async () => {
+  await deleteQueueKeys(prefix);
+});
+
+async function waitForState(queue: Queue, id: string, states: string[], timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await queue.getJobState(id);
+    if (states.includes(state)) return state;
+    if (Date.now() > deadline) throw new Error(`job ${id} still ${state}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe("a queue round trip through real Redis", () => {
+  it("delivers a valid payload to its handler and stores the validated result", async () => {
+    const producer = createProducer(testQueue, connection);
+    const consumer = createConsumer(testQueue, handlers, { ...connection, concurrency: 2, logger });
+    try {
+      const { id } = await producer.add("double", { n: 21 });
+      await waitForState(producer.queue, id, ["completed"]);
+      const job = await producer.queue.getJob(id);
+      expect(job?.returnvalue).toEqual({ doubled: 42 });
+      expect(runs[id]).toBe(1);
+    } finally {
+      await consumer.close(1_000);
+      await producer.close();
+    }
+  });
+
+  it("refuses a bad payload at enqueue, naming each bad field, and enqueues nothing", async () => {
+    const producer = createProducer(testQueue, connection);
+    try {
+      const before = await producer.queue.count();
+      const bad = { n: -1, label: 7, extra: true } as unknown as { n: number };
+      const error = await producer.add("double", bad).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PayloadError);
+      expect((error as PayloadError).message).toMatch(/payload for roundtrip\/double/);
+      const paths = (error as PayloadError).problems.map((p) => p.path);
+      expect(paths).toEqual(expect.arrayContaining(["/n", "/label", "/extra"]));
+      expect(await producer.queue.count()).toBe(before);
+    } finally {
+      await producer.close();
+    }
+  });
+
+  it("fails a bad payload at dequeue without retrying it, and keeps it visible", async () => {
+    // An old or foreign producer that skipped validation writes straight to the queue.
+    const raw = new Queue(testQueue.name, { connection: redisOptions(TEST_REDIS_URL, "producer"), prefix });
+    const consumer = createConsumer(testQueue, handlers, { ...connection, concurrency: 1, logger });
+    try {
+      const job = await raw.add("double", { n: "twelve" }, { attempts: 5 });
+      await waitForState(raw, job.id!, ["failed"]);
+      const failed = await raw.getJob(job.id!);
+      expect(failed?.failedReason).toMatch(/invalid payload for roundtrip\/double: \/n expected integer/);
+      expect(failed?.attemptsMade).toBe(1);
+      expect(runs[job.id!]).toBeUndefined();
+      expect(await raw.getFailedCount()).toBeGreaterThanOrEqual(1);
+    } finally {
+      await consumer.close(1_000);
+      await raw.close();
+    }
+  });
+
+  it("on close lets a short job finish, and returns a long one to the queue at the deadline", async () => {
+    const producer = createProducer(testQueue, connection);
+    const consumer = createConsumer(testQueue, handlers, { ...connection, concurrency: 2, logger });
+    try {
+      const short = await producer.add("sleep", { ms: 150 });
+      const long = await producer.add("sleep", { ms: 60_000 });
+      await waitForState(producer.queue, long.id, ["active"]);
+      await waitForState(producer.queue, short.id, ["active"]);
+      const started = Date.now();
+      const { returned } = await consumer.close(500);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(returned).toEqual([long.id]);
+      expect(await producer.queue.getJobState(short.id)).toBe("completed");
+      expect(await producer.queue.getJobState(long.id)).toBe("waiting");
+      // Another replica (or this one after a restart) picks the returned job up again.
+      const replica = createConsumer(testQueue, handlers, { ...connection, concurrency: 1, logger });
+      await waitForState(producer.queue, long.id, ["active"]);
+      expect((await replica.close(0)).returned).toEqual([long.id]);
+    } finally {
+      await producer.close();
+    }
+  });
+});
+
+describe("handler maps", () => {
+  it("are checked at boot: a missing or unknown handler is refused with its name", () => {
+    expect(() => assertHandlers(testQueue, { double: handlers.double })).toThrow(/missing sleep/);
+    expect(() => assertHandlers(testQueue, { ...handlers, triple: handlers.double })).toThrow(
+      /unknown triple/,
+    );
+  });
+});
+
+describe("assertRedisReachable", () => {
+  it("fails fast with the URL and the fix when nothing listens", async () => {
+    const started = Date.now();
+    await expect(assertRedisReachable("redis://127.0.0.1:1")).rejects.toThrow(
+      "cannot reach Redis at redis://127.0.0.1:1 (ECONNREFUSED): start Redis or set REDIS_URL",
+    );
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
