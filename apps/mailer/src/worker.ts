@@ -1,0 +1,22 @@
+import { mailQueue } from "@finanzas/contracts";
+import type { Logger } from "@finanzas/logger";
+import { type Consumer, createConsumer, type Handlers, type QueueConnection } from "@finanzas/queue";
+
+export interface WorkerDeps {
+  connection: QueueConnection;
+  logger: Logger;
+  concurrency: number;
+}
+
+/**
+ * The consumer of the `${mailQueue.name}` queue. One handler per job of the contract, each in its own
+ * file under src/jobs/; the contract has no jobs until the issue that builds them.
+ */
+export function createMailWorker(deps: WorkerDeps): Consumer {
+  const handlers: Handlers<typeof mailQueue> = {};
+  return createConsumer(mailQueue, handlers, {
+    ...deps.connection,
+    concurrency: deps.concurrency,
+    logger: deps.logger,
+  });
+}

@@ -1,0 +1,8 @@
+import { fileURLToPath } from "node:url";
+import { serviceLifecycleSuite } from "@finanzas/testing";
+
+serviceLifecycleSuite({
+  service: "mailer",
+  entry: fileURLToPath(new URL("../dist/main.js", import.meta.url)),
+  portVariable: "HEALTH_PORT",
+});

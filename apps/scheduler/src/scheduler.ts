@@ -1,0 +1,80 @@
+import { queues as allQueues, type QueueDefinition } from "@finanzas/contracts";
+import type { Logger } from "@finanzas/logger";
+import { assertMatches, createProducer, type Producer, type QueueConnection } from "@finanzas/queue";
+import type { Schedule } from "./schedules.js";
+
+export interface SchedulerDeps {
+  connection: QueueConnection;
+  logger: Logger;
+  schedules: Schedule[];
+  /** Queues whose schedulers this service owns (undeclared ones there are removed). */
+  queues?: readonly QueueDefinition[];
+}
+
+export interface SchedulerResult {
+  upserted: string[];
+  removed: string[];
+}
+
+/**
+ * Registers the declared schedules as BullMQ job schedulers and removes the ones no longer
+ * declared. Upserts are idempotent, so any number of scheduler replicas and restarts converge on
+ * exactly one scheduler per id, and a changed cron takes effect on restart. BullMQ then enqueues
+ * each run itself, so a scheduler restart never loses or doubles a run.
+ */
+export async function syncSchedules(deps: SchedulerDeps): Promise<SchedulerResult> {
+  const owned = deps.queues ?? Object.values(allQueues);
+  const producers = new Map<string, Producer<QueueDefinition>>();
+  const producerFor = (queue: QueueDefinition) => {
+    let producer = producers.get(queue.name);
+    if (!producer) {
+      producer = createProducer(queue, deps.connection);
+      producers.set(queue.name, producer);
+    }
+    return producer;
+  };
+  const result: SchedulerResult = { upserted: [], removed: [] };
+  try {
+    for (const s of deps.schedules) {
+      const contract = s.queue.jobs[s.job];
+      if (!contract) throw new Error(`schedule ${s.id}: queue ${s.queue.name} has no job ${s.job}`);
+      assertMatches(contract.payload, s.payload, `payload of schedule ${s.id}`);
+      await producerFor(s.queue).queue.upsertJobScheduler(
+        s.id,
+        { pattern: s.cron, ...(s.tz ? { tz: s.tz } : {}) },
+        { name: s.job, data: s.payload, opts: { ...s.queue.defaultJobOptions, ...contract.options } },
+      );
+      result.upserted.push(s.id);
+      deps.logger.info(
+        { schedule: s.id, queue: s.queue.name, job: s.job, cron: s.cron },
+        "schedule registered",
+      );
+    }
+    for (const queue of owned) {
+      const declared = new Set(deps.schedules.filter((s) => s.queue.name === queue.name).map((s) => s.id));
+      const existing = await producerFor(queue).queue.getJobSchedulers(0, -1);
+      for (const scheduler of existing) {
+        const id = scheduler.id ?? scheduler.key;
+        if (declared.has(id)) continue;
+        await producerFor(queue).queue.removeJobScheduler(id);
+        result.removed.push(id);
+        deps.logger.info({ schedule: id, queue: queue.name }, "schedule removed: no longer declared");
+      }
+    }
+  } finally {
+    await Promise.all([...producers.values()].map((p) => p.close()));
+  }
+  return result;
+}
+
+/** What the scheduler process runs: register schedules at start, then hold nothing open but health. */
+export async function createScheduler(
+  deps: SchedulerDeps,
+): Promise<{ close(): Promise<{ returned: string[] }> }> {
+  const result = await syncSchedules(deps);
+  deps.logger.info(
+    { schedules: result.upserted.length, removed: result.removed.length },
+    "schedules in place; BullMQ enqueues each run",
+  );
+  return { close: async () => ({ returned: [] }) };
+}

@@ -1,0 +1,27 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { HealthLive, HealthReady } from "@finanzas/contracts";
+import { checkReadiness, type ReadinessCheck } from "@finanzas/runtime";
+
+export interface HealthOptions {
+  checks: Record<string, ReadinessCheck>;
+  isDraining: () => boolean;
+}
+
+/** /health/live: the process runs. /health/ready: PostgreSQL and Redis answer, and not shutting down. */
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, options) => {
+  app.get(
+    "/health/live",
+    { schema: { hide: true, response: { 200: HealthLive } }, logLevel: "warn" },
+    async () => ({ status: "ok" as const }),
+  );
+  app.get(
+    "/health/ready",
+    { schema: { hide: true, response: { 200: HealthReady, 503: HealthReady } }, logLevel: "warn" },
+    async (_request, reply) => {
+      if (options.isDraining())
+        return reply.code(503).send({ ready: false, status: "shutting down", checks: {} });
+      const report = await checkReadiness(options.checks);
+      return reply.code(report.ready ? 200 : 503).send(report);
+    },
+  );
+};

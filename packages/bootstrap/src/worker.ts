@@ -1,0 +1,38 @@
+import type { Logger } from "@finanzas/logger";
+import type { Consumer } from "@finanzas/queue";
+import { runService, type Shutdown, startHealthServer } from "@finanzas/runtime";
+import { openStores, type StoreConfig, type Stores } from "./stores.js";
+
+export interface WorkerServiceConfig extends StoreConfig {
+  HEALTH_PORT: number;
+  SHUTDOWN_TIMEOUT_MS: number;
+}
+
+export interface WorkerService {
+  service: string;
+  config: WorkerServiceConfig;
+  logger: Logger;
+  /**
+   * Builds what the service runs, from opened stores: a queue consumer (the workers) or anything
+   * else that can be closed within a deadline (the scheduler).
+   */
+  start(stores: Stores, shutdown: Shutdown): Promise<Pick<Consumer, "close">>;
+}
+
+/**
+ * The life of a worker process: open and check the stores, start the health server, start the
+ * work, and on SIGTERM/SIGINT: readiness 503 → stop taking work and let running jobs finish within
+ * SHUTDOWN_TIMEOUT_MS (the rest go back to the queue) → health server → Redis → PostgreSQL → exit 0.
+ */
+export function runWorkerService(worker: WorkerService): Promise<void> {
+  const { config, logger } = worker;
+  return runService(logger, async (shutdown) => {
+    const stores = await openStores(worker.service, config, shutdown);
+    const health = await startHealthServer({ port: config.HEALTH_PORT, checks: stores.checks, logger });
+    shutdown.add("health server", () => health.close());
+    const running = await worker.start(stores, shutdown);
+    shutdown.add("work", () => running.close(config.SHUTDOWN_TIMEOUT_MS), config.SHUTDOWN_TIMEOUT_MS + 5_000);
+    shutdown.add("readiness", () => health.drain());
+    logger.info("ready");
+  });
+}

@@ -1,0 +1,120 @@
+import { existsSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "./database.js";
+import { TEST_REDIS_URL } from "./env.js";
+import { freePort, startProcess, waitForHttpOk } from "./process.js";
+import { deleteQueueKeys, testQueuePrefix } from "./queue.js";
+
+export interface ServiceSuiteOptions {
+  /** Package name of the service, as it appears in its logs. */
+  service: string;
+  /** Absolute path of the built entry point (dist/main.js). */
+  entry: string;
+  /** The variable that sets the HTTP port of its health endpoints (PORT or HEALTH_PORT). */
+  portVariable: "PORT" | "HEALTH_PORT";
+  /** Extra environment the service needs to boot. */
+  env?: Record<string, string>;
+}
+
+/**
+ * The lifecycle every service must honour, run against the real built service process:
+ * boots against real PostgreSQL and Redis and reports ready; exits 0 on SIGTERM within its
+ * deadline; exits non-zero quickly with a clear message when Redis or PostgreSQL is unreachable
+ * or the configuration is invalid.
+ */
+export function serviceLifecycleSuite(options: ServiceSuiteOptions): void {
+  describe(`${options.service} lifecycle`, () => {
+    let database: TestDatabase;
+    const prefix = testQueuePrefix(options.service);
+
+    beforeAll(async () => {
+      if (!existsSync(options.entry)) {
+        throw new Error(`${options.entry} is missing: build first (pnpm build, or run tests through turbo)`);
+      }
+      database = await createTestDatabase(options.service.replace(/-/g, "_"));
+    });
+    afterAll(async () => {
+      await database?.drop();
+      await deleteQueueKeys(prefix);
+    });
+
+    const baseEnv = () => ({
+      NODE_ENV: "test",
+      LOG_LEVEL: "info",
+      DATABASE_URL: database.url,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      SHUTDOWN_TIMEOUT_MS: "3000",
+      ...options.env,
+    });
+
+    it("boots against real PostgreSQL and Redis, reports ready, and exits 0 on SIGTERM", async () => {
+      const port = await freePort();
+      const proc = startProcess(options.entry, { ...baseEnv(), [options.portVariable]: String(port) });
+      try {
+        const ready = await waitForHttpOk(`http://127.0.0.1:${port}/health/ready`, proc, 20_000);
+        expect(ready).toEqual({ ready: true, status: "ready", checks: { postgres: "ok", redis: "ok" } });
+        const live = await fetch(`http://127.0.0.1:${port}/health/live`);
+        expect(live.status).toBe(200);
+        const { code, ms } = await proc.stop("SIGTERM");
+        expect(code, proc.output()).toBe(0);
+        expect(ms).toBeLessThan(3_000 + 5_000);
+        expect(proc.output()).toContain(`"service":"${options.service}"`);
+        expect(proc.output()).toContain("shutdown complete");
+      } finally {
+        await proc.stop("SIGKILL");
+      }
+    });
+
+    it("exits non-zero quickly with the URL and the fix when Redis is unreachable", async () => {
+      const port = await freePort();
+      const closed = await freePort();
+      const started = Date.now();
+      const proc = startProcess(options.entry, {
+        ...baseEnv(),
+        [options.portVariable]: String(port),
+        REDIS_URL: `redis://127.0.0.1:${closed}`,
+      });
+      const { code } = await proc.exited;
+      expect(code).not.toBe(0);
+      expect(Date.now() - started).toBeLessThan(8_000);
+      expect(proc.output()).toContain(
+        `cannot reach Redis at redis://127.0.0.1:${closed} (ECONNREFUSED): start Redis or set REDIS_URL`,
+      );
+    });
+
+    it("exits non-zero quickly with the URL and the fix when PostgreSQL is unreachable", async () => {
+      const port = await freePort();
+      const closed = await freePort();
+      const started = Date.now();
+      const proc = startProcess(options.entry, {
+        ...baseEnv(),
+        [options.portVariable]: String(port),
+        DATABASE_URL: `postgres://postgres:secret@127.0.0.1:${closed}/finanzas`,
+      });
+      const { code } = await proc.exited;
+      expect(code).not.toBe(0);
+      expect(Date.now() - started).toBeLessThan(8_000);
+      expect(proc.output()).toContain(
+        `cannot reach PostgreSQL at postgres://postgres:***@127.0.0.1:${closed}/finanzas (ECONNREFUSED): start PostgreSQL or set DATABASE_URL`,
+      );
+      expect(proc.output()).not.toContain("secret");
+    });
+
+    it("exits 1 listing every invalid variable together", async () => {
+      const proc = startProcess(options.entry, {
+        ...baseEnv(),
+        [options.portVariable]: "not-a-port",
+        REDIS_URL: "localhost:6379",
+        SHUTDOWN_TIMEOUT_MS: "-5",
+      });
+      const { code } = await proc.exited;
+      expect(code).toBe(1);
+      const output = proc.output();
+      expect(output).toContain(`${options.service}: invalid configuration (3 problems)`);
+      expect(output).toContain(`${options.portVariable}: expected a TCP port (1-65535), got "not-a-port"`);
+      expect(output).toContain("REDIS_URL: expected a URL starting with redis:// or rediss://");
+      expect(output).toContain('SHUTDOWN_TIMEOUT_MS: expected an integer >= 0 <= 3600000, got "-5"');
+    });
+  });
+}
