@@ -1,14 +1,9 @@
-import { packageVersion, runWorkerService } from "@finanzas/bootstrap";
-import { createLogger } from "@finanzas/logger";
+import { createServiceLogger, runWorkerService } from "@finanzas/bootstrap";
 import { readConfig } from "./config.js";
 import { createEtlWorker } from "./worker.js";
 
 const config = readConfig(process.env);
-const logger = createLogger({
-  service: "etl-worker",
-  version: packageVersion(import.meta.url),
-  level: config.LOG_LEVEL,
-});
+const logger = createServiceLogger("etl-worker", import.meta.url, config);
 
 await runWorkerService({
   service: "etl-worker",

@@ -1,14 +1,9 @@
-import { packageVersion, runWorkerService } from "@finanzas/bootstrap";
-import { createLogger } from "@finanzas/logger";
+import { createServiceLogger, runWorkerService } from "@finanzas/bootstrap";
 import { readConfig } from "./config.js";
 import { createMailWorker } from "./worker.js";
 
 const config = readConfig(process.env);
-const logger = createLogger({
-  service: "mailer",
-  version: packageVersion(import.meta.url),
-  level: config.LOG_LEVEL,
-});
+const logger = createServiceLogger("mailer", import.meta.url, config);
 
 await runWorkerService({
   service: "mailer",

@@ -1,15 +1,10 @@
-import { packageVersion, runWorkerService } from "@finanzas/bootstrap";
-import { createLogger } from "@finanzas/logger";
+import { createServiceLogger, runWorkerService } from "@finanzas/bootstrap";
 import { readConfig } from "./config.js";
 import { createScheduler } from "./scheduler.js";
 import { schedulesFrom } from "./schedules.js";
 
 const config = readConfig(process.env);
-const logger = createLogger({
-  service: "scheduler",
-  version: packageVersion(import.meta.url),
-  level: config.LOG_LEVEL,
-});
+const logger = createServiceLogger("scheduler", import.meta.url, config);
 
 await runWorkerService({
   service: "scheduler",

@@ -1,15 +1,10 @@
-import { openStores, packageVersion } from "@finanzas/bootstrap";
-import { createLogger } from "@finanzas/logger";
+import { createServiceLogger, openStores } from "@finanzas/bootstrap";
 import { runService } from "@finanzas/runtime";
 import { buildApp } from "./app.js";
 import { readConfig } from "./config.js";
 
 const config = readConfig(process.env);
-const logger = createLogger({
-  service: "web-api",
-  version: packageVersion(import.meta.url),
-  level: config.LOG_LEVEL,
-});
+const logger = createServiceLogger("web-api", import.meta.url, config);
 
 await runService(logger, async (shutdown) => {
   const stores = await openStores("web-api", config, shutdown);

@@ -1,2 +1,2 @@
-export { openStores, packageVersion, type StoreConfig, type Stores } from "./stores.js";
+export { createServiceLogger, openStores, packageVersion, type StoreConfig, type Stores } from "./stores.js";
 export { runWorkerService, type WorkerService, type WorkerServiceConfig } from "./worker.js";

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { assertDatabaseReachable, createDb, type Db } from "@finanzas/db";
+import { createLogger, type Logger } from "@finanzas/logger";
 import { assertRedisReachable, createRedis, type QueueConnection } from "@finanzas/queue";
 import type { Shutdown } from "@finanzas/runtime";
 import type { Redis } from "ioredis";
@@ -52,6 +53,20 @@ export async function openStores(service: string, config: StoreConfig, shutdown:
     connection: { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX },
     checks: { postgres: () => database.ping(), redis: () => redis.ping() },
   };
+}
+
+/** The service's logger: name and version bound, level and format from its configuration. */
+export function createServiceLogger(
+  service: string,
+  mainUrl: string,
+  config: { LOG_LEVEL: string; LOG_FORMAT: "auto" | "json" | "pretty" },
+): Logger {
+  return createLogger({
+    service,
+    version: packageVersion(mainUrl),
+    level: config.LOG_LEVEL,
+    ...(config.LOG_FORMAT === "auto" ? {} : { pretty: config.LOG_FORMAT === "pretty" }),
+  });
 }
 
 /** The `version` of the package.json next to the built entry point (`import.meta.url` of main). */

@@ -108,6 +108,8 @@ export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "
 export const commonEnv = {
   NODE_ENV: env.oneOf(["development", "production", "test"] as const, { default: "development" }),
   LOG_LEVEL: env.oneOf(LOG_LEVELS, { default: "info" }),
+  /** json in containers; pretty for people; auto = pretty only when stdout is a terminal. */
+  LOG_FORMAT: env.oneOf(["auto", "json", "pretty"] as const, { default: "auto" }),
   DATABASE_URL: env.url(["postgres", "postgresql"], {
     default: "postgres://postgres@127.0.0.1:5432/finanzas",
   }),
