@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { startOdooSim } from "./index.js";
+import type { OdooVersion } from "./models.js";
+
+const USAGE = `Usage: odoo-sim [options]
+
+  --port <n>        port to listen on (default 8069; 0 = random)
+  --host <host>     address to bind (default 127.0.0.1)
+  --database <db>   database name (default odoo)
+  --user <login>    login (default admin)
+  --password <pw>   password (default admin)
+  --api-key <key>   API key (default: the password)
+  --seed <n>        data seed (default 1)
+  --scale <x>       data volume, linear: 1 ≈ 10 000 journal items (default 0.1)
+  --version <v>     Odoo version to imitate: 16, 17, 18 or 19 (default 17)
+  --base-path <p>   serve under a path prefix, e.g. /odoo
+  -h, --help        this help`;
+
+function fail(message: string): never {
+  process.stderr.write(`odoo-sim: ${message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+async function main(): Promise<void> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        database: { type: "string" },
+        user: { type: "string" },
+        password: { type: "string" },
+        "api-key": { type: "string" },
+        seed: { type: "string" },
+        scale: { type: "string" },
+        version: { type: "string" },
+        "base-path": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    fail(e instanceof Error ? e.message : String(e));
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const num = (name: string, fallback: number) => {
+    const raw = values[name];
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n)) fail(`--${name} must be a number, got "${String(raw)}"`);
+    return n;
+  };
+  const version = num("version", 17);
+  if (![16, 17, 18, 19].includes(version)) fail(`--version must be 16, 17, 18 or 19, got ${version}`);
+  const str = (name: string) => (typeof values[name] === "string" ? (values[name] as string) : undefined);
+  const started = performance.now();
+  const sim = await startOdooSim({
+    port: num("port", 8069),
+    host: str("host") ?? "127.0.0.1",
+    ...(str("database") ? { database: str("database")! } : {}),
+    ...(str("user") ? { username: str("user")! } : {}),
+    ...(str("password") ? { password: str("password")! } : {}),
+    ...(str("api-key") ? { apiKey: str("api-key")! } : {}),
+    ...(str("base-path") ? { basePath: str("base-path")! } : {}),
+    seed: num("seed", 1),
+    scale: num("scale", 0.1),
+    version: version as OdooVersion,
+  }).catch((e: unknown) => fail(e instanceof Error ? e.message : String(e)));
+  const counts = sim.generation.counts;
+  process.stdout.write(
+    [
+      `Odoo ${sim.version}.0 simulator ready at ${sim.url} (${Math.round(performance.now() - started)} ms)`,
+      `  ODOO_URL=${sim.url}`,
+      `  ODOO_DB=${sim.database}`,
+      `  ODOO_USERNAME=${sim.username}`,
+      `  ODOO_PASSWORD=${sim.password}`,
+      `  API key: ${sim.apiKey}`,
+      `  data: ${counts["account.move.line"]} journal items, ${counts["account.move"]} moves, ${counts["res.partner"]} partners, ${counts["account.payment"]} payments (generated in ${Math.round(sim.generation.ms)} ms)`,
+      `  control API: ${sim.url}/__sim/stats (see packages/odoo-sim/README.md)`,
+      "",
+    ].join("\n"),
+  );
+  let closing = false;
+  const stop = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    process.stdout.write(`odoo-sim: ${signal}, shutting down\n`);
+    sim.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+    setTimeout(() => process.exit(0), 3000).unref();
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+void main();

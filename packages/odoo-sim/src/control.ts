@@ -1,0 +1,504 @@
+import type { OdooService } from "./rpc.js";
+import type { Store } from "./store.js";
+import type { Table } from "./table.js";
+import { NULL_DATE } from "./table.js";
+import { formatDatetimeMicro, toMicros, US_PER_SEC } from "./time.js";
+import { setValue } from "./values.js";
+
+export type FaultKind = "http502" | "http504" | "reset" | "slow";
+
+export interface FaultSpec {
+  kind: FaultKind;
+  /** How many matching requests get the fault (default 1; slow: default unlimited until cleared). */
+  count?: number;
+  /** slow: delay in ms before answering. */
+  delayMs?: number;
+  /** Only requests whose path starts with this (e.g. "/xmlrpc/2/object"). */
+  path?: string;
+}
+
+export interface ActiveFault extends Required<Omit<FaultSpec, "path">> {
+  path?: string;
+}
+
+export interface Stats {
+  total: number;
+  byPath: Record<string, number>;
+  /** "common.authenticate", "object.execute_kw", "jsonrpc.object.execute_kw", "json2" … */
+  byMethod: Record<string, number>;
+  /** "account.move.line.search_read" … over every protocol */
+  byModelMethod: Record<string, number>;
+  byStatus: Record<string, number>;
+  faultsInjected: Record<string, number>;
+}
+
+export const emptyStats = (): Stats => ({
+  total: 0,
+  byPath: {},
+  byMethod: {},
+  byModelMethod: {},
+  byStatus: {},
+  faultsInjected: {},
+});
+
+export const bump = (rec: Record<string, number>, key: string) => {
+  rec[key] = (rec[key] ?? 0) + 1;
+};
+
+export interface WriteOptions {
+  /** Transaction start time (the write_date written); defaults to the clock's now. */
+  at?: Date | string | number;
+}
+
+export interface TxResult {
+  /** write_date given to every touched record, with microseconds. */
+  writeDate: string;
+  ids: number[];
+}
+
+export interface CreateMoveSpec {
+  move_type?: "out_invoice" | "in_invoice" | "out_refund" | "in_refund" | "entry";
+  company_id?: number;
+  partner_id?: number | false;
+  state?: "draft" | "posted" | "cancel";
+  date?: string;
+  ref?: string | false;
+  /** Positive amounts in company currency; one counterpart line balances the move. Default [100]. */
+  amounts?: number[];
+}
+
+/**
+ * Realistic changes and fault injection, shared by `sim.control` and `POST /__sim/...`.
+ * Every change is one "transaction": all touched records get the same write_date (its start
+ * time, with microseconds), which may be set in the past to model a late commit.
+ */
+export class Control {
+  faults: ActiveFault[] = [];
+  stats: Stats = emptyStats();
+  private clock: (() => Date) | null = null;
+  private lastTxUs = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly service: OdooService,
+  ) {}
+
+  // ---- clock --------------------------------------------------------------------------
+
+  /** A fixed time, a function, or null to go back to the real clock. */
+  setClock(now: Date | string | number | (() => Date) | null): void {
+    if (now === null) this.clock = null;
+    else if (typeof now === "function") this.clock = now;
+    else {
+      const ms = toMicros(now) / 1000;
+      this.clock = () => new Date(ms);
+    }
+  }
+
+  advanceClock(seconds: number): Date {
+    const next = new Date(this.now().getTime() + seconds * 1000);
+    this.clock = () => next;
+    return next;
+  }
+
+  now(): Date {
+    return this.clock ? this.clock() : new Date();
+  }
+
+  /** Microseconds for a transaction start; distinct transactions at "now" never share a timestamp. */
+  private txTime(at?: Date | string | number): number {
+    if (at !== undefined) return toMicros(at);
+    let us = this.now().getTime() * 1000;
+    if (!this.clock) us += Math.floor((performance.now() % 1) * 1000);
+    if (us <= this.lastTxUs && !this.clock) us = this.lastTxUs + 1;
+    this.lastTxUs = Math.max(this.lastTxUs, us);
+    return us;
+  }
+
+  // ---- data changes ---------------------------------------------------------------------
+
+  private rowsOf(t: Table, ids: number[]): number[] {
+    return ids.map((id) => {
+      const r = t.rowOf(id);
+      if (r < 0) throw new Error(`${t.def.name} ${id} does not exist`);
+      return r;
+    });
+  }
+
+  private stamp(t: Table, rows: number[], us: number, created = false): void {
+    const wd = t.f64("write_date");
+    const wu = t.i32("write_uid");
+    for (const r of rows) {
+      wd[r] = us;
+      wu[r] = this.store.uid;
+      if (created) {
+        t.f64("create_date")[r] = us;
+        t.i32("create_uid")[r] = this.store.uid;
+      }
+    }
+    t.touch();
+    t.patchWriteDateIndex(rows);
+  }
+
+  private apply(t: Table, row: number, values: Record<string, unknown>): void {
+    for (const [k, v] of Object.entries(values)) {
+      const f = t.def.byName.get(k);
+      if (!f) throw new Error(`${t.def.name} has no field ${k}`);
+      if (f.name === "id" || f.name === "write_date" || f.name === "create_date") {
+        throw new Error(`${k} cannot be written`);
+      }
+      if (f.compute || f.type === "one2many") throw new Error(`${t.def.name}.${k} is computed`);
+      setValue(t, f, row, v);
+    }
+  }
+
+  /** `write` on records: sets values and bumps write_date to the transaction time. */
+  update(model: string, ids: number[], values: Record<string, unknown>, opts: WriteOptions = {}): TxResult {
+    const t = this.store.table(model);
+    const rows = this.rowsOf(t, ids);
+    for (const r of rows) this.apply(t, r, values);
+    const us = this.txTime(opts.at);
+    this.stamp(t, rows, us);
+    // like stored related fields: a move's state/name/ref flow to its lines
+    if (model === "account.move") this.syncLines(rows, values, us);
+    return { writeDate: formatDatetimeMicro(us), ids };
+  }
+
+  private syncLines(moveRows: number[], values: Record<string, unknown>, us: number): void {
+    const related: Record<string, string> = {
+      state: "parent_state",
+      name: "move_name",
+      ref: "ref",
+      date: "date",
+    };
+    const lineValues: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(values)) if (related[k]) lineValues[related[k]] = v;
+    if (Object.keys(lineValues).length === 0) return;
+    const lines = this.store.table("account.move.line");
+    const moves = this.store.table("account.move");
+    const ids = new Set(moveRows.map((r) => moves.ids[r]!));
+    const moveCol = lines.i32("move_id");
+    const rows: number[] = [];
+    for (let r = 0; r < lines.size; r++) if (lines.alive[r] && ids.has(moveCol[r]!)) rows.push(r);
+    for (const r of rows) this.apply(lines, r, lineValues);
+    this.stamp(lines, rows, us);
+  }
+
+  /** A late commit: a transaction that started `secondsAgo` seconds ago becomes visible now. */
+  lateCommit(model: string, ids: number[], values: Record<string, unknown>, secondsAgo: number): TxResult {
+    const at = this.now().getTime() * 1000 - secondsAgo * US_PER_SEC;
+    return this.update(model, ids, values, { at: at / 1000 });
+  }
+
+  /** Many records written by one transaction: they all share one write_date (same second, same µs). */
+  burst(
+    model: string,
+    ids: number[],
+    values: Record<string, unknown> = {},
+    opts: WriteOptions = {},
+  ): TxResult {
+    return this.update(model, ids, values, opts);
+  }
+
+  archive(model: string, ids: number[], opts: WriteOptions = {}): TxResult {
+    const t = this.store.table(model);
+    const field = t.def.activeField ?? (t.def.byName.has("deprecated") ? "deprecated" : null);
+    if (!field) throw new Error(`${model} cannot be archived`);
+    return this.update(model, ids, { [field]: field === "deprecated" }, opts);
+  }
+
+  unarchive(model: string, ids: number[], opts: WriteOptions = {}): TxResult {
+    const t = this.store.table(model);
+    const field = t.def.activeField ?? "deprecated";
+    return this.update(model, ids, { [field]: field !== "deprecated" }, opts);
+  }
+
+  /** Hard delete (no trace). Deleting a move deletes its lines. Returns the ids removed per model. */
+  delete(model: string, ids: number[]): Record<string, number[]> {
+    const t = this.store.table(model);
+    const rows = this.rowsOf(t, ids);
+    const removed: Record<string, number[]> = { [model]: [...ids] };
+    for (const r of rows) t.remove(r);
+    t.touch();
+    t.patchWriteDateIndex(rows);
+    if (model === "account.move") {
+      const lines = this.store.table("account.move.line");
+      const set = new Set(ids);
+      const moveCol = lines.i32("move_id");
+      const lineRows: number[] = [];
+      for (let r = 0; r < lines.size; r++) if (lines.alive[r] && set.has(moveCol[r]!)) lineRows.push(r);
+      removed["account.move.line"] = lineRows.map((r) => lines.ids[r]!);
+      for (const r of lineRows) lines.remove(r);
+      lines.touch();
+      lines.patchWriteDateIndex(lineRows);
+    }
+    return removed;
+  }
+
+  /** `create` of one record with the given values (no defaults beyond empty values). */
+  create(model: string, values: Record<string, unknown>, opts: WriteOptions = {}): TxResult {
+    const t = this.store.table(model);
+    const row = t.append();
+    const def = t.def;
+    if (def.activeField && !("active" in values)) t.u8("active")[row] = 1;
+    this.apply(t, row, values);
+    const us = this.txTime(opts.at);
+    this.stamp(t, [row], us, true);
+    return { writeDate: formatDatetimeMicro(us), ids: [t.ids[row]!] };
+  }
+
+  /** Creates a balanced move (company currency) with its lines in one transaction. */
+  createMove(spec: CreateMoveSpec = {}, opts: WriteOptions = {}): TxResult & { lineIds: number[] } {
+    const us = this.txTime(opts.at);
+    const moves = this.store.table("account.move");
+    const lines = this.store.table("account.move.line");
+    const company = spec.company_id ?? 1;
+    const type = spec.move_type ?? "entry";
+    const state = spec.state ?? "draft";
+    const companyRow = this.store.table("res.company").rowOf(company);
+    if (companyRow < 0) throw new Error(`company ${company} does not exist`);
+    const currency = this.store.table("res.company").i32("currency_id")[companyRow]!;
+    const journals = this.store.table("account.journal");
+    const jtype = type === "entry" ? "general" : type.startsWith("out") ? "sale" : "purchase";
+    let journal = 0;
+    for (let r = 0; r < journals.size; r++) {
+      if (
+        journals.alive[r] &&
+        journals.i32("company_id")[r] === company &&
+        journals.ref("type")[r] === jtype
+      ) {
+        journal = journals.ids[r]!;
+        break;
+      }
+    }
+    const accountFor = (types: string[]) => {
+      const accounts = this.store.table("account.account");
+      for (let r = 0; r < accounts.size; r++) {
+        if (!accounts.alive[r] || !types.includes(accounts.ref("account_type")[r] as string)) continue;
+        const owner = accounts.cols.has("company_id")
+          ? accounts.i32("company_id")[r]
+          : (accounts.ref("company_ids")[r] as number[])[0];
+        if (owner === company) return accounts.ids[r]!;
+      }
+      throw new Error(`no ${types.join("/")} account for company ${company}`);
+    };
+    const sale = type.startsWith("out");
+    const main = accountFor(type === "entry" ? ["expense"] : sale ? ["income"] : ["expense"]);
+    const counter = accountFor(
+      type === "entry" ? ["asset_cash"] : sale ? ["asset_receivable"] : ["liability_payable"],
+    );
+    const sign = type === "out_invoice" || type === "in_refund" ? -1 : 1;
+    const amounts = (spec.amounts ?? [100]).map((a) => Math.round(a * 100));
+    const total = amounts.reduce((s, a) => s + a, 0);
+    const dateStr = spec.date ?? formatDatetimeMicro(us).slice(0, 10);
+    const moveCount = moves.live;
+    const name =
+      state === "draft"
+        ? "/"
+        : `${type === "entry" ? "MISC" : sale ? "INV" : "BILL"}/SIM/${String(moveCount + 1).padStart(5, "0")}`;
+    const row = moves.append();
+    const id = moves.ids[row]!;
+    this.apply(moves, row, {
+      name,
+      ref: spec.ref ?? false,
+      date: dateStr,
+      state,
+      move_type: type,
+      journal_id: journal,
+      company_id: company,
+      currency_id: currency,
+      company_currency_id: currency,
+      partner_id: spec.partner_id ?? false,
+      commercial_partner_id: spec.partner_id ?? false,
+      invoice_date: type === "entry" ? false : dateStr,
+      invoice_date_due: type === "entry" ? false : dateStr,
+      payment_state: "not_paid",
+      amount_untaxed: total / 100,
+      amount_tax: 0,
+      amount_total: total / 100,
+      amount_residual: type === "entry" ? 0 : total / 100,
+      amount_untaxed_signed: (type === "entry" ? 1 : -sign) * (total / 100),
+      amount_total_signed: (type === "entry" ? 1 : -sign) * (total / 100),
+      amount_residual_signed: type === "entry" ? 0 : -sign * (total / 100),
+    });
+    this.stamp(moves, [row], us, true);
+    const lineRows = this.writeLines(id, [
+      ...amounts.map((a) => ({ account: main, cents: sign * a, type: "product", label: "Simulated line" })),
+      {
+        account: counter,
+        cents: -sign * total,
+        type: type === "entry" ? "product" : "payment_term",
+        label: name,
+      },
+    ]);
+    this.stamp(lines, lineRows, us, true);
+    return { writeDate: formatDatetimeMicro(us), ids: [id], lineIds: lineRows.map((r) => lines.ids[r]!) };
+  }
+
+  private writeLines(
+    moveId: number,
+    specs: { account: number; cents: number; type: string; label: string }[],
+  ): number[] {
+    const moves = this.store.table("account.move");
+    const lines = this.store.table("account.move.line");
+    const m = moves.rowOf(moveId);
+    const rows: number[] = [];
+    for (const s of specs) {
+      const r = lines.append();
+      const bal = s.cents / 100;
+      this.apply(lines, r, {
+        move_id: moveId,
+        move_name: moves.ref("name")[m] ?? false,
+        ref: moves.ref("ref")[m] ?? false,
+        parent_state: moves.ref("state")[m],
+        journal_id: moves.i32("journal_id")[m],
+        company_id: moves.i32("company_id")[m],
+        company_currency_id: moves.i32("company_currency_id")[m],
+        currency_id: moves.i32("currency_id")[m],
+        partner_id: moves.i32("partner_id")[m] || false,
+        account_id: s.account,
+        name: s.label,
+        display_type: s.type,
+        debit: Math.max(bal, 0),
+        credit: bal < 0 ? -bal : 0,
+        balance: bal,
+        amount_currency: bal,
+        quantity: 1,
+        price_unit: Math.abs(bal),
+        price_subtotal: Math.abs(bal),
+        price_total: Math.abs(bal),
+        tax_ids: [],
+        amount_residual: s.type === "payment_term" ? bal : 0,
+        amount_residual_currency: s.type === "payment_term" ? bal : 0,
+        reconciled: false,
+      });
+      lines.i32("date")[r] = moves.i32("date")[m]!;
+      rows.push(r);
+    }
+    return rows;
+  }
+
+  /**
+   * Editing a draft move: Odoo deletes its lines and creates new ones (new ids). The move's
+   * write_date is bumped; the old line ids vanish without trace.
+   */
+  regenerateLines(
+    moveId: number,
+    opts: WriteOptions = {},
+  ): TxResult & { removed: number[]; added: number[] } {
+    const moves = this.store.table("account.move");
+    const lines = this.store.table("account.move.line");
+    const m = moves.rowOf(moveId);
+    if (m < 0) throw new Error(`account.move ${moveId} does not exist`);
+    if (moves.ref("state")[m] !== "draft") throw new Error(`account.move ${moveId} is not a draft`);
+    const moveCol = lines.i32("move_id");
+    const old: number[] = [];
+    for (let r = 0; r < lines.size; r++) if (lines.alive[r] && moveCol[r] === moveId) old.push(r);
+    const specs = old.map((r) => ({
+      account: lines.i32("account_id")[r]!,
+      cents: Math.round(lines.f64("balance")[r]! * 100),
+      type: (lines.ref("display_type")[r] as string | undefined) ?? "product",
+      label: (lines.ref("name")[r] as string | undefined) ?? "Edited line",
+    }));
+    const removed = old.map((r) => lines.ids[r]!);
+    for (const r of old) lines.remove(r);
+    const us = this.txTime(opts.at);
+    const added = this.writeLines(moveId, specs);
+    this.stamp(lines, [...old, ...added], us, true);
+    this.stamp(moves, [m], us);
+    return {
+      writeDate: formatDatetimeMicro(us),
+      ids: [moveId],
+      removed,
+      added: added.map((r) => lines.ids[r]!),
+    };
+  }
+
+  /** Registers full payment of a posted invoice: residual 0, payment_state paid, lines reconciled. */
+  payInvoice(moveId: number, opts: WriteOptions = {}): TxResult {
+    const moves = this.store.table("account.move");
+    const m = moves.rowOf(moveId);
+    if (m < 0) throw new Error(`account.move ${moveId} does not exist`);
+    if (moves.ref("state")[m] !== "posted") throw new Error(`account.move ${moveId} is not posted`);
+    const us = this.txTime(opts.at);
+    const lines = this.store.table("account.move.line");
+    moves.f64("amount_residual")[m] = 0;
+    moves.f64("amount_residual_signed")[m] = 0;
+    moves.ref("payment_state")[m] = this.store.version >= 18 ? "paid" : "paid";
+    const moveCol = lines.i32("move_id");
+    const touched: number[] = [];
+    for (let r = 0; r < lines.size; r++) {
+      if (!lines.alive[r] || moveCol[r] !== moveId || lines.ref("display_type")[r] !== "payment_term")
+        continue;
+      lines.f64("amount_residual")[r] = 0;
+      lines.f64("amount_residual_currency")[r] = 0;
+      lines.u8("reconciled")[r] = 1;
+      if (lines.cols.has("matching_number")) lines.ref("matching_number")[r] = `A${moveId}`;
+      touched.push(r);
+    }
+    this.stamp(moves, [m], us);
+    this.stamp(lines, touched, us);
+    return { writeDate: formatDatetimeMicro(us), ids: [moveId] };
+  }
+
+  // ---- faults ---------------------------------------------------------------------------
+
+  injectFault(spec: FaultSpec): ActiveFault {
+    const fault: ActiveFault = {
+      kind: spec.kind,
+      count: spec.count ?? (spec.kind === "slow" ? Number.POSITIVE_INFINITY : 1),
+      delayMs: spec.delayMs ?? (spec.kind === "slow" ? 1000 : 0),
+      ...(spec.path ? { path: spec.path } : {}),
+    };
+    this.faults.push(fault);
+    return fault;
+  }
+
+  /** authenticate answers False, even for good credentials, for this many seconds. */
+  lockout(seconds: number): void {
+    this.service.lockedUntil = Date.now() + seconds * 1000;
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+    this.service.resetLogin();
+  }
+
+  /** The faults that apply to a request (consumes their counts). */
+  takeFaults(path: string): { status?: 502 | 504; reset: boolean; delayMs: number } {
+    const out: { status?: 502 | 504; reset: boolean; delayMs: number } = { reset: false, delayMs: 0 };
+    for (const f of this.faults) {
+      if (f.count <= 0 || (f.path && !path.startsWith(f.path))) continue;
+      if (f.kind === "slow") {
+        out.delayMs = Math.max(out.delayMs, f.delayMs);
+      } else if (f.kind === "reset") {
+        if (out.reset || out.status) continue;
+        out.reset = true;
+      } else {
+        if (out.reset || out.status) continue;
+        out.status = f.kind === "http502" ? 502 : 504;
+      }
+      f.count--;
+      bump(this.stats.faultsInjected, f.kind);
+    }
+    this.faults = this.faults.filter((f) => f.count > 0);
+    return out;
+  }
+
+  getStats(): Stats {
+    return structuredClone(this.stats);
+  }
+
+  resetStats(): void {
+    this.stats = emptyStats();
+  }
+
+  /** Record counts per model (live rows, archived included). */
+  counts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, t] of this.store.tables) out[name] = t.live;
+    return out;
+  }
+}
+
+export { NULL_DATE };
