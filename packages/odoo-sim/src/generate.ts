@@ -437,7 +437,7 @@ export function generate(store: Store, opts: GenerateOptions): GenerationReport 
         street: rnd() < 0.7 ? `Calle Mayor ${int(1, 200)}` : false,
         city: pick(CITIES),
         zip: String(int(10000, 99999)),
-        country_code: special ? special[1]?.slice(0, 2) : "ES",
+        country_code: special ? (special[1] || "").slice(0, 2) || false : "ES",
         lang: special ? special[2] : pick(["en_US", "es_ES", "de_DE", "fr_FR"]),
         is_company: !asPerson,
         company_type: asPerson ? "person" : "company",
