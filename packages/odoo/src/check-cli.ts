@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/**
+ * `pnpm odoo:check`: connects with ODOO_URL, ODOO_DB, ODOO_USERNAME, ODOO_PASSWORD, ODOO_PROTOCOL
+ * (default auto) and ODOO_TIMEOUT_MS; prints the server version, the protocol, the uid and, per
+ * finance model, whether it is readable, its record count (archived included) and the expected
+ * fields the server lacks. Exit status: 0 all readable, 1 configuration / connection / login
+ * failure, 2 some model not readable.
+ */
+import { loadConfig } from "@finanzas/config";
+import { formatCheckReport, runOdooCheck } from "./check.js";
+import { createOdooClient } from "./client.js";
+import { clientOptionsFromEnv, odooEnvSchema } from "./env.js";
+import { OdooAuthError, OdooError, OdooTransportError } from "./errors.js";
+
+const config = loadConfig("odoo:check", odooEnvSchema, process.env);
+const options = clientOptionsFromEnv(config);
+const target = { url: config.ODOO_URL, db: config.ODOO_DB, username: config.ODOO_USERNAME };
+
+let client: ReturnType<typeof createOdooClient> | undefined;
+try {
+  client = createOdooClient({ ...options, maxConcurrency: 1, retry: { attempts: 3, baseDelayMs: 300 } });
+  const report = await runOdooCheck(client);
+  process.stdout.write(`${formatCheckReport(report, target)}\n`);
+  process.exitCode = report.ok ? 0 : 2;
+} catch (error) {
+  const what =
+    error instanceof OdooAuthError
+      ? `cannot log in to ${target.url} as "${target.username}" on database "${target.db}"`
+      : error instanceof OdooTransportError
+        ? `cannot reach Odoo at ${target.url} (check ODOO_URL)`
+        : error instanceof OdooError
+          ? `Odoo at ${target.url} refused the check`
+          : "unexpected failure";
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`odoo:check: ${what}:\n  ${message}\n`);
+  if (!(error instanceof OdooError) && error instanceof Error && error.stack)
+    process.stderr.write(`${error.stack}\n`);
+  process.exitCode = 1;
+} finally {
+  await client?.close();
+}

@@ -1,0 +1,59 @@
+export { type CheckReport, checkModel, formatCheckReport, type ModelCheck, runOdooCheck } from "./check.js";
+export {
+  backoffDelay,
+  type CallOptions,
+  createOdooClient,
+  type Domain,
+  type DomainTerm,
+  type FieldMeta,
+  type FieldsMeta,
+  type OdooClient,
+  type OdooClientOptions,
+  type OdooContext,
+  type OdooRecord,
+  type ReadOptions,
+  type RetryOptions,
+  type SearchOptions,
+  type SearchReadOptions,
+} from "./client.js";
+export { pythonFloatRepr, toDecimalString } from "./decimal.js";
+export { encodeMethodCall, prepareValue, toOdooDatetime } from "./encode.js";
+export { clientOptionsFromEnv, ODOO_PROTOCOLS, type OdooEnv, odooEnv, odooEnvSchema } from "./env.js";
+export {
+  faultToError,
+  htmlTitle,
+  OdooAccessError,
+  OdooAuthError,
+  OdooEncodeError,
+  OdooError,
+  type OdooErrorDetails,
+  type OdooProtocol,
+  OdooServerError,
+  OdooTransportError,
+  OdooUserError,
+  parseTraceback,
+} from "./errors.js";
+export {
+  type ExpectedField,
+  FINANCE_MODEL_NAMES,
+  FINANCE_MODELS,
+  type FinanceModel,
+  type ResolvedFields,
+  resolveFields,
+} from "./models.js";
+export {
+  type NormalizedRecord,
+  type NormalizeOptions,
+  normalizeRecord,
+  normalizeRecords,
+  odooDatetimeToIso,
+} from "./normalize.js";
+export type { OdooVersion, OrmCall } from "./transports.js";
+export {
+  type DecodeOptions,
+  decodeMethodResponse,
+  looksLikeMethodResponse,
+  type MethodResponse,
+  XmlRpcParseError,
+  type XmlRpcValue,
+} from "./xmlrpc-decode.js";

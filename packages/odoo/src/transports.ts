@@ -1,0 +1,439 @@
+/**
+ * The three wire protocols behind one interface. A transport turns one logical call into one HTTP
+ * request and the answer into a value or a typed error; retries, concurrency and the uid cache
+ * live in the client, not here.
+ */
+import { encodeMethodCall, prepareValue } from "./encode.js";
+import {
+  faultToError,
+  OdooAccessError,
+  OdooAuthError,
+  type OdooError,
+  type OdooProtocol,
+  OdooServerError,
+  OdooTransportError,
+  OdooUserError,
+  parseTraceback,
+  stripBuiltins,
+} from "./errors.js";
+import { type HttpClient, type HttpResponse, unexpectedAnswer } from "./http.js";
+import { decodeMethodResponse, looksLikeMethodResponse, XmlRpcParseError } from "./xmlrpc-decode.js";
+
+export interface Credentials {
+  db: string;
+  username: string;
+  password: string;
+}
+
+/** What `version()` reports, whatever the protocol. */
+export interface OdooVersion {
+  /** `"17.0"`, `"19.0"`, `"saas~18.4"`, `"17.0+e"`, … */
+  serverVersion: string;
+  /** `[17, 0, 0, "final", 0, ""]` */
+  serverVersionInfo: unknown[];
+  /** Major version number (17, 18, 19…), 0 when the server did not say. */
+  major: number;
+  /** Minor version number (0 for a stable release, 4 for saas~18.4). */
+  minor: number;
+  /** The answer as the server sent it. */
+  raw: Record<string, unknown>;
+}
+
+/**
+ * One ORM call in a protocol-neutral form. `args` are the method's positional parameters by name,
+ * in order (XML-RPC/JSON-RPC send their values positionally, JSON-2 by name); `ids` are the records
+ * a recordset method runs on.
+ */
+export interface OrmCall {
+  model: string;
+  method: string;
+  ids?: readonly number[] | undefined;
+  args?: Record<string, unknown> | undefined;
+  kwargs?: Record<string, unknown> | undefined;
+  context?: Record<string, unknown> | undefined;
+}
+
+export interface Transport {
+  readonly protocol: OdooProtocol;
+  version(): Promise<OdooVersion>;
+  /** The uid for the credentials; `OdooAuthError` when they are refused. */
+  authenticate(): Promise<number>;
+  execute(uid: number, call: OrmCall): Promise<unknown>;
+}
+
+const callName = (c: OrmCall): string => `${c.model}.${c.method}`;
+
+function definedEntries(obj: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (obj) for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** execute_kw's positional args and kwargs for a call. */
+function executeKwParams(c: OrmCall): [unknown[], Record<string, unknown>] {
+  const args: unknown[] = c.ids ? [[...c.ids]] : [];
+  if (c.args) for (const v of Object.values(c.args)) args.push(v);
+  const kwargs = definedEntries(c.kwargs);
+  if (c.context) kwargs.context = c.context;
+  return [args, kwargs];
+}
+
+export function parseVersion(raw: Record<string, unknown>): OdooVersion {
+  const serverVersion = String(raw.server_version ?? raw.version ?? "");
+  const info = (raw.server_version_info ?? raw.version_info) as unknown;
+  const serverVersionInfo = Array.isArray(info) ? info : [];
+  let major = typeof serverVersionInfo[0] === "number" ? serverVersionInfo[0] : 0;
+  let minor = typeof serverVersionInfo[1] === "number" ? serverVersionInfo[1] : 0;
+  const m = /(\d+)\.(\d+)/.exec(serverVersion);
+  if (m && (major === 0 || serverVersion.startsWith("saas~"))) {
+    major = Number(m[1]);
+    minor = Number(m[2]);
+  }
+  return { serverVersion, serverVersionInfo, major, minor, raw };
+}
+
+const authRefused = (protocol: OdooProtocol, creds: Credentials, via: string): OdooAuthError =>
+  new OdooAuthError(
+    `${via}: Odoo refused the login "${creds.username}" on database "${creds.db}": wrong username or password/API key ` +
+      "(after repeated failures Odoo also refuses good credentials for a while: wait before trying again)",
+    { protocol, call: via },
+  );
+
+// ---------------------------------------------------------------------------------------------
+// XML-RPC: POST /xmlrpc/2/common and /xmlrpc/2/object
+// ---------------------------------------------------------------------------------------------
+
+export class XmlRpcTransport implements Transport {
+  readonly protocol = "xmlrpc" as const;
+
+  constructor(
+    private readonly http: HttpClient,
+    private readonly creds: Credentials,
+    private readonly decodeOptions: { normalizeNewlines?: boolean } = {},
+  ) {}
+
+  async rpc(service: "common" | "object", method: string, params: unknown[], call: string): Promise<unknown> {
+    const body = encodeMethodCall(method, params, call);
+    const path = `xmlrpc/2/${service}`;
+    const res = await this.http.send({
+      method: "POST",
+      path,
+      headers: { "Content-Type": "text/xml; charset=utf-8", Accept: "text/xml" },
+      body,
+      protocol: this.protocol,
+      call,
+    });
+    return this.answer(res, call, `POST ${this.http.url(path).href}`);
+  }
+
+  private answer(res: HttpResponse, call: string, where: string): unknown {
+    const head = res.body.subarray(0, 512).toString("latin1");
+    if (!looksLikeMethodResponse(head))
+      throw unexpectedAnswer(res, { protocol: this.protocol, call }, where, "XML-RPC");
+    let decoded: ReturnType<typeof decodeMethodResponse>;
+    try {
+      decoded = decodeMethodResponse(res.body, this.decodeOptions);
+    } catch (error) {
+      if (!(error instanceof XmlRpcParseError)) throw error;
+      throw new OdooTransportError(`${call}: ${where} answered HTTP ${res.status} with ${error.message}`, {
+        protocol: this.protocol,
+        call,
+        status: res.status,
+        retryable: false,
+        cause: error,
+      });
+    }
+    if (decoded.fault) {
+      throw faultToError(decoded.faultCode, decoded.faultString, {
+        protocol: this.protocol,
+        call,
+        status: res.status,
+      });
+    }
+    return decoded.value;
+  }
+
+  async version(): Promise<OdooVersion> {
+    const raw = await this.rpc("common", "version", [], "common.version");
+    return parseVersion((raw ?? {}) as Record<string, unknown>);
+  }
+
+  async authenticate(): Promise<number> {
+    const { db, username, password } = this.creds;
+    const uid = await this.rpc("common", "authenticate", [db, username, password, {}], "common.authenticate");
+    if (typeof uid !== "number" || uid <= 0)
+      throw authRefused(this.protocol, this.creds, "common.authenticate");
+    return uid;
+  }
+
+  execute(uid: number, c: OrmCall): Promise<unknown> {
+    const [args, kwargs] = executeKwParams(c);
+    const { db, password } = this.creds;
+    return this.rpc(
+      "object",
+      "execute_kw",
+      [db, uid, password, c.model, c.method, args, kwargs],
+      callName(c),
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON-RPC: POST /jsonrpc {"method":"call","params":{"service","method","args"}}
+// ---------------------------------------------------------------------------------------------
+
+interface JsonRpcErrorBody {
+  code?: number;
+  message?: string;
+  data?: { name?: string; message?: string; debug?: string; arguments?: unknown[] };
+}
+
+const USER_ERRORS = new Set([
+  "odoo.exceptions.UserError",
+  "odoo.exceptions.ValidationError",
+  "odoo.exceptions.MissingError",
+  "odoo.exceptions.RedirectWarning",
+  "odoo.exceptions.except_orm",
+  "odoo.exceptions.Warning",
+  "odoo.exceptions.CacheMiss",
+]);
+
+/** Maps a Python exception class name (as JSON-RPC reports it) to the typed error. */
+function errorByName(
+  name: string | undefined,
+  message: string,
+  details: { protocol: OdooProtocol; call: string; status?: number; debug?: string },
+): OdooError {
+  const where = `${details.call}: `;
+  if (name === "odoo.exceptions.AccessDenied") {
+    return new OdooAuthError(
+      `${where}${message || "Access Denied"} (check the username and password or API key)`,
+      {
+        ...details,
+        exceptionClass: name,
+      },
+    );
+  }
+  if (name === "odoo.exceptions.AccessError")
+    return new OdooAccessError(`${where}${message}`, { ...details, exceptionClass: name });
+  if (name && USER_ERRORS.has(name))
+    return new OdooUserError(`${where}${message}`, { ...details, exceptionClass: name });
+  const exceptionClass = name
+    ? stripBuiltins(name)
+    : details.debug
+      ? parseTraceback(details.debug).exceptionClass
+      : undefined;
+  return new OdooServerError(`${where}${exceptionClass ? `${exceptionClass}: ` : ""}${message}`, {
+    ...details,
+    exceptionClass,
+  });
+}
+
+function parseJson(res: HttpResponse): { ok: true; value: unknown } | { ok: false } {
+  const first = res.body.subarray(0, 64).toString("latin1").trimStart()[0];
+  if (first === undefined || first === "<") return { ok: false };
+  try {
+    return { ok: true, value: JSON.parse(res.body.toString("utf8")) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+export class JsonRpcTransport implements Transport {
+  readonly protocol = "jsonrpc" as const;
+  private id = 0;
+
+  constructor(
+    private readonly http: HttpClient,
+    private readonly creds: Credentials,
+  ) {}
+
+  async rpc(service: "common" | "object", method: string, args: unknown[], call: string): Promise<unknown> {
+    const body = JSON.stringify({
+      jsonrpc: "2.0",
+      method: "call",
+      params: { service, method, args: prepareValue(args, false, call) },
+      id: ++this.id,
+    });
+    const res = await this.http.send({
+      method: "POST",
+      path: "jsonrpc",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body,
+      protocol: this.protocol,
+      call,
+    });
+    const where = `POST ${this.http.url("jsonrpc").href}`;
+    const parsed = parseJson(res);
+    const answer = parsed.ok ? (parsed.value as { result?: unknown; error?: JsonRpcErrorBody }) : undefined;
+    if (!answer || typeof answer !== "object" || (!("result" in answer) && !("error" in answer))) {
+      throw unexpectedAnswer(res, { protocol: this.protocol, call }, where, "a JSON-RPC answer");
+    }
+    if (answer.error) {
+      const e = answer.error;
+      const details = { protocol: this.protocol, call, status: res.status, debug: e.data?.debug };
+      if (e.code === 100) throw new OdooAuthError(`${call}: ${e.message ?? "session expired"}`, details);
+      throw errorByName(e.data?.name, e.data?.message ?? e.message ?? "unknown error", details);
+    }
+    return answer.result;
+  }
+
+  async version(): Promise<OdooVersion> {
+    const raw = await this.rpc("common", "version", [], "common.version");
+    return parseVersion((raw ?? {}) as Record<string, unknown>);
+  }
+
+  async authenticate(): Promise<number> {
+    const { db, username, password } = this.creds;
+    const uid = await this.rpc("common", "authenticate", [db, username, password, {}], "common.authenticate");
+    if (typeof uid !== "number" || uid <= 0)
+      throw authRefused(this.protocol, this.creds, "common.authenticate");
+    return uid;
+  }
+
+  execute(uid: number, c: OrmCall): Promise<unknown> {
+    const [args, kwargs] = executeKwParams(c);
+    const { db, password } = this.creds;
+    return this.rpc(
+      "object",
+      "execute_kw",
+      [db, uid, password, c.model, c.method, args, kwargs],
+      callName(c),
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON-2 (Odoo 19+): POST /json/2/<model>/<method>, bearer API key, named parameters
+// ---------------------------------------------------------------------------------------------
+
+export class Json2Transport implements Transport {
+  readonly protocol = "json2" as const;
+
+  constructor(
+    private readonly http: HttpClient,
+    private readonly creds: Credentials,
+  ) {}
+
+  async post(model: string, method: string, body: Record<string, unknown>, call: string): Promise<unknown> {
+    const path = `json/2/${encodeURIComponent(model)}/${encodeURIComponent(method)}`;
+    const headers: Record<string, string> = {
+      "Content-Type": "application/json; charset=utf-8",
+      Accept: "application/json",
+      Authorization: `bearer ${this.creds.password}`,
+    };
+    if (this.creds.db) headers["X-Odoo-Database"] = this.creds.db;
+    const res = await this.http.send({
+      method: "POST",
+      path,
+      headers,
+      body: JSON.stringify(prepareValue(body, false, call)),
+      protocol: this.protocol,
+      call,
+    });
+    const where = `POST ${this.http.url(path).href}`;
+    const parsed = parseJson(res);
+    if (res.status >= 200 && res.status < 300) {
+      if (!parsed.ok) throw unexpectedAnswer(res, { protocol: this.protocol, call }, where, "JSON");
+      return parsed.value;
+    }
+    if (!parsed.ok) {
+      if (res.status === 401) {
+        throw new OdooAuthError(`${call}: ${where} answered HTTP 401: the API key was refused`, {
+          protocol: this.protocol,
+          call,
+          status: 401,
+        });
+      }
+      throw unexpectedAnswer(res, { protocol: this.protocol, call }, where, "JSON");
+    }
+    throw json2Error(res.status, parsed.value, { protocol: this.protocol, call });
+  }
+
+  async version(): Promise<OdooVersion> {
+    const call = "web.version";
+    const res = await this.http.send({ method: "GET", path: "web/version", protocol: this.protocol, call });
+    const parsed = parseJson(res);
+    if (res.status !== 200 || !parsed.ok || typeof parsed.value !== "object" || parsed.value === null) {
+      throw unexpectedAnswer(
+        res,
+        { protocol: this.protocol, call },
+        `GET ${this.http.url("web/version").href}`,
+        "JSON",
+      );
+    }
+    return parseVersion(parsed.value as Record<string, unknown>);
+  }
+
+  /**
+   * JSON-2 has no login: the API key is checked on every request. `res.users.context_get` is
+   * callable by every user and, since Odoo 19, its answer includes `uid`; the call both validates
+   * the key (401 otherwise) and tells whose it is. Where it is missing or has no uid, the user with
+   * login ODOO_USERNAME is looked up instead.
+   */
+  async authenticate(): Promise<number> {
+    let context: unknown;
+    try {
+      context = await this.post("res.users", "context_get", {}, "res.users.context_get");
+    } catch (error) {
+      // a server without context_get still validates the key on the search below
+      if (!(error instanceof OdooUserError)) throw error;
+    }
+    const uid = (context as { uid?: unknown } | null | undefined)?.uid;
+    if (typeof uid === "number" && uid > 0) return uid;
+    const ids = await this.post(
+      "res.users",
+      "search",
+      { domain: [["login", "=", this.creds.username]], limit: 1 },
+      "res.users.search",
+    );
+    const first = Array.isArray(ids) ? ids[0] : undefined;
+    if (typeof first === "number") return first;
+    throw new OdooAuthError(
+      `res.users.search: the API key works but no user has the login "${this.creds.username}": check ODOO_USERNAME`,
+      { protocol: this.protocol, call: "res.users.search" },
+    );
+  }
+
+  execute(_uid: number, c: OrmCall): Promise<unknown> {
+    const body: Record<string, unknown> = {};
+    if (c.ids) body.ids = [...c.ids];
+    Object.assign(body, definedEntries(c.args), definedEntries(c.kwargs));
+    if (c.context) body.context = c.context;
+    return this.post(c.model, c.method, body, callName(c));
+  }
+}
+
+/** A JSON-2 error answer (`{name, message, arguments, context, debug}` or a bare string) as a typed error. */
+export function json2Error(
+  status: number,
+  body: unknown,
+  base: { protocol: OdooProtocol; call: string },
+): OdooError {
+  const obj = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : undefined;
+  const message =
+    typeof body === "string"
+      ? body
+      : typeof obj?.message === "string"
+        ? obj.message
+        : JSON.stringify(body).slice(0, 500);
+  const name = typeof obj?.name === "string" ? obj.name : undefined;
+  const debug = typeof obj?.debug === "string" ? obj.debug : undefined;
+  const details = { ...base, status, debug, exceptionClass: name ? stripBuiltins(name) : undefined };
+  const where = `${base.call}: HTTP ${status}: `;
+  if (status === 401)
+    return new OdooAuthError(`${where}${message} (check the API key in ODOO_PASSWORD)`, details);
+  if (status === 403) return new OdooAccessError(`${where}${message}`, details);
+  if (status === 400 || status === 404 || status === 409 || status === 422)
+    return new OdooUserError(`${where}${message}`, details);
+  if (RETRYABLE_JSON_STATUSES.has(status)) {
+    return new OdooTransportError(`${where}${message}`, { ...details, retryable: true });
+  }
+  return new OdooServerError(
+    `${where}${details.exceptionClass ? `${details.exceptionClass}: ` : ""}${message}`,
+    details,
+  );
+}
+
+/** Statuses that mean "try again later" even when the body is JSON. */
+const RETRYABLE_JSON_STATUSES = new Set([408, 429, 502, 503, 504]);
