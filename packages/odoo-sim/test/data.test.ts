@@ -1,0 +1,184 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildStore, type OdooSim, startOdooSim } from "../src/index.js";
+import { kw } from "./helpers.js";
+
+let sim: OdooSim;
+beforeAll(async () => {
+  sim = await startOdooSim({ version: 17, scale: 0.3, seed: 11 });
+});
+afterAll(() => sim.close());
+
+type Line = {
+  move_id: number;
+  debit: number;
+  credit: number;
+  balance: number;
+  amount_currency: number;
+  currency_id: number;
+  company_currency_id: number;
+};
+
+describe("generated finance data", () => {
+  it("scales linearly: scale 0.3 ≈ 3 000 journal items", () => {
+    const n = sim.store.count("account.move.line");
+    expect(n).toBeGreaterThanOrEqual(3000);
+    expect(n).toBeLessThan(3100);
+  });
+
+  it("balances every move to zero with consistent debit, credit and balance", async () => {
+    const lines = (await kw(sim.url, "account.move.line", "search_read", [[]], {
+      fields: [
+        "move_id",
+        "debit",
+        "credit",
+        "balance",
+        "amount_currency",
+        "currency_id",
+        "company_currency_id",
+      ],
+      load: "",
+      context: { active_test: false },
+    })) as Line[];
+    expect(lines.length).toBe(sim.store.count("account.move.line"));
+    const cents = new Map<number, number>();
+    const docMinor = new Map<number, number>();
+    for (const l of lines) {
+      expect(l.debit).toBeGreaterThanOrEqual(0);
+      expect(l.credit).toBeGreaterThanOrEqual(0);
+      expect(l.debit === 0 || l.credit === 0).toBe(true);
+      expect(Math.round((l.debit - l.credit) * 100)).toBe(Math.round(l.balance * 100));
+      cents.set(l.move_id, (cents.get(l.move_id) ?? 0) + Math.round(l.balance * 100));
+      docMinor.set(l.move_id, (docMinor.get(l.move_id) ?? 0) + Math.round(l.amount_currency * 1000));
+    }
+    expect(cents.size).toBe(sim.store.count("account.move"));
+    for (const [move, sum] of cents) expect([move, sum]).toEqual([move, 0]);
+    for (const [move, sum] of docMinor) expect([move, sum]).toEqual([move, 0]);
+  });
+
+  it("has the move types, states and payment states a sync must handle", async () => {
+    const moves = (await kw(sim.url, "account.move", "search_read", [[]], {
+      fields: ["move_type", "state", "payment_state", "amount_total", "amount_residual", "name"],
+    })) as {
+      move_type: string;
+      state: string;
+      payment_state: string;
+      amount_total: number;
+      amount_residual: number;
+      name: string;
+    }[];
+    const types = new Set(moves.map((m) => m.move_type));
+    for (const t of ["out_invoice", "out_refund", "in_invoice", "in_refund", "entry"])
+      expect(types).toContain(t);
+    expect(new Set(moves.map((m) => m.state))).toEqual(new Set(["draft", "posted", "cancel"]));
+    const ps = new Set(moves.map((m) => m.payment_state));
+    for (const s of ["not_paid", "paid", "partial", "in_payment"]) expect(ps).toContain(s);
+    expect(ps.has("blocked")).toBe(false); // 18+ only
+    for (const m of moves) {
+      if (m.payment_state === "paid") expect(m.amount_residual).toBe(0);
+      if (m.payment_state === "partial") {
+        expect(m.amount_residual).toBeGreaterThan(0);
+        expect(m.amount_residual).toBeLessThan(m.amount_total);
+      }
+      if (m.state === "posted") expect(m.name).toMatch(/^[A-Z0-9]+\/\d{4}\/\d{5}$/);
+    }
+  });
+
+  it("has archived partners (hidden by default) and non-ASCII names", async () => {
+    const visible = (await kw(sim.url, "res.partner", "search_count", [[]])) as number;
+    const all = (await kw(sim.url, "res.partner", "search_count", [[]], {
+      context: { active_test: false },
+    })) as number;
+    expect(all).toBeGreaterThan(visible);
+    const archived = (await kw(sim.url, "res.partner", "search_read", [[["active", "=", false]]], {
+      fields: ["name", "active"],
+    })) as {
+      name: string;
+      active: boolean;
+    }[];
+    expect(archived.length).toBe(all - visible);
+    expect(archived.map((p) => p.name)).toContain("Archivado Antiguo S.A.");
+    const names = (await kw(sim.url, "res.partner", "search_read", [[["name", "ilike", "ñ"]]], {
+      fields: ["name"],
+    })) as { name: string }[];
+    expect(names.map((p) => p.name)).toContain("Café Niño S.L.");
+  });
+
+  it("stores analytic distributions as JSON objects with string keys, including 'a,b' keys since 17", async () => {
+    const lines = (await kw(
+      sim.url,
+      "account.move.line",
+      "search_read",
+      [[["analytic_distribution", "!=", false]]],
+      {
+        fields: ["analytic_distribution"],
+        limit: 400,
+      },
+    )) as { analytic_distribution: Record<string, number> }[];
+    expect(lines.length).toBeGreaterThan(10);
+    const keys = lines.flatMap((l) => Object.keys(l.analytic_distribution));
+    expect(keys.every((k) => /^\d+(,\d+)*$/.test(k))).toBe(true);
+    expect(keys.some((k) => k.includes(","))).toBe(true);
+    for (const l of lines) {
+      const total = Object.values(l.analytic_distribution).reduce((a, b) => a + b, 0);
+      expect(total).toBeCloseTo(100, 6);
+    }
+  });
+
+  it("links payments to their journal entries", async () => {
+    const payments = (await kw(sim.url, "account.payment", "search_read", [[]], {
+      fields: ["move_id", "state", "ref", "amount"],
+      load: "",
+      limit: 20,
+    })) as { id: number; move_id: number; state: string; ref: string }[];
+    expect(payments.length).toBeGreaterThan(0);
+    for (const p of payments) {
+      expect(p.state).toBe("posted");
+      const [move] = (await kw(sim.url, "account.move", "read", [[p.move_id]], {
+        fields: ["payment_id"],
+        load: "",
+      })) as {
+        payment_id: number;
+      }[];
+      expect(move!.payment_id).toBe(p.id);
+    }
+  });
+
+  it("is deterministic: same seed, same data; another seed, other data", () => {
+    const snapshot = (seed: number) => {
+      const { store } = buildStore(17, seed, 0.05);
+      const env = store.makeEnv({ active_test: false });
+      const t = store.table("account.move.line");
+      return JSON.stringify(
+        store.readRows(
+          t,
+          store.search("account.move.line", [], { order: "id" }, env),
+          store.checkFields(t, [
+            "move_id",
+            "account_id",
+            "partner_id",
+            "balance",
+            "amount_currency",
+            "name",
+            "write_date",
+            "analytic_distribution",
+          ]),
+          env,
+        ),
+      );
+    };
+    const a = snapshot(5);
+    expect(snapshot(5)).toBe(a);
+    expect(snapshot(6)).not.toBe(a);
+  });
+
+  it("returns create_date/write_date truncated to seconds while storing microseconds", async () => {
+    const [rec] = (await kw(sim.url, "account.move", "read", [[1]], {
+      fields: ["write_date", "create_date"],
+    })) as {
+      write_date: string;
+    }[];
+    const stored = sim.store.writeDate("account.move", 1)!;
+    expect(stored).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/);
+    expect(rec!.write_date).toBe(stored.slice(0, 19));
+  });
+});
