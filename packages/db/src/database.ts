@@ -1,8 +1,10 @@
+import type { AppTables } from "./tables/app.js";
+import type { EtlTables } from "./tables/etl.js";
+import type { OdooTables } from "./tables/odoo.js";
+
 /**
  * The one Database interface: every table the services read or write, keyed by
- * "schema.table". Tables arrive with the migrations that create them (the ETL's `odoo.*` model
- * tables and bookkeeping, the web-api's users); application code uses Selectable/Insertable/
- * Updateable of these, never the table interfaces directly.
+ * "schema.table". Each area keeps its table interfaces in its own file under tables/; application
+ * code uses Selectable/Insertable/Updateable of these, never the table interfaces directly.
  */
-// biome-ignore lint/suspicious/noEmptyInterface: tables are added by the issues that create them
-export interface Database {}
+export interface Database extends AppTables, EtlTables, OdooTables {}
