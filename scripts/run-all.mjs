@@ -134,7 +134,9 @@ if (!env.ODOO_URL && existsSync(simCli)) {
   });
   say(`no ODOO_URL set: starting the Odoo simulator with demo data on ${env.ODOO_URL}`);
   const simArgs = [simCli, "--port", String(port), "--database", env.ODOO_DB, "--user", env.ODOO_USERNAME];
-  start("odoo-sim", SERVICES.length, process.execPath, [...simArgs, "--password", env.ODOO_PASSWORD]);
+  simArgs.push("--password", env.ODOO_PASSWORD, "--scale", env.ODOO_SIM_SCALE ?? "1");
+  simArgs.push("--version", env.ODOO_SIM_VERSION ?? "17");
+  start("odoo-sim", SERVICES.length, process.execPath, simArgs);
   if (!(await waitForPort(port, "127.0.0.1", 60_000))) {
     say("the Odoo simulator did not start within 60 s; stopping.");
     stopAll();
