@@ -296,9 +296,9 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
     return htmlReply(404, werkzeugPage(404));
   };
 
-  const send = (res: ServerResponse, reply: Reply, reset: boolean) => {
+  const send = (res: ServerResponse, reply: Reply, reset: boolean, counted = true) => {
     const body = typeof reply.body === "string" ? Buffer.from(reply.body, "utf8") : reply.body;
-    bump(control.stats.byStatus, String(reply.status));
+    if (counted) bump(control.stats.byStatus, String(reply.status));
     res.writeHead(reply.status, {
       "Content-Type": reply.type,
       "Content-Length": String(body.length),
@@ -325,13 +325,10 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
         if (path.startsWith("/__sim/")) {
           try {
             const reply = await control_(path.slice("/__sim".length), req.method ?? "GET", body);
-            send(res, reply, false);
+            send(res, reply, false, false);
           } catch (e) {
-            send(
-              res,
-              jsonReply(400, JSON.stringify({ error: e instanceof Error ? e.message : String(e) })),
-              false,
-            );
+            const message = e instanceof Error ? e.message : String(e);
+            send(res, jsonReply(400, JSON.stringify({ error: message })), false, false);
           }
           return;
         }
