@@ -1,9 +1,11 @@
 /**
  * Request values, checked and converted once before any protocol writes them.
  *
- * - Integers outside the 32-bit range are refused for XML-RPC with an `OdooEncodeError` (XML-RPC's
- *   `<int>` is 32-bit and Odoo's marshaller enforces it; sending them as doubles would silently turn
- *   an id or an amount in cents into a float on the server). JSON-RPC and JSON-2 carry them.
+ * - Integers outside the 32-bit range are never sent as XML-RPC `<int>` (which is 32-bit: Odoo's
+ *   marshaller refuses them): they are sent as `<double>`. That is exact up to 2^53 (beyond, the JS
+ *   number was already inexact), and since Odoo's integer and id columns are 32-bit such a value can
+ *   only be meant for a float/monetary field or a comparison, where a double is what Odoo uses
+ *   anyway. JSON-RPC and JSON-2 send them as JSON numbers.
  * - `Date` → `"YYYY-MM-DD HH:MM:SS"` in UTC, the form Odoo expects for datetimes (never
  *   `dateTime.iso8601`); send dates as `"YYYY-MM-DD"` strings yourself.
  * - `undefined` struct members are dropped (like JSON); `undefined` in an array is an error.
@@ -37,12 +39,8 @@ export function prepareValue(value: unknown, xmlrpc: boolean, path: string): unk
       return value;
     case "number":
       if (!Number.isFinite(value)) throw new OdooEncodeError(`${path}: ${value} cannot be sent to Odoo`);
-      if (xmlrpc && Number.isInteger(value) && (value > INT32_MAX || value < INT32_MIN)) {
-        throw new OdooEncodeError(
-          `${path}: ${value} does not fit XML-RPC's 32-bit <int> (|n| < 2^31); Odoo refuses it. ` +
-            "Use protocol jsonrpc or json2 for such values, or send the number as a string.",
-        );
-      }
+      if (xmlrpc && Number.isInteger(value) && (value > INT32_MAX || value < INT32_MIN))
+        return new XmlRpcDouble(value);
       return value;
     case "bigint":
       if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
@@ -78,6 +76,18 @@ export function prepareValue(value: unknown, xmlrpc: boolean, path: string): unk
 }
 
 const require = createRequire(import.meta.url);
+const CustomType = require("xmlrpc/lib/customtype.js") as new (
+  raw: string,
+) => { raw: string; tagName: string };
+
+/** A number the `xmlrpc` serializer writes as `<double>` even when it is integral. */
+class XmlRpcDouble extends CustomType {
+  constructor(value: number) {
+    super(String(value));
+  }
+}
+XmlRpcDouble.prototype.tagName = "double";
+
 const serializer = require("xmlrpc/lib/serializer.js") as {
   serializeMethodCall(method: string, params: unknown[], encoding?: string): string;
 };
