@@ -183,9 +183,9 @@ describe("requests our client sends parse in CPython to the intended values", ()
 
   it("a Python exception becomes OdooServerError with the class and message of the traceback's last line", async () => {
     const c = client();
-    const error = await c
+    const error = (await c
       .call({ model: "res.partner", method: "raise_value_error", args: { field: "foo" } })
-      .catch((e: unknown) => e as OdooServerError);
+      .catch((e: unknown) => e)) as OdooServerError;
     expect(error).toBeInstanceOf(OdooServerError);
     expect(error.exceptionClass).toBe("ValueError");
     expect(error.faultCode).toBe(1);
