@@ -26,6 +26,12 @@ export function floatRepr(x: number): string {
   if (x === Number.POSITIVE_INFINITY) return "inf";
   if (x === Number.NEGATIVE_INFINITY) return "-inf";
   if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
+  const abs = x < 0 ? -x : x;
+  if (abs >= 1e-4 && abs < 1e16) {
+    // Both JavaScript and Python print the shortest round-trip digits in fixed notation here.
+    const s = String(x);
+    return s.includes(".") ? s : `${s}.0`;
+  }
   const sign = x < 0 ? "-" : "";
   const [mantissa = "0", expText = "0"] = Math.abs(x).toExponential().split("e");
   const digits = mantissa.replace(".", "");

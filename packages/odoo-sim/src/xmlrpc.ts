@@ -20,73 +20,79 @@ function marshalError(pyClass: string, message: string): OdooException {
   return new OdooException(pyClass, message, "server", frames.marshal);
 }
 
-function dump(v: PyValue, out: string[]): void {
+// biome-ignore lint/suspicious/noControlCharactersInRegex: detecting characters to escape or strip
+const NEEDS_WORK = /[&<>\x00-\x08\x0b\x0c\x0e-\x1f]/;
+
+function str(v: string): string {
+  return NEEDS_WORK.test(v) ? escapeXml(v.replace(CONTROL, "")) : v;
+}
+
+/** String concatenation (V8 ropes) is several times faster than array joins for big pages. */
+function dump(v: PyValue, acc: { s: string }): void {
   if (v === null || v === undefined) {
     throw marshalError("builtins.TypeError", "cannot marshal None unless allow_none is enabled");
   }
   switch (typeof v) {
     case "boolean":
-      out.push(v ? "<value><boolean>1</boolean></value>\n" : "<value><boolean>0</boolean></value>\n");
+      acc.s += v ? "<value><boolean>1</boolean></value>\n" : "<value><boolean>0</boolean></value>\n";
       return;
     case "number":
       if (!Number.isInteger(v)) {
-        out.push(`<value><double>${floatReprSafe(v)}</double></value>\n`);
+        acc.s += `<value><double>${floatReprSafe(v)}</double></value>\n`;
         return;
       }
       if (v > MAXINT || v < MININT)
         throw marshalError("builtins.OverflowError", "int exceeds XML-RPC limits");
-      out.push(`<value><int>${v}</int></value>\n`);
+      acc.s += `<value><int>${v}</int></value>\n`;
       return;
     case "string":
-      out.push(`<value><string>${escapeXml(v.replace(CONTROL, ""))}</string></value>\n`);
+      acc.s += `<value><string>${str(v)}</string></value>\n`;
       return;
     default:
       break;
   }
   if (v instanceof PyFloat) {
-    out.push(`<value><double>${floatReprSafe(v.value)}</double></value>\n`);
+    acc.s += `<value><double>${floatReprSafe(v.value)}</double></value>\n`;
     return;
   }
   if (Array.isArray(v)) {
-    out.push("<value><array><data>\n");
-    for (const item of v) dump(item, out);
-    out.push("</data></array></value>\n");
+    acc.s += "<value><array><data>\n";
+    for (let i = 0; i < v.length; i++) dump(v[i]!, acc);
+    acc.s += "</data></array></value>\n";
     return;
   }
   if (v instanceof Map) {
-    out.push("<value><struct>\n");
+    acc.s += "<value><struct>\n";
     for (const [k, item] of v) {
-      out.push("<member>\n");
+      acc.s += "<member>\n";
       if (typeof k !== "string") throw marshalError("builtins.TypeError", "dictionary key must be string");
-      out.push(`<name>${escapeXml(k)}</name>\n`);
-      dump(item, out);
-      out.push("</member>\n");
+      acc.s += `<name>${escapeXml(k)}</name>\n`;
+      dump(item, acc);
+      acc.s += "</member>\n";
     }
-    out.push("</struct></value>\n");
+    acc.s += "</struct></value>\n";
     return;
   }
-  out.push("<value><struct>\n");
-  for (const k of Object.keys(v)) {
-    out.push(`<member>\n<name>${escapeXml(k)}</name>\n`);
-    dump((v as Record<string, PyValue>)[k]!, out);
-    out.push("</member>\n");
+  acc.s += "<value><struct>\n";
+  for (const k in v) {
+    acc.s += `<member>\n<name>${escapeXml(k)}</name>\n`;
+    dump((v as Record<string, PyValue>)[k]!, acc);
+    acc.s += "</member>\n";
   }
-  out.push("</struct></value>\n");
+  acc.s += "</struct></value>\n";
 }
 
 /** `<methodResponse>` with one param; throws {@link OdooException} like Python's marshaller would. */
 export function dumpResponse(value: PyValue): string {
-  const out: string[] = ["<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n"];
-  dump(value, out);
-  out.push("</param>\n</params>\n</methodResponse>\n");
-  return out.join("");
+  const acc = { s: "<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n" };
+  dump(value, acc);
+  return `${acc.s}</param>\n</params>\n</methodResponse>\n`;
 }
 
 export function dumpFault(code: number, message: string): string {
-  const out: string[] = ["<?xml version='1.0'?>\n<methodResponse>\n<fault>\n"];
-  dump({ faultCode: code, faultString: message }, out);
-  out.push("</fault>\n</methodResponse>\n");
-  return out.join("");
+  const acc = { s: "<?xml version='1.0'?>\n<methodResponse>\n<fault>\n" };
+  dump({ faultCode: code, faultString: message }, acc);
+  return `${acc.s}</fault>\n</methodResponse>\n`;
 }
 
 // ---------------------------------------------------------------------------------------------
