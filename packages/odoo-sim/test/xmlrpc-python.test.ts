@@ -11,8 +11,22 @@ afterAll(() => sim.close());
 describe("marshalling matches CPython's xmlrpc.client", () => {
   it("writes floats exactly like Python's repr()", async () => {
     const values = [
-      100, 0.1, 0.30000000000000004, 1e16, 1e15, 1e-5, 0.0001, 123456789.125, -2.5e-7, 5e-324,
-      1.7976931348623157e308, -0.0, 12345678901234567890, 0.5, 3.14159,
+      100,
+      0.1,
+      0.30000000000000004,
+      1e16,
+      1e15,
+      1e-5,
+      0.0001,
+      123456789.125,
+      -2.5e-7,
+      5e-324,
+      Number.MAX_VALUE,
+      -0.0,
+      1.2345678901234567e19,
+      0.5,
+      Math.PI,
+      2 / 3,
     ];
     const texts = values.map((v) => (Object.is(v, -0) ? "-0.0" : String(v)));
     const expected = await python<string[]>(
