@@ -68,5 +68,11 @@ const pkg = await time("xmlrpc package (sax)", 3, packageDecode);
 const fast = await time("@finanzas/odoo fast decoder", 10, fastDecode);
 const same = isDeepStrictEqual(fast.value, pkg.value);
 console.log(`results deep-equal: ${same}`);
-console.log(`speed-up: ${(pkg.best / fast.best).toFixed(1)}x`);
-if (!same) process.exitCode = 1;
+const ratio = pkg.best / fast.best;
+const fastRate = mb / (fast.best / 1000);
+console.log(`speed-up: ${ratio.toFixed(1)}x`);
+// the targets: >= 50 MB/s and >= 7x the package's parser, with identical results
+if (!same || fastRate < 50 || ratio < 7) {
+  console.log("FAILED: below target (>= 50 MB/s, >= 7x, deep-equal results)");
+  process.exitCode = 1;
+}

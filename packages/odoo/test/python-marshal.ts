@@ -81,10 +81,6 @@ export function moveLines(n: number, seed = 1): Py[] {
       id,
       move_id: [moveId, `INV/2024/${String(moveId).padStart(5, "0")}`],
       date: `2024-03-${day}`,
-      ref: i % 5 === 0 ? false : `REF-${i}`,
-      parent_state: i % 7 === 0 ? "draft" : "posted",
-      journal_id: [1 + (i % 3), i % 3 === 0 ? "Customer Invoices" : "Vendor Bills"],
-      company_id: [1, "My Company (San Francisco)"],
       account_id: [account[0], account[1]],
       partner_id: i % 11 === 0 ? false : [3000 + (i % 997), partner],
       name: i % 4 === 0 ? `Line ${i}: consulting & support <Q1>` : `[FURN_${i % 100}] Office chair`,
@@ -95,8 +91,6 @@ export function moveLines(n: number, seed = 1): Py[] {
       currency_id: [i % 2 === 0 ? 2 : 1, i % 2 === 0 ? "USD" : "EUR"],
       analytic_distribution:
         i % 3 === 0 ? { "12": { double: 100 } } : i % 3 === 1 ? { "12,37": 60.5, "8": 39.5 } : false,
-      reconciled: i % 3 === 0,
-      full_reconcile_id: i % 3 === 0 ? [900 + i, `A${i}`] : false,
       write_date: `2024-03-${day} 12:${String(i % 60).padStart(2, "0")}:05`,
     });
   }
