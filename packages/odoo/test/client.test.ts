@@ -394,3 +394,57 @@ describe("JSON-2", () => {
     expect(server.requests).toHaveLength(3);
   });
 });
+
+describe("odoo:check without access to a model", () => {
+  it("reports the model as not readable and exits 2", async () => {
+    const { execFile } = await import("node:child_process");
+    const { fileURLToPath } = await import("node:url");
+    const version = pythonResponse({
+      server_version: "17.0",
+      server_version_info: [17, 0, 0, "final", 0, ""],
+      server_serie: "17.0",
+      protocol_version: 1,
+    });
+    const handler: Handler = (req, body, res) => {
+      const send = (text: string) => {
+        res.writeHead(200, { "Content-Type": "text/xml" });
+        res.end(text);
+      };
+      if (req.url === "/web/version") return html(404, "404: Not Found")(req, body, res);
+      if (body.includes("<methodName>version</methodName>")) return send(version);
+      if (body.includes("<methodName>authenticate</methodName>")) return send(pythonResponse(2));
+      if (body.includes("account.move.line")) {
+        return send(
+          pythonFault(4, "You are not allowed to access 'Journal Item' (account.move.line) records."),
+        );
+      }
+      if (body.includes("fields_get")) return send(pythonResponse({ name: { type: "char" } }));
+      if (body.includes("search_count")) return send(pythonResponse(3));
+      return send(pythonResponse([]));
+    };
+    const server = await startScriptedServer(handler);
+    servers.push(server);
+    const cli = fileURLToPath(new URL("../src/check-cli.ts", import.meta.url));
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ["--conditions=source", "--import", "tsx", cli],
+        {
+          env: {
+            PATH: process.env.PATH ?? "",
+            ODOO_URL: server.url,
+            ODOO_DB: "odoo",
+            ODOO_USERNAME: "etl",
+            ODOO_PASSWORD: "x",
+          },
+          cwd: fileURLToPath(new URL("..", import.meta.url)),
+        },
+        (error, stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, stdout, stderr }),
+      );
+    });
+    expect(result.code).toBe(2);
+    expect(result.stdout).toMatch(/^account\.move\.line +NO +- +no read access/m);
+    expect(result.stdout).toMatch(/^account\.move +yes +3 /m);
+    expect(result.stdout).toContain('FAILED: 1 model(s) not readable by "etl": account.move.line');
+  });
+});
