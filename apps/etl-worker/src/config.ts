@@ -1,9 +1,22 @@
 import { commonEnv, env, loadConfig, type Static, Type } from "@finanzas/config";
+import { odooEnv } from "@finanzas/odoo";
+import { DEFAULT_SETTINGS, type EtlSettings } from "./engine.js";
 
 export const ConfigSchema = Type.Object({
   ...commonEnv,
+  ...odooEnv,
   HEALTH_PORT: env.port(3101),
   ETL_CONCURRENCY: env.int({ minimum: 1, maximum: 256, default: 2 }),
+  /** Models synced at once by one job (each keeps at most one Odoo request in flight). */
+  ETL_MODEL_CONCURRENCY: env.int({ minimum: 1, maximum: 16, default: 4 }),
+  /** Records per Odoo page (search_read limit); 500–2000 is safe on real servers. */
+  ODOO_PAGE_SIZE: env.int({ minimum: 10, maximum: 10_000, default: 1000 }),
+  /** The incremental window starts this many seconds before the cursor, for late commits. */
+  ETL_OVERLAP_SECONDS: env.int({ minimum: 0, maximum: 86_400, default: 600 }),
+  /** Lease of a model's lock; a killed worker's models are free again after this long. */
+  ETL_LOCK_TTL_SECONDS: env.int({ minimum: 3, maximum: 3600, default: 60 }),
+  /** Attempts per Odoo call on transport errors (502/504, resets, timeouts), on top of the client's 4. */
+  ETL_ODOO_RETRIES: env.int({ minimum: 1, maximum: 20, default: 6 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -11,3 +24,12 @@ export type Config = Static<typeof ConfigSchema>;
 /** The only place this service reads its environment. */
 export const readConfig = (source: Record<string, string | undefined>): Config =>
   loadConfig("etl-worker", ConfigSchema, source);
+
+export const settingsFrom = (config: Config): EtlSettings => ({
+  ...DEFAULT_SETTINGS,
+  pageSize: config.ODOO_PAGE_SIZE,
+  modelConcurrency: config.ETL_MODEL_CONCURRENCY,
+  overlapSeconds: config.ETL_OVERLAP_SECONDS,
+  lockTtlSeconds: config.ETL_LOCK_TTL_SECONDS,
+  retryAttempts: config.ETL_ODOO_RETRIES,
+});

@@ -1,5 +1,6 @@
 import { createServiceLogger, runWorkerService } from "@finanzas/bootstrap";
-import { readConfig } from "./config.js";
+import { clientOptionsFromEnv, createOdooClient } from "@finanzas/odoo";
+import { readConfig, settingsFrom } from "./config.js";
 import { createEtlWorker } from "./worker.js";
 
 const config = readConfig(process.env);
@@ -9,6 +10,20 @@ await runWorkerService({
   service: "etl-worker",
   config,
   logger,
-  start: async (stores) =>
-    createEtlWorker({ connection: stores.connection, logger, concurrency: config.ETL_CONCURRENCY }),
+  start: async (stores, shutdown) => {
+    const odoo = createOdooClient({
+      ...clientOptionsFromEnv(config),
+      maxConcurrency: config.ETL_MODEL_CONCURRENCY,
+    });
+    shutdown.add("odoo client", () => odoo.close());
+    return createEtlWorker({
+      connection: stores.connection,
+      logger,
+      concurrency: config.ETL_CONCURRENCY,
+      db: stores.database.db,
+      odoo,
+      publisher: stores.redis,
+      settings: settingsFrom(config),
+    });
+  },
 });

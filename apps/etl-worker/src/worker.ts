@@ -1,19 +1,50 @@
 import { etlQueue } from "@finanzas/contracts";
+import type { Database, Kysely } from "@finanzas/db";
 import type { Logger } from "@finanzas/logger";
+import type { OdooClient } from "@finanzas/odoo";
 import { type Consumer, createConsumer, type Handlers, type QueueConnection } from "@finanzas/queue";
+import type { Redis } from "ioredis";
+import { createEngine, type EtlSettings } from "./engine.js";
+import { reconcileDeletionsHandler } from "./jobs/reconcile-deletions.js";
+import { syncHandler } from "./jobs/sync.js";
+import { syncRecordsHandler } from "./jobs/sync-records.js";
+import { assertRegistry } from "./registry.js";
+import { ensureModelTables } from "./schema.js";
 
 export interface WorkerDeps {
   connection: QueueConnection;
   logger: Logger;
   concurrency: number;
+  db: Kysely<Database>;
+  odoo: OdooClient;
+  /** Where the "data changed" signal is published. */
+  publisher?: Pick<Redis, "publish"> | undefined;
+  settings: EtlSettings;
 }
 
 /**
- * The consumer of the `${etlQueue.name}` queue. One handler per job of the contract, each in its own
- * file under src/jobs/; the contract has no jobs until the issue that builds them.
+ * The consumer of the `etl` queue: brings the `odoo` tables in line with the registry (idempotent,
+ * safe with several replicas), then takes jobs. Odoo is not contacted until a job runs, so the
+ * service is ready when PostgreSQL and Redis are.
  */
-export function createEtlWorker(deps: WorkerDeps): Consumer {
-  const handlers: Handlers<typeof etlQueue> = {};
+export async function createEtlWorker(deps: WorkerDeps): Promise<Consumer> {
+  assertRegistry();
+  const tables = await ensureModelTables(deps.db);
+  if (tables.created.length || tables.added.length)
+    deps.logger.info(tables, "odoo tables follow the registry");
+  const engine = createEngine({
+    db: deps.db,
+    odoo: deps.odoo,
+    publisher: deps.publisher,
+    queuePrefix: deps.connection.prefix,
+    logger: deps.logger,
+    settings: deps.settings,
+  });
+  const handlers: Handlers<typeof etlQueue> = {
+    sync: syncHandler(engine),
+    "sync-records": syncRecordsHandler(engine),
+    "reconcile-deletions": reconcileDeletionsHandler(engine),
+  };
   return createConsumer(etlQueue, handlers, {
     ...deps.connection,
     concurrency: deps.concurrency,

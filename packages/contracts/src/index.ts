@@ -9,5 +9,6 @@ export {
   type QueueDefinition,
   type ResultOf,
 } from "./define.js";
+export * from "./etl.js";
 export { HealthLive, HealthReady, ProblemDetails } from "./http.js";
 export { etlQueue, mailQueue, queues, reportsQueue } from "./queues.js";

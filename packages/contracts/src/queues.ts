@@ -1,4 +1,5 @@
-import { defineQueue } from "./define.js";
+import { defineJob, defineQueue } from "./define.js";
+import { ReconcileDeletionsPayload, RunResult, SyncPayload, SyncRecordsPayload } from "./etl.js";
 
 /*
  * The three queues of the system. Each job is added here by the issue that builds it (the ETL's
@@ -8,7 +9,31 @@ import { defineQueue } from "./define.js";
 /** Consumed by etl-worker: pull Odoo, upsert PostgreSQL. Produced by web-api and scheduler. */
 export const etlQueue = defineQueue({
   name: "etl",
-  jobs: {},
+  jobs: {
+    sync: defineJob({
+      description:
+        "Copy Odoo records into odoo.*: every registered model or a subset, incremental (default) or full (then deletions are reconciled)",
+      payload: SyncPayload,
+      result: RunResult,
+      options: { priority: 10 },
+    }),
+    "sync-records": defineJob({
+      description:
+        "Re-read some records of one model now and upsert them (ids gone from Odoo are marked deleted)",
+      payload: SyncRecordsPayload,
+      result: RunResult,
+      // No priority: BullMQ runs unprioritised jobs before prioritised ones, so a user's
+      // "re-read this invoice" overtakes queued bulk syncs.
+      options: { backoff: { type: "exponential", delay: 2_000 } },
+    }),
+    "reconcile-deletions": defineJob({
+      description:
+        "Find records hard-deleted in Odoo by comparing id counts per range, and mark them _deleted_at",
+      payload: ReconcileDeletionsPayload,
+      result: RunResult,
+      options: { priority: 20 },
+    }),
+  },
   // A sync retried by BullMQ resumes from its committed cursor, so retries are cheap and safe.
   defaultJobOptions: { attempts: 3, backoff: { type: "exponential", delay: 30_000 } },
 });

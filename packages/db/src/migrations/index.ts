@@ -1,5 +1,6 @@
 import type { Migration } from "kysely";
 import * as m000 from "./2026_11_29_000000_schemas.js";
+import * as m100000 from "./2026_11_29_100000_etl_bookkeeping.js";
 
 /**
  * Every migration, in order. Append-only: a migration that has run anywhere is never edited;
@@ -8,4 +9,5 @@ import * as m000 from "./2026_11_29_000000_schemas.js";
  */
 export const migrations: Record<string, Migration> = {
   "2026_11_29_000000_schemas": m000,
+  "2026_11_29_100000_etl_bookkeeping": m100000,
 };

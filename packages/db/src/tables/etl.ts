@@ -1,3 +1,76 @@
-/** The ETL's bookkeeping tables (sync runs, per-model results, cursors), schema `etl`. Added with their migrations. */
-// biome-ignore lint/suspicious/noEmptyInterface: tables arrive with the migrations that create them
-export interface EtlTables {}
+import type { ColumnType, Generated } from "kysely";
+
+/** The ETL's bookkeeping tables, schema `etl` (migration 2026_11_29_100000_etl_bookkeeping). */
+
+type RunStatus = "queued" | "running" | "succeeded" | "failed";
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Count = ColumnType<number, number | undefined, number>;
+
+export interface EtlRunsTable {
+  id: Generated<number>;
+  job: "sync" | "sync-records" | "reconcile-deletions";
+  job_id: string | null;
+  attempt: ColumnType<number, number | undefined, number>;
+  mode: "incremental" | "full" | null;
+  models: string[];
+  status: RunStatus;
+  requested_by: string | null;
+  fetched: Count;
+  upserted: Count;
+  deleted: Count;
+  error: string | null;
+  created_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+/** One row per model of a run. `problems`: values of an unexpected type ({ id, field, value, expected }). */
+export interface EtlRunModelsTable {
+  run_id: number;
+  model: string;
+  status: RunStatus;
+  mode: "incremental" | "full" | null;
+  fetched: Count;
+  upserted: Count;
+  deleted: Count;
+  missing_fields: ColumnType<string[], string[] | undefined, string[]>;
+  problems: ColumnType<unknown[], string | undefined, string>;
+  error: string | null;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+/**
+ * Per model: `write_date`/`last_id` of the last committed incremental batch (the next incremental
+ * starts at write_date − ETL_OVERLAP_SECONDS); `full_*` set while a full pass is in progress
+ * (`full_last_id` = last committed id; a restarted full pass resumes there).
+ */
+export interface EtlCursorsTable {
+  model: string;
+  write_date: Timestamp | null;
+  last_id: number | null;
+  full_high_water: Timestamp | null;
+  full_last_id: number | null;
+  full_started_at: Timestamp | null;
+  last_full_at: Timestamp | null;
+  last_success_at: Timestamp | null;
+  last_reconciled_at: Timestamp | null;
+  last_run_id: number | null;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+/** Lease per model: held by `owner` until `expires_at`, renewed while its sync runs. */
+export interface EtlLocksTable {
+  model: string;
+  owner: string;
+  run_id: number | null;
+  acquired_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  expires_at: Timestamp;
+}
+
+export interface EtlTables {
+  "etl.runs": EtlRunsTable;
+  "etl.run_models": EtlRunModelsTable;
+  "etl.cursors": EtlCursorsTable;
+  "etl.locks": EtlLocksTable;
+}

@@ -1,0 +1,600 @@
+/**
+ * The ETL engine: what a job does, model by model. For each model (up to ETL_MODEL_CONCURRENCY at
+ * once) it waits for the model's lease, resolves the field list against fields_get, then runs a
+ * pipeline that fetches page N+1 from Odoo while page N is written to PostgreSQL (at most two
+ * pages per model in memory), each page committed with the model's cursor. A model that fails is
+ * recorded and the others go on; the run ends failed if any model failed.
+ */
+import type { DataChanged, RunProgress, RunResult } from "@finanzas/contracts";
+import { dataChangedChannel, odooTableName } from "@finanzas/contracts";
+import type { Database, Kysely } from "@finanzas/db";
+import type { Logger } from "@finanzas/logger";
+import { type OdooClient, OdooError } from "@finanzas/odoo";
+import type { Redis } from "ioredis";
+import {
+  type Lease,
+  LeaseLostError,
+  localCount,
+  localIds,
+  localMaxId,
+  markDeleted,
+  patchCursor,
+  upsertStatement,
+  writeBatch,
+} from "./load.js";
+import { acquire, keepAlive, release } from "./locks.js";
+import { specOf } from "./registry.js";
+import {
+  createRun,
+  finishModel,
+  finishRun,
+  type JobKind,
+  type ModelCounts,
+  markModelRunning,
+  succeededEarlier,
+} from "./runs.js";
+import {
+  currencyDecimals,
+  fieldsGet,
+  fullPage,
+  incrementalPage,
+  maxId,
+  type Position,
+  type ResolvedModel,
+  read,
+  resolveModel,
+  type Source,
+  searchCount,
+  searchIds,
+  secondOf,
+} from "./source.js";
+import { createTransformer, type Problem, type Row, type Transformer } from "./transform.js";
+
+export interface EtlSettings {
+  /** Records per Odoo page (ODOO_PAGE_SIZE). */
+  pageSize: number;
+  /** Models synced at once per job (ETL_MODEL_CONCURRENCY). */
+  modelConcurrency: number;
+  /** The incremental window starts this long before the cursor (ETL_OVERLAP_SECONDS). */
+  overlapSeconds: number;
+  /** Lease of a model's lock; renewed every third of it (ETL_LOCK_TTL_SECONDS). */
+  lockTtlSeconds: number;
+  /** Attempts per Odoo call on top of the client's own retries (ETL_ODOO_RETRIES). */
+  retryAttempts: number;
+  retryBaseDelayMs: number;
+  /** Deletion reconciliation: ranges holding at most this many ids are compared id by id. */
+  reconcileLeafSize: number;
+}
+
+export const DEFAULT_SETTINGS: EtlSettings = {
+  pageSize: 1000,
+  modelConcurrency: 4,
+  overlapSeconds: 600,
+  lockTtlSeconds: 60,
+  retryAttempts: 6,
+  retryBaseDelayMs: 1000,
+  reconcileLeafSize: 2000,
+};
+
+export interface EngineDeps {
+  db: Kysely<Database>;
+  odoo: OdooClient;
+  /** Publishes the "data changed" signal; omitted = not published. */
+  publisher?: Pick<Redis, "publish"> | undefined;
+  queuePrefix: string;
+  logger: Logger;
+  settings: EtlSettings;
+}
+
+export interface JobRun {
+  jobId: string;
+  attempt: number;
+  signal: AbortSignal;
+  logger: Logger;
+  progress(value: object): Promise<void>;
+}
+
+type Outcome = ModelCounts & {
+  status: "succeeded" | "failed";
+  missing: string[];
+  problems: Problem[];
+  error: string | undefined;
+};
+
+/** What one model's work needs. */
+interface ModelTask {
+  run: RunState;
+  model: string;
+  lease: Lease;
+  signal: AbortSignal;
+  source: Source;
+  counts: ModelCounts;
+  problems: Problem[];
+  log: Logger;
+}
+
+class RunState {
+  readonly progress: RunProgress;
+  private lastPublished = 0;
+  private decimals: Promise<Map<number, number>> | undefined;
+  constructor(
+    readonly runId: number,
+    readonly job: JobRun,
+    models: string[],
+  ) {
+    this.progress = {
+      runId,
+      phase: "queued",
+      models: Object.fromEntries(
+        models.map((m) => [m, { status: "queued" as const, fetched: 0, upserted: 0, deleted: 0 }]),
+      ),
+    };
+  }
+  currencyDecimals(source: Source): Promise<Map<number, number>> {
+    this.decimals ??= currencyDecimals(source).catch((error: unknown) => {
+      this.decimals = undefined;
+      throw error;
+    });
+    return this.decimals;
+  }
+  update(model: string, patch: Partial<RunProgress["models"][string]>, force = false): void {
+    const entry = this.progress.models[model];
+    if (entry) Object.assign(entry, patch);
+    const now = Date.now();
+    if (force || now - this.lastPublished > 500) {
+      this.lastPublished = now;
+      this.job.progress(structuredClone(this.progress)).catch(() => {});
+    }
+  }
+}
+
+const errorText = (error: unknown): string => {
+  if (error instanceof OdooError) return `${error.name}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+};
+
+/** Runs `fn` over `items`, at most `limit` at once. */
+async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  });
+  await Promise.all(workers);
+}
+
+/**
+ * The pipeline: fetch the first page, then repeatedly start fetching the next page before writing
+ * the current one (backpressure: never more than one page ahead).
+ */
+async function pipeline<P>(
+  first: () => Promise<P>,
+  nextOf: (page: P) => (() => Promise<P>) | null,
+  write: (page: P) => Promise<void>,
+): Promise<void> {
+  let pending: Promise<P> | null = first();
+  while (pending) {
+    const page: P = await pending;
+    const fetchNext = nextOf(page);
+    pending = fetchNext ? fetchNext() : null;
+    try {
+      await write(page);
+    } catch (error) {
+      pending?.catch(() => {}); // the write's error wins; the prefetch is abandoned
+      throw error;
+    }
+  }
+}
+
+export function createEngine(deps: EngineDeps) {
+  const { db, settings } = deps;
+
+  const sourceFor = (signal: AbortSignal, log: Logger): Source => ({
+    client: deps.odoo,
+    signal,
+    retry: {
+      attempts: settings.retryAttempts,
+      baseDelayMs: settings.retryBaseDelayMs,
+      onRetry: ({ call, attempt, delayMs, error }) =>
+        log.warn({ call, attempt, delayMs, err: errorText(error) }, "Odoo call failed, retrying"),
+    },
+  });
+
+  /** Rows of a page through the transformer; problems collected. */
+  function transform(task: ModelTask, transformer: Transformer, records: Record<string, unknown>[]): Row[] {
+    const rows: Row[] = [];
+    for (const record of records) {
+      const mapped = transformer.row(record);
+      if (mapped.row) rows.push(mapped.row);
+      else {
+        for (const p of mapped.problems) {
+          if (task.problems.length < 1000) task.problems.push(p);
+          task.log.error(p, "value of an unexpected type: record not written");
+        }
+      }
+    }
+    return rows;
+  }
+
+  async function prepare(
+    task: ModelTask,
+  ): Promise<{ resolved: ResolvedModel; transformer: Transformer; statement: string }> {
+    const spec = specOf(task.model);
+    const meta = await fieldsGet(task.source, task.model);
+    const resolved = resolveModel(spec, meta);
+    if (resolved.missing.length) {
+      task.log.warn({ missing: resolved.missing }, "wanted fields this Odoo does not have: not synced");
+    }
+    const decimals = await task.run.currencyDecimals(task.source);
+    const transformer = createTransformer(task.model, resolved.columns, decimals);
+    return { resolved, transformer, statement: upsertStatement(task.model, resolved.columns) };
+  }
+
+  async function write(
+    task: ModelTask,
+    statement: string,
+    rows: Row[],
+    cursor?: Parameters<typeof patchCursor>[2],
+  ) {
+    if (task.signal.aborted) throw task.signal.reason;
+    const changed = await writeBatch(db, {
+      model: task.model,
+      statement,
+      rows,
+      lease: task.lease,
+      ...(cursor ? { cursor } : {}),
+    });
+    task.counts.upserted += changed;
+    task.run.update(task.model, { ...task.counts });
+  }
+
+  /** A full pass by id (resuming one in progress), then deletions are reconciled. */
+  async function fullPass(task: ModelTask, prepared: Awaited<ReturnType<typeof prepare>>) {
+    const cursor = await db
+      .selectFrom("etl.cursors")
+      .selectAll()
+      .where("model", "=", task.model)
+      .executeTakeFirst();
+    const resuming = cursor?.full_last_id !== null && cursor?.full_last_id !== undefined;
+    let highWater: number | null =
+      resuming && cursor?.full_high_water
+        ? Math.floor(new Date(cursor.full_high_water).getTime() / 1000)
+        : null;
+    const startedAt = resuming && cursor?.full_started_at ? new Date(cursor.full_started_at) : new Date();
+    const fields = prepared.resolved.columns.map((c) => c.name);
+    const from = resuming ? (cursor?.full_last_id ?? 0) : 0;
+    if (resuming) task.log.info({ afterId: from }, "resuming the full pass of a previous run");
+    await pipeline(
+      () => fullPage(task.source, task.model, fields, from, settings.pageSize),
+      (page) => {
+        const last = page.records.at(-1);
+        return page.done || !last
+          ? null
+          : () => fullPage(task.source, task.model, fields, last.id, settings.pageSize);
+      },
+      async (page) => {
+        task.counts.fetched += page.records.length;
+        for (const r of page.records) {
+          const s = secondOf(r.write_date);
+          if (s !== null && (highWater === null || s > highWater)) highWater = s;
+        }
+        const rows = transform(task, prepared.transformer, page.records);
+        const last = page.records.at(-1);
+        if (!last) return;
+        await write(task, prepared.statement, rows, {
+          full_last_id: last.id,
+          full_high_water: highWater === null ? null : new Date(highWater * 1000),
+          full_started_at: startedAt,
+        });
+      },
+    );
+    // The pass is complete: the incremental cursor continues from the newest write_date it saw.
+    await writeBatch(db, {
+      model: task.model,
+      statement: prepared.statement,
+      rows: [],
+      lease: task.lease,
+      cursor: {
+        ...(highWater !== null ? { write_date: new Date(highWater * 1000), last_id: null } : {}),
+        full_last_id: null,
+        full_high_water: null,
+        full_started_at: null,
+        last_full_at: new Date(),
+        last_run_id: task.run.runId,
+      },
+    });
+    await reconcile(task, prepared);
+  }
+
+  async function incremental(
+    task: ModelTask,
+    prepared: Awaited<ReturnType<typeof prepare>>,
+    cursorSecond: number,
+  ) {
+    const fields = prepared.resolved.columns.map((c) => c.name);
+    const start: Position = { second: cursorSecond - settings.overlapSeconds, afterId: null };
+    await pipeline(
+      () => incrementalPage(task.source, task.model, fields, start, settings.pageSize),
+      (page) =>
+        page.done
+          ? null
+          : () => incrementalPage(task.source, task.model, fields, page.next, settings.pageSize),
+      async (page) => {
+        task.counts.fetched += page.records.length;
+        const last = page.records.at(-1);
+        if (!last) return;
+        const rows = transform(task, prepared.transformer, page.records);
+        const second = secondOf(last.write_date);
+        await write(task, prepared.statement, rows, {
+          ...(second !== null ? { write_date: new Date(second * 1000), last_id: last.id } : {}),
+          last_run_id: task.run.runId,
+        });
+      },
+    );
+  }
+
+  /**
+   * Deletions: compare counts per id range (Odoo's search_count vs the live local rows), drilling
+   * into ranges that differ until they are small enough to compare id by id. Local ids missing in
+   * Odoo are marked _deleted_at; Odoo ids missing locally (or marked deleted) are read and upserted.
+   */
+  async function reconcile(task: ModelTask, prepared: Awaited<ReturnType<typeof prepare>>) {
+    task.run.update(task.model, {}, true);
+    const top = Math.max(await maxId(task.source, task.model), await localMaxId(db, task.model)) + 1;
+    const fields = prepared.resolved.columns.map((c) => c.name);
+    const visit = async (lo: number, hi: number): Promise<void> => {
+      if (task.signal.aborted) throw task.signal.reason;
+      const domain = [
+        ["id", ">=", lo],
+        ["id", "<", hi],
+      ] as const;
+      const [remote, local] = await Promise.all([
+        searchCount(task.source, task.model, domain),
+        localCount(db, task.model, lo, hi),
+      ]);
+      if (remote === local) return;
+      if (hi - lo <= settings.reconcileLeafSize || remote + local <= settings.reconcileLeafSize) {
+        const [remoteIds, localIdList] = await Promise.all([
+          searchIds(task.source, task.model, domain),
+          localIds(db, task.model, lo, hi),
+        ]);
+        const remoteSet = new Set(remoteIds);
+        const localSet = new Set(localIdList);
+        const gone = localIdList.filter((id) => !remoteSet.has(id));
+        const absent = remoteIds.filter((id) => !localSet.has(id));
+        task.counts.deleted += await markDeleted(db, task.model, gone, task.lease);
+        for (let i = 0; i < absent.length; i += settings.pageSize) {
+          const records = await read(task.source, task.model, absent.slice(i, i + settings.pageSize), fields);
+          task.counts.fetched += records.length;
+          await write(task, prepared.statement, transform(task, prepared.transformer, records));
+        }
+        task.run.update(task.model, { ...task.counts });
+        return;
+      }
+      const parts = 8;
+      const step = Math.ceil((hi - lo) / parts);
+      for (let a = lo; a < hi; a += step) await visit(a, Math.min(hi, a + step));
+    };
+    const step = Math.max(1, Math.ceil(top / 16));
+    for (let a = 0; a < top; a += step) await visit(a, Math.min(top, a + step));
+    await patchCursor(db, task.model, { last_reconciled_at: new Date() });
+  }
+
+  /** Runs one model under its lease; never throws (the outcome says what happened). */
+  async function runModel(
+    run: RunState,
+    model: string,
+    mode: "incremental" | "full" | null,
+    work: (task: ModelTask, prepared: Awaited<ReturnType<typeof prepare>>) => Promise<void>,
+  ): Promise<Outcome> {
+    const log = run.job.logger.child({ model, runId: run.runId });
+    const counts: ModelCounts = { fetched: 0, upserted: 0, deleted: 0 };
+    const problems: Problem[] = [];
+    let missing: string[] = [];
+    let lease: Lease | undefined;
+    let stopKeepAlive = () => {};
+    const abort = new AbortController();
+    const onJobAbort = () => abort.abort(run.job.signal.reason);
+    run.job.signal.addEventListener("abort", onJobAbort, { once: true });
+    if (run.job.signal.aborted) abort.abort(run.job.signal.reason);
+    try {
+      lease = await acquire(db, model, run.runId, settings.lockTtlSeconds, abort.signal, (holder) =>
+        log.info({ holder }, "model is being synced by another run: waiting for it"),
+      );
+      stopKeepAlive = keepAlive(db, lease, (error) => abort.abort(error));
+      await markModelRunning(db, run.runId, model, mode ?? "incremental");
+      run.update(model, { status: "running" }, true);
+      const task: ModelTask = {
+        run,
+        model,
+        lease,
+        signal: abort.signal,
+        source: sourceFor(abort.signal, log),
+        counts,
+        problems,
+        log,
+      };
+      const prepared = await prepare(task);
+      missing = prepared.resolved.missing;
+      await work(task, prepared);
+      const status = problems.length ? "failed" : "succeeded";
+      const error = problems.length
+        ? `${problems.length} value(s) of an unexpected type, records not written: ` +
+          problems
+            .slice(0, 5)
+            .map((p) => `${p.model} id ${p.id} field ${p.field}: expected ${p.expected}, got ${p.value}`)
+            .join("; ")
+        : undefined;
+      if (status === "succeeded")
+        await patchCursor(db, model, { last_success_at: new Date(), last_run_id: run.runId });
+      log.info({ ...counts, missing: missing.length, problems: problems.length }, `model ${status}`);
+      return { status, ...counts, missing, problems, error };
+    } catch (error) {
+      const reason = abort.signal.aborted && !(error instanceof LeaseLostError) ? abort.signal.reason : error;
+      log.error({ err: reason, ...counts }, "model failed");
+      return { status: "failed", ...counts, missing, problems, error: errorText(reason) };
+    } finally {
+      stopKeepAlive();
+      run.job.signal.removeEventListener("abort", onJobAbort);
+      if (lease)
+        await release(db, lease).catch((error: unknown) =>
+          log.warn({ err: error }, "could not release the lock"),
+        );
+    }
+  }
+
+  /** A run: history rows, models in parallel, the outcome recorded, the signal published. */
+  async function execute(
+    kind: JobKind,
+    job: JobRun,
+    models: string[],
+    mode: "incremental" | "full" | null,
+    requestedBy: string | undefined,
+    work: (task: ModelTask, prepared: Awaited<ReturnType<typeof prepare>>) => Promise<void>,
+  ): Promise<RunResult> {
+    const started = Date.now();
+    for (const model of models) specOf(model); // unknown models: fail before recording anything
+    const runId = await createRun(db, {
+      job: kind,
+      jobId: job.jobId,
+      attempt: job.attempt,
+      mode,
+      models,
+      requestedBy,
+    });
+    // A retried (or stalled and restarted) job does not redo the models an earlier attempt finished.
+    const skip = await succeededEarlier(db, job.jobId, runId);
+    const run = new RunState(runId, job, models);
+    run.progress.phase = "running";
+    const outcomes = new Map<string, Outcome>();
+    await pool(models, settings.modelConcurrency, async (model) => {
+      if (skip.has(model)) {
+        const outcome: Outcome = {
+          status: "succeeded",
+          fetched: 0,
+          upserted: 0,
+          deleted: 0,
+          missing: [],
+          problems: [],
+          error: "already done by an earlier attempt of this job",
+        };
+        outcomes.set(model, outcome);
+        await finishModel(db, runId, model, { ...outcome, error: outcome.error });
+        run.update(model, { status: "succeeded" });
+        return;
+      }
+      const outcome = await runModel(run, model, mode, work);
+      outcomes.set(model, outcome);
+      await finishModel(db, runId, model, outcome);
+      run.update(
+        model,
+        {
+          status: outcome.status,
+          fetched: outcome.fetched,
+          upserted: outcome.upserted,
+          deleted: outcome.deleted,
+        },
+        true,
+      );
+    });
+    const all = models.map((model) => ({ model, ...(outcomes.get(model) as Outcome) }));
+    const failed = all.filter((o) => o.status === "failed");
+    const totals = all.reduce(
+      (t, o) => ({
+        fetched: t.fetched + o.fetched,
+        upserted: t.upserted + o.upserted,
+        deleted: t.deleted + o.deleted,
+      }),
+      { fetched: 0, upserted: 0, deleted: 0 },
+    );
+    const status = failed.length ? "failed" : "succeeded";
+    const error = failed.length ? failed.map((o) => `${o.model}: ${o.error}`).join("\n") : undefined;
+    await finishRun(db, runId, { status, ...totals, error });
+    run.progress.phase = status;
+    run.update(models[0] ?? "", {}, true);
+    await publish(runId, kind, all);
+    job.logger.info({ runId, status, ...totals, ms: Date.now() - started }, `run ${status}`);
+    return {
+      runId,
+      status,
+      ms: Date.now() - started,
+      models: all.map((o) => ({
+        model: o.model,
+        status: o.status,
+        fetched: o.fetched,
+        upserted: o.upserted,
+        deleted: o.deleted,
+        missingFields: o.missing,
+        ...(o.error ? { error: o.error } : {}),
+      })),
+    };
+  }
+
+  async function publish(runId: number, job: JobKind, outcomes: ({ model: string } & ModelCounts)[]) {
+    const changed = outcomes.filter((o) => o.upserted + o.deleted > 0);
+    if (!deps.publisher || changed.length === 0) return;
+    const message: DataChanged = {
+      runId,
+      job,
+      models: changed.map((o) => o.model),
+      tables: changed.map((o) => odooTableName(o.model)),
+      counts: Object.fromEntries(changed.map((o) => [o.model, { upserted: o.upserted, deleted: o.deleted }])),
+      at: new Date().toISOString(),
+    };
+    try {
+      await deps.publisher.publish(dataChangedChannel(deps.queuePrefix), JSON.stringify(message));
+    } catch (error) {
+      deps.logger.warn({ err: error, runId }, "could not publish the data-changed signal");
+    }
+  }
+
+  return {
+    /** `sync`: incremental (default) or full, over `models`. */
+    sync(job: JobRun, models: string[], mode: "incremental" | "full", requestedBy?: string) {
+      return execute("sync", job, models, mode, requestedBy, async (task, prepared) => {
+        const cursor = await db
+          .selectFrom("etl.cursors")
+          .selectAll()
+          .where("model", "=", task.model)
+          .executeTakeFirst();
+        const fullInProgress = cursor?.full_last_id !== null && cursor?.full_last_id !== undefined;
+        if (mode === "full" || fullInProgress || !cursor?.write_date) {
+          await fullPass(task, prepared);
+        } else {
+          await incremental(task, prepared, Math.floor(new Date(cursor.write_date).getTime() / 1000));
+        }
+      });
+    },
+    /** `reconcile-deletions` over `models`. */
+    reconcileDeletions(job: JobRun, models: string[], requestedBy?: string) {
+      return execute("reconcile-deletions", job, models, null, requestedBy, (task, prepared) =>
+        reconcile(task, prepared),
+      );
+    },
+    /** `sync-records`: read these ids now; the ones Odoo no longer has are marked deleted. */
+    syncRecords(job: JobRun, model: string, ids: number[], requestedBy?: string) {
+      return execute("sync-records", job, [model], null, requestedBy, async (task, prepared) => {
+        const unique = [...new Set(ids)];
+        const records = await read(
+          task.source,
+          model,
+          unique,
+          prepared.resolved.columns.map((c) => c.name),
+        );
+        task.counts.fetched += records.length;
+        await write(task, prepared.statement, transform(task, prepared.transformer, records));
+        const found = new Set(records.map((r) => r.id));
+        task.counts.deleted += await markDeleted(
+          db,
+          model,
+          unique.filter((id) => !found.has(id)),
+          task.lease,
+        );
+      });
+    },
+  };
+}
+
+export type Engine = ReturnType<typeof createEngine>;
