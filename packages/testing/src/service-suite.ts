@@ -66,40 +66,37 @@ export function serviceLifecycleSuite(options: ServiceSuiteOptions): void {
       }
     });
 
-    it("exits non-zero quickly with the URL and the fix when Redis is unreachable", async () => {
-      const port = await freePort();
-      const closed = await freePort();
-      const started = Date.now();
-      const proc = startProcess(options.entry, {
-        ...baseEnv(),
-        [options.portVariable]: String(port),
-        REDIS_URL: `redis://127.0.0.1:${closed}`,
+    const unreachable = [
+      {
+        store: "Redis",
+        env: (port: number) => ({ REDIS_URL: `redis://127.0.0.1:${port}` }),
+        message: (port: number) =>
+          `cannot reach Redis at redis://127.0.0.1:${port} (ECONNREFUSED): start Redis or set REDIS_URL`,
+      },
+      {
+        store: "PostgreSQL",
+        env: (port: number) => ({ DATABASE_URL: `postgres://postgres:secret@127.0.0.1:${port}/finanzas` }),
+        message: (port: number) =>
+          `cannot reach PostgreSQL at postgres://postgres:***@127.0.0.1:${port}/finanzas (ECONNREFUSED): start PostgreSQL or set DATABASE_URL`,
+      },
+    ];
+    for (const store of unreachable) {
+      it(`exits non-zero quickly with the URL and the fix when ${store.store} is unreachable`, async () => {
+        const port = await freePort();
+        const closed = await freePort();
+        const started = Date.now();
+        const proc = startProcess(options.entry, {
+          ...baseEnv(),
+          [options.portVariable]: String(port),
+          ...store.env(closed),
+        });
+        const { code } = await proc.exited;
+        expect(code).not.toBe(0);
+        expect(Date.now() - started).toBeLessThan(8_000);
+        expect(proc.output()).toContain(store.message(closed));
+        expect(proc.output()).not.toContain("secret");
       });
-      const { code } = await proc.exited;
-      expect(code).not.toBe(0);
-      expect(Date.now() - started).toBeLessThan(8_000);
-      expect(proc.output()).toContain(
-        `cannot reach Redis at redis://127.0.0.1:${closed} (ECONNREFUSED): start Redis or set REDIS_URL`,
-      );
-    });
-
-    it("exits non-zero quickly with the URL and the fix when PostgreSQL is unreachable", async () => {
-      const port = await freePort();
-      const closed = await freePort();
-      const started = Date.now();
-      const proc = startProcess(options.entry, {
-        ...baseEnv(),
-        [options.portVariable]: String(port),
-        DATABASE_URL: `postgres://postgres:secret@127.0.0.1:${closed}/finanzas`,
-      });
-      const { code } = await proc.exited;
-      expect(code).not.toBe(0);
-      expect(Date.now() - started).toBeLessThan(8_000);
-      expect(proc.output()).toContain(
-        `cannot reach PostgreSQL at postgres://postgres:***@127.0.0.1:${closed}/finanzas (ECONNREFUSED): start PostgreSQL or set DATABASE_URL`,
-      );
-      expect(proc.output()).not.toContain("secret");
-    });
+    }
 
     it("exits 1 listing every invalid variable together", async () => {
       const proc = startProcess(options.entry, {
