@@ -99,18 +99,64 @@ const authRefused = (protocol: OdooProtocol, creds: Credentials, via: string): O
     { protocol, call: via },
   );
 
+/**
+ * XML-RPC and JSON-RPC share Odoo's service model: `common.version`, `common.authenticate`, and
+ * `object.execute_kw(db, uid, password, model, method, args, kwargs)`; only `rpc` differs.
+ */
+abstract class ExecuteKwTransport implements Transport {
+  abstract readonly protocol: "xmlrpc" | "jsonrpc";
+
+  constructor(
+    protected readonly http: HttpClient,
+    protected readonly creds: Credentials,
+  ) {}
+
+  abstract rpc(
+    service: "common" | "object",
+    method: string,
+    params: unknown[],
+    call: string,
+  ): Promise<unknown>;
+
+  async version(): Promise<OdooVersion> {
+    const raw = await this.rpc("common", "version", [], "common.version");
+    return parseVersion((raw ?? {}) as Record<string, unknown>);
+  }
+
+  async authenticate(): Promise<number> {
+    const { db, username, password } = this.creds;
+    const uid = await this.rpc("common", "authenticate", [db, username, password, {}], "common.authenticate");
+    if (typeof uid !== "number" || uid <= 0)
+      throw authRefused(this.protocol, this.creds, "common.authenticate");
+    return uid;
+  }
+
+  execute(uid: number, c: OrmCall): Promise<unknown> {
+    const [args, kwargs] = executeKwParams(c);
+    const { db, password } = this.creds;
+    return this.rpc(
+      "object",
+      "execute_kw",
+      [db, uid, password, c.model, c.method, args, kwargs],
+      callName(c),
+    );
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // XML-RPC: POST /xmlrpc/2/common and /xmlrpc/2/object
 // ---------------------------------------------------------------------------------------------
 
-export class XmlRpcTransport implements Transport {
+export class XmlRpcTransport extends ExecuteKwTransport {
   readonly protocol = "xmlrpc" as const;
 
   constructor(
-    private readonly http: HttpClient,
-    private readonly creds: Credentials,
+    http: HttpClient,
+    creds: Credentials,
     private readonly decodeOptions: { normalizeNewlines?: boolean } = {},
-  ) {}
+  ) {
+    super(http, creds);
+  }
 
   async rpc(service: "common" | "object", method: string, params: unknown[], call: string): Promise<unknown> {
     const body = encodeMethodCall(method, params, call);
@@ -151,30 +197,6 @@ export class XmlRpcTransport implements Transport {
       });
     }
     return decoded.value;
-  }
-
-  async version(): Promise<OdooVersion> {
-    const raw = await this.rpc("common", "version", [], "common.version");
-    return parseVersion((raw ?? {}) as Record<string, unknown>);
-  }
-
-  async authenticate(): Promise<number> {
-    const { db, username, password } = this.creds;
-    const uid = await this.rpc("common", "authenticate", [db, username, password, {}], "common.authenticate");
-    if (typeof uid !== "number" || uid <= 0)
-      throw authRefused(this.protocol, this.creds, "common.authenticate");
-    return uid;
-  }
-
-  execute(uid: number, c: OrmCall): Promise<unknown> {
-    const [args, kwargs] = executeKwParams(c);
-    const { db, password } = this.creds;
-    return this.rpc(
-      "object",
-      "execute_kw",
-      [db, uid, password, c.model, c.method, args, kwargs],
-      callName(c),
-    );
   }
 }
 
@@ -239,14 +261,9 @@ function parseJson(res: HttpResponse): { ok: true; value: unknown } | { ok: fals
   }
 }
 
-export class JsonRpcTransport implements Transport {
+export class JsonRpcTransport extends ExecuteKwTransport {
   readonly protocol = "jsonrpc" as const;
   private id = 0;
-
-  constructor(
-    private readonly http: HttpClient,
-    private readonly creds: Credentials,
-  ) {}
 
   async rpc(service: "common" | "object", method: string, args: unknown[], call: string): Promise<unknown> {
     const body = JSON.stringify({
@@ -276,30 +293,6 @@ export class JsonRpcTransport implements Transport {
       throw errorByName(e.data?.name, e.data?.message ?? e.message ?? "unknown error", details);
     }
     return answer.result;
-  }
-
-  async version(): Promise<OdooVersion> {
-    const raw = await this.rpc("common", "version", [], "common.version");
-    return parseVersion((raw ?? {}) as Record<string, unknown>);
-  }
-
-  async authenticate(): Promise<number> {
-    const { db, username, password } = this.creds;
-    const uid = await this.rpc("common", "authenticate", [db, username, password, {}], "common.authenticate");
-    if (typeof uid !== "number" || uid <= 0)
-      throw authRefused(this.protocol, this.creds, "common.authenticate");
-    return uid;
-  }
-
-  execute(uid: number, c: OrmCall): Promise<unknown> {
-    const [args, kwargs] = executeKwParams(c);
-    const { db, password } = this.creds;
-    return this.rpc(
-      "object",
-      "execute_kw",
-      [db, uid, password, c.model, c.method, args, kwargs],
-      callName(c),
-    );
   }
 }
 
