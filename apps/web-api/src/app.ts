@@ -1,19 +1,62 @@
 import { randomUUID } from "node:crypto";
+import fastifyCors from "@fastify/cors";
+import fastifyHelmet from "@fastify/helmet";
+import fastifyRateLimit from "@fastify/rate-limit";
 import fastifyRedis from "@fastify/redis";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { etlQueue, mailQueue, reportsQueue } from "@finanzas/contracts";
 import type { Db } from "@finanzas/db";
 import type { Logger } from "@finanzas/logger";
+import { createProducer, Queue, type QueueConnection, redisOptions } from "@finanzas/queue";
 import type { ReadinessCheck } from "@finanzas/runtime";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from "fastify";
 import type { Redis } from "ioredis";
+import { createTokenSigner, generateSecret } from "./auth/tokens.js";
+import { ensureFirstAdmin, hasEnabledAdmin } from "./auth/users.js";
+import { createReadCache } from "./cache.js";
+import type { Config } from "./config.js";
+import { latestFinishedRun } from "./finance/sync-repo.js";
+import { registerAdminQueues } from "./plugins/admin-queues.js";
+import { type Access, registerAuth } from "./plugins/auth.js";
+import { createMetrics, registerMetrics } from "./plugins/metrics.js";
+import { registerOpenApi } from "./plugins/openapi.js";
 import { registerProblemHandlers } from "./problem.js";
+import { authRoutes } from "./routes/auth.js";
+import { financeRoutes } from "./routes/finance.js";
 import { healthRoutes } from "./routes/health.js";
+import { syncRoutes } from "./routes/sync.js";
+import { userRoutes } from "./routes/users.js";
+import { validatorCompiler } from "./validation.js";
+
+/** The part of the configuration the app itself uses (main passes the parsed Config). */
+export type AppConfig = Pick<
+  Config,
+  | "NODE_ENV"
+  | "JWT_SECRET"
+  | "ACCESS_TOKEN_TTL_SECONDS"
+  | "REFRESH_TOKEN_TTL_DAYS"
+  | "ADMIN_EMAIL"
+  | "ADMIN_PASSWORD"
+  | "CORS_ORIGINS"
+  | "METRICS_TOKEN"
+  | "RATE_LIMIT_MAX"
+  | "RATE_LIMIT_WINDOW_SECONDS"
+  | "LOGIN_RATE_LIMIT_MAX"
+  | "LOGIN_RATE_LIMIT_WINDOW_SECONDS"
+  | "CACHE_TTL_SECONDS"
+  | "TRUST_PROXY"
+>;
 
 export interface AppDeps {
   logger: Logger;
   database: Db;
   redis: Redis;
   checks: Record<string, ReadinessCheck>;
+  config: AppConfig;
+  /** Redis URL and QUEUE_PREFIX: the queues the app enqueues to and shows, and the cache namespace. */
+  connection: QueueConnection;
+  /** Clock for token expiry (tests move it). */
+  now?: () => number;
 }
 
 export type AppInstance = FastifyInstance<
@@ -24,14 +67,25 @@ export type AppInstance = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
+export interface RouteInfo {
+  method: string;
+  url: string;
+  access: Access | undefined;
+}
+
 export interface App {
   app: AppInstance;
+  /** Every route the app serves (HEAD and OPTIONS aside), with its access rule. */
+  routes: RouteInfo[];
   /** From now on /health/ready answers 503 so the load balancer stops sending requests. */
   drain(): void;
 }
 
+const API_PREFIXES = ["/api/", "/health/", "/metrics", "/openapi.json", "/docs", "/admin/"];
+
 /** The Fastify application, built from real dependencies; never listens by itself (tests use inject). */
 export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config, logger } = deps;
   let draining = false;
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -42,17 +96,166 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     requestIdHeader: false,
     bodyLimit: 1_048_576,
     return503OnClosing: true,
+    trustProxy: config.TRUST_PROXY,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler());
+
+  // Route options as registered; read after ready(), once every onRoute hook has set its config.
+  const registered: { method: string; url: string; options: { config?: { access?: Access } } }[] = [];
+  app.addHook("onRoute", (route) => {
+    // Swagger UI's own pages and assets are as public as /openapi.json.
+    if (route.url.startsWith("/docs") && route.config?.access === undefined) {
+      route.config = { ...route.config, access: "public" } as typeof route.config;
+    }
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      if (method === "HEAD" || method === "OPTIONS") continue;
+      registered.push({ method: String(method), url: route.url, options: route });
+    }
+  });
+
+  let secret = config.JWT_SECRET;
+  if (!secret) {
+    secret = generateSecret();
+    logger.warn(
+      "JWT_SECRET is not set: using a random secret for this process (tokens end with it; production refuses to start without one)",
+    );
+  }
+  const signer = createTokenSigner(secret, config.ACCESS_TOKEN_TTL_SECONDS, deps.now);
+  const db = deps.database.db;
+
+  if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
+    const outcome = await ensureFirstAdmin(db, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
+    if (outcome === "created") logger.info({ email: config.ADMIN_EMAIL }, "created the first admin");
+  } else if (!(await hasEnabledAdmin(db).catch(() => true))) {
+    logger.warn("no admin user exists: set ADMIN_EMAIL and ADMIN_PASSWORD and restart to create one");
+  }
+
+  const etl = createProducer(etlQueue, deps.connection);
+  const otherQueues = [reportsQueue, mailQueue].map(
+    (q) =>
+      new Queue(q.name, {
+        connection: redisOptions(deps.connection.redisUrl, "producer"),
+        prefix: deps.connection.prefix,
+      }),
+  );
+  for (const q of otherQueues) q.on("error", () => {});
+  const queues = [etl.queue, ...otherQueues];
+  const metrics = createMetrics(queues);
+  const cache = createReadCache({
+    redis: deps.redis,
+    prefix: deps.connection.prefix,
+    ttlSeconds: config.CACHE_TTL_SECONDS,
+    logger,
+    initialGeneration: async () => {
+      const run = await latestFinishedRun(db);
+      return run ? `run-${run}` : "none";
+    },
+    onInvalidate: (reason) => metrics.cacheInvalidations.inc({ reason }),
+  });
+  app.addHook("onClose", async () => {
+    await cache.close();
+    await Promise.allSettled([etl.close(), ...otherQueues.map((q) => q.close())]);
+  });
 
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
   registerProblemHandlers(app);
   await app.register(fastifyRedis, { client: deps.redis, closeClient: false });
+  await app.register(fastifyHelmet, {
+    global: true,
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        imgSrc: ["'self'", "data:"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        scriptSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    hsts: config.NODE_ENV === "production",
+  });
+  const origins = config.CORS_ORIGINS.split(",")
+    .map((o) => o.trim())
+    .filter(Boolean);
+  await app.register(fastifyCors, {
+    origin: origins.includes("*") ? "*" : origins,
+    methods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+    allowedHeaders: ["authorization", "content-type", "if-none-match", "x-request-id"],
+    exposedHeaders: [
+      "etag",
+      "x-request-id",
+      "retry-after",
+      "x-ratelimit-limit",
+      "x-ratelimit-remaining",
+      "x-ratelimit-reset",
+    ],
+    maxAge: 600,
+  });
+  await app.register(fastifyRateLimit, {
+    global: true,
+    max: config.RATE_LIMIT_MAX,
+    timeWindow: config.RATE_LIMIT_WINDOW_SECONDS * 1000,
+    redis: deps.redis,
+    nameSpace: `${deps.connection.prefix}:rate-limit:`,
+    skipOnError: true,
+    errorResponseBuilder: (_request, context) =>
+      Object.assign(new Error(`too many requests: retry in ${context.after}`), { statusCode: 429 }),
+  });
+  registerAuth(app, {
+    signer,
+    metricsToken: config.METRICS_TOKEN,
+    cookiePrefix: "/admin/queues",
+  });
+  await registerOpenApi(app);
+  registerMetrics(app, metrics);
+
   await app.register(healthRoutes, { checks: deps.checks, isDraining: () => draining });
+  const mountDeps = { cache, metrics };
+  await authRoutes(app, {
+    ...mountDeps,
+    db,
+    signer,
+    refreshTtlDays: config.REFRESH_TOKEN_TTL_DAYS,
+    loginRateLimit: {
+      max: config.LOGIN_RATE_LIMIT_MAX,
+      timeWindow: config.LOGIN_RATE_LIMIT_WINDOW_SECONDS * 1000,
+    },
+  });
+  await userRoutes(app, { ...mountDeps, db });
+  await financeRoutes(app, { ...mountDeps, db });
+  await syncRoutes(app, { ...mountDeps, db, etl, redis: deps.redis });
+  await registerAdminQueues(app, {
+    queues,
+    db,
+    signer,
+    loginRateLimit: {
+      max: config.LOGIN_RATE_LIMIT_MAX,
+      timeWindow: config.LOGIN_RATE_LIMIT_WINDOW_SECONDS * 1000,
+    },
+  });
+
+  await app.ready();
+  const routes: RouteInfo[] = registered.map((r) => ({
+    method: r.method,
+    url: r.url,
+    access: r.options.config?.access,
+  }));
+  // Every route says who may call it; one without a rule is a bug, refused at boot.
+  const unguarded = routes.filter(
+    (r) => r.access === undefined && API_PREFIXES.some((p) => r.url.startsWith(p)),
+  );
+  if (unguarded.length) {
+    throw new Error(
+      `routes without an access rule: ${unguarded.map((r) => `${r.method} ${r.url}`).join(", ")}`,
+    );
+  }
+  void cache.ready.catch(() => {});
 
   return {
     app,
+    routes,
     drain: () => {
       draining = true;
     },

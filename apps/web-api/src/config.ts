@@ -1,13 +1,72 @@
-import { commonEnv, env, loadConfig, type Static, Type } from "@finanzas/config";
+import { ConfigError, commonEnv, env, loadConfig, type Static, Type } from "@finanzas/config";
 
 export const ConfigSchema = Type.Object({
   ...commonEnv,
   PORT: env.port(3000),
   HOST: env.string({ default: "0.0.0.0", description: "an interface address to listen on" }),
+  JWT_SECRET: env.optional(
+    env.secret({
+      minLength: 32,
+      description: "a secret of at least 32 characters (e.g. openssl rand -base64 48)",
+    }),
+  ),
+  ACCESS_TOKEN_TTL_SECONDS: env.int({ minimum: 30, maximum: 86_400, default: 900 }),
+  REFRESH_TOKEN_TTL_DAYS: env.int({ minimum: 1, maximum: 365, default: 30 }),
+  ADMIN_EMAIL: env.optional(
+    Type.String({
+      pattern: "^[^@\\s]+@[^@\\s]+$",
+      description: "an email address (the first admin's login)",
+    }),
+  ),
+  ADMIN_PASSWORD: env.optional(
+    env.secret({ minLength: 12, description: "a password of at least 12 characters" }),
+  ),
+  CORS_ORIGINS: env.string({
+    default: "http://localhost:5173",
+    description: "comma-separated origins allowed by CORS, or * for any",
+  }),
+  METRICS_TOKEN: env.optional(
+    env.secret({ minLength: 16, description: "a bearer token of at least 16 characters for /metrics" }),
+  ),
+  RATE_LIMIT_MAX: env.int({ minimum: 1, maximum: 1_000_000, default: 600 }),
+  RATE_LIMIT_WINDOW_SECONDS: env.int({ minimum: 1, maximum: 86_400, default: 60 }),
+  LOGIN_RATE_LIMIT_MAX: env.int({ minimum: 1, maximum: 10_000, default: 10 }),
+  LOGIN_RATE_LIMIT_WINDOW_SECONDS: env.int({ minimum: 1, maximum: 86_400, default: 900 }),
+  CACHE_TTL_SECONDS: env.int({ minimum: 0, maximum: 86_400, default: 300 }),
+  TRUST_PROXY: env.bool({ default: false }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
 
+/** A JWT secret is strong when long and not a repeated or trivially guessable string. */
+export function isStrongSecret(secret: string): boolean {
+  if (secret.length < 32) return false;
+  if (new Set(secret).size < 10) return false;
+  return !/^(changeme|secret|password|test|dev)/i.test(secret);
+}
+
+/** The checks that span variables; thrown as one ConfigError. */
+export function checkConfig(config: Config): Config {
+  const problems: string[] = [];
+  if (config.NODE_ENV === "production" && (!config.JWT_SECRET || !isStrongSecret(config.JWT_SECRET))) {
+    problems.push(
+      "JWT_SECRET is required with NODE_ENV=production: expected at least 32 random characters (e.g. `openssl rand -base64 48`)",
+    );
+  }
+  if ((config.ADMIN_EMAIL === undefined) !== (config.ADMIN_PASSWORD === undefined)) {
+    problems.push("ADMIN_EMAIL and ADMIN_PASSWORD go together: set both or neither");
+  }
+  if (problems.length) throw new ConfigError("web-api", problems);
+  return config;
+}
+
 /** The only place this service reads its environment. */
-export const readConfig = (source: Record<string, string | undefined>): Config =>
-  loadConfig("web-api", ConfigSchema, source);
+export const readConfig = (source: Record<string, string | undefined>): Config => {
+  const config = loadConfig("web-api", ConfigSchema, source);
+  try {
+    return checkConfig(config);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exit(1);
+  }
+};

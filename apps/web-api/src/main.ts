@@ -13,6 +13,8 @@ await runService(logger, async (shutdown) => {
     database: stores.database,
     redis: stores.redis,
     checks: stores.checks,
+    config,
+    connection: stores.connection,
   });
   // Fastify's close stops accepting connections and waits for in-flight requests.
   shutdown.add("http server", () => app.close(), config.SHUTDOWN_TIMEOUT_MS);

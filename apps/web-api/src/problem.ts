@@ -8,6 +8,7 @@ const TITLES: Record<number, string> = {
   403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
+  406: "Not Acceptable",
   409: "Conflict",
   413: "Payload Too Large",
   415: "Unsupported Media Type",
@@ -17,12 +18,29 @@ const TITLES: Record<number, string> = {
   503: "Service Unavailable",
 };
 
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
 export interface Problem {
   status: number;
   detail?: string;
-  errors?: { field: string; message: string }[];
+  errors?: FieldError[];
   type?: string;
   title?: string;
+}
+
+/** Thrown by handlers for an expected 4xx: becomes a problem+json with this status and detail. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+    readonly errors?: FieldError[],
+  ) {
+    super(detail);
+    this.name = "HttpProblem";
+  }
 }
 
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: Problem): FastifyReply {
@@ -40,28 +58,78 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, proble
     });
 }
 
-/** Fastify's validation errors → one entry per bad field, named by where it was (body, query, params). */
-function validationErrors(error: FastifyError): { field: string; message: string }[] {
-  const context = error.validationContext ?? "request";
-  return (error.validation ?? []).map((v) => {
-    const params = v.params as { missingProperty?: string; additionalProperty?: string };
+const CONTEXT_NAMES: Record<string, string> = {
+  querystring: "query",
+  params: "path",
+  body: "body",
+  headers: "header",
+};
+
+/**
+ * Fastify's validation errors → one entry per bad field, named by where it was and its path:
+ * `query.limit`, `body.email`, `body.models.0`, `path.id`; unknown fields by their own name.
+ */
+export function validationErrors(error: FastifyError): FieldError[] {
+  const context = CONTEXT_NAMES[error.validationContext ?? ""] ?? error.validationContext ?? "request";
+  const seen = new Set<string>();
+  const errors: FieldError[] = [];
+  for (const v of error.validation ?? []) {
+    const params = v.params as {
+      missingProperty?: string;
+      additionalProperty?: string;
+      allowedValues?: unknown[];
+    };
     const path = v.instancePath.replace(/^\//, "").replace(/\//g, ".");
-    const field = params.missingProperty ?? params.additionalProperty ?? path;
-    const name = [context, field].filter(Boolean).join(".");
-    const message = params.additionalProperty ? "is not allowed" : (v.message ?? "is invalid");
-    return { field: name, message };
-  });
+    const leaf = params.missingProperty ?? params.additionalProperty;
+    const field = [context, path, leaf].filter(Boolean).join(".");
+    let message = v.message ?? "is invalid";
+    if (params.additionalProperty) message = "is not an accepted field";
+    else if (params.missingProperty) message = "is required";
+    // anyOf over literals reports each literal then "must match a schema in anyOf": keep one line.
+    if (v.keyword === "const" || v.keyword === "anyOf") {
+      const schema = (v as { parentSchema?: { anyOf?: { const?: unknown }[] } }).parentSchema;
+      const values = schema?.anyOf?.map((s) => s.const).filter((c) => c !== undefined);
+      if (v.keyword === "const") continue;
+      message = values?.length ? `must be one of ${values.join(", ")}` : "is not one of the accepted values";
+    }
+    const key = `${field}\u0000${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    errors.push({ field, message });
+  }
+  return errors;
 }
 
 /** Every error leaves as RFC 9457 problem+json; 5xx details stay in the logs. */
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof HttpProblem) {
+      return sendProblem(request, reply, {
+        status: error.status,
+        detail: error.detail,
+        ...(error.errors ? { errors: error.errors } : {}),
+      });
+    }
     if (error.validation) {
       const errors = validationErrors(error);
       return sendProblem(request, reply, {
         status: 400,
         detail: `invalid request: ${errors.map((e) => `${e.field} ${e.message}`).join("; ")}`,
         errors,
+      });
+    }
+    if (error.code === "FST_ERR_CTP_INVALID_JSON_BODY" || error instanceof SyntaxError) {
+      return sendProblem(request, reply, {
+        status: 400,
+        detail: "the body is not valid JSON",
+        errors: [{ field: "body", message: "is not valid JSON" }],
+      });
+    }
+    if (error.code === "FST_ERR_CTP_EMPTY_JSON_BODY") {
+      return sendProblem(request, reply, {
+        status: 400,
+        detail: "the body is empty but the content-type says JSON",
+        errors: [{ field: "body", message: "is empty" }],
       });
     }
     const status =

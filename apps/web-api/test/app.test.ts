@@ -1,44 +1,23 @@
-import { createDb } from "@finanzas/db";
-import { createLogger } from "@finanzas/logger";
-import { createRedis } from "@finanzas/queue";
-import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from "@finanzas/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type App, buildApp } from "../src/app.js";
+import { startTestApp, type TestApp } from "./helpers.js";
 
-const logger = createLogger({ service: "web-api", version: "test", level: "silent", pretty: false });
-let testDb: TestDatabase;
-let built: App;
-let closeAll: () => Promise<void>;
+let t: TestApp;
 
 beforeAll(async () => {
-  testDb = await createTestDatabase("web_api_app");
-  const database = createDb({ url: testDb.url, max: 2 });
-  const redis = createRedis(TEST_REDIS_URL);
-  built = await buildApp({
-    logger,
-    database,
-    redis,
-    checks: { postgres: () => database.ping(), redis: () => redis.ping() },
-  });
-  closeAll = async () => {
-    await built.app.close();
-    await database.close();
-    redis.disconnect();
-    await testDb.drop();
-  };
+  t = await startTestApp("app");
 });
-afterAll(() => closeAll());
+afterAll(() => t?.close());
 
 describe("web-api app", () => {
-  it("answers readiness with the state of PostgreSQL and Redis, and 503 once draining", async () => {
-    const ready = await built.app.inject({ method: "GET", url: "/health/ready" });
+  it("answers readiness with the state of PostgreSQL and Redis", async () => {
+    const ready = await t.app.inject({ method: "GET", url: "/health/ready" });
     expect(ready.statusCode).toBe(200);
     expect(ready.json()).toEqual({ ready: true, status: "ready", checks: { postgres: "ok", redis: "ok" } });
-    expect((await built.app.inject({ method: "GET", url: "/health/live" })).json()).toEqual({ status: "ok" });
+    expect((await t.app.inject({ method: "GET", url: "/health/live" })).json()).toEqual({ status: "ok" });
   });
 
   it("answers an unknown route with problem+json naming the route, and echoes the request id", async () => {
-    const res = await built.app.inject({
+    const res = await t.app.inject({
       method: "GET",
       url: "/api/v1/nope?x=1",
       headers: { "x-request-id": "req-42" },
@@ -56,21 +35,29 @@ describe("web-api app", () => {
     });
   });
 
-  it("answers malformed JSON with a 400 problem", async () => {
-    const res = await built.app.inject({
-      method: "POST",
-      url: "/health/live",
-      headers: { "content-type": "application/json" },
-      payload: "{not json",
+  it("sends security headers and answers CORS preflights for the configured origins only", async () => {
+    const res = await t.app.inject({ method: "GET", url: "/health/live" });
+    expect(res.headers["x-content-type-options"]).toBe("nosniff");
+    expect(res.headers["content-security-policy"]).toContain("default-src 'self'");
+    expect(res.headers["x-frame-options"]).toBeDefined();
+    const preflight = await t.app.inject({
+      method: "OPTIONS",
+      url: "/api/v1/invoices",
+      headers: { origin: "http://localhost:5173", "access-control-request-method": "GET" },
     });
-    expect(res.statusCode).toBeGreaterThanOrEqual(400);
-    expect(res.statusCode).toBeLessThan(500);
-    expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+    expect(preflight.statusCode).toBe(204);
+    expect(preflight.headers["access-control-allow-origin"]).toBe("http://localhost:5173");
+    const foreign = await t.app.inject({
+      method: "OPTIONS",
+      url: "/api/v1/invoices",
+      headers: { origin: "https://evil.example", "access-control-request-method": "GET" },
+    });
+    expect(foreign.headers["access-control-allow-origin"]).toBeUndefined();
   });
 
   it("stops reporting ready once draining", async () => {
-    built.drain();
-    const res = await built.app.inject({ method: "GET", url: "/health/ready" });
+    t.built.drain();
+    const res = await t.app.inject({ method: "GET", url: "/health/ready" });
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ ready: false, status: "shutting down" });
   });

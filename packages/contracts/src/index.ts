@@ -11,4 +11,9 @@ export {
 } from "./define.js";
 export * from "./etl.js";
 export { HealthLive, HealthReady, ProblemDetails } from "./http.js";
+export * from "./http-auth.js";
+export * from "./http-common.js";
+export * from "./http-finance.js";
+export * from "./http-routes.js";
+export * from "./http-sync.js";
 export { etlQueue, mailQueue, queues, reportsQueue } from "./queues.js";

@@ -11,12 +11,24 @@ export interface HealthOptions {
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, options) => {
   app.get(
     "/health/live",
-    { schema: { hide: true, response: { 200: HealthLive } }, logLevel: "warn" },
+    {
+      schema: { summary: "The process runs", tags: ["operations"], response: { 200: HealthLive } },
+      config: { access: "public", rateLimit: false },
+      logLevel: "warn",
+    },
     async () => ({ status: "ok" as const }),
   );
   app.get(
     "/health/ready",
-    { schema: { hide: true, response: { 200: HealthReady, 503: HealthReady } }, logLevel: "warn" },
+    {
+      schema: {
+        summary: "PostgreSQL and Redis answer and the process is not shutting down",
+        tags: ["operations"],
+        response: { 200: HealthReady, 503: HealthReady },
+      },
+      config: { access: "public", rateLimit: false },
+      logLevel: "warn",
+    },
     async (_request, reply) => {
       if (options.isDraining())
         return reply.code(503).send({ ready: false, status: "shutting down", checks: {} });

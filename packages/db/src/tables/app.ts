@@ -1,3 +1,42 @@
-/** The web-api's own tables (users, refresh tokens, …), schema `app`. Added with their migrations. */
-// biome-ignore lint/suspicious/noEmptyInterface: tables arrive with the migrations that create them
-export interface AppTables {}
+import type { ColumnType, Generated } from "kysely";
+
+/** The web-api's own tables, schema `app`. */
+
+export type Role = "admin" | "finance" | "viewer";
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null, Date | string | null>;
+
+export interface UsersTable {
+  id: Generated<string>;
+  /** Unique case-insensitively (index on lower(email)). */
+  email: string;
+  name: string | null;
+  role: Role;
+  /** argon2id, PHC string. */
+  password_hash: string;
+  disabled_at: NullableTimestamp;
+  last_login_at: NullableTimestamp;
+  created_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  user_id: string;
+  /** Every token rotated from one login shares its family; reuse of a rotated one revokes the family. */
+  family_id: string;
+  /** sha-256 (hex) of the token; the token itself is never stored. */
+  token_hash: string;
+  created_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  expires_at: Timestamp;
+  /** Set when this token was exchanged for a new one: presenting it again is reuse. */
+  rotated_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  revoked_reason: string | null;
+}
+
+export interface AppTables {
+  "app.users": UsersTable;
+  "app.refresh_tokens": RefreshTokensTable;
+}

@@ -1,0 +1,116 @@
+import { randomUUID } from "node:crypto";
+import type { Database, Kysely, Selectable } from "@finanzas/db";
+import { sql } from "@finanzas/db";
+import { hashRefreshToken, newRefreshToken } from "./tokens.js";
+
+type UserRow = Selectable<Database["app.users"]>;
+
+export interface IssuedRefresh {
+  token: string;
+  expiresAt: Date;
+}
+
+/** Starts a new family (a login) or continues one (a rotation). */
+export async function issueRefreshToken(
+  db: Kysely<Database>,
+  userId: string,
+  ttlDays: number,
+  familyId: string = randomUUID(),
+): Promise<IssuedRefresh> {
+  const { token, hash } = newRefreshToken();
+  const expiresAt = new Date(Date.now() + ttlDays * 86_400_000);
+  await db
+    .insertInto("app.refresh_tokens")
+    .values({
+      id: randomUUID(),
+      user_id: userId,
+      family_id: familyId,
+      token_hash: hash,
+      expires_at: expiresAt,
+    })
+    .execute();
+  return { token, expiresAt };
+}
+
+export type RotateOutcome =
+  | { ok: true; user: UserRow; refresh: IssuedRefresh }
+  | { ok: false; reason: "unknown" | "expired" | "revoked" | "reused" | "disabled" };
+
+/**
+ * Exchanges a refresh token for a new one in the same family. A token that was already rotated is
+ * being reused (stolen, or replayed): the whole family is revoked, so the thief and the owner both
+ * have to log in again. The check-and-rotate is one conditional UPDATE, so two concurrent refreshes
+ * of the same token cannot both succeed.
+ */
+export async function rotateRefreshToken(
+  db: Kysely<Database>,
+  token: string,
+  ttlDays: number,
+): Promise<RotateOutcome> {
+  const hash = hashRefreshToken(token);
+  return db.transaction().execute(async (trx) => {
+    const current = await trx
+      .selectFrom("app.refresh_tokens")
+      .selectAll()
+      .where("token_hash", "=", hash)
+      .executeTakeFirst();
+    if (!current) return { ok: false, reason: "unknown" } as const;
+    if (current.revoked_at) return { ok: false, reason: "revoked" } as const;
+    const claimed = await trx
+      .updateTable("app.refresh_tokens")
+      .set({ rotated_at: sql`now()` })
+      .where("id", "=", current.id)
+      .where("rotated_at", "is", null)
+      .returning("id")
+      .executeTakeFirst();
+    if (!claimed) {
+      await revokeFamily(trx, current.family_id, "reuse of a rotated refresh token");
+      return { ok: false, reason: "reused" } as const;
+    }
+    if (new Date(current.expires_at).getTime() <= Date.now())
+      return { ok: false, reason: "expired" } as const;
+    const user = await trx
+      .selectFrom("app.users")
+      .selectAll()
+      .where("id", "=", current.user_id)
+      .executeTakeFirst();
+    if (!user || user.disabled_at) {
+      await revokeFamily(trx, current.family_id, "user disabled");
+      return { ok: false, reason: "disabled" } as const;
+    }
+    const refresh = await issueRefreshToken(trx, user.id, ttlDays, current.family_id);
+    return { ok: true, user, refresh } as const;
+  });
+}
+
+export async function revokeFamily(db: Kysely<Database>, familyId: string, reason: string): Promise<void> {
+  await db
+    .updateTable("app.refresh_tokens")
+    .set({ revoked_at: sql`now()`, revoked_reason: reason })
+    .where("family_id", "=", familyId)
+    .where("revoked_at", "is", null)
+    .execute();
+}
+
+/** Logout: revokes the session (family) the token belongs to. Unknown tokens are ignored. */
+export async function revokeByToken(db: Kysely<Database>, token: string): Promise<void> {
+  const row = await db
+    .selectFrom("app.refresh_tokens")
+    .select("family_id")
+    .where("token_hash", "=", hashRefreshToken(token))
+    .executeTakeFirst();
+  if (row) await revokeFamily(db, row.family_id, "logout");
+}
+
+export async function revokeUserSessions(
+  db: Kysely<Database>,
+  userId: string,
+  reason: string,
+): Promise<void> {
+  await db
+    .updateTable("app.refresh_tokens")
+    .set({ revoked_at: sql`now()`, revoked_reason: reason })
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null)
+    .execute();
+}

@@ -1,0 +1,82 @@
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import type { Role } from "@finanzas/contracts";
+import { errors, jwtVerify, SignJWT } from "jose";
+
+const ISSUER = "finanzas-web-api";
+const AUDIENCE = "finanzas-api";
+
+export interface AccessClaims {
+  userId: string;
+  role: Role;
+  email: string;
+}
+
+export interface TokenSigner {
+  readonly accessTtlSeconds: number;
+  sign(claims: AccessClaims): Promise<string>;
+  /** The claims of a valid token; throws InvalidTokenError (expired, forged, malformed, wrong algorithm). */
+  verify(token: string): Promise<AccessClaims>;
+}
+
+export class InvalidTokenError extends Error {
+  constructor(readonly reason: "expired" | "invalid") {
+    super(reason === "expired" ? "the access token has expired: refresh it" : "the access token is invalid");
+  }
+}
+
+const ROLES = new Set<string>(["admin", "finance", "viewer"]);
+
+/** HS256 access tokens: short-lived, verified with the algorithm pinned (no `none`, no key confusion). */
+export function createTokenSigner(
+  secret: string,
+  accessTtlSeconds: number,
+  now = () => Date.now(),
+): TokenSigner {
+  const key = new TextEncoder().encode(secret);
+  return {
+    accessTtlSeconds,
+    async sign({ userId, role, email }) {
+      const iat = Math.floor(now() / 1000);
+      return new SignJWT({ role, email })
+        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+        .setSubject(userId)
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + accessTtlSeconds)
+        .setJti(randomUUID())
+        .sign(key);
+    },
+    async verify(token) {
+      try {
+        const { payload } = await jwtVerify(token, key, {
+          algorithms: ["HS256"],
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          currentDate: new Date(now()),
+          requiredClaims: ["sub", "exp", "iat"],
+        });
+        const role = payload.role;
+        if (typeof role !== "string" || !ROLES.has(role) || typeof payload.sub !== "string") {
+          throw new InvalidTokenError("invalid");
+        }
+        return { userId: payload.sub, role: role as Role, email: String(payload.email ?? "") };
+      } catch (error) {
+        if (error instanceof InvalidTokenError) throw error;
+        if (error instanceof errors.JWTExpired) throw new InvalidTokenError("expired");
+        throw new InvalidTokenError("invalid");
+      }
+    },
+  };
+}
+
+/** An opaque refresh token (256 random bits) and the hash stored in its place. */
+export function newRefreshToken(): { token: string; hash: string } {
+  const token = randomBytes(32).toString("base64url");
+  return { token, hash: hashRefreshToken(token) };
+}
+
+export const hashRefreshToken = (token: string): string => createHash("sha256").update(token).digest("hex");
+
+/** A random secret for development, so nobody ships a well-known default. */
+export const generateSecret = (): string => randomBytes(48).toString("base64url");

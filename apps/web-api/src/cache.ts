@@ -1,0 +1,115 @@
+import { createHash } from "node:crypto";
+import { type DataChanged, dataChangedChannel } from "@finanzas/contracts";
+import type { Logger } from "@finanzas/logger";
+import type { Redis } from "ioredis";
+
+/**
+ * The finance-read cache in Redis. Entries live under a *generation*: the identity of the last
+ * data change this process heard of. When the ETL announces "data changed" (pub/sub), the
+ * generation moves on and every later read misses, so nothing older than the last committed sync is
+ * served; old entries expire by TTL. The generation is derived from the announcement itself (and at
+ * start from the latest finished run in PostgreSQL), so every replica agrees on it and shares entries.
+ * A lost subscription (reconnect) moves to a fresh random generation: a miss, never a stale answer.
+ */
+export interface ReadCache {
+  readonly generation: string;
+  key(route: string, role: string, input: unknown): string;
+  get(key: string): Promise<{ etag: string; body: string } | null>;
+  set(key: string, entry: { etag: string; body: string }): Promise<void>;
+  /** Moves to a new generation (also what a data-changed message does). */
+  invalidate(reason: string): void;
+  /** Resolves once the subscription is active (tests wait for it). */
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface CacheOptions {
+  redis: Redis;
+  prefix: string;
+  ttlSeconds: number;
+  logger: Logger;
+  /** The generation to start from (e.g. latest finished ETL run), so replicas agree. */
+  initialGeneration: () => Promise<string>;
+  onInvalidate?: (reason: string) => void;
+}
+
+/** Canonical JSON (sorted keys) so the same query in any order hits the same entry. */
+function canonical(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+}
+
+export const etagOf = (body: string): string => `"${createHash("sha1").update(body).digest("base64url")}"`;
+
+export function createReadCache(options: CacheOptions): ReadCache {
+  const { redis, prefix, ttlSeconds, logger } = options;
+  let generation = `boot-${Math.random().toString(36).slice(2)}`;
+  const subscriber = redis.duplicate({ lazyConnect: true, maxRetriesPerRequest: null });
+  subscriber.on("error", () => {});
+  const channel = dataChangedChannel(prefix);
+  let subscribedOnce = false;
+
+  const setGeneration = (next: string, reason: string) => {
+    generation = next;
+    options.onInvalidate?.(reason);
+    logger.debug({ generation, reason }, "read cache generation changed");
+  };
+
+  subscriber.on("message", (_channel: string, message: string) => {
+    let parsed: Partial<DataChanged> = {};
+    try {
+      parsed = JSON.parse(message) as DataChanged;
+    } catch {
+      // an unreadable announcement still means something changed
+    }
+    const id = createHash("sha1").update(message).digest("hex").slice(0, 16);
+    setGeneration(`run-${parsed.runId ?? "x"}-${id}`, "data changed");
+  });
+  subscriber.on("ready", () => {
+    if (subscribedOnce) setGeneration(`re-${Math.random().toString(36).slice(2)}`, "resubscribed");
+  });
+
+  const ready = (async () => {
+    await subscriber.connect();
+    await subscriber.subscribe(channel);
+    subscribedOnce = true;
+    try {
+      setGeneration(await options.initialGeneration(), "start");
+    } catch (error) {
+      logger.warn({ err: error }, "cannot read the latest sync run; the read cache starts empty");
+    }
+  })();
+  ready.catch((error) => logger.error({ err: error }, "read cache subscription failed"));
+
+  return {
+    get generation() {
+      return generation;
+    },
+    ready,
+    key(route, role, input) {
+      const hash = createHash("sha1").update(canonical(input)).digest("base64url");
+      return `${prefix}:api-cache:${generation}:${route}:${role}:${hash}`;
+    },
+    async get(key) {
+      if (ttlSeconds === 0) return null;
+      const raw = await redis.get(key);
+      if (!raw) return null;
+      const cut = raw.indexOf("\n");
+      return { etag: raw.slice(0, cut), body: raw.slice(cut + 1) };
+    },
+    async set(key, entry) {
+      if (ttlSeconds === 0) return;
+      await redis.set(key, `${entry.etag}\n${entry.body}`, "EX", ttlSeconds);
+    },
+    invalidate(reason) {
+      setGeneration(`manual-${Math.random().toString(36).slice(2)}`, reason);
+    },
+    async close() {
+      subscriber.disconnect();
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import type { Queue } from "@finanzas/queue";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { AppInstance } from "../app.js";
+
+export interface Metrics {
+  registry: Registry;
+  httpDuration: Histogram<"method" | "route" | "status_code">;
+  cacheHits: Counter<"route">;
+  cacheMisses: Counter<"route">;
+  cacheInvalidations: Counter<"reason">;
+}
+
+const JOB_STATES = ["waiting", "active", "delayed", "prioritized", "failed", "completed"] as const;
+
+/** A registry per app (tests build several apps in one process). */
+export function createMetrics(queues: Queue[]): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const httpDuration = new Histogram({
+    name: "http_request_duration_seconds",
+    help: "HTTP request latency by method, route pattern and status code",
+    labelNames: ["method", "route", "status_code"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const cacheHits = new Counter({
+    name: "api_cache_hits_total",
+    help: "Finance reads answered from the Redis cache",
+    labelNames: ["route"] as const,
+    registers: [registry],
+  });
+  const cacheMisses = new Counter({
+    name: "api_cache_misses_total",
+    help: "Finance reads computed from PostgreSQL",
+    labelNames: ["route"] as const,
+    registers: [registry],
+  });
+  const cacheInvalidations = new Counter({
+    name: "api_cache_invalidations_total",
+    help: "Times the read cache moved to a new generation (data changed, resubscribed)",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: "queue_jobs",
+    help: "Jobs per queue and state (etl, reports, mail)",
+    labelNames: ["queue", "state"] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      await Promise.all(
+        queues.map(async (queue) => {
+          const counts = await queue.getJobCounts(...JOB_STATES);
+          for (const state of JOB_STATES) this.set({ queue: queue.name, state }, counts[state] ?? 0);
+        }),
+      );
+    },
+  });
+  return { registry, httpDuration, cacheHits, cacheMisses, cacheInvalidations };
+}
+
+/** Latency of every request, labelled by route pattern (never the raw URL: bounded cardinality). */
+export function registerMetrics(app: AppInstance, metrics: Metrics): void {
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    metrics.httpDuration.observe(
+      { method: request.method, route, status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+  app.get(
+    "/metrics",
+    {
+      config: { access: "metrics" },
+      schema: {
+        summary: "Prometheus metrics (admins, or Authorization: Bearer METRICS_TOKEN)",
+        tags: ["operations"],
+        security: [{ bearerAuth: [] }],
+        produces: ["text/plain"],
+      },
+    },
+    async (_request, reply) => {
+      reply.type(metrics.registry.contentType);
+      return metrics.registry.metrics();
+    },
+  );
+}

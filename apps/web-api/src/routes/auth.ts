@@ -1,0 +1,90 @@
+import type { TokenResponse } from "@finanzas/contracts";
+import type { Database, Kysely, Selectable } from "@finanzas/db";
+import { sql } from "@finanzas/db";
+import type { AppInstance } from "../app.js";
+import { burnVerification, verifyPassword } from "../auth/passwords.js";
+import { issueRefreshToken, revokeByToken, rotateRefreshToken } from "../auth/sessions.js";
+import type { TokenSigner } from "../auth/tokens.js";
+import { findUserByEmail, findUserById, toUserDto } from "../auth/users.js";
+import { HttpProblem } from "../problem.js";
+import { type MountDeps, mount } from "./mount.js";
+
+export interface AuthRouteDeps extends MountDeps {
+  db: Kysely<Database>;
+  signer: TokenSigner;
+  refreshTtlDays: number;
+  /** Rate limit for the login route (strict). */
+  loginRateLimit: { max: number; timeWindow: number };
+}
+
+type UserRow = Selectable<Database["app.users"]>;
+
+/** Checks email and password; the same 401 whether the email is unknown, the password wrong or the user disabled. */
+export async function authenticate(db: Kysely<Database>, email: string, password: string): Promise<UserRow> {
+  const user = await findUserByEmail(db, email);
+  if (!user) {
+    await burnVerification(password);
+    throw new HttpProblem(401, "wrong email or password");
+  }
+  const ok = await verifyPassword(user.password_hash, password);
+  if (!ok || user.disabled_at) throw new HttpProblem(401, "wrong email or password");
+  return user;
+}
+
+export async function authRoutes(app: AppInstance, deps: AuthRouteDeps): Promise<void> {
+  const tokensFor = async (
+    user: UserRow,
+    refresh: { token: string; expiresAt: Date },
+  ): Promise<TokenResponse> => ({
+    tokenType: "Bearer",
+    accessToken: await deps.signer.sign({ userId: user.id, role: user.role, email: user.email }),
+    expiresIn: deps.signer.accessTtlSeconds,
+    refreshToken: refresh.token,
+    refreshExpiresAt: refresh.expiresAt.toISOString(),
+    user: toUserDto(user),
+  });
+
+  // Strict limit on guessing passwords: per client address, across every email.
+  const rateLimit = { max: deps.loginRateLimit.max, timeWindow: deps.loginRateLimit.timeWindow };
+  mount(
+    app,
+    deps,
+    "login",
+    async ({ body }) => {
+      const user = await authenticate(deps.db, body.email, body.password);
+      await deps.db
+        .updateTable("app.users")
+        .set({ last_login_at: sql`now()` })
+        .where("id", "=", user.id)
+        .execute();
+      const refresh = await issueRefreshToken(deps.db, user.id, deps.refreshTtlDays);
+      return tokensFor(user, refresh);
+    },
+    { config: { rateLimit } },
+  );
+
+  mount(app, deps, "refresh", async ({ body }) => {
+    const outcome = await rotateRefreshToken(deps.db, body.refreshToken, deps.refreshTtlDays);
+    if (!outcome.ok) {
+      const detail =
+        outcome.reason === "reused"
+          ? "this refresh token was already used: the session is revoked, log in again"
+          : outcome.reason === "expired"
+            ? "the refresh token has expired: log in again"
+            : "the refresh token is not valid: log in again";
+      throw new HttpProblem(401, detail);
+    }
+    return tokensFor(outcome.user, outcome.refresh);
+  });
+
+  mount(app, deps, "logout", async ({ body }) => {
+    await revokeByToken(deps.db, body.refreshToken);
+    return null;
+  });
+
+  mount(app, deps, "me", async ({ user }) => {
+    const row = user ? await findUserById(deps.db, user.id) : undefined;
+    if (!row || row.disabled_at) throw new HttpProblem(401, "this user no longer exists or is disabled");
+    return toUserDto(row);
+  });
+}

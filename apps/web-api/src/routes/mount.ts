@@ -1,0 +1,117 @@
+import {
+  type ApiRoute,
+  type ApiRouteName,
+  type ApiRoutes,
+  apiRoutes,
+  ProblemDetails,
+} from "@finanzas/contracts";
+import type { Static, TSchema } from "@sinclair/typebox";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { AppInstance } from "../app.js";
+import { etagOf, type ReadCache } from "../cache.js";
+import type { AuthUser } from "../plugins/auth.js";
+import type { Metrics } from "../plugins/metrics.js";
+
+type Part<R, K extends string> = R extends { [P in K]: infer T extends TSchema } ? Static<T> : undefined;
+type Success<R> = R extends { response: infer Resp }
+  ? { [K in keyof Resp]: Resp[K] extends TSchema ? Static<Resp[K]> : never }[keyof Resp]
+  : never;
+
+export interface RouteContext<R> {
+  query: Part<R, "querystring">;
+  params: Part<R, "params">;
+  body: Part<R, "body">;
+  /** The authenticated user; null on public routes. */
+  user: AuthUser | null;
+  request: FastifyRequest;
+  reply: FastifyReply;
+}
+
+export type RouteHandler<N extends ApiRouteName> = (
+  ctx: RouteContext<ApiRoutes[N]>,
+) => Promise<Success<ApiRoutes[N]>>;
+
+const { $id: _id, ...problemSchema } = ProblemDetails;
+
+export interface MountDeps {
+  cache: ReadCache;
+  metrics: Metrics;
+}
+
+/**
+ * Registers a route of the contracts' catalog: its schemas validate the request, serialise the
+ * response and document it in OpenAPI; its `access` decides who may call it; cached routes answer
+ * from Redis with an ETag (304 on If-None-Match). The success status is the route's first one.
+ */
+export function mount<N extends ApiRouteName>(
+  app: AppInstance,
+  deps: MountDeps,
+  name: N,
+  handler: RouteHandler<N>,
+  options: { config?: Record<string, unknown> } = {},
+): void {
+  const route: ApiRoute = apiRoutes[name];
+  const status = Number(Object.keys(route.response)[0]);
+  const call = (request: FastifyRequest, reply: FastifyReply) =>
+    handler({
+      query: request.query as never,
+      params: request.params as never,
+      body: request.body as never,
+      user: request.user,
+      request,
+      reply,
+    });
+
+  // The catalog is typed per route above; Fastify sees plain schemas (its inference over the whole
+  // catalog would be needlessly deep).
+  (app as unknown as FastifyInstance).route({
+    method: route.method,
+    url: route.url,
+    config: { ...options.config, access: route.access, routeName: name },
+    schema: {
+      operationId: name,
+      summary: route.summary,
+      tags: [route.tag],
+      ...(route.access === "public" ? {} : { security: [{ bearerAuth: [] }] }),
+      ...(route.params ? { params: route.params } : {}),
+      ...(route.querystring ? { querystring: route.querystring } : {}),
+      ...(route.body ? { body: route.body } : {}),
+      response: { ...route.response, "4xx": problemSchema, "5xx": problemSchema },
+    },
+    handler: route.cached
+      ? async (request, reply) => {
+          const role = request.user?.role ?? "public";
+          const key = deps.cache.key(name, role, { p: request.params, q: request.query });
+          const hit = await deps.cache.get(key).catch(() => null);
+          if (hit) {
+            deps.metrics.cacheHits.inc({ route: name });
+            reply.header("x-cache", "hit");
+            return sendJson(request, reply, hit.etag, hit.body);
+          }
+          deps.metrics.cacheMisses.inc({ route: name });
+          reply.header("x-cache", "miss");
+          const data = await call(request, reply);
+          reply.code(status);
+          const body = reply.serialize(data) as string;
+          const etag = etagOf(body);
+          await deps.cache.set(key, { etag, body }).catch((error) => {
+            request.log.warn({ err: error }, "cannot write the read cache");
+          });
+          return sendJson(request, reply, etag, body);
+        }
+      : async (request, reply) => {
+          const data = await call(request, reply);
+          reply.code(status);
+          return status === 204 ? reply.send(null) : data;
+        },
+  });
+}
+
+function sendJson(request: FastifyRequest, reply: FastifyReply, etag: string, body: string): FastifyReply {
+  reply.header("etag", etag).header("cache-control", "private, no-cache").header("vary", "Authorization");
+  const inm = request.headers["if-none-match"];
+  if (typeof inm === "string" && inm.split(",").some((t) => t.trim() === etag || t.trim() === `W/${etag}`)) {
+    return reply.code(304).send();
+  }
+  return reply.code(200).type("application/json; charset=utf-8").send(body);
+}

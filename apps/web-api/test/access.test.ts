@@ -1,0 +1,497 @@
+import { randomUUID } from "node:crypto";
+import { apiRoutes } from "@finanzas/contracts";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureModelTables } from "../../etl-worker/src/schema.js";
+import { auth, startTestApp, type TestApp } from "./helpers.js";
+
+/*
+ * Who may call what: every route the app serves × every identity (none, viewer, finance, admin).
+ * The table below is the policy; a route the app serves without an entry here fails the test, so a
+ * new route cannot ship without its access being decided and tested.
+ */
+
+type Who = "public" | "admin" | "finance" | "viewer";
+const ALL: Who[] = ["admin", "finance", "viewer"];
+const SYNC: Who[] = ["admin", "finance"];
+const ADMIN: Who[] = ["admin"];
+
+/** "METHOD /path" (Fastify pattern) → who is allowed; a trailing * matches a prefix. */
+const POLICY: Record<string, Who[] | "public"> = {
+  "GET /health/live": "public",
+  "GET /health/ready": "public",
+  "GET /openapi.json": "public",
+  "GET /docs*": "public",
+  "GET /metrics": ADMIN,
+  "POST /api/v1/auth/login": "public",
+  "POST /api/v1/auth/refresh": "public",
+  "POST /api/v1/auth/logout": "public",
+  "GET /api/v1/me": ALL,
+  "GET /api/v1/users": ADMIN,
+  "POST /api/v1/users": ADMIN,
+  "PATCH /api/v1/users/:id": ADMIN,
+  "GET /api/v1/partners": ALL,
+  "GET /api/v1/partners/:id": ALL,
+  "GET /api/v1/invoices": ALL,
+  "GET /api/v1/invoices/:id": ALL,
+  "GET /api/v1/payments": ALL,
+  "GET /api/v1/accounts": ALL,
+  "GET /api/v1/journal-items": ALL,
+  "GET /api/v1/aging": ALL,
+  "GET /api/v1/dashboard": ALL,
+  "POST /api/v1/sync/runs": SYNC,
+  "GET /api/v1/sync/runs": SYNC,
+  "GET /api/v1/sync/runs/:id": SYNC,
+  "GET /api/v1/sync/state": SYNC,
+  "POST /api/v1/sync/records": SYNC,
+  "GET /admin/login": "public",
+  "POST /admin/login": "public",
+  "GET /admin/queues*": ADMIN,
+  "PUT /admin/queues*": ADMIN,
+  "PATCH /admin/queues*": ADMIN,
+  "POST /admin/queues*": ADMIN,
+};
+
+const policyFor = (method: string, url: string) =>
+  POLICY[`${method} ${url}`] ??
+  Object.entries(POLICY).find(([key]) => {
+    const [m, pattern] = key.split(" ") as [string, string];
+    return m === method && pattern.endsWith("*") && url.startsWith(pattern.slice(0, -1));
+  })?.[1];
+
+let t: TestApp;
+let viewerId: string;
+
+beforeAll(async () => {
+  t = await startTestApp("access");
+  await ensureModelTables(t.database.db);
+  const users = (
+    await t.app.inject({ method: "GET", url: "/api/v1/users", headers: auth(t.tokens.admin) })
+  ).json();
+  viewerId = users.items.find((u: { role: string }) => u.role === "viewer").id;
+});
+afterAll(() => t?.close());
+
+const concrete = (url: string) =>
+  url
+    .replace("/users/:id", `/users/${randomUUID()}`)
+    .replace("/sync/runs/:id", "/sync/runs/sync-unknown")
+    .replace(/:queueName/g, "nope")
+    .replace(/:jobId/g, "1")
+    .replace(/:queueStatus/g, "failed")
+    .replace(/:schedulerId/g, "nope")
+    .replace(/:id/g, "1")
+    .replace(/\*$/, "index.html");
+
+describe("access", () => {
+  it("has a policy entry for every route the app serves", () => {
+    const missing = t.built.routes.filter((r) => policyFor(r.method, r.url) === undefined);
+    expect(missing.map((r) => `${r.method} ${r.url}`)).toEqual([]);
+    // and the catalog's own access rules agree with the policy
+    for (const route of Object.values(apiRoutes)) {
+      const policy = policyFor(route.method, route.url);
+      expect(policy, route.url).toEqual(route.access === "public" ? "public" : [...route.access]);
+    }
+  });
+
+  it("answers every route × every identity: allowed, or 401 without a token / 403 for another role", async () => {
+    const failures: string[] = [];
+    for (const route of t.built.routes) {
+      const policy = policyFor(route.method, route.url)!;
+      const url = concrete(route.url);
+      const isBoard = route.url.startsWith("/admin/queues");
+      for (const who of ["public", "viewer", "finance", "admin"] as Who[]) {
+        // Allowed non-GET calls on bull-board would act on the queues: their denial is what matters.
+        const allowed = policy === "public" || (who !== "public" && policy.includes(who));
+        if (isBoard && allowed && route.method !== "GET") continue;
+        const res = await t.app.inject({
+          method: route.method as "GET",
+          url,
+          headers: who === "public" ? {} : auth(t.tokens[who]),
+          ...(route.method === "GET" ? {} : { payload: {} }),
+        });
+        const ok = allowed
+          ? res.statusCode !== 401 && res.statusCode !== 403 && res.statusCode < 500
+          : res.statusCode === (who === "public" ? 401 : 403);
+        if (!ok)
+          failures.push(
+            `${who} ${route.method} ${url} → ${res.statusCode} (${allowed ? "allowed" : "denied"})`,
+          );
+        if (!allowed) expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it("lets /metrics be read with METRICS_TOKEN or as admin, and shows latency, queue depth and cache counters", async () => {
+    const scoped = await startTestApp("metrics", {
+      env: { METRICS_TOKEN: "metrics-token-0123456789" },
+      testDb: t.testDb,
+    });
+    try {
+      expect((await scoped.app.inject({ method: "GET", url: "/metrics" })).statusCode).toBe(401);
+      const wrong = await scoped.app.inject({
+        method: "GET",
+        url: "/metrics",
+        headers: auth("metrics-token-wrong-000"),
+      });
+      expect(wrong.statusCode).toBe(401);
+      const res = await scoped.app.inject({
+        method: "GET",
+        url: "/metrics",
+        headers: auth("metrics-token-0123456789"),
+      });
+      expect(res.statusCode).toBe(200);
+      expect(res.body).toContain("http_request_duration_seconds_bucket");
+      expect(res.body).toMatch(/queue_jobs\{queue="etl",state="waiting"\}/);
+      expect(res.body).toMatch(/queue_jobs\{queue="reports",state="waiting"\}/);
+      expect(res.body).toMatch(/queue_jobs\{queue="mail",state="waiting"\}/);
+      expect(res.body).toContain("api_cache_misses_total");
+    } finally {
+      await scoped.close();
+    }
+  });
+
+  it("serves bull-board to admins (bearer or the cookie set by /admin/login) and to nobody else", async () => {
+    const board = await t.app.inject({ method: "GET", url: "/admin/queues", headers: auth(t.tokens.admin) });
+    expect(board.statusCode).toBe(200);
+    expect(board.headers["content-type"]).toMatch(/text\/html/);
+    const form = await t.app.inject({
+      method: "POST",
+      url: "/admin/login",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      payload: "email=admin%40example.com&password=correct+horse+battery+staple",
+    });
+    expect(form.statusCode).toBe(303);
+    const cookie = String(form.headers["set-cookie"]).split(";")[0]!;
+    expect(String(form.headers["set-cookie"])).toContain("HttpOnly");
+    const api = await t.app.inject({ method: "GET", url: "/admin/queues/api/queues", headers: { cookie } });
+    expect(api.statusCode).toBe(200);
+    expect(
+      api
+        .json()
+        .queues.map((q: { name: string }) => q.name)
+        .sort(),
+    ).toEqual(["etl", "mail", "reports"]);
+    // the cookie opens bull-board only, not the API
+    expect(
+      (await t.app.inject({ method: "GET", url: "/api/v1/users", headers: { cookie } })).statusCode,
+    ).toBe(401);
+    const viewerForm = await t.app.inject({
+      method: "POST",
+      url: "/admin/login",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      payload: "email=viewer%40example.com&password=correct+horse+battery+staple",
+    });
+    expect(viewerForm.statusCode).toBe(403);
+  });
+});
+
+describe("hostile and malformed input", () => {
+  const cases: {
+    name: string;
+    method: "GET" | "POST" | "PATCH";
+    url: string;
+    who?: Who;
+    payload?: unknown;
+    raw?: string;
+    field: string;
+  }[] = [
+    {
+      name: "malformed JSON",
+      method: "POST",
+      url: "/api/v1/auth/login",
+      raw: '{"email": "a@b.c", ',
+      field: "body",
+    },
+    {
+      name: "JSON of the wrong shape",
+      method: "POST",
+      url: "/api/v1/auth/login",
+      raw: "[1,2]",
+      field: "body",
+    },
+    {
+      name: "missing field",
+      method: "POST",
+      url: "/api/v1/auth/login",
+      payload: { email: "a@b.co" },
+      field: "body.password",
+    },
+    {
+      name: "bad email",
+      method: "POST",
+      url: "/api/v1/auth/login",
+      payload: { email: "nope", password: "x" },
+      field: "body.email",
+    },
+    {
+      name: "unknown body field",
+      method: "POST",
+      url: "/api/v1/auth/login",
+      payload: { email: "a@b.co", password: "x", role: "admin" },
+      field: "body.role",
+    },
+    {
+      name: "wrong type in body",
+      method: "POST",
+      url: "/api/v1/users",
+      who: "admin",
+      payload: { email: "n@e.co", password: 123456789012, role: "viewer" },
+      field: "body.password",
+    },
+    {
+      name: "short password",
+      method: "POST",
+      url: "/api/v1/users",
+      who: "admin",
+      payload: { email: "n@e.co", password: "short", role: "viewer" },
+      field: "body.password",
+    },
+    {
+      name: "unknown role",
+      method: "POST",
+      url: "/api/v1/users",
+      who: "admin",
+      payload: { email: "n@e.co", password: "long enough password", role: "root" },
+      field: "body.role",
+    },
+    {
+      name: "empty patch",
+      method: "PATCH",
+      url: "/api/v1/users/00000000-0000-4000-8000-000000000000",
+      who: "admin",
+      payload: {},
+      field: "body",
+    },
+    {
+      name: "bad uuid",
+      method: "PATCH",
+      url: "/api/v1/users/1%20or%201=1",
+      who: "admin",
+      payload: { role: "admin" },
+      field: "path.id",
+    },
+    { name: "non-numeric id", method: "GET", url: "/api/v1/invoices/abc", field: "path.id" },
+    { name: "id out of range", method: "GET", url: "/api/v1/invoices/99999999999", field: "path.id" },
+    { name: "zero id", method: "GET", url: "/api/v1/partners/0", field: "path.id" },
+    { name: "limit too large", method: "GET", url: "/api/v1/invoices?limit=100000", field: "query.limit" },
+    { name: "limit zero", method: "GET", url: "/api/v1/payments?limit=0", field: "query.limit" },
+    { name: "limit not a number", method: "GET", url: "/api/v1/accounts?limit=ten", field: "query.limit" },
+    { name: "unknown query field", method: "GET", url: "/api/v1/invoices?foo=bar", field: "query.foo" },
+    { name: "unknown enum", method: "GET", url: "/api/v1/invoices?state=deleted", field: "query.state" },
+    {
+      name: "unknown sort",
+      method: "GET",
+      url: "/api/v1/invoices?sort=id;drop%20table",
+      field: "query.sort",
+    },
+    {
+      name: "SQL in an id filter",
+      method: "GET",
+      url: "/api/v1/invoices?partnerId=1%20OR%201=1",
+      field: "query.partnerId",
+    },
+    {
+      name: "SQL in a date filter",
+      method: "GET",
+      url: "/api/v1/invoices?invoiceDateFrom=2020-01-01'--",
+      field: "query.invoiceDateFrom",
+    },
+    { name: "impossible date", method: "GET", url: "/api/v1/aging?asOf=2025-02-30", field: "query.asOf" },
+    {
+      name: "SQL in text search",
+      method: "GET",
+      url: "/api/v1/partners?q=%27%3B%20delete%20from%20app.users%3B--",
+      field: "query.q",
+    },
+    {
+      name: "SQL in a type filter",
+      method: "GET",
+      url: "/api/v1/accounts?accountType=x'%20or%201=1",
+      field: "query.accountType",
+    },
+    {
+      name: "forged cursor",
+      method: "GET",
+      url: "/api/v1/invoices?cursor=WyJ4IiwxLDFd",
+      field: "query.cursor",
+    },
+    {
+      name: "cursor garbage",
+      method: "GET",
+      url: "/api/v1/invoices?cursor=%25%25%25",
+      field: "query.cursor",
+    },
+    { name: "boolean garbage", method: "GET", url: "/api/v1/invoices?overdue=maybe", field: "query.overdue" },
+    { name: "month out of range", method: "GET", url: "/api/v1/dashboard?from=2025-13", field: "query.from" },
+    {
+      name: "from after to",
+      method: "GET",
+      url: "/api/v1/dashboard?from=2025-06&to=2025-01",
+      field: "query.from",
+    },
+    {
+      name: "bad sync mode",
+      method: "POST",
+      url: "/api/v1/sync/runs",
+      who: "finance",
+      payload: { mode: "everything" },
+      field: "body.mode",
+    },
+    {
+      name: "models not a list",
+      method: "POST",
+      url: "/api/v1/sync/runs",
+      who: "finance",
+      payload: { models: "account.move" },
+      field: "body.models",
+    },
+    {
+      name: "bad model name",
+      method: "POST",
+      url: "/api/v1/sync/runs",
+      who: "finance",
+      payload: { models: ["account.move; drop"] },
+      field: "body.models.0",
+    },
+    {
+      name: "empty id list",
+      method: "POST",
+      url: "/api/v1/sync/records",
+      who: "finance",
+      payload: { model: "account.move", ids: [] },
+      field: "body.ids",
+    },
+    {
+      name: "string id",
+      method: "POST",
+      url: "/api/v1/sync/records",
+      who: "finance",
+      payload: { model: "account.move", ids: [1, "2"] },
+      field: "body.ids.1",
+    },
+    {
+      name: "too many ids",
+      method: "POST",
+      url: "/api/v1/sync/records",
+      who: "finance",
+      payload: { model: "account.move", ids: Array.from({ length: 1001 }, (_, i) => i + 1) },
+      field: "body.ids",
+    },
+    {
+      name: "bad run id",
+      method: "GET",
+      url: "/api/v1/sync/runs/..%2F..%2Fetc",
+      who: "finance",
+      field: "path.id",
+    },
+  ];
+
+  it.each(cases)("$name → 400 problem+json naming $field", async (c) => {
+    const token = c.who && c.who !== "public" ? t.tokens[c.who] : t.tokens.viewer;
+    const res = await t.app.inject({
+      method: c.method,
+      url: c.url,
+      headers: { ...auth(token), ...(c.raw !== undefined ? { "content-type": "application/json" } : {}) },
+      ...(c.raw !== undefined
+        ? { payload: c.raw }
+        : c.payload !== undefined
+          ? { payload: c.payload as object }
+          : {}),
+    });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+    const body = res.json();
+    expect(body).toMatchObject({ status: 400, title: "Bad Request" });
+    expect(body.errors.map((e: { field: string }) => e.field)).toContain(c.field);
+  });
+
+  it("names every bad field at once", async () => {
+    const res = await t.app.inject({
+      method: "GET",
+      url: "/api/v1/invoices?limit=0&state=x&partnerId=y&evil=1",
+      headers: auth(t.tokens.viewer),
+    });
+    expect(res.statusCode).toBe(400);
+    const fields = res.json().errors.map((e: { field: string }) => e.field);
+    expect(fields).toEqual(
+      expect.arrayContaining(["query.limit", "query.state", "query.partnerId", "query.evil"]),
+    );
+  });
+
+  it("refuses a body that is not JSON with 4xx (415 for unknown types), an oversized one with 413, and changes nothing", async () => {
+    const before = (
+      await t.app.inject({ method: "GET", url: "/api/v1/users", headers: auth(t.tokens.admin) })
+    ).json();
+    const text = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/users",
+      headers: { ...auth(t.tokens.admin), "content-type": "text/plain" },
+      payload: "email=x",
+    });
+    expect(text.statusCode).toBe(400);
+    expect(text.json().errors[0].field).toBe("body");
+    const xml = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/users",
+      headers: { ...auth(t.tokens.admin), "content-type": "application/xml" },
+      payload: "<user/>",
+    });
+    expect(xml.statusCode).toBe(415);
+    expect(xml.headers["content-type"]).toMatch(/^application\/problem\+json/);
+    expect(text.headers["content-type"]).toMatch(/^application\/problem\+json/);
+    const huge = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/users",
+      headers: { ...auth(t.tokens.admin), "content-type": "application/json" },
+      payload: JSON.stringify({ email: "x@y.z", password: "p".repeat(2_000_000), role: "viewer" }),
+    });
+    expect(huge.statusCode).toBe(413);
+    const after = (
+      await t.app.inject({ method: "GET", url: "/api/v1/users", headers: auth(t.tokens.admin) })
+    ).json();
+    expect(after.items.length).toBe(before.items.length);
+    // the viewer is still a viewer after a viewer tried to make itself admin
+    const self = await t.app.inject({
+      method: "PATCH",
+      url: `/api/v1/users/${viewerId}`,
+      headers: auth(t.tokens.viewer),
+      payload: { role: "admin" },
+    });
+    expect(self.statusCode).toBe(403);
+    const me = (
+      await t.app.inject({ method: "GET", url: "/api/v1/me", headers: auth(t.tokens.viewer) })
+    ).json();
+    expect(me.role).toBe("viewer");
+  });
+});
+
+describe("OpenAPI", () => {
+  it("is a valid OpenAPI 3.1 document covering every route, and /docs serves it", async () => {
+    const res = await t.app.inject({ method: "GET", url: "/openapi.json" });
+    expect(res.statusCode).toBe(200);
+    const doc = res.json();
+    expect(doc.openapi).toBe("3.1.0");
+    const validator = new Validator();
+    const result = await validator.validate(doc);
+    expect(result.errors ?? [], JSON.stringify(result.errors)).toEqual([]);
+    expect(result.valid).toBe(true);
+    for (const [name, route] of Object.entries(apiRoutes)) {
+      const path = route.url.replace(/:(\w+)/g, "{$1}");
+      const operation = doc.paths[path]?.[route.method.toLowerCase()];
+      expect(operation, `${route.method} ${path}`).toBeDefined();
+      expect(operation.operationId).toBe(name);
+      expect(Boolean(operation.security?.length)).toBe(route.access !== "public");
+    }
+    for (const route of t.built.routes.filter(
+      (r) => r.url.startsWith("/api/") || r.url.startsWith("/health/") || r.url === "/metrics",
+    )) {
+      const path = route.url.replace(/:(\w+)/g, "{$1}");
+      expect(doc.paths[path]?.[route.method.toLowerCase()], `${route.method} ${path}`).toBeDefined();
+    }
+    const docs = await t.app.inject({ method: "GET", url: "/docs/" });
+    expect(docs.statusCode).toBe(200);
+    expect(docs.body).toContain("swagger");
+  });
+});

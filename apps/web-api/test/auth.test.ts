@@ -1,0 +1,257 @@
+import { fileURLToPath } from "node:url";
+import { ConfigError } from "@finanzas/config";
+import { freePort, startProcess, TEST_REDIS_URL } from "@finanzas/testing";
+import { SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkConfig } from "../src/config.js";
+import { ADMIN_EMAIL, auth, PASSWORD, startTestApp, type TestApp, testConfig } from "./helpers.js";
+
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await startTestApp("auth");
+});
+afterAll(() => t?.close());
+
+const login = (email: string, password = PASSWORD, remoteAddress = "127.0.0.1") =>
+  t.app.inject({ method: "POST", url: "/api/v1/auth/login", payload: { email, password }, remoteAddress });
+const refresh = (refreshToken: string) =>
+  t.app.inject({ method: "POST", url: "/api/v1/auth/refresh", payload: { refreshToken } });
+const me = (token: string) => t.app.inject({ method: "GET", url: "/api/v1/me", headers: auth(token) });
+
+describe("login", () => {
+  it("returns a 15-minute access token, a refresh token and the user; GET /me knows who it is", async () => {
+    const res = await login("FINANCE@example.com");
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body).toMatchObject({
+      tokenType: "Bearer",
+      expiresIn: 900,
+      user: { email: "finance@example.com", role: "finance" },
+    });
+    expect((await me(body.accessToken)).json()).toMatchObject({
+      email: "finance@example.com",
+      role: "finance",
+    });
+  });
+
+  it("answers a wrong password and an unknown email with the same 401", async () => {
+    const wrong = await login("finance@example.com", "not the password");
+    const unknown = await login("nobody@example.com", "not the password");
+    expect(wrong.statusCode).toBe(401);
+    expect(unknown.statusCode).toBe(401);
+    expect(wrong.json().detail).toBe(unknown.json().detail);
+    expect(wrong.headers["content-type"]).toMatch(/^application\/problem\+json/);
+  });
+
+  it("stores argon2id hashes, never the password", async () => {
+    const { rows } = await t.database.pool.query("select password_hash from app.users where email = $1", [
+      ADMIN_EMAIL,
+    ]);
+    expect(rows[0].password_hash).toMatch(/^\$argon2id\$/);
+    expect(rows[0].password_hash).not.toContain(PASSWORD);
+  });
+
+  it("limits login attempts per client strictly, with a 429 problem and Retry-After", async () => {
+    const limited = await startTestApp("auth_rl", {
+      env: { LOGIN_RATE_LIMIT_MAX: "1000" },
+      testDb: t.testDb,
+    });
+    await limited.close();
+    const strict = await startTestApp("auth_rl2", {
+      env: { LOGIN_RATE_LIMIT_MAX: "4", LOGIN_RATE_LIMIT_WINDOW_SECONDS: "900" },
+      testDb: t.testDb,
+    }).catch((e) => e as Error);
+    // the helper logs in three users from 127.0.0.1; other addresses have their own budget
+    expect(strict).not.toBeInstanceOf(Error);
+    const app = (strict as TestApp).app;
+    const attempt = () =>
+      app.inject({
+        method: "POST",
+        url: "/api/v1/auth/login",
+        payload: { email: "finance@example.com", password: "guess" },
+        remoteAddress: "10.9.8.7",
+      });
+    const codes: number[] = [];
+    for (let i = 0; i < 6; i++) codes.push((await attempt()).statusCode);
+    expect(codes).toEqual([401, 401, 401, 401, 429, 429]);
+    const last = await attempt();
+    expect(last.headers["content-type"]).toMatch(/^application\/problem\+json/);
+    expect(Number(last.headers["retry-after"])).toBeGreaterThan(0);
+    // the right password does not get through either while limited
+    const right = await app.inject({
+      method: "POST",
+      url: "/api/v1/auth/login",
+      payload: { email: "finance@example.com", password: PASSWORD },
+      remoteAddress: "10.9.8.7",
+    });
+    expect(right.statusCode).toBe(429);
+    // other routes are not affected for that client
+    const other = await app.inject({ method: "GET", url: "/health/live", remoteAddress: "10.9.8.7" });
+    expect(other.statusCode).toBe(200);
+    await (strict as TestApp).close();
+  });
+});
+
+describe("access tokens", () => {
+  it("expire after 15 minutes", async () => {
+    const token = (await login("viewer@example.com")).json().accessToken;
+    expect((await me(token)).statusCode).toBe(200);
+    t.clock.now = Date.now() + 14 * 60_000;
+    expect((await me(token)).statusCode).toBe(200);
+    t.clock.now = Date.now() + 16 * 60_000;
+    const expired = await me(token);
+    expect(expired.statusCode).toBe(401);
+    expect(expired.json().detail).toContain("expired");
+    expect(expired.headers["www-authenticate"]).toContain('error="invalid_token"');
+    t.clock.now = Date.now();
+  });
+
+  it("refuses forged, tampered, alg=none and garbage tokens", async () => {
+    const good = (await login("viewer@example.com")).json().accessToken as string;
+    const [header, payload, signature] = good.split(".") as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString());
+    const tampered = `${header}.${Buffer.from(JSON.stringify({ ...claims, role: "admin" })).toString("base64url")}.${signature}`;
+    const none = `${Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url")}.${Buffer.from(
+      JSON.stringify({ ...claims, role: "admin" }),
+    ).toString("base64url")}.`;
+    const otherKey = await new SignJWT({ role: "admin", email: "x@y.z" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(claims.sub)
+      .setIssuer("finanzas-web-api")
+      .setAudience("finanzas-api")
+      .setIssuedAt()
+      .setExpirationTime("10m")
+      .sign(new TextEncoder().encode("a-different-secret-that-is-long-enough-123"));
+    for (const token of [tampered, none, otherKey, "garbage", `${good}x`]) {
+      const res = await t.app.inject({ method: "GET", url: "/api/v1/users", headers: auth(token) });
+      expect(res.statusCode, token).toBe(401);
+    }
+  });
+});
+
+describe("refresh tokens", () => {
+  it("rotate: each works once; reusing a rotated one revokes the whole family", async () => {
+    const first = (await login("finance@example.com")).json();
+    const second = await refresh(first.refreshToken);
+    expect(second.statusCode).toBe(200);
+    const pair2 = second.json();
+    expect(pair2.refreshToken).not.toBe(first.refreshToken);
+    expect((await me(pair2.accessToken)).statusCode).toBe(200);
+    const third = await refresh(pair2.refreshToken);
+    expect(third.statusCode).toBe(200);
+    const pair3 = third.json();
+
+    // a thief replays the first token: refused, and the live token of the family dies with it
+    const replay = await refresh(first.refreshToken);
+    expect(replay.statusCode).toBe(401);
+    expect(replay.json().detail).toContain("already used");
+    expect((await refresh(pair3.refreshToken)).statusCode).toBe(401);
+    const { rows } = await t.database.pool.query(
+      "select count(*) filter (where revoked_at is null)::int as live from app.refresh_tokens r join app.users u on u.id = r.user_id where u.email = 'finance@example.com' and r.family_id = (select family_id from app.refresh_tokens where token_hash = encode(sha256($1::bytea), 'hex'))",
+      [pair3.refreshToken],
+    );
+    expect(rows[0].live).toBe(0);
+    // other sessions of the same user are untouched
+    const other = (await login("finance@example.com")).json();
+    expect((await refresh(other.refreshToken)).statusCode).toBe(200);
+  });
+
+  it("are revoked by logout, and stored only as hashes", async () => {
+    const pair = (await login("viewer@example.com")).json();
+    const out = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/auth/logout",
+      payload: { refreshToken: pair.refreshToken },
+    });
+    expect(out.statusCode).toBe(204);
+    expect((await refresh(pair.refreshToken)).statusCode).toBe(401);
+    const { rows } = await t.database.pool.query(
+      "select count(*)::int as n from app.refresh_tokens where token_hash = $1",
+      [pair.refreshToken],
+    );
+    expect(rows[0].n).toBe(0);
+    expect((await refresh("x".repeat(43))).statusCode).toBe(401);
+  });
+
+  it("stop working when the admin disables the user, who can no longer log in", async () => {
+    const created = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/users",
+      headers: auth(t.tokens.admin),
+      payload: { email: "temp@example.com", password: PASSWORD, role: "viewer", name: "Temp" },
+    });
+    expect(created.statusCode).toBe(201);
+    const pair = (await login("temp@example.com")).json();
+    const disabled = await t.app.inject({
+      method: "PATCH",
+      url: `/api/v1/users/${created.json().id}`,
+      headers: auth(t.tokens.admin),
+      payload: { disabled: true },
+    });
+    expect(disabled.json()).toMatchObject({ disabled: true });
+    expect((await refresh(pair.refreshToken)).statusCode).toBe(401);
+    expect((await login("temp@example.com")).statusCode).toBe(401);
+    expect((await me(pair.accessToken)).statusCode).toBe(401);
+    // role change by the admin
+    const promoted = await t.app.inject({
+      method: "PATCH",
+      url: `/api/v1/users/${created.json().id}`,
+      headers: auth(t.tokens.admin),
+      payload: { disabled: false, role: "finance" },
+    });
+    expect(promoted.json()).toMatchObject({ role: "finance", disabled: false });
+    expect((await login("temp@example.com")).json().user.role).toBe("finance");
+    const dup = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/users",
+      headers: auth(t.tokens.admin),
+      payload: { email: "TEMP@example.com", password: PASSWORD, role: "viewer" },
+    });
+    expect(dup.statusCode).toBe(409);
+    const list = (
+      await t.app.inject({ method: "GET", url: "/api/v1/users", headers: auth(t.tokens.admin) })
+    ).json();
+    expect(list.items.map((u: { email: string }) => u.email)).toContain("temp@example.com");
+  });
+});
+
+describe("start-up", () => {
+  it("creates the first admin only when no admin exists", async () => {
+    const again = await startTestApp("auth_admin", {
+      env: { ADMIN_EMAIL: "second@example.com" },
+      testDb: t.testDb,
+    });
+    await again.close();
+    const { rows } = await t.database.pool.query("select email from app.users where role = 'admin'");
+    expect(rows.map((r) => r.email)).toEqual([ADMIN_EMAIL]);
+  });
+
+  it("refuses production without a strong JWT_SECRET; outside production generates one", async () => {
+    expect(() => checkConfig({ ...testConfig(), NODE_ENV: "production", JWT_SECRET: undefined })).toThrow(
+      ConfigError,
+    );
+    expect(() =>
+      checkConfig({ ...testConfig(), NODE_ENV: "production", JWT_SECRET: "a".repeat(40) }),
+    ).toThrow(/JWT_SECRET/);
+    expect(
+      checkConfig({
+        ...testConfig(),
+        NODE_ENV: "production",
+        JWT_SECRET: "k7Qp2xZr9LmN4vBc8TgH1sWd6YeJ3fUa",
+      }),
+    ).toBeTruthy();
+    const entry = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+    const proc = startProcess(entry, {
+      NODE_ENV: "production",
+      PORT: String(await freePort()),
+      DATABASE_URL: t.testDb.url,
+      REDIS_URL: TEST_REDIS_URL,
+      JWT_SECRET: "changeme-changeme-changeme-changeme",
+    });
+    const { code } = await proc.exited;
+    expect(code).toBe(1);
+    expect(proc.output()).toContain("JWT_SECRET is required with NODE_ENV=production");
+    expect(proc.output()).not.toContain("changeme");
+  });
+});

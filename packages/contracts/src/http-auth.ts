@@ -1,0 +1,71 @@
+import { type Static, Type } from "@sinclair/typebox";
+import { DateTimeString } from "./http-common.js";
+
+export const ROLES = ["admin", "finance", "viewer"] as const;
+export const Role = Type.Union(
+  ROLES.map((r) => Type.Literal(r)),
+  {
+    description: "admin: everything, users included; finance: reads and syncs; viewer: reads only",
+  },
+);
+export type Role = (typeof ROLES)[number];
+
+const Email = Type.String({ format: "email", minLength: 3, maxLength: 254 });
+/** At least 12 characters for new passwords; any length up to 1024 is accepted at login. */
+const NewPassword = Type.String({ minLength: 12, maxLength: 1024, description: "At least 12 characters" });
+
+export const LoginBody = Type.Object(
+  { email: Email, password: Type.String({ minLength: 1, maxLength: 1024 }) },
+  { additionalProperties: false },
+);
+
+export const User = Type.Object({
+  id: Type.String({ format: "uuid" }),
+  email: Type.String(),
+  name: Type.Union([Type.String(), Type.Null()]),
+  role: Role,
+  disabled: Type.Boolean(),
+  createdAt: DateTimeString,
+  lastLoginAt: Type.Union([DateTimeString, Type.Null()]),
+});
+
+export const TokenResponse = Type.Object({
+  tokenType: Type.Literal("Bearer"),
+  accessToken: Type.String({ description: "JWT for the Authorization header" }),
+  expiresIn: Type.Integer({ description: "Seconds until the access token expires" }),
+  refreshToken: Type.String({
+    description: "Single use: exchange it at /auth/refresh for a new pair. Reusing it revokes the session.",
+  }),
+  refreshExpiresAt: DateTimeString,
+  user: User,
+});
+
+const RefreshToken = Type.String({ minLength: 20, maxLength: 512, pattern: "^[A-Za-z0-9_.-]+$" });
+export const RefreshBody = Type.Object({ refreshToken: RefreshToken }, { additionalProperties: false });
+export const LogoutBody = Type.Object({ refreshToken: RefreshToken }, { additionalProperties: false });
+
+export const CreateUserBody = Type.Object(
+  {
+    email: Email,
+    password: NewPassword,
+    role: Role,
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateUserBody = Type.Object(
+  {
+    role: Type.Optional(Role),
+    disabled: Type.Optional(Type.Boolean({ description: "true disables the user and revokes its sessions" })),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    password: Type.Optional(NewPassword),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const UserList = Type.Object({ items: Type.Array(User) });
+
+export type LoginBody = Static<typeof LoginBody>;
+export type TokenResponse = Static<typeof TokenResponse>;
+export type UserDto = Static<typeof User>;

@@ -1,0 +1,274 @@
+import { type TSchema, Type } from "@sinclair/typebox";
+import {
+  CreateUserBody,
+  LoginBody,
+  LogoutBody,
+  RefreshBody,
+  type Role,
+  TokenResponse,
+  UpdateUserBody,
+  User,
+  UserList,
+} from "./http-auth.js";
+import { IdParams, UuidParams } from "./http-common.js";
+import {
+  AccountPage,
+  AccountQuery,
+  AgingQuery,
+  AgingReport,
+  Dashboard,
+  DashboardQuery,
+  InvoiceDetail,
+  InvoicePage,
+  InvoiceQuery,
+  JournalItemPage,
+  JournalItemQuery,
+  PartnerDetail,
+  PartnerPage,
+  PartnerQuery,
+  PaymentPage,
+  PaymentQuery,
+} from "./http-finance.js";
+import {
+  SyncRecordsAccepted,
+  SyncRecordsBody,
+  SyncRun,
+  SyncRunAccepted,
+  SyncRunCreate,
+  SyncRunPage,
+  SyncRunParams,
+  SyncRunQuery,
+  SyncState,
+} from "./http-sync.js";
+
+export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
+
+/**
+ * One route of the REST API: the server registers it from this definition (validation,
+ * serialisation, OpenAPI, who may call it), and @finanzas/api-client derives its types from it.
+ */
+export interface ApiRoute {
+  method: HttpMethod;
+  /** Fastify-style path, parameters as `:name`. */
+  url: string;
+  summary: string;
+  tag: string;
+  /** "public": no token; otherwise the roles allowed (401 without a valid token, 403 for other roles). */
+  access: "public" | readonly Role[];
+  params?: TSchema;
+  querystring?: TSchema;
+  body?: TSchema;
+  /** Success responses by status code. */
+  response: Record<number, TSchema>;
+  /** Served from the Redis cache (ETag, 304). */
+  cached?: boolean;
+}
+
+const defineRoutes = <const T extends Record<string, ApiRoute>>(routes: T): T => routes;
+
+const ALL: readonly Role[] = ["admin", "finance", "viewer"];
+const ADMIN: readonly Role[] = ["admin"];
+const SYNCERS: readonly Role[] = ["admin", "finance"];
+const NoContent = Type.Null({ description: "No content" });
+
+export const apiRoutes = defineRoutes({
+  login: {
+    method: "POST",
+    url: "/api/v1/auth/login",
+    summary: "Log in with email and password; returns an access token and a refresh token",
+    tag: "auth",
+    access: "public",
+    body: LoginBody,
+    response: { 200: TokenResponse },
+  },
+  refresh: {
+    method: "POST",
+    url: "/api/v1/auth/refresh",
+    summary: "Exchange a refresh token for a new pair (the old one stops working)",
+    tag: "auth",
+    access: "public",
+    body: RefreshBody,
+    response: { 200: TokenResponse },
+  },
+  logout: {
+    method: "POST",
+    url: "/api/v1/auth/logout",
+    summary: "Revoke a refresh token and its whole session",
+    tag: "auth",
+    access: "public",
+    body: LogoutBody,
+    response: { 204: NoContent },
+  },
+  me: {
+    method: "GET",
+    url: "/api/v1/me",
+    summary: "The user the access token belongs to",
+    tag: "auth",
+    access: ALL,
+    response: { 200: User },
+  },
+  listUsers: {
+    method: "GET",
+    url: "/api/v1/users",
+    summary: "Every user",
+    tag: "users",
+    access: ADMIN,
+    response: { 200: UserList },
+  },
+  createUser: {
+    method: "POST",
+    url: "/api/v1/users",
+    summary: "Create a user",
+    tag: "users",
+    access: ADMIN,
+    body: CreateUserBody,
+    response: { 201: User },
+  },
+  updateUser: {
+    method: "PATCH",
+    url: "/api/v1/users/:id",
+    summary: "Change a user's role, name or password, or disable it (revokes its sessions)",
+    tag: "users",
+    access: ADMIN,
+    params: UuidParams,
+    body: UpdateUserBody,
+    response: { 200: User },
+  },
+  listPartners: {
+    method: "GET",
+    url: "/api/v1/partners",
+    summary: "Partners: search by name, reference or VAT; customers or vendors",
+    tag: "finance",
+    access: ALL,
+    querystring: PartnerQuery,
+    response: { 200: PartnerPage },
+    cached: true,
+  },
+  getPartner: {
+    method: "GET",
+    url: "/api/v1/partners/:id",
+    summary: "A partner with its open receivable and payable balance",
+    tag: "finance",
+    access: ALL,
+    params: IdParams,
+    response: { 200: PartnerDetail },
+    cached: true,
+  },
+  listInvoices: {
+    method: "GET",
+    url: "/api/v1/invoices",
+    summary: "Customer invoices and vendor bills (with credit notes), filtered and sorted",
+    tag: "finance",
+    access: ALL,
+    querystring: InvoiceQuery,
+    response: { 200: InvoicePage },
+    cached: true,
+  },
+  getInvoice: {
+    method: "GET",
+    url: "/api/v1/invoices/:id",
+    summary: "An invoice or bill with its lines",
+    tag: "finance",
+    access: ALL,
+    params: IdParams,
+    response: { 200: InvoiceDetail },
+    cached: true,
+  },
+  listPayments: {
+    method: "GET",
+    url: "/api/v1/payments",
+    summary: "Payments",
+    tag: "finance",
+    access: ALL,
+    querystring: PaymentQuery,
+    response: { 200: PaymentPage },
+    cached: true,
+  },
+  listAccounts: {
+    method: "GET",
+    url: "/api/v1/accounts",
+    summary: "The chart of accounts",
+    tag: "finance",
+    access: ALL,
+    querystring: AccountQuery,
+    response: { 200: AccountPage },
+    cached: true,
+  },
+  listJournalItems: {
+    method: "GET",
+    url: "/api/v1/journal-items",
+    summary: "Journal items (account.move.line)",
+    tag: "finance",
+    access: ALL,
+    querystring: JournalItemQuery,
+    response: { 200: JournalItemPage },
+    cached: true,
+  },
+  aging: {
+    method: "GET",
+    url: "/api/v1/aging",
+    summary: "Receivables or payables aging per partner as of a date, in company currency",
+    tag: "finance",
+    access: ALL,
+    querystring: AgingQuery,
+    response: { 200: AgingReport },
+    cached: true,
+  },
+  dashboard: {
+    method: "GET",
+    url: "/api/v1/dashboard",
+    summary: "Revenue and bills by month, open and overdue totals, cash and bank balances",
+    tag: "finance",
+    access: ALL,
+    querystring: DashboardQuery,
+    response: { 200: Dashboard },
+    cached: true,
+  },
+  createSyncRun: {
+    method: "POST",
+    url: "/api/v1/sync/runs",
+    summary: "Start a sync of some or all models (incremental or full)",
+    tag: "sync",
+    access: SYNCERS,
+    body: SyncRunCreate,
+    response: { 202: SyncRunAccepted },
+  },
+  listSyncRuns: {
+    method: "GET",
+    url: "/api/v1/sync/runs",
+    summary: "Sync run history, newest first",
+    tag: "sync",
+    access: SYNCERS,
+    querystring: SyncRunQuery,
+    response: { 200: SyncRunPage },
+  },
+  getSyncRun: {
+    method: "GET",
+    url: "/api/v1/sync/runs/:id",
+    summary: "A sync run: status, progress, per-model counts and errors",
+    tag: "sync",
+    access: SYNCERS,
+    params: SyncRunParams,
+    response: { 200: SyncRun },
+  },
+  syncState: {
+    method: "GET",
+    url: "/api/v1/sync/state",
+    summary: "Per model: cursor, last success, rows and lag",
+    tag: "sync",
+    access: SYNCERS,
+    response: { 200: SyncState },
+  },
+  syncRecords: {
+    method: "POST",
+    url: "/api/v1/sync/records",
+    summary: "Re-read some records of a model from Odoo now",
+    tag: "sync",
+    access: SYNCERS,
+    body: SyncRecordsBody,
+    response: { 202: SyncRecordsAccepted },
+  },
+});
+
+export type ApiRoutes = typeof apiRoutes;
+export type ApiRouteName = keyof ApiRoutes;
