@@ -33,3 +33,13 @@ export const settingsFrom = (config: Config): EtlSettings => ({
   lockTtlSeconds: config.ETL_LOCK_TTL_SECONDS,
   retryAttempts: config.ETL_ODOO_RETRIES,
 });
+
+/** What the `etl:run` / `etl:status` commands read: where the queue and the database are. */
+export const CliConfigSchema = Type.Object({
+  DATABASE_URL: commonEnv.DATABASE_URL,
+  REDIS_URL: commonEnv.REDIS_URL,
+  QUEUE_PREFIX: commonEnv.QUEUE_PREFIX,
+});
+export type CliConfig = Static<typeof CliConfigSchema>;
+export const readCliConfig = (source: Record<string, string | undefined>): CliConfig =>
+  loadConfig("etl", CliConfigSchema, source);

@@ -305,6 +305,9 @@ export function createEngine(deps: EngineDeps) {
         last_run_id: task.run.runId,
       },
     });
+    // Records written while the pass ran (behind it, at ids already read) are caught up now, so a
+    // full sync ends consistent on its own rather than at the next incremental.
+    if (highWater !== null) await incremental(task, prepared, highWater);
     await reconcile(task, prepared);
   }
 

@@ -148,7 +148,10 @@ const sortKeys = (v: unknown): unknown =>
  * Compares every live local row of every registered model with the simulator's store (archived
  * records included): same ids, every synced field equal. Returns the differences (empty = equal).
  */
-export async function diffWithSource(h: Harness, models = REGISTRY.map((m) => m.model)): Promise<string[]> {
+export async function diffWithSource(
+  h: Pick<Harness, "sim" | "odoo" | "store">,
+  models = REGISTRY.map((m) => m.model),
+): Promise<string[]> {
   const diffs: string[] = [];
   const xmlrpc = (await h.odoo.protocol()) === "xmlrpc";
   const source = { client: h.odoo, retry: { attempts: 1, baseDelayMs: 1 } };
@@ -189,7 +192,9 @@ export async function diffWithSource(h: Harness, models = REGISTRY.map((m) => m.
 export const everyColumn = (model: string) => columnsOf(REGISTRY.find((m) => m.model === model)!);
 
 /** Local rows per model (live, and marked deleted). */
-export async function localCounts(h: Harness): Promise<Record<string, { live: number; deleted: number }>> {
+export async function localCounts(
+  h: Pick<Harness, "store">,
+): Promise<Record<string, { live: number; deleted: number }>> {
   const out: Record<string, { live: number; deleted: number }> = {};
   for (const spec of REGISTRY) {
     const { rows } = await h.store.pool.query(

@@ -1,8 +1,22 @@
 import { commonEnv, env, loadConfig, type Static, Type } from "@finanzas/config";
 
+/** Five-field cron (minute hour day month weekday), or `off` to remove the schedule. */
+const cron = (fallback: string) =>
+  Type.String({
+    pattern: "^(off|(\\S+\\s+){4}\\S+)$",
+    default: fallback,
+    description: "a five-field cron expression (minute hour day-of-month month day-of-week) or off",
+  });
+
 export const ConfigSchema = Type.Object({
   ...commonEnv,
   HEALTH_PORT: env.port(3102),
+  /** Incremental sync of every registered model. */
+  ETL_SYNC_CRON: cron("*/15 * * * *"),
+  /** Deletion reconciliation of every registered model (nightly). */
+  ETL_RECONCILE_CRON: cron("30 2 * * *"),
+  /** Time zone the crons are read in. */
+  SCHEDULE_TZ: env.string({ default: "UTC", description: "an IANA time zone, e.g. UTC or Europe/Madrid" }),
 });
 
 export type Config = Static<typeof ConfigSchema>;

@@ -1,4 +1,4 @@
-import type { JobName, PayloadOf, QueueDefinition } from "@finanzas/contracts";
+import { etlQueue, type JobName, type PayloadOf, type QueueDefinition } from "@finanzas/contracts";
 import type { Config } from "./config.js";
 
 /** One recurring job: on `cron` (in `tz`), enqueue `job` with `payload` on `queue`. */
@@ -19,6 +19,34 @@ export const schedule = <Q extends QueueDefinition, J extends JobName<Q>>(s: Sch
  * Every schedule of the system, from configuration. Each issue that adds a recurring job adds it
  * here (the ETL's incremental sync and deletion reconciliation, report and mailing runs).
  */
-export function schedulesFrom(_config: Config): Schedule[] {
-  return [];
+export function schedulesFrom(
+  config: Pick<Config, "ETL_SYNC_CRON" | "ETL_RECONCILE_CRON" | "SCHEDULE_TZ">,
+): Schedule[] {
+  const all: Schedule[] = [];
+  const tz = config.SCHEDULE_TZ;
+  if (config.ETL_SYNC_CRON !== "off") {
+    all.push(
+      schedule({
+        id: "etl-sync-incremental",
+        queue: etlQueue,
+        job: "sync",
+        payload: { mode: "incremental", requestedBy: "scheduler" },
+        cron: config.ETL_SYNC_CRON,
+        tz,
+      }),
+    );
+  }
+  if (config.ETL_RECONCILE_CRON !== "off") {
+    all.push(
+      schedule({
+        id: "etl-reconcile-deletions",
+        queue: etlQueue,
+        job: "reconcile-deletions",
+        payload: { requestedBy: "scheduler" },
+        cron: config.ETL_RECONCILE_CRON,
+        tz,
+      }),
+    );
+  }
+  return all;
 }
