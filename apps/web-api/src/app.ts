@@ -15,6 +15,7 @@ import { createTokenSigner, generateSecret } from "./auth/tokens.js";
 import { ensureFirstAdmin, hasEnabledAdmin } from "./auth/users.js";
 import { createReadCache } from "./cache.js";
 import type { Config } from "./config.js";
+import { createIndexKeeper } from "./finance/indexes.js";
 import { latestFinishedRun } from "./finance/sync-repo.js";
 import { registerAdminQueues } from "./plugins/admin-queues.js";
 import { type Access, registerAuth } from "./plugins/auth.js";
@@ -131,6 +132,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logger.warn("no admin user exists: set ADMIN_EMAIL and ADMIN_PASSWORD and restart to create one");
   }
 
+  const indexes = createIndexKeeper(deps.database.pool, logger);
+  await indexes.ensure();
+
   const etl = createProducer(etlQueue, deps.connection);
   const otherQueues = [reportsQueue, mailQueue].map(
     (q) =>
@@ -151,7 +155,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       const run = await latestFinishedRun(db);
       return run ? `run-${run}` : "none";
     },
-    onInvalidate: (reason) => metrics.cacheInvalidations.inc({ reason }),
+    onInvalidate: (reason) => {
+      metrics.cacheInvalidations.inc({ reason });
+      if (reason === "data changed") void indexes.ensure();
+    },
   });
   app.addHook("onClose", async () => {
     await cache.close();

@@ -14,7 +14,8 @@ import type { Redis } from "ioredis";
 export interface ReadCache {
   readonly generation: string;
   key(route: string, role: string, input: unknown): string;
-  get(key: string): Promise<{ etag: string; body: string } | null>;
+  /** The body comes back as UTF-8 bytes, ready to send (no per-request encoding). */
+  get(key: string): Promise<{ etag: string; body: Buffer } | null>;
   set(key: string, entry: { etag: string; body: string }): Promise<void>;
   /** Moves to a new generation (also what a data-changed message does). */
   invalidate(reason: string): void;
@@ -48,13 +49,21 @@ export const etagOf = (body: string): string => `"${createHash("sha1").update(bo
 export function createReadCache(options: CacheOptions): ReadCache {
   const { redis, prefix, ttlSeconds, logger } = options;
   let generation = `boot-${Math.random().toString(36).slice(2)}`;
+  // A small in-process layer in front of Redis: same keys (so the same generation rule), same TTL.
+  const memory = new Map<string, { etag: string; body: Buffer; expires: number }>();
+  const MEMORY_ENTRIES = 500;
   const subscriber = redis.duplicate({ lazyConnect: true, maxRetriesPerRequest: null });
   subscriber.on("error", () => {});
   const channel = dataChangedChannel(prefix);
   let subscribedOnce = false;
 
+  const remember = (key: string, entry: { etag: string; body: Buffer }) => {
+    if (memory.size >= MEMORY_ENTRIES) memory.delete(memory.keys().next().value as string);
+    memory.set(key, { ...entry, expires: Date.now() + ttlSeconds * 1000 });
+  };
   const setGeneration = (next: string, reason: string) => {
     generation = next;
+    memory.clear();
     options.onInvalidate?.(reason);
     logger.debug({ generation, reason }, "read cache generation changed");
   };
@@ -96,13 +105,19 @@ export function createReadCache(options: CacheOptions): ReadCache {
     },
     async get(key) {
       if (ttlSeconds === 0) return null;
-      const raw = await redis.get(key);
+      const local = memory.get(key);
+      if (local && local.expires > Date.now()) return local;
+      if (local) memory.delete(key);
+      const raw = await redis.getBuffer(key);
       if (!raw) return null;
-      const cut = raw.indexOf("\n");
-      return { etag: raw.slice(0, cut), body: raw.slice(cut + 1) };
+      const cut = raw.indexOf(10); // "\n"
+      const entry = { etag: raw.subarray(0, cut).toString(), body: raw.subarray(cut + 1) };
+      remember(key, entry);
+      return entry;
     },
     async set(key, entry) {
       if (ttlSeconds === 0) return;
+      remember(key, { etag: entry.etag, body: Buffer.from(entry.body) });
       await redis.set(key, `${entry.etag}\n${entry.body}`, "EX", ttlSeconds);
     },
     invalidate(reason) {

@@ -77,6 +77,21 @@ describe("sync control", () => {
     expect(lines.lagSeconds).toBeGreaterThanOrEqual(0);
   });
 
+  it("creates its read indexes on the synced tables once they exist (after the data-changed signal)", async () => {
+    const deadline = Date.now() + 10_000;
+    let names: string[] = [];
+    while (Date.now() < deadline) {
+      names = (
+        await query<{ indexname: string }>("select indexname from pg_indexes where schemaname = 'odoo'")
+      ).map((r) => r.indexname);
+      if (names.includes("api_partner_name_id")) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(names).toEqual(
+      expect.arrayContaining(["api_move_date_id", "api_line_move", "api_payment_date_id"]),
+    );
+  });
+
   it("refuses unknown models with a 400 naming the field, and 404s an unknown run", async () => {
     const bad = await t.app.inject({
       method: "POST",

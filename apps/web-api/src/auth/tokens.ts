@@ -33,6 +33,10 @@ export function createTokenSigner(
   now = () => Date.now(),
 ): TokenSigner {
   const key = new TextEncoder().encode(secret);
+  // Verified tokens, remembered until they expire: HMAC verification is the costliest step of a
+  // cached read. Only tokens that passed full verification get here; expiry is still checked.
+  const verified = new Map<string, { claims: AccessClaims; exp: number }>();
+  const MAX_REMEMBERED = 10_000;
   return {
     accessTtlSeconds,
     async sign({ userId, role, email }) {
@@ -48,6 +52,12 @@ export function createTokenSigner(
         .sign(key);
     },
     async verify(token) {
+      const known = verified.get(token);
+      if (known) {
+        if (known.exp * 1000 > now()) return known.claims;
+        verified.delete(token);
+        throw new InvalidTokenError("expired");
+      }
       try {
         const { payload } = await jwtVerify(token, key, {
           algorithms: ["HS256"],
@@ -60,7 +70,10 @@ export function createTokenSigner(
         if (typeof role !== "string" || !ROLES.has(role) || typeof payload.sub !== "string") {
           throw new InvalidTokenError("invalid");
         }
-        return { userId: payload.sub, role: role as Role, email: String(payload.email ?? "") };
+        const claims = { userId: payload.sub, role: role as Role, email: String(payload.email ?? "") };
+        if (verified.size >= MAX_REMEMBERED) verified.delete(verified.keys().next().value as string);
+        verified.set(token, { claims, exp: payload.exp as number });
+        return claims;
       } catch (error) {
         if (error instanceof InvalidTokenError) throw error;
         if (error instanceof errors.JWTExpired) throw new InvalidTokenError("expired");

@@ -107,7 +107,12 @@ export function mount<N extends ApiRouteName>(
   });
 }
 
-function sendJson(request: FastifyRequest, reply: FastifyReply, etag: string, body: string): FastifyReply {
+function sendJson(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  etag: string,
+  body: string | Buffer,
+): FastifyReply {
   reply.header("etag", etag).header("cache-control", "private, no-cache").header("vary", "Authorization");
   const inm = request.headers["if-none-match"];
   if (typeof inm === "string" && inm.split(",").some((t) => t.trim() === etag || t.trim() === `W/${etag}`)) {

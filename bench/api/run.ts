@@ -1,0 +1,166 @@
+/**
+ * API throughput: the invoice list over 100 000 synthetic invoices, cached (Redis, the default)
+ * and uncached (CACHE_TTL_SECONDS=0: every request goes to PostgreSQL), against a bare Fastify
+ * hello-world, in the same run, each server in its own process, autocannon in this one.
+ *
+ *   pnpm exec turbo run build --filter=web-api && pnpm --filter web-api bench [invoices] [seconds]
+ *
+ * Targets (issue 5): cached list ≥ 50% of hello-world's requests/s; uncached list p99 < 50 ms at
+ * 10 concurrent clients.
+ */
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { ensureModelTables } from "../../apps/etl-worker/src/schema.js";
+import { createDb } from "../../packages/db/src/index.js";
+import {
+  createTestDatabase,
+  freePort,
+  startProcess,
+  TEST_REDIS_URL,
+  waitForHttpOk,
+} from "../../packages/testing/src/index.js";
+import { deleteQueueKeys } from "../../packages/testing/src/queue.js";
+
+const require = createRequire(new URL("../../apps/web-api/package.json", import.meta.url));
+type Result = {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number; average: number; max: number };
+  non2xx: number;
+  errors: number;
+};
+const autocannon = require("autocannon") as (opts: Record<string, unknown>) => Promise<Result>;
+
+const INVOICES = Number(process.argv[2] ?? 100_000);
+const SECONDS = Number(process.argv[3] ?? 10);
+const CONNECTIONS = 10;
+const ENTRY = fileURLToPath(new URL("../../apps/web-api/dist/main.js", import.meta.url));
+const PASSWORD = "bench-password-0123456789";
+
+async function seed(url: string): Promise<void> {
+  const database = createDb({ url, max: 2 });
+  await ensureModelTables(database.db);
+  const q = (text: string) => database.pool.query(text);
+  await q(
+    `insert into odoo.res_currency (id, name, symbol, decimal_places, active) values (1, 'EUR', '€', 2, true), (2, 'USD', '$', 2, true)`,
+  );
+  await q(`insert into odoo.res_company (id, name, currency_id) values (1, 'Bench S.L.', 1)`);
+  await q(`insert into odoo.res_partner (id, name, ref, vat, customer_rank, supplier_rank, active, company_id)
+    select g, 'Partner ' || g, 'P' || g, 'ES' || (10000000 + g), 1, (g % 3 = 0)::int, true, 1 from generate_series(1, 2000) g`);
+  await q(`insert into odoo.account_move (id, name, move_type, state, payment_state, date, invoice_date, invoice_date_due,
+      ref, partner_id, journal_id, company_id, currency_id, amount_untaxed, amount_tax, amount_total, amount_residual, write_date)
+    select g, 'INV/' || lpad(g::text, 7, '0'),
+      (array['out_invoice','out_invoice','out_invoice','in_invoice','out_refund'])[1 + g % 5],
+      case when g % 10 = 0 then 'draft' else 'posted' end,
+      (array['not_paid','paid','partial','in_payment'])[1 + g % 4],
+      d, d, d + 30, 'REF-' || g, 1 + g % 2000, 1, 1, 1 + (g % 7 = 0)::int,
+      a, round(a * 0.21, 2), round(a * 1.21, 2), case when g % 4 = 1 then 0 else round(a * 1.21, 2) end, now()
+    from (select g, date '2021-01-01' + (g::bigint * 7919 % 1800)::int as d, round((100 + (g::bigint * 104729 % 1000000) / 100.0)::numeric, 2) as a
+          from generate_series(1, ${INVOICES}) g) s`);
+  await q("analyze");
+  await database.close();
+}
+
+async function measure(
+  label: string,
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<Result & { label: string }> {
+  await autocannon({ url, connections: CONNECTIONS, duration: 2, headers }); // warm-up
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, headers });
+  if (result.non2xx || result.errors)
+    throw new Error(`${label}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return { ...result, label };
+}
+
+const database = await createTestDatabase("bench_api");
+const prefixes = ["bench-api-cached", "bench-api-uncached"].map((p) => `${p}-${process.pid}`);
+const procs: ReturnType<typeof startProcess>[] = [];
+try {
+  const started = Date.now();
+  await seed(database.url);
+  console.log(`seeded ${INVOICES} invoices in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+  const api = async (prefix: string, env: Record<string, string>) => {
+    const port = await freePort();
+    const proc = startProcess(ENTRY, {
+      NODE_ENV: "production",
+      LOG_LEVEL: "warn",
+      LOG_FORMAT: "json",
+      DATABASE_URL: database.url,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      JWT_SECRET: "bench-secret-kQ2x9LmN4vBc8TgH1sWd6YeJ3fUa7Pz",
+      ADMIN_EMAIL: "bench@example.com",
+      ADMIN_PASSWORD: PASSWORD,
+      RATE_LIMIT_MAX: "1000000",
+      ...env,
+    });
+    procs.push(proc);
+    await waitForHttpOk(`http://127.0.0.1:${port}/health/ready`, proc);
+    return port;
+  };
+  const cachedPort = await api(prefixes[0]!, {});
+  const uncachedPort = await api(prefixes[1]!, { CACHE_TTL_SECONDS: "0" });
+  const helloPort = await freePort();
+  const hello = startProcess(fileURLToPath(new URL("./hello.mjs", import.meta.url)), {
+    PORT: String(helloPort),
+  });
+  procs.push(hello);
+  await waitForHttpOk(`http://127.0.0.1:${helloPort}/`, hello);
+
+  const login = await fetch(`http://127.0.0.1:${cachedPort}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: "bench@example.com", password: PASSWORD }),
+  });
+  const { accessToken } = (await login.json()) as { accessToken: string };
+  const headers = { authorization: `Bearer ${accessToken}` };
+  const path = "/api/v1/invoices?limit=50";
+  const sample = (await (await fetch(`http://127.0.0.1:${uncachedPort}${path}`, { headers })).json()) as {
+    items: unknown[];
+  };
+  if (sample.items.length !== 50) throw new Error("the invoice list did not return a full page");
+
+  const results = [
+    await measure("bare Fastify hello-world", `http://127.0.0.1:${helloPort}/`),
+    await measure("GET /api/v1/invoices?limit=50 (cached)", `http://127.0.0.1:${cachedPort}${path}`, headers),
+    await measure(
+      "GET /api/v1/invoices?limit=50 (uncached)",
+      `http://127.0.0.1:${uncachedPort}${path}`,
+      headers,
+    ),
+    // the same cached path with a small body: per-request overhead apart from moving ~19 KB pages
+    await measure(
+      "GET /api/v1/invoices?limit=1 (cached, small body)",
+      `http://127.0.0.1:${cachedPort}/api/v1/invoices?limit=1`,
+      headers,
+    ),
+  ];
+  const [helloResult, cached, uncached] = results as [Result, Result, Result];
+  const bytes = (await (await fetch(`http://127.0.0.1:${cachedPort}${path}`, { headers })).arrayBuffer())
+    .byteLength;
+  console.log(`\nthe limit=50 page is ${bytes} bytes; hello-world's is 17`);
+  console.log(
+    `\n${INVOICES} invoices, ${CONNECTIONS} connections, ${SECONDS} s each, node ${process.version}\n`,
+  );
+  console.log("| target | req/s | p50 ms | p99 ms | max ms |");
+  console.log("| --- | ---: | ---: | ---: | ---: |");
+  for (const r of results) {
+    console.log(
+      `| ${r.label} | ${Math.round(r.requests.average)} | ${r.latency.p50} | ${r.latency.p99} | ${r.latency.max} |`,
+    );
+  }
+  const ratio = cached.requests.average / helloResult.requests.average;
+  console.log(
+    `\ncached / hello-world = ${(ratio * 100).toFixed(0)}% (target ≥ 50%): ${ratio >= 0.5 ? "met" : "NOT met"}`,
+  );
+  console.log(
+    `uncached p99 = ${uncached.latency.p99} ms (target < 50 ms): ${uncached.latency.p99 < 50 ? "met" : "NOT met"}`,
+  );
+} finally {
+  for (const proc of procs) await proc.stop("SIGTERM").catch(() => {});
+  await database.drop();
+  for (const prefix of prefixes) await deleteQueueKeys(prefix);
+}
