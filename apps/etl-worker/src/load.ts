@@ -1,6 +1,6 @@
 /**
  * Where PostgreSQL is written. A batch is one transaction: the lease on the model is checked (and
- * renewed), the rows are upserted set-based (one INSERT … SELECT FROM jsonb_to_recordset … ON
+ * renewed), the rows are upserted set-based (one INSERT … SELECT FROM json_to_recordset … ON
  * CONFLICT DO UPDATE), and the model's cursor moves, so a crash at any point leaves either the
  * whole batch with its cursor or neither.
  */
@@ -46,7 +46,7 @@ export function upsertStatement(model: string, columns: readonly FieldSpec[]): s
   return (
     `insert into ${table} as t (id${names.map((n) => `, ${n}`).join("")}, _synced_at, _deleted_at) ` +
     `select r.id${names.map((n) => `, r.${n}`).join("")}, now(), null ` +
-    `from jsonb_to_recordset($1::jsonb) as r(${recordType}) ` +
+    `from json_to_recordset($1::json) as r(${recordType}) ` +
     `on conflict (id) do update set ${names.map((n) => `${n} = excluded.${n}, `).join("")}` +
     "_synced_at = excluded._synced_at, _deleted_at = null " +
     `where ${distinct}t._deleted_at is not null`
@@ -90,6 +90,9 @@ export interface Batch {
 /** One transaction: lease check, upsert, cursor. Returns the rows inserted or changed. */
 export async function writeBatch(db: Kysely<Database>, batch: Batch): Promise<number> {
   return db.transaction().execute(async (trx) => {
+    // The batch and its cursor commit together, so losing the last commits in a PostgreSQL crash
+    // only means re-reading them: no need to wait for the WAL flush (transaction-scoped setting).
+    await sql`set local synchronous_commit = off`.execute(trx);
     await checkLease(trx, batch.lease);
     let changed = 0;
     if (batch.rows.length > 0) {

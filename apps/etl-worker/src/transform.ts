@@ -65,6 +65,16 @@ const show = (value: unknown): string => {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 };
 
+/**
+ * Exact decimal text of a double: JavaScript's String() gives the same shortest round-trip digits
+ * as Python's repr, so outside exponent notation it is the text Odoo sent; toDecimalString handles
+ * the rest.
+ */
+const decimalText = (value: number): string => {
+  const text = String(value);
+  return text.includes("e") ? toDecimalString(value) : text;
+};
+
 export interface Transformer {
   /** The columns written, in order (`id` first). */
   columns: FieldSpec[];

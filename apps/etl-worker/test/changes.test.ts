@@ -109,6 +109,38 @@ describe("incremental sync and deletion reconciliation after realistic changes",
   });
 });
 
+describe("sync-records", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await harness("etl_records", { version: 19, scale: 0.02 });
+    expect((await h.engine.sync(job(), [...MODEL_NAMES], "full")).status).toBe("succeeded");
+  });
+  afterAll(() => h?.close());
+
+  it("re-reads the given records now and marks the ones gone from Odoo", async () => {
+    const [edited, removed] = h.sim.store.search("account.move", [["state", "=", "draft"]], {
+      order: "id asc",
+    });
+    h.sim.control.update("account.move", [edited!], { ref: "just edited" });
+    h.sim.control.delete("account.move", [removed!]);
+    const result = await h.engine.syncRecords(job(), "account.move", [edited!, removed!]);
+    expect(result.status).toBe("succeeded");
+    expect(result.models[0]).toMatchObject({ fetched: 1, upserted: 1, deleted: 1 });
+    const { rows } = await h.store.pool.query(
+      "select id, ref, _deleted_at is not null as gone from odoo.account_move where id = any($1) order by id",
+      [[edited, removed]],
+    );
+    expect(rows).toEqual([
+      { id: edited, ref: "just edited", gone: false },
+      { id: removed, ref: expect.toSatisfy(() => true), gone: true },
+    ]);
+    expect(JSON.parse(h.published.at(-1) ?? "{}")).toMatchObject({
+      job: "sync-records",
+      models: ["account.move"],
+    });
+  });
+});
+
 describe.each([16, 17, 18, 19] as const)("Odoo %i", (version) => {
   let h: Harness;
   beforeAll(async () => {

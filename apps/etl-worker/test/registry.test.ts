@@ -166,3 +166,19 @@ describe("value mapping", () => {
     ]);
   });
 });
+
+describe("decimal text", () => {
+  it("is Odoo's exact digits for every double, exponent ranges included", () => {
+    const t = createTransformer("x", [{ name: "q", kind: "float" }], new Map());
+    for (const [value, text] of [
+      [1e21, "1000000000000000000000"],
+      [1e-7, "0.0000001"],
+      [-0, "0"],
+      [0.1 + 0.2, "0.30000000000000004"],
+      [100, "100"],
+      [-12.5, "-12.5"],
+    ] as const) {
+      expect(t.row({ id: 1, q: value }).row?.q).toBe(text);
+    }
+  });
+});

@@ -1,0 +1,84 @@
+/**
+ * The two baselines of bench/etl/run.ts, in their own process so each is measured alone:
+ *   read-only  the same pages the full sync fetches (keyset by id, same page size, same model
+ *              concurrency, one page ahead per model), decoded and discarded: the source's ceiling
+ *   per-row    the same pages, mapped the same way, written one INSERT … ON CONFLICT per row
+ * Prints one JSON line: { ms, records, maxRssMb }.
+ */
+
+import { upsertStatement } from "../../apps/etl-worker/src/load.js";
+import { REGISTRY } from "../../apps/etl-worker/src/registry.js";
+import { ensureModelTables } from "../../apps/etl-worker/src/schema.js";
+import {
+  currencyDecimals,
+  fieldsGet,
+  fullPage,
+  resolveModel,
+  type Source,
+} from "../../apps/etl-worker/src/source.js";
+import { createTransformer } from "../../apps/etl-worker/src/transform.js";
+import { createDb } from "../../packages/db/src/index.js";
+import { createOdooClient } from "../../packages/odoo/src/index.js";
+
+const [mode, odooUrl, databaseUrl] = process.argv.slice(2) as [
+  "read-only" | "per-row",
+  string,
+  string | undefined,
+];
+const pageSize = Number(process.env.ODOO_PAGE_SIZE ?? 1000);
+const concurrency = Number(process.env.ETL_MODEL_CONCURRENCY ?? 4);
+const client = createOdooClient({
+  url: odooUrl,
+  db: "odoo",
+  username: "admin",
+  password: "admin",
+  maxConcurrency: concurrency,
+});
+const source: Source = { client, retry: { attempts: 3, baseDelayMs: 500 } };
+const database =
+  mode === "per-row" && databaseUrl ? createDb({ url: databaseUrl, max: concurrency + 2 }) : undefined;
+if (database) await ensureModelTables(database.db);
+
+const started = performance.now();
+let records = 0;
+const decimals = await currencyDecimals(source);
+const queue = [...REGISTRY].sort((a, b) =>
+  a.model === "account.move.line" ? -1 : b.model === "account.move.line" ? 1 : 0,
+);
+let next = 0;
+await Promise.all(
+  Array.from({ length: concurrency }, async () => {
+    while (next < queue.length) {
+      const spec = queue[next++]!;
+      const resolved = resolveModel(spec, await fieldsGet(source, spec.model));
+      const fields = resolved.columns.map((c) => c.name);
+      const transformer = createTransformer(spec.model, resolved.columns, decimals);
+      const [before = "", after = ""] = upsertStatement(spec.model, resolved.columns).split("$1");
+      let pending: ReturnType<typeof fullPage> | null = fullPage(source, spec.model, fields, 0, pageSize);
+      while (pending) {
+        const page = await pending;
+        const last = page.records.at(-1);
+        pending = page.done || !last ? null : fullPage(source, spec.model, fields, last.id, pageSize);
+        records += page.records.length;
+        if (!database) continue;
+        const client = await database.pool.connect();
+        try {
+          await client.query("begin");
+          for (const record of page.records) {
+            const mapped = transformer.row(record);
+            if (mapped.row) await client.query(`${before}$1${after}`, [JSON.stringify([mapped.row])]);
+          }
+          await client.query("commit");
+        } finally {
+          client.release();
+        }
+      }
+    }
+  }),
+);
+const ms = performance.now() - started;
+await client.close();
+await database?.close();
+process.stdout.write(
+  `${JSON.stringify({ ms: Math.round(ms), records, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`,
+);

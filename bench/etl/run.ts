@@ -1,0 +1,257 @@
+/**
+ * ETL benchmark: the real etl-worker process (apps/etl-worker/dist) syncing the Odoo simulator
+ * (its own process, Odoo 17 over XML-RPC) into PostgreSQL, driven through the `etl` queue.
+ *
+ *   pnpm exec turbo run build --filter=etl-worker --filter=@finanzas/odoo-sim
+ *   pnpm exec tsx bench/etl/run.ts [scale=50]     # scale 50 ≈ 500 000 journal items
+ *
+ * Measures, at scale/4 and at scale: full-sync wall time, rows/s and the worker's peak RSS; at
+ * scale also an incremental sync after 1% of journal items and moves changed, a read-only pass over
+ * the same pages (bench/etl/baseline.ts read-only) and the same load written one INSERT per row
+ * (baseline.ts per-row). Needs PostgreSQL and Redis like the tests (TEST_DATABASE_URL, TEST_REDIS_URL).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { etlQueue, type RunResult } from "../../packages/contracts/src/index.js";
+import { createPool, migrateToLatest } from "../../packages/db/src/index.js";
+import { createOdooClient } from "../../packages/odoo/src/index.js";
+import { createProducer, QueueEvents, redisOptions } from "../../packages/queue/src/index.js";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const scale = Number(process.argv[2] ?? 50);
+const adminUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+const pageSize = process.env.ODOO_PAGE_SIZE ?? "1000";
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+function start(
+  args: string[],
+  env: Record<string, string>,
+  readyText: string,
+): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (c) => {
+    output += c;
+    if (output.length > 200_000) output = output.slice(-100_000);
+  });
+  child.stderr?.on("data", (c) => {
+    output += c;
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (output.includes(readyText)) {
+        clearInterval(timer);
+        resolve({ child, output: () => output });
+      } else if (child.exitCode !== null) {
+        clearInterval(timer);
+        reject(new Error(`${args.join(" ")} exited: ${output}`));
+      }
+    }, 50);
+  });
+}
+
+async function freshDatabase(label: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `finanzas_bench_${label}_${randomBytes(3).toString("hex")}`;
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  await migrateToLatest(url.toString());
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const admin = createPool({ url: adminUrl, max: 1 });
+      await admin.query(`drop database if exists "${name}" with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+const peakRssMb = (pid: number): number => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+};
+
+function baseline(mode: "read-only" | "per-row", odooUrl: string, databaseUrl?: string) {
+  return new Promise<{ ms: number; records: number; maxRssMb: number }>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "bench/etl/baseline.ts", mode, odooUrl, ...(databaseUrl ? [databaseUrl] : [])],
+      {
+        cwd: root,
+        env: { ...process.env, ODOO_PAGE_SIZE: pageSize },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (c) => {
+      out += c;
+    });
+    child.on("exit", (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split("\n").at(-1) ?? "{}"))
+        : reject(new Error(`${mode} exited ${code}: ${out}`)),
+    );
+  });
+}
+
+interface Phase {
+  scale: number;
+  records: number;
+  lines: number;
+  full: { ms: number; rss: number; fetched: number };
+  incremental?: { ms: number; fetched: number; changed: number };
+  readOnly?: { ms: number; records: number };
+  perRow?: { ms: number; records: number };
+}
+
+async function phase(s: number, withBaselines: boolean): Promise<Phase> {
+  const port = 18_000 + Math.floor(Math.random() * 2000);
+  const sim = await start(
+    [
+      "packages/odoo-sim/dist/cli.js",
+      "--port",
+      String(port),
+      "--scale",
+      String(s),
+      "--seed",
+      "1",
+      "--version",
+      "17",
+    ],
+    {},
+    "simulator ready",
+  );
+  const odooUrl = `http://127.0.0.1:${port}`;
+  const lines = Number(/data: (\d+) journal items/.exec(sim.output())?.[1] ?? 0);
+  log(
+    `\n== scale ${s}: ${lines} journal items (${sim
+      .output()
+      .split("\n")
+      .find((l) => l.includes("data:"))
+      ?.trim()})`,
+  );
+  const db = await freshDatabase("etl");
+  const prefix = `bench-etl-${randomBytes(3).toString("hex")}`;
+  const env = {
+    NODE_ENV: "production",
+    LOG_LEVEL: "warn",
+    LOG_FORMAT: "json",
+    DATABASE_URL: db.url,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    HEALTH_PORT: String(port + 1),
+    ODOO_URL: odooUrl,
+    ODOO_DB: "odoo",
+    ODOO_USERNAME: "admin",
+    ODOO_PASSWORD: "admin",
+    ODOO_PAGE_SIZE: pageSize,
+    ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}),
+  };
+  const result: Partial<Phase> = { scale: s, lines };
+  try {
+    if (withBaselines) {
+      const ro = await baseline("read-only", odooUrl);
+      result.readOnly = ro;
+      log(
+        `read-only pass: ${ro.records} records in ${(ro.ms / 1000).toFixed(1)} s (${Math.round(ro.records / (ro.ms / 1000))} rows/s)`,
+      );
+    }
+    const worker = await start(
+      ["apps/etl-worker/dist/main.js"],
+      { ...env, LOG_LEVEL: "info" },
+      '"msg":"ready"',
+    );
+    const producer = createProducer(etlQueue, { redisUrl, prefix });
+    const events = new QueueEvents(etlQueue.name, { connection: redisOptions(redisUrl, "worker"), prefix });
+    await events.waitUntilReady();
+    const runJob = async (mode: "full" | "incremental") => {
+      const { id } = await producer.add("sync", { mode, requestedBy: "bench" }, { attempts: 1 });
+      const job = await producer.queue.getJob(id);
+      const out = (await job!.waitUntilFinished(events)) as RunResult;
+      const done = await producer.queue.getJob(id);
+      const ms = (done?.finishedOn ?? 0) - (done?.processedOn ?? 0);
+      if (out.status !== "succeeded") throw new Error(`sync ${mode} ${out.status}`);
+      return { ms, fetched: out.models.reduce((n, m) => n + m.fetched, 0) };
+    };
+    const full = await runJob("full");
+    const rss = peakRssMb(worker.child.pid!);
+    result.full = { ...full, rss };
+    result.records = full.fetched;
+    log(
+      `full sync: ${full.fetched} records in ${(full.ms / 1000).toFixed(1)} s (${Math.round(full.fetched / (full.ms / 1000))} rows/s), worker peak RSS ${rss} MB`,
+    );
+    if (withBaselines) {
+      // 1% of journal items and of moves change, in transactions of 100 records.
+      const odoo = createOdooClient({ url: odooUrl, db: "odoo", username: "admin", password: "admin" });
+      let changed = 0;
+      for (const model of ["account.move.line", "account.move"]) {
+        const ids = await odoo.search(model, [], { order: "id asc", context: { active_test: false } });
+        const pick = ids.filter((_, i) => i % 100 === 0);
+        for (let i = 0; i < pick.length; i += 100) {
+          const res = await fetch(`${odooUrl}/__sim/update`, {
+            method: "POST",
+            body: JSON.stringify({ model, ids: pick.slice(i, i + 100), values: { ref: `bench ${i}` } }),
+          });
+          if (!res.ok) throw new Error(`sim update: ${res.status} ${await res.text()}`);
+        }
+        changed += pick.length;
+      }
+      await odoo.close();
+      const inc = await runJob("incremental");
+      result.incremental = { ...inc, changed };
+      log(
+        `incremental after ${changed} changes (1%): ${inc.fetched} records read in ${(inc.ms / 1000).toFixed(2)} s`,
+      );
+    }
+    await producer.close();
+    await events.close();
+    worker.child.kill("SIGTERM");
+    await new Promise((r) => worker.child.once("exit", r));
+    if (withBaselines) {
+      const db2 = await freshDatabase("perrow");
+      try {
+        const pr = await baseline("per-row", odooUrl, db2.url);
+        result.perRow = pr;
+        log(
+          `one INSERT per row: ${pr.records} records in ${(pr.ms / 1000).toFixed(1)} s (${Math.round(pr.records / (pr.ms / 1000))} rows/s)`,
+        );
+      } finally {
+        await db2.drop();
+      }
+    }
+  } finally {
+    sim.child.kill("SIGTERM");
+    await db.drop();
+  }
+  return result as Phase;
+}
+
+const small = await phase(scale / 4, false);
+const big = await phase(scale, true);
+const ratio = (a: number, b: number) => (a / b).toFixed(2);
+log("\n| measure | value | target |");
+log("| --- | ---: | --- |");
+log(
+  `| full sync, ${big.records} records (${big.lines} journal items) | ${(big.full.ms / 1000).toFixed(1)} s, ${Math.round(big.records / (big.full.ms / 1000))} rows/s | |`,
+);
+if (big.readOnly) log(`| read-only pass, same pages | ${(big.readOnly.ms / 1000).toFixed(1)} s | |`);
+if (big.readOnly) log(`| full sync / read-only pass | ${ratio(big.full.ms, big.readOnly.ms)}× | ≤ 1.25× |`);
+if (big.perRow)
+  log(
+    `| one INSERT per row, same load | ${(big.perRow.ms / 1000).toFixed(1)} s (${ratio(big.perRow.ms, big.full.ms)}× the full sync) | |`,
+  );
+log(
+  `| worker peak RSS at ${small.lines} / ${big.lines} journal items | ${small.full.rss} / ${big.full.rss} MB | < 300 MB, flat |`,
+);
+if (big.incremental)
+  log(
+    `| incremental after 1% changed (${big.incremental.changed} records) | ${(big.incremental.ms / 1000).toFixed(2)} s = ${((100 * big.incremental.ms) / big.full.ms).toFixed(1)}% of full | < 5% |`,
+  );
+process.exit(0);
