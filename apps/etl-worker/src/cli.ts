@@ -176,8 +176,11 @@ async function status(): Promise<number> {
 
 const [command, ...rest] = process.argv.slice(2);
 try {
-  const code = command === "run" ? await run(rest) : command === "status" ? await status() : (out(USAGE), 2);
-  process.exit(code);
+  if (command !== "run" && command !== "status") {
+    out(USAGE);
+    process.exit(2);
+  }
+  process.exit(command === "run" ? await run(rest) : await status());
 } catch (error) {
   fail(error instanceof Error ? error.message : String(error));
 }

@@ -131,7 +131,7 @@ export function createTransformer(
           case "float":
             if (value === false) out[field.name] = null;
             else if (typeof value === "number" && Number.isFinite(value))
-              out[field.name] = toDecimalString(value);
+              out[field.name] = decimalText(value);
             else bad(field, "a number", value);
             break;
           case "monetary": {
@@ -143,11 +143,15 @@ export function createTransformer(
               bad(field, "a number", value);
               break;
             }
-            const exact = toDecimalString(value);
+            const exact = decimalText(value);
             const currency =
               field.currency && ids.has(field.currency) ? many2oneId(record[field.currency]) : null;
             const decimals = currency ? currencyDecimals.get(currency) : undefined;
-            out[field.name] = decimals === undefined ? exact : roundDecimal(exact, decimals);
+            const dot = exact.indexOf(".");
+            out[field.name] =
+              decimals === undefined || dot < 0 || exact.length - dot - 1 <= decimals
+                ? exact
+                : roundDecimal(exact, decimals);
             break;
           }
           case "boolean":
