@@ -317,7 +317,11 @@ const Month = Type.String({ pattern: "^[0-9]{4}-(0[1-9]|1[0-2])$", description: 
 export const DashboardQuery = Query({
   companyId: Type.Optional(OdooId),
   from: Type.Optional(Type.Union([Month], { description: "First month; default 11 months before `to`" })),
-  to: Type.Optional(Type.Union([Month], { description: "Last month; default the month of asOf" })),
+  to: Type.Optional(
+    Type.Union([Month], {
+      description: "Last month; default the latest month with posted entries up to asOf",
+    }),
+  ),
   asOf: Type.Optional(
     Type.Union([DateString], { description: "Date for open and overdue totals; default today" }),
   ),

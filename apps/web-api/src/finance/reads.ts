@@ -431,7 +431,18 @@ const addMonths = (month: string, delta: number): string => {
 
 export async function dashboard(db: Db, q: Static<typeof DashboardQuery>): Promise<Dashboard> {
   const asOf = q.asOf ?? today();
-  const to = q.to ?? asOf.slice(0, 7);
+  // Default: the 12 months ending with the latest month that has posted entries (on or before asOf),
+  // so a company whose books stop earlier still sees its figures.
+  const latest = q.to
+    ? []
+    : await rows(
+        db,
+        sql<{
+          month: string | null;
+        }>`select to_char(max(date), 'YYYY-MM') as month from odoo.account_move_line
+          where _deleted_at is null and parent_state = 'posted' and date <= ${asOf}::date`,
+      );
+  const to = q.to ?? latest[0]?.month ?? asOf.slice(0, 7);
   const from = q.from ?? addMonths(to, -11);
   if (from > to) {
     throw new HttpProblem(400, "`from` is after `to`", [
