@@ -12,6 +12,7 @@ export async function runService(
   start: (shutdown: Shutdown) => Promise<void>,
 ): Promise<void> {
   const shutdown = new Shutdown(logger).listen();
+  logger.info({ pid: process.pid, node: process.version }, "starting");
   try {
     await start(shutdown);
   } catch (error) {
