@@ -1,0 +1,327 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseEnv, type TObject } from "@finanzas/config";
+import { Ajv, type ErrorObject } from "ajv";
+import { describe, expect, it } from "vitest";
+import {
+  type ComposeFile,
+  type ComposeService,
+  durationMs,
+  interpolations,
+  interpolationsIn,
+  serviceEnvironment,
+} from "../src/compose.js";
+import { composeOnExample, exampleVars, loadCompose, loadEnvExample } from "../src/deployment.js";
+import { parseDockerfile, parseHealthcheck } from "../src/dockerfile.js";
+import { imageSpecs, readRepoFile, repoPath, serviceApps, serviceEnvNames } from "../src/repo.js";
+
+// The Compose Specification's JSON schema, as the dclint package ships it (kept current with
+// compose-spec/compose-spec).
+const require = createRequire(import.meta.url);
+const { $schema: draft, ...composeSchema } = JSON.parse(
+  readFileSync(
+    join(dirname(require.resolve("dclint/package.json")), "schemas", "compose.schema.json"),
+    "utf8",
+  ),
+);
+// Ajv's default dialect is draft-07, the schema's; Ajv only knows that draft by its http:// id.
+if (!String(draft).includes("draft-07"))
+  throw new Error(`the compose schema moved to ${draft}: update Ajv's dialect`);
+const validateCompose = new Ajv({ allErrors: true, strict: false }).compile(composeSchema);
+const describeErrors = (errors: ErrorObject[] | null | undefined) =>
+  (errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message} ${JSON.stringify(e.params)}`);
+
+const compose = loadCompose();
+const onExample = composeOnExample();
+const envExample = loadEnvExample();
+const apps = serviceApps();
+const service = (name: string): ComposeService => {
+  const found = compose.services[name];
+  if (!found) throw new Error(`docker/compose.yml has no service ${name}`);
+  return found;
+};
+
+interface ConfigModule {
+  ConfigSchema: TObject;
+  /** Checks across variables, where a service has them (web-api: JWT_SECRET in production). */
+  checkConfig?: (config: unknown) => unknown;
+}
+const configModules = new Map<string, ConfigModule>(
+  await Promise.all(
+    apps.map(
+      async (app) =>
+        [
+          app,
+          (await import(pathToFileURL(repoPath("apps", app, "src", "config.ts")).href)) as ConfigModule,
+        ] as const,
+    ),
+  ),
+);
+const configSchema = (app: string) => configModules.get(app)!.ConfigSchema;
+
+/** Variables `packages/db/src/migrate-cli.ts` reads (it builds its schema from commonEnv inline). */
+function migrateEnvNames(): string[] {
+  const source = readRepoFile("packages", "db", "src", "migrate-cli.ts");
+  const names = [...source.matchAll(/([A-Z_]+): commonEnv\.\1/g)].map((m) => m[1]!);
+  if (names.length === 0) throw new Error("cannot find the variables migrate-cli.ts reads");
+  return names.sort();
+}
+
+describe("docker/compose.yml against the Compose Specification", () => {
+  it("is valid as written and as compose runs it on docker/.env.example", () => {
+    expect(validateCompose(compose), describeErrors(validateCompose.errors).join("\n")).toBe(true);
+    expect(validateCompose(onExample), describeErrors(validateCompose.errors).join("\n")).toBe(true);
+  });
+
+  it("the schema rejects what compose would reject (the check can fail)", () => {
+    const broken = structuredClone(onExample) as ComposeFile;
+    broken.services["web-api"]!.depends_on = { migrate: { condition: "service_finished" } };
+    broken.services.redis!.healthcheck = { test: ["CMD", "redis-cli", "ping"], intervall: "5s" };
+    expect(validateCompose(broken)).toBe(false);
+    const messages = describeErrors(validateCompose.errors).join("\n");
+    expect(messages).toContain("/services/web-api/depends_on");
+    expect(messages).toContain("intervall");
+  });
+
+  it("uses every ${VARIABLE} with an explicit fallback or requirement", () => {
+    const bare = interpolations(compose).filter((i) => i.text.startsWith("$") && !/[:]?[-?]/.test(i.text));
+    expect(bare.map((i) => i.text)).toEqual([]);
+  });
+});
+
+describe("topology", () => {
+  it("has PostgreSQL 16 and Redis 7 with healthchecks, Redis keeping an append-only file on a volume", () => {
+    expect(service("postgres").image).toBe("postgres:16");
+    expect(service("postgres").healthcheck?.test).toBeDefined();
+    expect(service("postgres").volumes).toContain("postgres-data:/var/lib/postgresql/data");
+    const redis = service("redis");
+    expect(redis.image).toBe("redis:7");
+    expect(redis.healthcheck?.test).toEqual(["CMD", "redis-cli", "ping"]);
+    const args = redis.command as string[];
+    expect(args.slice(args.indexOf("--appendonly"), args.indexOf("--appendonly") + 2)).toEqual([
+      "--appendonly",
+      "yes",
+    ]);
+    expect(args).toContain("noeviction");
+    expect(redis.volumes).toContain("redis-data:/data");
+    expect(Object.keys(compose.volumes ?? {})).toEqual(
+      expect.arrayContaining(["postgres-data", "redis-data"]),
+    );
+  });
+
+  it("builds every image of docker/images.json from docker/Dockerfile, with its package and target", () => {
+    const targets = new Set(parseDockerfile(readRepoFile("docker", "Dockerfile")).stages.map((s) => s.name));
+    for (const spec of imageSpecs()) {
+      const definition = service(spec.image);
+      expect(definition.build, spec.image).toEqual({
+        context: "..",
+        dockerfile: "docker/Dockerfile",
+        target: spec.target,
+        args: { APP: spec.package },
+      });
+      expect(targets.has(spec.target), `Dockerfile target ${spec.target}`).toBe(true);
+      expect(onExample.services[spec.image]?.image).toBe(`finanzas/${spec.image}:local`);
+    }
+    // Every app is an image that runs as a service; and nothing else is built.
+    expect(
+      imageSpecs()
+        .filter((s) => s.target === "service")
+        .map((s) => s.package)
+        .sort(),
+    ).toEqual(apps);
+    const built = Object.entries(compose.services).filter(([, s]) => s.build);
+    expect(built.map(([name]) => name).sort()).toEqual(
+      imageSpecs()
+        .map((s) => s.image)
+        .sort(),
+    );
+  });
+
+  it("runs migrate once after PostgreSQL is healthy, and every service only after it succeeded", () => {
+    const migrate = service("migrate");
+    expect(migrate.depends_on).toEqual({ postgres: { condition: "service_healthy" } });
+    expect(migrate.restart).toBe("no");
+    for (const app of apps) {
+      expect(service(app).depends_on, app).toMatchObject({
+        postgres: { condition: "service_healthy" },
+        redis: { condition: "service_healthy" },
+        migrate: { condition: "service_completed_successfully" },
+      });
+      expect(service(app).profiles, `${app} runs without a profile`).toBeUndefined();
+      expect(service(app).restart).toBe("unless-stopped");
+    }
+  });
+
+  it("probes every service with its image's HEALTHCHECK", () => {
+    const dockerfile = parseDockerfile(readRepoFile("docker", "Dockerfile"));
+    const healthcheckOf = (stage: string) => {
+      const line = dockerfile.stages
+        .find((s) => s.name === stage)
+        ?.instructions.find((i) => i.keyword === "HEALTHCHECK");
+      return line ? ["CMD", ...parseHealthcheck(line.args).command] : undefined;
+    };
+    for (const spec of imageSpecs().filter((s) => s.target !== "migrate")) {
+      expect(service(spec.image).healthcheck?.test, spec.image).toEqual(healthcheckOf(spec.target));
+    }
+    for (const name of Object.keys(compose.services)) {
+      if (name !== "migrate")
+        expect(service(name).healthcheck?.test, `${name} has a healthcheck`).toBeDefined();
+    }
+  });
+
+  it("gives Docker more time than SHUTDOWN_TIMEOUT_MS (plus the 5 s close deadline) before SIGKILL", () => {
+    for (const app of apps) {
+      const shutdownMs = Number(serviceEnvironment(onExample.services[app]!).SHUTDOWN_TIMEOUT_MS);
+      expect(shutdownMs, app).toBeGreaterThan(0);
+      const grace = onExample.services[app]!.stop_grace_period;
+      expect(grace, `${app} stop_grace_period`).toBeDefined();
+      expect(durationMs(grace!), app).toBeGreaterThanOrEqual(shutdownMs + 10_000);
+    }
+  });
+
+  it("lets the workers scale: no fixed container names, no host ports", () => {
+    for (const [name, definition] of Object.entries(compose.services)) {
+      expect(definition.container_name, name).toBeUndefined();
+    }
+    const workers = apps.filter((app) => app !== "web-api");
+    expect(workers.length).toBe(4);
+    for (const worker of workers) expect(service(worker).ports, worker).toBeUndefined();
+  });
+
+  it("publishes ports on the loopback interface unless configured otherwise", () => {
+    const published = Object.entries(onExample.services).flatMap(([name, s]) =>
+      (s.ports ?? []).map((p) => [name, String(p)] as const),
+    );
+    expect(published.map(([name]) => name).sort()).toEqual(["mailpit", "odoo-sim", "web-api"]);
+    for (const [, port] of published) expect(port).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+  });
+
+  it("adds the Odoo simulator and an SMTP catcher with a web UI only in the demo profile", () => {
+    const demo = Object.entries(compose.services)
+      .filter(([, s]) => s.profiles?.includes("demo"))
+      .map(([name]) => name)
+      .sort();
+    expect(demo).toEqual(["mailpit", "odoo-sim"]);
+    expect(service("mailpit").image).toMatch(/^axllent\/mailpit:v\d+\.\d+\.\d+$/);
+    expect(onExample.services.mailpit?.ports).toEqual(["127.0.0.1:8025:8025"]);
+    // The ETL waits for the simulator when it runs, and is not tied to it when it does not.
+    expect(service("etl-worker").depends_on).toMatchObject({
+      "odoo-sim": { condition: "service_healthy", required: false },
+    });
+  });
+});
+
+describe("environment: what compose gives each service is what its config reads", () => {
+  for (const app of serviceApps()) {
+    it(`${app}: nothing missing, nothing unknown, and every value valid`, async () => {
+      const reads = await serviceEnvNames(app);
+      const given = Object.keys(serviceEnvironment(service(app))).sort();
+      const missing = reads.filter((name) => !given.includes(name));
+      const unknown = given.filter((name) => !reads.includes(name));
+      expect(
+        { missing, unknown },
+        `apps/${app}/src/config.ts reads ${missing.join(", ") || "—"} that docker/compose.yml does not give; ` +
+          `compose gives ${unknown.join(", ") || "—"} that the service does not read. ` +
+          "Add the variable to the service's environment (and to docker/.env.example when it is a setting).",
+      ).toEqual({ missing: [], unknown: [] });
+      // The values compose passes on docker/.env.example all parse (a wrong cron, URL or port fails here).
+      const environment = serviceEnvironment(onExample.services[app]!);
+      const { ConfigSchema, checkConfig } = configModules.get(app)!;
+      expect(() => {
+        const config = parseEnv(app, ConfigSchema, environment);
+        checkConfig?.(config);
+      }).not.toThrow();
+      expect(environment.NODE_ENV).toBe("production");
+      expect(environment.LOG_FORMAT).toBe("json");
+    });
+  }
+
+  it("migrate: exactly what the migrate command reads", () => {
+    expect(Object.keys(serviceEnvironment(service("migrate"))).sort()).toEqual(migrateEnvNames());
+  });
+
+  it("a service's settings reach it from docker/.env.example under the variable's own name", async () => {
+    // A variable of .env.example that a service reads must be passed through to that service
+    // (never fixed or renamed in compose), or changing it in .env would silently do nothing.
+    const documented = new Set(envExample.map((e) => e.name));
+    for (const app of apps) {
+      const environment = serviceEnvironment(service(app));
+      for (const name of await serviceEnvNames(app)) {
+        if (!documented.has(name)) continue;
+        expect(
+          interpolationsIn(environment[name] ?? "").map((i) => i.name),
+          `${app} ${name}`,
+        ).toEqual([name]);
+      }
+    }
+  });
+});
+
+describe("docker/.env.example", () => {
+  const used = interpolations(compose);
+  const usedNames = [...new Set(used.map((i) => i.name))].sort();
+
+  it("documents every variable compose.yml uses, and nothing else", () => {
+    const documented = envExample.map((e) => e.name);
+    expect(
+      documented.filter((name) => !usedNames.includes(name)),
+      "documented but unused",
+    ).toEqual([]);
+    expect(
+      usedNames.filter((name) => !documented.includes(name)),
+      "used but undocumented",
+    ).toEqual([]);
+    expect(new Set(documented).size, "no variable twice").toBe(documented.length);
+  });
+
+  it("explains each variable in a comment right above it", () => {
+    for (const entry of envExample) {
+      expect(entry.doc.join(" ").length, `${entry.name} (line ${entry.line})`).toBeGreaterThan(10);
+    }
+  });
+
+  it("holds the value compose falls back to, so running without a .env means running with it", () => {
+    const example = exampleVars();
+    for (const { name, fallback, text } of used) {
+      if (text.includes(":-"))
+        expect(fallback, `${text} vs .env.example ${name}=${example[name]}`).toBe(example[name]);
+    }
+  });
+
+  it("has no default in compose for the secrets: compose refuses to start without them", () => {
+    const required = [...new Set(used.filter((i) => i.text.includes(":?")).map((i) => i.name))].sort();
+    expect(required).toEqual(["DATABASE_URL", "JWT_SECRET", "POSTGRES_PASSWORD"]);
+    const example = exampleVars();
+    for (const name of required) expect(example[name], name).toMatch(/demo/);
+    // The demo's database URL carries the demo password.
+    expect(example.DATABASE_URL).toContain(`:${example.POSTGRES_PASSWORD}@postgres:5432/`);
+  });
+
+  it("matches the services' own defaults, except where a container differs from a laptop", () => {
+    // Where compose deliberately departs from a schema default, and why.
+    const departures: Record<string, string> = {
+      REDIS_URL: "the bundled Redis is the `redis` service, not 127.0.0.1",
+      DATABASE_URL: "the bundled PostgreSQL is the `postgres` service, with a password",
+      ADMIN_EMAIL: "the demo creates an admin to log in with",
+      ADMIN_PASSWORD: "the demo creates an admin to log in with",
+      JWT_SECRET: "required in production; the demo carries a placeholder",
+      ODOO_URL: "the demo's Odoo is the odoo-sim service",
+      ODOO_DB: "the simulator's database",
+      ODOO_USERNAME: "the simulator's login",
+      ODOO_PASSWORD: "the simulator's password",
+    };
+    const example = exampleVars();
+    const differing = new Set<string>();
+    for (const app of apps) {
+      const schema = configSchema(app);
+      for (const [name, property] of Object.entries(schema.properties)) {
+        if (!(name in example)) continue;
+        const fallback = (property as { default?: unknown }).default;
+        if (String(fallback ?? "") !== example[name]) differing.add(name);
+      }
+    }
+    expect([...differing].sort()).toEqual(Object.keys(departures).sort());
+  });
+});
