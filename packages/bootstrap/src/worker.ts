@@ -28,11 +28,17 @@ export function runWorkerService(worker: WorkerService): Promise<void> {
   const { config, logger } = worker;
   return runService(logger, async (shutdown) => {
     const stores = await openStores(worker.service, config, shutdown);
-    const health = await startHealthServer({ port: config.HEALTH_PORT, checks: stores.checks, logger });
+    const health = await startHealthServer({
+      port: config.HEALTH_PORT,
+      checks: stores.checks,
+      logger,
+      startsNotReady: true,
+    });
     shutdown.add("health server", () => health.close());
     const running = await worker.start(stores, shutdown);
     shutdown.add("work", () => running.close(config.SHUTDOWN_TIMEOUT_MS), config.SHUTDOWN_TIMEOUT_MS + 5_000);
     shutdown.add("readiness", () => health.drain());
+    health.markStarted();
     logger.info("ready");
   });
 }

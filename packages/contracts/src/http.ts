@@ -25,6 +25,11 @@ export const HealthLive = Type.Object({ status: Type.Literal("ok") });
 
 export const HealthReady = Type.Object({
   ready: Type.Boolean(),
-  status: Type.Union([Type.Literal("ready"), Type.Literal("not ready"), Type.Literal("shutting down")]),
+  status: Type.Union([
+    Type.Literal("ready"),
+    Type.Literal("not ready"),
+    Type.Literal("starting"),
+    Type.Literal("shutting down"),
+  ]),
   checks: Type.Record(Type.String(), Type.String()),
 });

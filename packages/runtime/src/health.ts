@@ -12,11 +12,13 @@ export interface HealthServerOptions {
   checks: Record<string, ReadinessCheck>;
   logger: Logger;
   checkTimeoutMs?: number;
+  /** Answer 503 "starting" until markStarted() (the service's own start-up, e.g. creating tables). Default false. */
+  startsNotReady?: boolean;
 }
 
 export interface ReadinessReport {
   ready: boolean;
-  status: "ready" | "not ready" | "shutting down";
+  status: "ready" | "not ready" | "starting" | "shutting down";
   checks: Record<string, string>;
 }
 
@@ -41,6 +43,8 @@ export async function checkReadiness(
 
 export interface HealthServer {
   port: number;
+  /** Start-up is complete: /health/ready now reflects the checks. */
+  markStarted(): void;
   /** From now on /health/ready answers 503 so load balancers stop routing work here. */
   drain(): void;
   close(): Promise<void>;
@@ -49,6 +53,7 @@ export interface HealthServer {
 /** The small HTTP server every worker runs: GET /health/live and GET /health/ready. */
 export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
   let draining = false;
+  let started = options.startsNotReady !== true;
   const server: Server = createServer((req, res) => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
@@ -59,6 +64,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
     if (path === "/health/live") return send(200, { status: "ok" });
     if (path === "/health/ready") {
       if (draining) return send(503, { ready: false, status: "shutting down", checks: {} });
+      if (!started) return send(503, { ready: false, status: "starting", checks: {} });
       void checkReadiness(options.checks, options.checkTimeoutMs).then((report) =>
         send(report.ready ? 200 : 503, report),
       );
@@ -78,6 +84,9 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
   options.logger.info({ port }, `health endpoints on :${port}/health/live and /health/ready`);
   return {
     port,
+    markStarted: () => {
+      started = true;
+    },
     drain: () => {
       draining = true;
     },

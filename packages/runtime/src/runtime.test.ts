@@ -72,6 +72,25 @@ describe("health server", () => {
     }
   });
 
+  it("answers 503 'starting' until the service marks its start-up complete", async () => {
+    const health = await startHealthServer({
+      port: 0,
+      host: "127.0.0.1",
+      logger,
+      checks: {},
+      startsNotReady: true,
+    });
+    try {
+      const before = await fetch(`http://127.0.0.1:${health.port}/health/ready`);
+      expect(before.status).toBe(503);
+      expect(await before.json()).toEqual({ ready: false, status: "starting", checks: {} });
+      health.markStarted();
+      expect((await fetch(`http://127.0.0.1:${health.port}/health/ready`)).status).toBe(200);
+    } finally {
+      await health.close();
+    }
+  });
+
   it("fails a check that does not answer in time", async () => {
     const report = await checkReadiness({ slow: () => new Promise(() => {}) }, 30);
     expect(report).toEqual({ ready: false, status: "not ready", checks: { slow: "error: ETIMEDOUT" } });
