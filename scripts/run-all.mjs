@@ -25,6 +25,11 @@ const env = {
   LOG_FORMAT: tty ? "pretty" : "json",
   ...process.env,
 };
+// A first admin to log in with, for a local run only (web-api never defaults it itself).
+if (env.NODE_ENV !== "production" && !env.ADMIN_EMAIL && !env.ADMIN_PASSWORD) {
+  env.ADMIN_EMAIL = "admin@example.com";
+  env.ADMIN_PASSWORD = "demo-admin-password";
+}
 
 function say(message) {
   process.stdout.write(`${tty ? "\x1b[1m" : ""}run-all${tty ? "\x1b[0m" : ""} ${message}\n`);
@@ -158,7 +163,8 @@ if (!stopping) {
     }
   });
   say(
-    `running ${SERVICES.join(", ")}; web-api on http://127.0.0.1:${env.PORT ?? 3000} — health: ` +
-      "web-api :3000, etl-worker :3101, scheduler :3102, report-worker :3103, mailer :3104 (/health/ready)",
+    `running ${SERVICES.join(", ")}; API docs on http://127.0.0.1:${env.PORT ?? 3000}/docs ` +
+      `(log in as ${env.ADMIN_EMAIL ?? "your ADMIN_EMAIL"}); health: web-api :3000, etl-worker :3101, ` +
+      "scheduler :3102, report-worker :3103, mailer :3104 (/health/ready)",
   );
 }

@@ -65,6 +65,9 @@ export async function migrateToLatest(url: string, logger?: Logger): Promise<Mig
     const migrator = new Migrator({
       db: database.db,
       provider: { getMigrations: async () => migrations },
+      // Branches merge migrations with earlier timestamps than ones already applied elsewhere;
+      // each runs once all the same (they are independent by construction: append-only files).
+      allowUnorderedMigrations: true,
     });
     const { error, results = [] } = await migrator.migrateToLatest();
     const applied = results.filter((r) => r.status === "Success").map((r) => r.migrationName);
