@@ -12,6 +12,7 @@ import { hostname } from "node:os";
 import type { Database, Kysely } from "@finanzas/db";
 import { sql } from "@finanzas/db";
 import type { Lease } from "./load.js";
+import { sleep } from "./sleep.js";
 
 export const ownerId = (): string => `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
@@ -50,20 +51,6 @@ export async function tryAcquire(
     return Number(inserted.numAffectedRows ?? 0) === 1 ? { model, owner, ttlSeconds } : null;
   });
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 
 /** Waits until the lease on `model` is ours (polling), or the signal aborts. */
 export async function acquire(

@@ -12,6 +12,7 @@ import {
   OdooTransportError,
 } from "@finanzas/odoo";
 import type { FieldKind, FieldSpec, ModelSpec } from "./registry.js";
+import { sleep } from "./sleep.js";
 import { decimalsOfRounding } from "./transform.js";
 
 export const CONTEXT = { active_test: false } as const;
@@ -72,20 +73,6 @@ export function resolveModel(spec: ModelSpec, meta: FieldsMeta): ResolvedModel {
   // A monetary amount is rounded with its currency: read the currency field even if not wanted.
   return { spec, columns, missing };
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 
 export interface RetryPolicy {
   /** Attempts of one call on top of the client's own retries. */
