@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import { setPriority } from "node:os";
 import { isAbsolute, join, posix } from "node:path";
 import { copyContext } from "./context.js";
@@ -97,11 +97,30 @@ export async function rehearse(options: RehearsalOptions): Promise<Rehearsal> {
     return state.root;
   };
 
-  for (const stage of stagesFor(dockerfile, options.target)) {
+  const plan = stagesFor(dockerfile, options.target);
+  // How many stages of the plan start from or copy out of each stage.
+  const users = new Map<string, number>();
+  for (const stage of plan) {
+    const used = [
+      ...(stage.fromStage ? [stage.from] : []),
+      ...stage.instructions
+        .filter((i) => i.keyword === "COPY")
+        .flatMap((i) => parseCopy(i.args, i.line).from ?? []),
+    ];
+    for (const name of new Set(used)) users.set(name, (users.get(name) ?? 0) + 1);
+  }
+
+  for (const stage of plan) {
     const parent = stage.fromStage ? states.get(stage.from) : undefined;
     const root = join(options.workDir, `stage-${stage.name}`);
-    mkdirSync(root, { recursive: true });
-    if (parent) cpSync(parent.root, root, { recursive: true, verbatimSymlinks: true });
+    if (parent && users.get(stage.from) === 1) {
+      // Nothing else needs the parent: its filesystem becomes this stage's (no copy).
+      renameSync(parent.root, root);
+      parent.root = root;
+    } else {
+      mkdirSync(root, { recursive: true });
+      if (parent) cpSync(parent.root, root, { recursive: true, verbatimSymlinks: true });
+    }
     const state: StageState = {
       root,
       system: !stage.fromStage,

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -63,12 +64,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (work) rmSync(work, { recursive: true, force: true });
+  if (work) await rm(work, { recursive: true, force: true });
   await database?.drop();
   await deleteQueueKeys(prefix);
-});
+}, 120_000);
 
-function build(image: string, target: string, app: string): Promise<Rehearsal> {
+async function build(image: string, target: string, app: string): Promise<Rehearsal> {
+  // Only one image's filesystems on disk at a time (a few hundred MB each); the turbo cache stays.
+  for (const entry of readdirSync(work))
+    if (entry !== "turbo-cache") await rm(join(work, entry), { recursive: true });
   return rehearse({
     dockerfile: join(REPO, "docker", "Dockerfile"),
     context: REPO,
