@@ -1,6 +1,4 @@
 import { randomUUID } from "node:crypto";
-import fastifyCors from "@fastify/cors";
-import fastifyHelmet from "@fastify/helmet";
 import fastifyRateLimit from "@fastify/rate-limit";
 import fastifyRedis from "@fastify/redis";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
@@ -19,9 +17,12 @@ import { createIndexKeeper } from "./finance/indexes.js";
 import { latestFinishedRun } from "./finance/sync-repo.js";
 import { registerAdminQueues } from "./plugins/admin-queues.js";
 import { type Access, registerAuth } from "./plugins/auth.js";
-import { createMetrics, registerMetrics } from "./plugins/metrics.js";
+import { registerHeaders } from "./plugins/headers.js";
+import { createMetrics, registerMetrics, registerMetricsRoute } from "./plugins/metrics.js";
 import { registerOpenApi } from "./plugins/openapi.js";
-import { registerProblemHandlers } from "./problem.js";
+import { registerProblemHandlers, sendProblem } from "./problem.js";
+import { createLocalRateLimiter, type LocalRateLimiter } from "./rate-limit.js";
+import { lazyChildLoggerFactory } from "./request-logger.js";
 import { authRoutes } from "./routes/auth.js";
 import { financeRoutes } from "./routes/finance.js";
 import { healthRoutes } from "./routes/health.js";
@@ -58,6 +59,8 @@ export interface AppDeps {
   connection: QueueConnection;
   /** Clock for token expiry (tests move it). */
   now?: () => number;
+  /** How often the global rate limit's counts go to Redis (default 1000 ms; 0: only on rateLimit.sync()). */
+  rateLimitSyncMs?: number;
 }
 
 export type AppInstance = FastifyInstance<
@@ -80,6 +83,8 @@ export interface App {
   routes: RouteInfo[];
   /** From now on /health/ready answers 503 so the load balancer stops sending requests. */
   drain(): void;
+  /** The global per-client rate limit (tests sync it by hand). */
+  rateLimit: LocalRateLimiter;
 }
 
 const API_PREFIXES = ["/api/", "/health/", "/metrics", "/openapi.json", "/docs", "/admin/"];
@@ -90,6 +95,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   let draining = false;
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
+    // The per-request child logger (with the request id) is built only when a line is written.
+    childLoggerFactory: lazyChildLoggerFactory,
     genReqId: (req) => {
       const given = req.headers["x-request-id"];
       return typeof given === "string" && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
@@ -165,45 +172,42 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     await Promise.allSettled([etl.close(), ...otherQueues.map((q) => q.close())]);
   });
 
-  app.addHook("onSend", async (request, reply) => {
-    reply.header("x-request-id", request.id);
-  });
+  registerMetrics(app, metrics);
   registerProblemHandlers(app);
   await app.register(fastifyRedis, { client: deps.redis, closeClient: false });
-  await app.register(fastifyHelmet, {
-    global: true,
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        imgSrc: ["'self'", "data:"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        scriptSrc: ["'self'"],
-        frameAncestors: ["'none'"],
-      },
-    },
-    hsts: config.NODE_ENV === "production",
+  // Security headers, CORS and x-request-id: one synchronous hook, header sets computed once.
+  registerHeaders(app, {
+    production: config.NODE_ENV === "production",
+    origins: config.CORS_ORIGINS.split(",")
+      .map((o) => o.trim())
+      .filter(Boolean),
   });
-  const origins = config.CORS_ORIGINS.split(",")
-    .map((o) => o.trim())
-    .filter(Boolean);
-  await app.register(fastifyCors, {
-    origin: origins.includes("*") ? "*" : origins,
-    methods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-    allowedHeaders: ["authorization", "content-type", "if-none-match", "x-request-id"],
-    exposedHeaders: [
-      "etag",
-      "x-request-id",
-      "retry-after",
-      "x-ratelimit-limit",
-      "x-ratelimit-remaining",
-      "x-ratelimit-reset",
-    ],
-    maxAge: 600,
-  });
-  await app.register(fastifyRateLimit, {
-    global: true,
+  // The global per-client limit, counted in process and synced to Redis in batches (see rate-limit.ts).
+  const limiter = createLocalRateLimiter({
+    redis: deps.redis,
+    keyPrefix: `${deps.connection.prefix}:rate-limit:global:`,
     max: config.RATE_LIMIT_MAX,
-    timeWindow: config.RATE_LIMIT_WINDOW_SECONDS * 1000,
+    windowMs: config.RATE_LIMIT_WINDOW_SECONDS * 1000,
+    syncMs: deps.rateLimitSyncMs ?? 1000,
+    logger,
+  });
+  const limitHeader = String(config.RATE_LIMIT_MAX);
+  app.addHook("onRequest", (request, reply, done) => {
+    const wait = limiter.take(request.ip);
+    if (wait === 0) return done();
+    const seconds = Math.ceil(wait / 1000);
+    reply.headers({
+      "retry-after": String(seconds),
+      "x-ratelimit-limit": limitHeader,
+      "x-ratelimit-remaining": "0",
+      "x-ratelimit-reset": String(seconds),
+    });
+    sendProblem(request, reply, { status: 429, detail: `too many requests: retry in ${seconds} s` });
+  });
+  app.addHook("onClose", () => limiter.close());
+  // The strict login limit stays exact, in Redis, on the routes that ask for it (config.rateLimit).
+  await app.register(fastifyRateLimit, {
+    global: false,
     redis: deps.redis,
     nameSpace: `${deps.connection.prefix}:rate-limit:`,
     skipOnError: true,
@@ -216,7 +220,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     cookiePrefix: "/admin/queues",
   });
   await registerOpenApi(app);
-  registerMetrics(app, metrics);
+  registerMetricsRoute(app, metrics);
 
   await app.register(healthRoutes, { checks: deps.checks, isDraining: () => draining });
   const mountDeps = { cache, metrics };
@@ -266,5 +270,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     drain: () => {
       draining = true;
     },
+    rateLimit: limiter,
   };
 }

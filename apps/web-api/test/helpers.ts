@@ -52,7 +52,13 @@ export const testConfig = (env: Record<string, string> = {}) =>
 /** The app over a fresh migrated database and its own Redis prefix, with one logged-in user per role. */
 export async function startTestApp(
   label: string,
-  options: { env?: Record<string, string>; testDb?: TestDatabase; prefix?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    testDb?: TestDatabase;
+    prefix?: string;
+    /** The global rate limit's Redis sync period; 0: only when the test calls built.rateLimit.sync(). */
+    rateLimitSyncMs?: number;
+  } = {},
 ): Promise<TestApp> {
   const testDb = options.testDb ?? (await createTestDatabase(`web_api_${label}`));
   const database = createDb({ url: testDb.url, max: 8 });
@@ -68,6 +74,7 @@ export async function startTestApp(
     config: testConfig(options.env),
     connection: { redisUrl: TEST_REDIS_URL, prefix },
     now: () => (frozen ? clock.now : Date.now()),
+    ...(options.rateLimitSyncMs === undefined ? {} : { rateLimitSyncMs: options.rateLimitSyncMs }),
   });
   const app = built.app;
   const login = async (email: string) => {

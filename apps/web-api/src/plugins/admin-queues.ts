@@ -42,8 +42,7 @@ export async function registerAdminQueues(app: AppInstance, options: AdminQueues
       route.config = {
         ...route.config,
         access: ["admin"],
-        // bull-board's page uses inline scripts and styles: a looser CSP on its pages only.
-        helmet: { contentSecurityPolicy: false },
+        // bull-board's page uses inline scripts and styles: no CSP on its pages (see headers.ts).
       } as typeof route.config;
     });
     await scope.register(serverAdapter.registerPlugin() as never, { prefix: BASE });

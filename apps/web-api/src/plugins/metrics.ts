@@ -1,4 +1,5 @@
 import type { Queue } from "@finanzas/queue";
+import type { FastifyReply, FastifyRequest, onResponseHookHandler } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { AppInstance } from "../app.js";
 
@@ -59,15 +60,47 @@ export function createMetrics(queues: Queue[]): Metrics {
   return { registry, httpDuration, cacheHits, cacheMisses, cacheInvalidations };
 }
 
-/** Latency of every request, labelled by route pattern (never the raw URL: bounded cardinality). */
+type Labels = { method: string; route: string; status_code: string };
+
+/**
+ * Latency of every request, labelled by route pattern (never the raw URL: bounded cardinality).
+ * A synchronous onResponse hook per route, with its pattern fixed when the route is declared and
+ * one label object per method and status reused; Fastify's 404 handler is "unmatched".
+ */
 export function registerMetrics(app: AppInstance, metrics: Metrics): void {
-  app.addHook("onResponse", async (request, reply) => {
-    const route = request.routeOptions.url ?? "unmatched";
-    metrics.httpDuration.observe(
-      { method: request.method, route, status_code: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
+  const observer = (route: string) => {
+    const labels = new Map<string, Labels>();
+    return (request: FastifyRequest, reply: FastifyReply) => {
+      const status = reply.statusCode;
+      const key = `${request.method} ${status}`;
+      let l = labels.get(key);
+      if (l === undefined) {
+        l = { method: request.method, route, status_code: String(status) };
+        labels.set(key, l);
+      }
+      metrics.httpDuration.observe(l, reply.elapsedTime / 1000);
+    };
+  };
+  app.addHook("onRoute", (route) => {
+    const observe = observer(route.url);
+    const hook: onResponseHookHandler = (request, reply, done) => {
+      observe(request, reply);
+      done();
+    };
+    route.onResponse = [
+      ...(route.onResponse ? [route.onResponse].flat() : []),
+      hook,
+    ] as typeof route.onResponse;
   });
+  const unmatched = observer("unmatched");
+  app.addHook("onResponse", (request, reply, done) => {
+    if (request.is404) unmatched(request, reply);
+    done();
+  });
+}
+
+/** GET /metrics: register after the auth hooks (it is for admins or the METRICS_TOKEN). */
+export function registerMetricsRoute(app: AppInstance, metrics: Metrics): void {
   app.get(
     "/metrics",
     {
