@@ -16,6 +16,8 @@ export interface ReadCache {
   key(route: string, role: string, input: unknown): string;
   /** The body comes back as UTF-8 bytes, ready to send (no per-request encoding). */
   get(key: string): Promise<{ etag: string; body: Buffer } | null>;
+  /** The in-process layer only, synchronously (the hot path); null means ask `get`. */
+  peek(key: string): { etag: string; body: Buffer } | null;
   set(key: string, entry: { etag: string; body: string }): Promise<void>;
   /** Moves to a new generation (also what a data-changed message does). */
   invalidate(reason: string): void;
@@ -52,6 +54,8 @@ export function createReadCache(options: CacheOptions): ReadCache {
   // A small in-process layer in front of Redis: same keys (so the same generation rule), same TTL.
   const memory = new Map<string, { etag: string; body: Buffer; expires: number }>();
   const MEMORY_ENTRIES = 500;
+  // Hashes of recent canonical inputs (a repeated query skips SHA-1).
+  const hashes = new Map<string, string>();
   const subscriber = redis.duplicate({ lazyConnect: true, maxRetriesPerRequest: null });
   subscriber.on("error", () => {});
   const channel = dataChangedChannel(prefix);
@@ -100,8 +104,19 @@ export function createReadCache(options: CacheOptions): ReadCache {
     },
     ready,
     key(route, role, input) {
-      const hash = createHash("sha1").update(canonical(input)).digest("base64url");
+      const text = canonical(input);
+      let hash = hashes.get(text);
+      if (hash === undefined) {
+        hash = createHash("sha1").update(text).digest("base64url");
+        if (hashes.size >= 1000) hashes.clear();
+        hashes.set(text, hash);
+      }
       return `${prefix}:api-cache:${generation}:${route}:${role}:${hash}`;
+    },
+    peek(key) {
+      if (ttlSeconds === 0) return null;
+      const local = memory.get(key);
+      return local && local.expires > Date.now() ? local : null;
     },
     async get(key) {
       if (ttlSeconds === 0) return null;

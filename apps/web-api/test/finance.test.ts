@@ -419,6 +419,14 @@ describe("cache", () => {
     expect(second.body).toBe(first.body);
     const etag = second.headers.etag as string;
     expect(etag).toMatch(/^".+"$/);
+    // revalidated with the ETag, kept by no shared cache, per token and origin; the API's security set
+    for (const res of [first, second]) {
+      expect(res.headers["cache-control"]).toBe("private, no-cache");
+      expect(res.headers.vary).toBe("Origin, Authorization");
+      expect(res.headers["content-security-policy"]).toBe("default-src 'none'; frame-ancestors 'none'");
+      expect(res.headers["x-content-type-options"]).toBe("nosniff");
+      expect(res.headers["x-request-id"]).toBeTruthy();
+    }
     const notModified = await get(url, t.tokens.viewer, { "if-none-match": etag });
     expect(notModified.statusCode).toBe(304);
     expect(notModified.body).toBe("");

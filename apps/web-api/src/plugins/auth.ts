@@ -1,5 +1,5 @@
 import type { Role } from "@finanzas/contracts";
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from "fastify";
 import type { AppInstance } from "../app.js";
 import { InvalidTokenError, type TokenSigner } from "../auth/tokens.js";
 import { sendProblem } from "../problem.js";
@@ -67,36 +67,64 @@ export interface AuthOptions {
   cookiePrefix: string;
 }
 
-/** Every request: authenticate when the route needs it, then check the role. */
+/**
+ * Every route: authenticate when it needs it, then check the role. A hook per route (added when the
+ * route is declared), so public routes pay nothing and no request looks its rule up; synchronous
+ * when the token was already verified (the memoised HS256 check), a promise only on first sight.
+ * The rule is read from the route's options at request time: scopes declared later (bull-board's)
+ * set it in their own onRoute hooks, after this one ran.
+ */
 export function registerAuth(app: AppInstance, options: AuthOptions): void {
   app.decorateRequest("user", null);
-  app.addHook("onRequest", async (request, reply) => {
-    const access = request.routeOptions.config.access;
-    if (access === undefined) {
-      // Only Fastify's own 404 handler has no access rule (routes without one are refused at boot).
-      return;
-    }
-    if (access === "public") return;
-    const token = tokenOf(request, request.url.startsWith(options.cookiePrefix));
-    if (access === "metrics" && token && options.metricsToken && safeEqual(token, options.metricsToken))
-      return;
-    if (!token) return unauthorized(request, reply, "this route needs a bearer access token: log in first");
-    let user: AuthUser;
-    try {
-      const claims = await options.signer.verify(token);
-      user = { id: claims.userId, role: claims.role, email: claims.email };
-    } catch (error) {
-      const detail = error instanceof InvalidTokenError ? error.message : "the access token is invalid";
-      return unauthorized(request, reply, detail, "invalid_token");
-    }
+  const { signer, metricsToken, cookiePrefix } = options;
+
+  const authorise = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    user: AuthUser,
+    access: readonly Role[] | "metrics",
+  ): boolean => {
     request.user = user;
     const allowed: readonly Role[] = access === "metrics" ? ["admin"] : access;
-    if (!allowed.includes(user.role)) {
-      return sendProblem(request, reply, {
-        status: 403,
-        detail: `role ${user.role} may not ${request.method} ${request.routeOptions.url}; allowed: ${allowed.join(", ")}`,
-      });
-    }
+    if (allowed.includes(user.role)) return true;
+    sendProblem(request, reply, {
+      status: 403,
+      detail: `role ${user.role} may not ${request.method} ${request.routeOptions.url}; allowed: ${allowed.join(", ")}`,
+    });
+    return false;
+  };
+
+  app.addHook("onRoute", (route) => {
+    const hook: onRequestHookHandler = (request, reply, done) => {
+      const access = route.config?.access;
+      // Only Fastify's own 404 handler has no access rule (routes without one are refused at boot).
+      if (access === undefined || access === "public") return done();
+      const token = tokenOf(request, request.url.startsWith(cookiePrefix));
+      if (access === "metrics" && token && metricsToken && safeEqual(token, metricsToken)) return done();
+      if (!token) {
+        unauthorized(request, reply, "this route needs a bearer access token: log in first");
+        return;
+      }
+      const known = signer.known(token);
+      if (known) {
+        if (authorise(request, reply, { id: known.userId, role: known.role, email: known.email }, access))
+          done();
+        return;
+      }
+      signer.verify(token).then(
+        (claims) => {
+          if (
+            authorise(request, reply, { id: claims.userId, role: claims.role, email: claims.email }, access)
+          )
+            done();
+        },
+        (error: unknown) => {
+          const detail = error instanceof InvalidTokenError ? error.message : "the access token is invalid";
+          unauthorized(request, reply, detail, "invalid_token");
+        },
+      );
+    };
+    route.onRequest = [...(route.onRequest ? [route.onRequest].flat() : []), hook] as typeof route.onRequest;
   });
 }
 
