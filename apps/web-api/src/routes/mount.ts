@@ -63,6 +63,7 @@ export function mount<N extends ApiRouteName>(
     });
 
   const hitsOf = deps.metrics.cacheHits.labels(name);
+  const keys = new Map<string, { generation: string; key: string }>();
   const missesOf = deps.metrics.cacheMisses.labels(name);
   const fromRedisOrDb = async (request: FastifyRequest, reply: FastifyReply, key: string) => {
     const hit = await deps.cache.get(key).catch(() => null);
@@ -102,7 +103,18 @@ export function mount<N extends ApiRouteName>(
     handler: route.cached
       ? (request: FastifyRequest, reply: FastifyReply) => {
           const role = request.user?.role ?? "public";
-          const key = deps.cache.key(name, role, { p: request.params, q: request.query });
+          // The same URL and role always make the same key (in a generation): skip canonicalising.
+          const memoKey = `${role} ${request.url}`;
+          let memo = keys.get(memoKey);
+          if (memo === undefined || memo.generation !== deps.cache.generation) {
+            memo = {
+              generation: deps.cache.generation,
+              key: deps.cache.key(name, role, { p: request.params, q: request.query }),
+            };
+            if (keys.size >= 1000) keys.clear();
+            if (memoKey.length <= 512) keys.set(memoKey, memo); // bounded memory: ≤ 1000 short URLs
+          }
+          const key = memo.key;
           // The hot path: the in-process layer answers synchronously, no promise involved.
           const local = deps.cache.peek(key);
           if (local) {
