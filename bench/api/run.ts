@@ -5,6 +5,9 @@
  *
  *   pnpm exec turbo run build --filter=web-api && pnpm --filter web-api bench [invoices] [seconds]
  *
+ * BENCH_CPU_PROF=<dir> starts the cached server with `node --cpu-prof` (the profile lands in <dir>
+ * when it stops); `node bench/api/profile.mjs <file.cpuprofile>` sums self time per function and package.
+ *
  * Targets (issue 5): cached list ≥ 50% of hello-world's requests/s; uncached list p99 < 50 ms at
  * 10 concurrent clients.
  */
@@ -80,35 +83,38 @@ try {
   await seed(database.url);
   console.log(`seeded ${INVOICES} invoices in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-  const api = async (prefix: string, env: Record<string, string>) => {
+  const api = async (prefix: string, env: Record<string, string>, args: string[] = []) => {
     const port = await freePort();
-    const proc = startProcess(ENTRY, {
-      NODE_ENV: "production",
-      LOG_LEVEL: "warn",
-      LOG_FORMAT: "json",
-      DATABASE_URL: database.url,
-      REDIS_URL: TEST_REDIS_URL,
-      QUEUE_PREFIX: prefix,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      JWT_SECRET: "bench-secret-kQ2x9LmN4vBc8TgH1sWd6YeJ3fUa7Pz",
-      ADMIN_EMAIL: "bench@example.com",
-      ADMIN_PASSWORD: PASSWORD,
-      RATE_LIMIT_MAX: "1000000",
-      ...env,
-    });
+    const proc = startProcess(
+      ENTRY,
+      {
+        NODE_ENV: "production",
+        LOG_LEVEL: "warn",
+        LOG_FORMAT: "json",
+        DATABASE_URL: database.url,
+        REDIS_URL: TEST_REDIS_URL,
+        QUEUE_PREFIX: prefix,
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        JWT_SECRET: "bench-secret-kQ2x9LmN4vBc8TgH1sWd6YeJ3fUa7Pz",
+        ADMIN_EMAIL: "bench@example.com",
+        ADMIN_PASSWORD: PASSWORD,
+        RATE_LIMIT_MAX: "1000000",
+        ...env,
+      },
+      args,
+    );
     procs.push(proc);
     await waitForHttpOk(`http://127.0.0.1:${port}/health/ready`, proc);
     return port;
   };
-  const cachedPort = await api(prefixes[0]!, {});
+  const profileDir = process.env.BENCH_CPU_PROF;
+  const cachedPort = await api(
+    prefixes[0]!,
+    {},
+    profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+  );
   const uncachedPort = await api(prefixes[1]!, { CACHE_TTL_SECONDS: "0" });
-  const helloPort = await freePort();
-  const hello = startProcess(fileURLToPath(new URL("./hello.mjs", import.meta.url)), {
-    PORT: String(helloPort),
-  });
-  procs.push(hello);
-  await waitForHttpOk(`http://127.0.0.1:${helloPort}/`, hello);
 
   const login = await fetch(`http://127.0.0.1:${cachedPort}/api/v1/auth/login`, {
     method: "POST",
@@ -122,15 +128,28 @@ try {
     items: unknown[];
   };
   if (sample.items.length !== 50) throw new Error("the invoice list did not return a full page");
+  const pageBytes = (await (await fetch(`http://127.0.0.1:${cachedPort}${path}`, { headers })).arrayBuffer())
+    .byteLength;
+  const helloPort = await freePort();
+  const hello = startProcess(fileURLToPath(new URL("./hello.mjs", import.meta.url)), {
+    PORT: String(helloPort),
+    BODY_BYTES: String(pageBytes),
+  });
+  procs.push(hello);
+  await waitForHttpOk(`http://127.0.0.1:${helloPort}/`, hello);
 
   const results = [
     await measure("bare Fastify hello-world", `http://127.0.0.1:${helloPort}/`),
     await measure("GET /api/v1/invoices?limit=50 (cached)", `http://127.0.0.1:${cachedPort}${path}`, headers),
+    // hello-world's server answering a pre-encoded body of the page's size: the cost of the bytes
+    await measure(`bare Fastify, a pre-encoded ${pageBytes}-byte body`, `http://127.0.0.1:${helloPort}/body`),
     await measure(
       "GET /api/v1/invoices?limit=50 (uncached)",
       `http://127.0.0.1:${uncachedPort}${path}`,
       headers,
     ),
+    // the cheapest route of the API: no auth, no cache, a tiny body: the per-request floor
+    await measure("GET /health/live", `http://127.0.0.1:${cachedPort}/health/live`),
     // the same cached path with a small body: per-request overhead apart from moving ~19 KB pages
     await measure(
       "GET /api/v1/invoices?limit=1 (cached, small body)",
@@ -138,10 +157,14 @@ try {
       headers,
     ),
   ];
-  const [helloResult, cached, uncached] = results as [Result, Result, Result];
-  const bytes = (await (await fetch(`http://127.0.0.1:${cachedPort}${path}`, { headers })).arrayBuffer())
-    .byteLength;
+  const [helloResult, cached, sameBytes, uncached] = results as [Result, Result, Result, Result];
+  const page = await fetch(`http://127.0.0.1:${cachedPort}${path}`, { headers });
+  const bytes = (await page.arrayBuffer()).byteLength;
+  const head = [...page.headers].map(([k, v]) => `${k}: ${v}`);
   console.log(`\nthe limit=50 page is ${bytes} bytes; hello-world's is 17`);
+  console.log(
+    `its ${head.length} response headers (${head.join("\r\n").length} bytes; fetch hides connection and keep-alive):\n  ${head.join("\n  ")}`,
+  );
   console.log(
     `\n${INVOICES} invoices, ${CONNECTIONS} connections, ${SECONDS} s each, node ${process.version}\n`,
   );
@@ -155,6 +178,9 @@ try {
   const ratio = cached.requests.average / helloResult.requests.average;
   console.log(
     `\ncached / hello-world = ${(ratio * 100).toFixed(0)}% (target ≥ 50%): ${ratio >= 0.5 ? "met" : "NOT met"}`,
+  );
+  console.log(
+    `cached / bare Fastify with the same body size = ${((cached.requests.average / sameBytes.requests.average) * 100).toFixed(0)}%`,
   );
   console.log(
     `uncached p99 = ${uncached.latency.p99} ms (target < 50 ms): ${uncached.latency.p99 < 50 ? "met" : "NOT met"}`,
