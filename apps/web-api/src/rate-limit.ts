@@ -14,12 +14,16 @@ import type { Redis } from "ioredis";
  * Tolerance: on one replica the limit is exact. Across replicas a client can exceed it by at most
  * what the *other* replicas admitted for it during one sync interval (each learns the total at its
  * next sync). If Redis is unreachable each replica goes on limiting with its own counts (the
- * previous limiter let every request through when Redis failed).
+ * previous limiter let every request through when Redis failed). Memory is bounded: past
+ * `maxClients` addresses in one window, an early sync forgets those with nothing unsent; a
+ * forgotten client relearns its total at its next sync (the same one-interval tolerance).
  */
 export interface LocalRateLimiter {
   /** Counts a request from `client`; returns 0 when admitted, else the milliseconds to the window's end. */
   take(client: string): number;
   readonly max: number;
+  /** Client addresses remembered in the current window (tests). */
+  readonly clients: number;
   /** Sends the unsent counts to Redis and reads back the totals (also run by the timer). */
   sync(): Promise<void>;
   /** Stops the timer after a last sync. */
@@ -36,6 +40,12 @@ export interface LocalRateLimiterOptions {
   syncMs?: number;
   logger?: Logger;
   now?: () => number;
+  /**
+   * Clients remembered per window before an early sync that forgets those with nothing unsent
+   * (their totals are in Redis and come back at their next request's sync): bounded memory when
+   * many addresses (IPv6 ranges, X-Forwarded-For behind TRUST_PROXY) show up in one window.
+   */
+  maxClients?: number;
 }
 
 interface Count {
@@ -49,10 +59,15 @@ export function createLocalRateLimiter(options: LocalRateLimiterOptions): LocalR
   const { redis, keyPrefix, max, windowMs, logger } = options;
   const now = options.now ?? Date.now;
   const syncMs = options.syncMs ?? 1000;
+  const maxClients = options.maxClients ?? 50_000;
   let window = Math.floor(now() / windowMs);
   let counts = new Map<string, Count>();
   let syncing: Promise<void> | undefined;
   let warned = false;
+  let pruning = false;
+  const forgetSent = () => {
+    for (const [client, count] of counts) if (count.unsent === 0) counts.delete(client);
+  };
 
   const take = (client: string): number => {
     const t = now();
@@ -66,6 +81,14 @@ export function createLocalRateLimiter(options: LocalRateLimiterOptions): LocalR
     if (count === undefined) {
       count = { total: 0, unsent: 0 };
       counts.set(client, count);
+      if (counts.size > maxClients && !pruning) {
+        pruning = true;
+        void sync()
+          .then(forgetSent)
+          .finally(() => {
+            pruning = false;
+          });
+      }
     }
     if (count.total + count.unsent >= max) return (w + 1) * windowMs - t;
     count.unsent++;
@@ -120,6 +143,9 @@ export function createLocalRateLimiter(options: LocalRateLimiterOptions): LocalR
   return {
     take,
     max,
+    get clients() {
+      return counts.size;
+    },
     sync,
     async close() {
       if (timer) clearInterval(timer);

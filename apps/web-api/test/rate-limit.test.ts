@@ -82,6 +82,28 @@ describe("local rate limiter", () => {
     await limiter.close();
   });
 
+  it("forgets synced clients when too many show up in one window, and relearns their totals", async () => {
+    const limiter = createLocalRateLimiter({
+      redis,
+      keyPrefix: `${prefix}:many:`,
+      max: 2,
+      windowMs: 600_000,
+      syncMs: 0,
+      maxClients: 100,
+    });
+    expect(limiter.take("first")).toBe(0);
+    expect(limiter.take("first")).toBe(0);
+    for (let i = 0; i < 100; i++) limiter.take(`10.0.0.${i}`); // the 101st client triggers a sync
+    await limiter.sync();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(limiter.clients).toBeLessThan(10);
+    // "first" was forgotten locally but its count is in Redis: admitted once, then refused after a sync
+    expect(limiter.take("first")).toBe(0);
+    await limiter.sync();
+    expect(limiter.take("first")).toBeGreaterThan(0);
+    await limiter.close();
+  });
+
   it("goes on limiting per replica when Redis is unreachable, and keeps the unsent counts", async () => {
     const dead = createRedis("redis://127.0.0.1:1");
     dead.on("error", () => {});
