@@ -485,10 +485,13 @@ export class Store {
 
   count(model: string, domain: unknown, env: Env, limit?: number | null): number {
     const t = this.table(model);
-    const { pred } = new DomainCompiler(this, env).compile(model, domain);
+    const { pred, idBounds } = new DomainCompiler(this, env).compile(model, domain);
+    // Like PostgreSQL with its primary key: only the rows inside the domain's id range are visited.
+    const lo = t.lowerBoundId(Math.ceil(idBounds.lo));
+    const hi = Number.isFinite(idBounds.hi) ? t.lowerBoundId(Math.floor(idBounds.hi) + 1) : t.size;
     let n = 0;
     const max = limit ? limit : Number.POSITIVE_INFINITY;
-    for (let r = 0; r < t.size && n < max; r++) if (t.alive[r] && pred(r)) n++;
+    for (let r = lo; r < hi && n < max; r++) if (t.alive[r] && pred(r)) n++;
     return n;
   }
 
