@@ -1,5 +1,4 @@
-import { spawn } from "node:child_process";
-import type { ServiceProcess } from "@finanzas/testing";
+import { type ServiceProcess, startNode } from "@finanzas/testing";
 import type { ImageConfig } from "./rehearse.js";
 
 /**
@@ -14,32 +13,7 @@ export function startContainer(
 ): ServiceProcess {
   const [program, ...args] = command;
   if (program !== "node") throw new Error(`the rehearsal runs node commands only, not ${program}`);
-  const child = spawn(process.execPath, args, {
-    cwd: image.hostWorkdir,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...image.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout.on("data", (chunk) => {
-    output += chunk;
-  });
-  child.stderr.on("data", (chunk) => {
-    output += chunk;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
-  );
-  return {
-    child,
-    output: () => output,
-    exited,
-    async stop(signal = "SIGTERM") {
-      const started = Date.now();
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      const { code } = await exited;
-      return { code, ms: Date.now() - started };
-    },
-  };
+  return startNode(args, { ...image.env, ...env }, { cwd: image.hostWorkdir });
 }
 
 /** Runs a command to completion (a HEALTHCHECK, a one-shot CMD) and returns its exit code and output. */

@@ -29,7 +29,17 @@ export function startProcess(
   env: Record<string, string>,
   args: string[] = [],
 ): ServiceProcess {
-  const child = spawn(process.execPath, [...args, entry], {
+  return startNode([...args, entry], env);
+}
+
+/** Starts this Node with `args` (in `cwd`), exactly `env` on top of PATH/HOME, output captured. */
+export function startNode(
+  args: string[],
+  env: Record<string, string>,
+  options: { cwd?: string } = {},
+): ServiceProcess {
+  const child = spawn(process.execPath, args, {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
