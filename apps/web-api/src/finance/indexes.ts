@@ -5,8 +5,10 @@ import type { Logger } from "@finanzas/logger";
  * Read-side indexes on the ETL's tables. The ETL creates `odoo.*` (primary keys only, so its
  * upserts stay cheap); the indexes that serve the API's sorts and filters belong to the reader and
  * are created here: at start, and again after each data-changed signal until the tables exist.
- * `create index concurrently if not exists` never blocks the ETL's writes; replicas serialise on an
- * advisory lock. Partial on `_deleted_at is null`, like every read.
+ * `create index concurrently if not exists` never blocks the ETL's writes; replicas racing on the
+ * same index are harmless (the loser sees it exists, or gets a duplicate error taken as success).
+ * No session-level advisory lock: it would not survive a transaction-mode pooler (Supabase).
+ * Partial on `_deleted_at is null`, like every read.
  */
 const INDEXES: [name: string, table: string, definition: string][] = [
   ["api_move_date_id", "account_move", "((coalesce(date, '0001-01-01'::date)), id)"],
@@ -37,16 +39,17 @@ export function createIndexKeeper(pool: Db["pool"], logger: Logger): { ensure():
         done = !tablesMissing;
         return;
       }
-      await client.query("select pg_advisory_lock(hashtext('finanzas_api_read_indexes'))");
-      try {
-        for (const [name, table, definition] of missing) {
+      for (const [name, table, definition] of missing) {
+        try {
           await client.query(
             `create index concurrently if not exists ${name} on odoo.${table} ${definition} where _deleted_at is null`,
           );
           logger.info({ index: name, table: `odoo.${table}` }, "created a read index");
+        } catch (error) {
+          // Another replica created it at the same instant (duplicate relation): that is success.
+          const code = (error as { code?: string }).code;
+          if (code !== "42P07" && code !== "23505") throw error;
         }
-      } finally {
-        await client.query("select pg_advisory_unlock(hashtext('finanzas_api_read_indexes'))");
       }
       done = !tablesMissing;
     } finally {
