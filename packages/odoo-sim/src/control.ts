@@ -2,7 +2,7 @@ import type { OdooService } from "./rpc.js";
 import type { Store } from "./store.js";
 import type { Table } from "./table.js";
 import { NULL_DATE } from "./table.js";
-import { formatDatetimeMicro, toMicros, US_PER_SEC } from "./time.js";
+import { formatDatetimeMicro, toMicros, US_PER_DAY, US_PER_SEC } from "./time.js";
 import { setValue } from "./values.js";
 
 export type FaultKind = "http502" | "http504" | "reset" | "slow";
@@ -213,26 +213,85 @@ export class Control {
     return this.update(model, ids, { [field]: field !== "deprecated" }, opts);
   }
 
-  /** Hard delete (no trace). Deleting a move deletes its lines. Returns the ids removed per model. */
-  delete(model: string, ids: number[]): Record<string, number[]> {
+  /**
+   * Hard delete (no trace). Deleting a move deletes its lines; deleting lines deletes the partial
+   * reconciliations that touch them and gives the surviving lines their residual back (like an
+   * unreconciliation; Odoo itself refuses to delete reconciled lines). Returns the ids removed per model.
+   */
+  delete(model: string, ids: number[], opts: WriteOptions = {}): Record<string, number[]> {
     const t = this.store.table(model);
     const rows = this.rowsOf(t, ids);
     const removed: Record<string, number[]> = { [model]: [...ids] };
     for (const r of rows) t.remove(r);
     t.touch();
     t.patchWriteDateIndex(rows);
+    let lineIds: number[] = [];
+    if (model === "account.move.line") lineIds = [...ids];
     if (model === "account.move") {
       const lines = this.store.table("account.move.line");
       const set = new Set(ids);
       const moveCol = lines.i32("move_id");
       const lineRows: number[] = [];
       for (let r = 0; r < lines.size; r++) if (lines.alive[r] && set.has(moveCol[r]!)) lineRows.push(r);
-      removed["account.move.line"] = lineRows.map((r) => lines.ids[r]!);
+      lineIds = lineRows.map((r) => lines.ids[r]!);
+      removed["account.move.line"] = lineIds;
       for (const r of lineRows) lines.remove(r);
       lines.touch();
       lines.patchWriteDateIndex(lineRows);
     }
+    if (model === "account.partial.reconcile") this.unreconcile(rows, opts);
+    else if (lineIds.length > 0) {
+      const gone = new Set(lineIds);
+      const partials = this.store.table("account.partial.reconcile");
+      const debit = partials.i32("debit_move_id");
+      const credit = partials.i32("credit_move_id");
+      const touching: number[] = [];
+      for (let r = 0; r < partials.size; r++) {
+        if (partials.alive[r] && (gone.has(debit[r]!) || gone.has(credit[r]!))) touching.push(r);
+      }
+      if (touching.length > 0) {
+        removed["account.partial.reconcile"] = touching.map((r) => partials.ids[r]!);
+        for (const r of touching) partials.remove(r);
+        partials.touch();
+        partials.patchWriteDateIndex(touching);
+        this.unreconcile(touching, opts);
+      }
+    }
     return removed;
+  }
+
+  /**
+   * After partials (rows, already removed) are gone: the lines they matched that still exist get
+   * their amount back (residual = balance − the partials left), are no longer reconciled, and get a
+   * new write_date (stored computed fields). The moves' amount_residual/payment_state are not
+   * recomputed.
+   */
+  private unreconcile(partialRows: number[], opts: WriteOptions): void {
+    const partials = this.store.table("account.partial.reconcile");
+    const lines = this.store.table("account.move.line");
+    const res = lines.f64("amount_residual");
+    const resCur = lines.f64("amount_residual_currency");
+    const touched: number[] = [];
+    for (const p of partialRows) {
+      const d = lines.rowOf(partials.i32("debit_move_id")[p]!);
+      const c = lines.rowOf(partials.i32("credit_move_id")[p]!);
+      if (d >= 0) {
+        res[d] = tidy(res[d]! + partials.f64("amount")[p]!);
+        resCur[d] = tidy(resCur[d]! + partials.f64("debit_amount_currency")[p]!);
+        touched.push(d);
+      }
+      if (c >= 0) {
+        res[c] = tidy(res[c]! - partials.f64("amount")[p]!);
+        resCur[c] = tidy(resCur[c]! - partials.f64("credit_amount_currency")[p]!);
+        touched.push(c);
+      }
+    }
+    if (touched.length === 0) return;
+    for (const r of touched) {
+      lines.u8("reconciled")[r] = 0;
+      if (lines.cols.has("matching_number")) lines.ref("matching_number")[r] = undefined;
+    }
+    this.stamp(lines, touched, this.txTime(opts.at));
   }
 
   /** `create` of one record with the given values (no defaults beyond empty values). */
@@ -337,7 +396,15 @@ export class Control {
 
   private writeLines(
     moveId: number,
-    specs: { account: number; cents: number; type: string; label: string }[],
+    specs: {
+      account: number;
+      cents: number;
+      type: string;
+      label: string;
+      /** Amount in the move's currency, in its minor units (default: the company amount). */
+      minor?: number;
+      scale?: number;
+    }[],
   ): number[] {
     const moves = this.store.table("account.move");
     const lines = this.store.table("account.move.line");
@@ -346,6 +413,7 @@ export class Control {
     for (const s of specs) {
       const r = lines.append();
       const bal = s.cents / 100;
+      const amountCurrency = s.minor !== undefined ? s.minor / (s.scale ?? 100) : bal;
       this.apply(lines, r, {
         move_id: moveId,
         move_name: moves.ref("name")[m] ?? false,
@@ -362,14 +430,14 @@ export class Control {
         debit: Math.max(bal, 0),
         credit: bal < 0 ? -bal : 0,
         balance: bal,
-        amount_currency: bal,
+        amount_currency: amountCurrency,
         quantity: 1,
         price_unit: Math.abs(bal),
         price_subtotal: Math.abs(bal),
         price_total: Math.abs(bal),
         tax_ids: [],
         amount_residual: s.type === "payment_term" ? bal : 0,
-        amount_residual_currency: s.type === "payment_term" ? bal : 0,
+        amount_residual_currency: s.type === "payment_term" ? amountCurrency : 0,
         reconciled: false,
       });
       lines.i32("date")[r] = moves.i32("date")[m]!;
@@ -414,31 +482,197 @@ export class Control {
     };
   }
 
-  /** Registers full payment of a posted invoice: residual 0, payment_state paid, lines reconciled. */
-  payInvoice(moveId: number, opts: WriteOptions = {}): TxResult {
-    const moves = this.store.table("account.move");
+  /**
+   * Registers full payment of a posted invoice in one transaction, as Odoo's "Register Payment"
+   * does: an account.payment with its journal entry (dated the transaction's day: outstanding
+   * account / receivable or payable), one account.partial.reconcile per open payment-term line
+   * (max_date = the later of the two lines' dates), the term lines reconciled with residual 0 and
+   * the invoice `paid`.
+   */
+  payInvoice(
+    moveId: number,
+    opts: WriteOptions = {},
+  ): TxResult & { paymentId?: number; partialIds: number[] } {
+    const store = this.store;
+    const moves = store.table("account.move");
     const m = moves.rowOf(moveId);
     if (m < 0) throw new Error(`account.move ${moveId} does not exist`);
     if (moves.ref("state")[m] !== "posted") throw new Error(`account.move ${moveId} is not posted`);
     const us = this.txTime(opts.at);
-    const lines = this.store.table("account.move.line");
-    moves.f64("amount_residual")[m] = 0;
-    moves.f64("amount_residual_signed")[m] = 0;
-    moves.ref("payment_state")[m] = this.store.version >= 18 ? "paid" : "paid";
+    const payDay = Math.floor(us / US_PER_DAY);
+    const lines = store.table("account.move.line");
     const moveCol = lines.i32("move_id");
-    const touched: number[] = [];
+    const open: number[] = [];
     for (let r = 0; r < lines.size; r++) {
       if (!lines.alive[r] || moveCol[r] !== moveId || lines.ref("display_type")[r] !== "payment_term")
         continue;
+      if (lines.f64("amount_residual")[r] !== 0 || lines.f64("amount_residual_currency")[r] !== 0)
+        open.push(r);
+    }
+    const company = moves.i32("company_id")[m]!;
+    const currency = moves.i32("currency_id")[m]!;
+    const partner = moves.i32("partner_id")[m]!;
+    const invoiceName = (moves.ref("name")[m] as string | undefined) ?? "/";
+    const touchedMoves = [m];
+    const touchedLines = [...open];
+    const partialIds: number[] = [];
+    let paymentId: number | undefined;
+    if (open.length > 0) {
+      const cents = open.reduce((a, r) => a + Math.round(lines.f64("amount_residual")[r]! * 100), 0);
+      const currencies = store.table("res.currency");
+      const rounding = currencies.f64("rounding")[currencies.rowOf(currency)] ?? 0.01;
+      const scale = rounding >= 1 ? 1 : 10 ** Math.round(Math.log10(1 / rounding));
+      const minor = open.reduce(
+        (a, r) => a + Math.round(lines.f64("amount_residual_currency")[r]! * scale),
+        0,
+      );
+      const inbound = cents > 0;
+      const sale = String(moves.ref("move_type")[m]).startsWith("out");
+      const journals = store.table("account.journal");
+      let bank = 0;
+      for (let r = 0; r < journals.size; r++) {
+        if (
+          journals.alive[r] &&
+          journals.i32("company_id")[r] === company &&
+          journals.ref("type")[r] === "bank"
+        ) {
+          bank = journals.ids[r]!;
+          break;
+        }
+      }
+      const counterpart = lines.i32("account_id")[open[0]!]!;
+      const outstanding =
+        this.accountByCode(company, inbound ? "101402" : "101403") ||
+        journals.i32("default_account_id")[journals.rowOf(bank)]!;
+      const v18 = store.version >= 18;
+      const name = `${v18 ? "PBNK1" : "BNK1"}/SIM/${String(moves.live + 1).padStart(5, "0")}`;
+
+      const payments = store.table("account.payment");
+      const payRow = payments.append();
+      paymentId = payments.ids[payRow]!;
+      const pmRow = moves.append();
+      const pmove = moves.ids[pmRow]!;
+      this.apply(payments, payRow, {
+        name,
+        date: formatDatetimeMicro(us).slice(0, 10),
+        amount: Math.abs(minor) / scale,
+        payment_type: inbound ? "inbound" : "outbound",
+        partner_type: sale ? "customer" : "supplier",
+        partner_id: partner || false,
+        journal_id: bank,
+        company_id: company,
+        currency_id: currency,
+        state: v18 ? "paid" : "posted",
+        move_id: pmove,
+        [v18 ? "memo" : "ref"]: invoiceName,
+        destination_account_id: counterpart,
+        is_reconciled: true,
+        is_matched: false,
+      });
+      this.stamp(payments, [payRow], us, true);
+      const total = Math.abs(minor) / scale;
+      this.apply(moves, pmRow, {
+        name,
+        ref: invoiceName,
+        date: formatDatetimeMicro(us).slice(0, 10),
+        state: "posted",
+        move_type: "entry",
+        journal_id: bank,
+        company_id: company,
+        currency_id: currency,
+        company_currency_id: moves.i32("company_currency_id")[m]!,
+        partner_id: partner || false,
+        commercial_partner_id: moves.i32("commercial_partner_id")[m]! || false,
+        payment_state: "not_paid",
+        amount_untaxed: total,
+        amount_total: total,
+        amount_untaxed_signed: Math.abs(cents) / 100,
+        amount_total_signed: Math.abs(cents) / 100,
+        [v18 ? "origin_payment_id" : "payment_id"]: paymentId,
+      });
+      touchedMoves.push(pmRow);
+      this.stamp(moves, [pmRow], us, true);
+      const [outRow, payLineRow] = this.writeLines(pmove, [
+        { account: outstanding, cents, type: "product", label: `Payment ${invoiceName}`, minor, scale },
+        {
+          account: counterpart,
+          cents: -cents,
+          type: "payment_term",
+          label: `Payment ${invoiceName}`,
+          minor: -minor,
+          scale,
+        },
+      ]) as [number, number];
+      const payLine = lines.ids[payLineRow]!;
+      if (lines.cols.has("payment_id")) {
+        lines.i32("payment_id")[outRow] = paymentId;
+        lines.i32("payment_id")[payLineRow] = paymentId;
+      }
+      lines.f64("amount_residual")[outRow] = 0;
+      lines.f64("amount_residual_currency")[outRow] = 0;
+      lines.f64("amount_residual")[payLineRow] = 0;
+      lines.f64("amount_residual_currency")[payLineRow] = 0;
+      lines.u8("reconciled")[payLineRow] = 1;
+      touchedLines.push(outRow, payLineRow);
+
+      const partials = store.table("account.partial.reconcile");
+      const created: number[] = [];
+      for (const r of open) {
+        const amount = lines.f64("amount_residual")[r]!;
+        const amountCurrency = lines.f64("amount_residual_currency")[r]!;
+        const debitSide = amount > 0 || (amount === 0 && amountCurrency > 0);
+        const p = partials.append();
+        this.apply(partials, p, {
+          debit_move_id: debitSide ? lines.ids[r]! : payLine,
+          credit_move_id: debitSide ? payLine : lines.ids[r]!,
+          debit_currency_id: currency,
+          credit_currency_id: currency,
+          amount: Math.abs(amount),
+          debit_amount_currency: Math.abs(amountCurrency),
+          credit_amount_currency: Math.abs(amountCurrency),
+          company_id: company,
+        });
+        partials.i32("max_date")[p] = Math.max(lines.i32("date")[r]!, payDay);
+        created.push(p);
+        partialIds.push(partials.ids[p]!);
+      }
+      this.stamp(partials, created, us, true);
+    }
+    moves.f64("amount_residual")[m] = 0;
+    moves.f64("amount_residual_signed")[m] = 0;
+    moves.ref("payment_state")[m] = "paid";
+    for (const r of open) {
       lines.f64("amount_residual")[r] = 0;
       lines.f64("amount_residual_currency")[r] = 0;
       lines.u8("reconciled")[r] = 1;
-      if (lines.cols.has("matching_number")) lines.ref("matching_number")[r] = `A${moveId}`;
-      touched.push(r);
     }
-    this.stamp(moves, [m], us);
-    this.stamp(lines, touched, us);
-    return { writeDate: formatDatetimeMicro(us), ids: [moveId] };
+    if (lines.cols.has("matching_number")) {
+      const lastPay = touchedLines.at(-1)!;
+      for (const r of [...open, ...(open.length > 0 ? [lastPay] : [])]) {
+        lines.ref("matching_number")[r] = `A${moveId}`;
+      }
+    }
+    this.stamp(moves, touchedMoves, us);
+    if (touchedLines.length > 0) this.stamp(lines, touchedLines, us);
+    return {
+      writeDate: formatDatetimeMicro(us),
+      ids: [moveId],
+      ...(paymentId !== undefined ? { paymentId } : {}),
+      partialIds,
+    };
+  }
+
+  /** An account of a company by code (per company on 18+), 0 if none. */
+  private accountByCode(company: number, code: string): number {
+    const accounts = this.store.table("account.account");
+    for (let r = 0; r < accounts.size; r++) {
+      if (!accounts.alive[r]) continue;
+      const own = accounts.cols.has("company_id")
+        ? accounts.i32("company_id")[r] === company && accounts.ref("code")[r] === code
+        : (accounts.ref("code_store")[r] as Record<number, string> | undefined)?.[company] === code;
+      if (own) return accounts.ids[r]!;
+    }
+    return 0;
   }
 
   // ---- faults ---------------------------------------------------------------------------
@@ -500,5 +734,8 @@ export class Control {
     return out;
   }
 }
+
+/** Drops binary noise from sums of decimal amounts (0.1 + 0.2 → 0.3). */
+const tidy = (x: number) => Math.round(x * 1e6) / 1e6;
 
 export { NULL_DATE };

@@ -569,6 +569,7 @@ export function generate(store: Store, opts: GenerateOptions): GenerationReport 
   const moves = store.presize("account.move", Math.ceil(targetLines / 3.5) + 64);
   const lines = store.presize("account.move.line", targetLines + 64);
   const payments = store.presize("account.payment", Math.ceil(targetLines / 12) + 64);
+  const partials = store.presize("account.partial.reconcile", Math.ceil(targetLines / 9) + 64);
   const seq = new Map<string, number>();
   const nextName = (code: string, day: number) => {
     const year = new Date(day * 86_400_000).getUTCFullYear();
@@ -764,6 +765,60 @@ export function generate(store: Store, opts: GenerateOptions): GenerationReport 
     last.balanceCents = -sumCents;
   };
 
+  /**
+   * One account.partial.reconcile: `cents` (company currency) and `minor` (document currency, both
+   * lines share it here) matched between a debit line and a credit line, counting from `maxDay`
+   * (the later of the two lines' dates), written by the transaction at `us`.
+   */
+  const reconcile = (
+    debitLine: number,
+    creditLine: number,
+    cents: number,
+    minor: number,
+    currency: number,
+    company: number,
+    maxDay: number,
+    us: number,
+  ) => {
+    const r = partials.append();
+    partials.i32("debit_move_id")[r] = debitLine;
+    partials.i32("credit_move_id")[r] = creditLine;
+    partials.i32("debit_currency_id")[r] = currency;
+    partials.i32("credit_currency_id")[r] = currency;
+    partials.f64("amount")[r] = cents / 100;
+    const amountCurrency = minor / 10 ** decimals(currency);
+    partials.f64("debit_amount_currency")[r] = amountCurrency;
+    partials.f64("credit_amount_currency")[r] = amountCurrency;
+    partials.i32("company_id")[r] = company;
+    partials.i32("max_date")[r] = maxDay;
+    partialStamp.set(r, us, us);
+  };
+  const partialStamp = new Stamp(partials);
+
+  /** Invoice payment-term lines: their ids and what is matched on each (company cents, document minor units). */
+  const matched = (firstRow: number, specs: LineSpec[]) => {
+    const out: { id: number; cents: number; minor: number }[] = [];
+    specs.forEach((s, i) => {
+      if (s.displayType !== "payment_term") return;
+      out.push({
+        id: lines.ids[firstRow + i]!,
+        // what is left is exactly the line's amount_residual(_currency) written by writeMove
+        cents: s.balanceCents - Math.round(s.balanceCents * s.residualShare),
+        minor: s.amountMinor - Math.round(s.amountMinor * s.residualShare),
+      });
+    });
+    return out;
+  };
+
+  /** A later transaction (payment, reversal) touching an invoice bumps it and its lines (stored computed fields). */
+  const bump = (moveId: number, firstRow: number, nLines: number, us: number) => {
+    const row = moves.rowOf(moveId);
+    if (us <= moves.f64("write_date")[row]!) return;
+    moves.f64("write_date")[row] = us;
+    const lwd = lines.f64("write_date");
+    for (let r = firstRow; r < firstRow + nLines; r++) lwd[r] = us;
+  };
+
   const spec = (partial: Partial<LineSpec> & { account: number; amountMinor: number }): LineSpec => ({
     name: undefined,
     displayType: "product",
@@ -913,7 +968,7 @@ export function generate(store: Store, opts: GenerateOptions): GenerationReport 
       const counterpart = acc(company, sale ? "121000" : "211000");
       const split = rnd() < 0.2 && total > 100 ? [0.3, 0.7] : [1];
       const matchingNumber =
-        paymentState === "paid" || paymentState === "in_payment"
+        paymentState === "paid" || paymentState === "in_payment" || paymentState === "reversed"
           ? `A${++matching}`
           : paymentState === "partial"
             ? `P${++matching}`
@@ -996,6 +1051,7 @@ export function generate(store: Store, opts: GenerateOptions): GenerationReport 
       lines: specs,
       isInvoice,
     });
+    const firstRow = lines.size - specs.length;
     lineCount += specs.length;
     prevWrite = writeUs;
 
@@ -1005,17 +1061,17 @@ export function generate(store: Store, opts: GenerateOptions): GenerationReport 
       state === "posted" &&
       (paymentState === "paid" || paymentState === "in_payment" || paymentState === "partial")
     ) {
-      const paid = total - residual;
+      const terms = matched(firstRow, specs);
+      // the payment matches exactly what the term lines no longer owe
+      const paidCents = terms.reduce((a, t) => a + t.cents, 0);
+      const paidMinor = terms.reduce((a, t) => a + t.minor, 0);
+      const paid = Math.abs(paidMinor);
       const payDay = Math.min(FIRST_DAY + SPAN_DAYS - 1, day + int(0, 40));
       const matchingNumber = specs[specs.length - 1]!.matching;
       const inbound = type === "out_invoice" || type === "in_refund";
       const payCreate = dayStart(payDay) + int(7 * 3600, 19 * 3600) * US_PER_SEC + int(0, 999_999);
-      const invoiceRow = moves.rowOf(moveId);
       // paying bumps the invoice (stored computed amount_residual / payment_state)
-      if (payCreate > moves.f64("write_date")[invoiceRow]!) {
-        moves.f64("write_date")[invoiceRow] = payCreate;
-        for (let r = lines.size - specs.length; r < lines.size; r++) lines.f64("write_date")[r] = payCreate;
-      }
+      bump(moveId, firstRow, specs.length, payCreate);
       pendingPayments.push(() => {
         const payRow = payments.append();
         const paymentId = payments.ids[payRow]!;
@@ -1026,13 +1082,15 @@ export function generate(store: Store, opts: GenerateOptions): GenerationReport 
         const pspecs = [
           spec({
             account: outstanding,
-            amountMinor: (inbound ? 1 : -1) * paid,
+            amountMinor: paidMinor,
+            balanceCents: paidCents,
             name: `Payment ${name}`,
             partner,
           }),
           spec({
             account: counterpart,
-            amountMinor: 0,
+            amountMinor: -paidMinor,
+            balanceCents: -paidCents,
             name: `Payment ${name}`,
             displayType: "payment_term",
             reconciled: true,
@@ -1040,7 +1098,6 @@ export function generate(store: Store, opts: GenerateOptions): GenerationReport 
             partner,
           }),
         ];
-        balanceLines(pspecs, company, currency);
         const pmove = writeMove({
           company,
           journal: bank,
@@ -1064,6 +1121,12 @@ export function generate(store: Store, opts: GenerateOptions): GenerationReport 
           lines: pspecs,
           isInvoice: false,
         });
+        // the payment's receivable/payable line is matched with each term line of the invoice
+        const payLine = lines.ids[lines.size - 1]!;
+        for (const t of terms) {
+          if (inbound) reconcile(t.id, payLine, t.cents, t.minor, currency, company, payDay, payCreate);
+          else reconcile(payLine, t.id, -t.cents, -t.minor, currency, company, payDay, payCreate);
+        }
         const pstate = version >= 18 ? (paymentState === "in_payment" ? "in_process" : "paid") : "posted";
         const values: Record<string, unknown> = {
           name: pname,
@@ -1090,6 +1153,67 @@ export function generate(store: Store, opts: GenerateOptions): GenerationReport 
         new Stamp(payments).set(payRow, payCreate, payCreate);
       });
       lineCount += 2;
+    }
+
+    // A reversed invoice is matched with its reversal (credit note; a refund's reversal is an entry).
+    if (isInvoice && state === "posted" && paymentState === "reversed") {
+      const revDay = Math.min(FIRST_DAY + SPAN_DAYS - 1, day + int(0, 40));
+      const revCreate = dayStart(revDay) + int(7 * 3600, 19 * 3600) * US_PER_SEC + int(0, 999_999);
+      const revType = type === "out_invoice" ? "out_refund" : type === "in_invoice" ? "in_refund" : "entry";
+      const terms = matched(firstRow, specs);
+      bump(moveId, firstRow, specs.length, revCreate);
+      const invoiceSpecs = specs;
+      const invoiceName = name;
+      const reversalOf = moveId;
+      pendingPayments.push(() => {
+        const rspecs = invoiceSpecs.map((s) => ({
+          ...s,
+          amountMinor: -s.amountMinor,
+          balanceCents: -s.balanceCents,
+          residualShare: 0,
+          maturity: s.displayType === "payment_term" ? revDay : s.maturity,
+        }));
+        const revName = nextName(
+          revType === "out_refund" ? "RINV" : revType === "in_refund" ? "RBILL" : journalCode,
+          revDay,
+        );
+        const revIsInvoice = revType !== "entry";
+        const revId = writeMove({
+          company,
+          journal,
+          type: revType,
+          state: "posted",
+          partner,
+          currency,
+          day: revDay,
+          dueDay: revDay,
+          name: revName,
+          ref: `Reversal of: ${invoiceName}`,
+          paymentState: revIsInvoice ? "paid" : "not_paid",
+          untaxed: revIsInvoice ? untaxed : total,
+          tax: revIsInvoice ? taxTotal : 0,
+          total,
+          residual: 0,
+          sign: revIsInvoice ? (revType === "in_refund" ? 1 : -1) : 1,
+          createUs: revCreate,
+          writeUs: revCreate,
+          payment: 0,
+          lines: rspecs,
+          isInvoice: revIsInvoice,
+        });
+        moves.i32("reversed_entry_id")[moves.rowOf(revId)] = reversalOf;
+        const revFirst = lines.size - rspecs.length;
+        let k = 0;
+        rspecs.forEach((s, i) => {
+          if (s.displayType !== "payment_term") return;
+          const t = terms[k++]!;
+          const revLine = lines.ids[revFirst + i]!;
+          // t.cents > 0: the invoice line is the debit side
+          if (t.cents > 0) reconcile(t.id, revLine, t.cents, t.minor, currency, company, revDay, revCreate);
+          else reconcile(revLine, t.id, -t.cents, -t.minor, currency, company, revDay, revCreate);
+        });
+      });
+      lineCount += specs.length;
     }
     // flush payments in small batches so their moves interleave with later moves
     if (pendingPayments.length >= 8 || lineCount >= targetLines) {

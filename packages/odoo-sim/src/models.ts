@@ -47,6 +47,8 @@ export interface FieldDef {
   o2mFilter?: (relatedRow: number) => boolean;
   /** Non-stored fields searchable/sortable through a stored one (account.account code on 18+). */
   searchAs?: string;
+  /** monetary: the many2one to res.currency its amounts are in (fields_get's `currency_field`). */
+  currencyField?: string;
 }
 
 export type CompanyRule =
@@ -532,6 +534,44 @@ export function buildModels(version: OdooVersion, hooks: ComputeHooks): Map<stri
       F.m2o("destination_account_id", "Destination Account", "account.account"),
       F.bool("is_reconciled", "Is Reconciled", { readonly: true }),
       F.bool("is_matched", "Is Matched With a Bank Statement", { readonly: true }),
+    ],
+  });
+
+  // Reconciliation history: one record per matching of a debit line with a credit line. Its fields
+  // are the same from 16 to 19 as far as the external API shows them (16 computes the two line
+  // currencies with compute methods, 17+ declares them related; both stored and read-only).
+  models.push({
+    name: "account.partial.reconcile",
+    description: "Partial Reconcile",
+    order: "id",
+    company: { kind: "company_id", allowFalse: false },
+    fields: [
+      F.m2o("debit_move_id", "Debit Move", "account.move.line", { required: true }),
+      F.m2o("credit_move_id", "Credit Move", "account.move.line", { required: true }),
+      F.m2o("full_reconcile_id", "Full Reconcile", "account.full.reconcile"),
+      F.m2o("exchange_move_id", "Exchange Move", "account.move"),
+      computed(
+        "account.partial.reconcile",
+        F.m2o("company_currency_id", "Company Currency", "res.currency", {
+          help: "Utility field to express amount currency",
+        }),
+      ),
+      F.m2o("debit_currency_id", "Currency of the debit journal item.", "res.currency", { readonly: true }),
+      F.m2o("credit_currency_id", "Currency of the credit journal item.", "res.currency", { readonly: true }),
+      F.monetary("amount", "Amount", {
+        currencyField: "company_currency_id",
+        help: "Always positive amount concerned by this matching expressed in the company currency.",
+      }),
+      F.monetary("debit_amount_currency", "Debit Amount Currency", {
+        currencyField: "debit_currency_id",
+        help: "Always positive amount concerned by this matching expressed in the debit line foreign currency.",
+      }),
+      F.monetary("credit_amount_currency", "Credit Amount Currency", {
+        currencyField: "credit_currency_id",
+        help: "Always positive amount concerned by this matching expressed in the credit line foreign currency.",
+      }),
+      F.m2o("company_id", "Company", "res.company"),
+      F.date("max_date", "Max Date of Matched Lines", { readonly: true }),
     ],
   });
 

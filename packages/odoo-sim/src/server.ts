@@ -252,7 +252,7 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
       case "POST /unarchive":
         return ok(control.unarchive(model, ids, opts));
       case "POST /delete":
-        return ok(control.delete(model, ids));
+        return ok(control.delete(model, ids, opts));
       case "POST /regenerate-lines":
         return ok(control.regenerateLines(Number(p.moveId ?? p.move_id), opts));
       case "POST /pay-invoice":

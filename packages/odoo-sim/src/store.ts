@@ -222,6 +222,9 @@ export class Store {
         const ref = str("ref");
         return [moveName, ref && `(${ref})`, str("name")].filter(Boolean).join(" ");
       }
+      case "account.partial.reconcile":
+        // no name field and no _rec_name: Odoo shows "<model>,<id>"
+        return `${t.def.name},${t.ids[row]}`;
       default:
         return str("name") || false;
     }
@@ -244,9 +247,18 @@ export class Store {
       "account.move",
       "account.move.line",
       "account.payment",
+      "account.partial.reconcile",
     ]) {
       hooks[model] = { display_name: displayName(model) };
     }
+    hooks["account.partial.reconcile"]!.company_currency_id = ({ row }) => {
+      const company = this.table("account.partial.reconcile").i32("company_id")[row]!;
+      const companies = this.table("res.company");
+      const r = companies.rowOf(company);
+      const currency = r < 0 ? 0 : companies.i32("currency_id")[r]!;
+      if (!currency) return false;
+      return [currency, this.displayName("res.currency", currency, this.envFor(company))];
+    };
     hooks["res.currency"]!.decimal_places = ({ row }) => {
       const rounding = this.table("res.currency").f64("rounding")[row]!;
       return rounding > 0 && rounding < 1 ? Math.ceil(Math.log10(1 / rounding) - 1e-9) : 0;
@@ -300,6 +312,13 @@ export class Store {
     if (f.compute) {
       const compute = f.compute;
       const company = env.company;
+      if (f.type === "many2one" && load !== "_classic_read") {
+        // load '' → bare ids, like stored many2ones
+        return (row) => {
+          const v = compute({ row, company });
+          return Array.isArray(v) ? (v[0] as PyValue) : v;
+        };
+      }
       return (row) => compute({ row, company });
     }
     switch (f.type) {
@@ -575,7 +594,8 @@ export class Store {
       if (f.type === "one2many" && f.inverse) desc.relation_field = f.inverse;
       if (f.selection) desc.selection = f.selection.map(([v, l]) => [v, l]);
       if (f.type === "monetary")
-        desc.currency_field = f.name === "amount" ? "currency_id" : "company_currency_id";
+        desc.currency_field =
+          f.currencyField ?? (f.name === "amount" ? "currency_id" : "company_currency_id");
       if (f.type === "float" || f.type === "monetary") desc.aggregator = "sum";
       if (attrs) {
         const filtered: Record<string, PyValue> = {};

@@ -108,6 +108,75 @@ describe("control API: realistic changes", () => {
   });
 });
 
+describe("control API: payments and reconciliation", () => {
+  type Item = { id: number; move_id: number; amount_residual: number; balance: number; reconciled: boolean };
+  const items = async (domain: unknown[]) =>
+    (await kw(sim.url, "account.move.line", "search_read", [domain], {
+      fields: ["move_id", "amount_residual", "balance", "reconciled"],
+      load: "",
+      order: "id",
+    })) as Item[];
+  const partialsOf = async (lineIds: number[]) =>
+    (await kw(
+      sim.url,
+      "account.partial.reconcile",
+      "search_read",
+      [["|", ["debit_move_id", "in", lineIds], ["credit_move_id", "in", lineIds]]],
+      { fields: ["debit_move_id", "credit_move_id", "amount", "max_date", "write_date"], load: "" },
+    )) as { id: number; debit_move_id: number; credit_move_id: number; amount: number; max_date: string }[];
+
+  it("pays an invoice through a payment entry matched by partials, and unmatches when that entry is deleted", async () => {
+    const inv = sim.store.search(
+      "account.move",
+      [
+        ["state", "=", "posted"],
+        ["payment_state", "=", "not_paid"],
+        ["move_type", "=", "out_invoice"],
+      ],
+      { limit: 1, order: "id desc" },
+    )[0]!;
+    const terms = (
+      await items([
+        ["move_id", "=", inv],
+        ["display_type", "=", "payment_term"],
+      ])
+    ).filter((l) => l.amount_residual !== 0);
+    expect(terms.length).toBeGreaterThan(0);
+    const due = terms.reduce((a, l) => a + Math.round(l.amount_residual * 100), 0);
+
+    sim.control.setClock("2033-03-04 10:00:00");
+    const paid = (await post("pay-invoice", { moveId: inv })) as { paymentId: number; partialIds: number[] };
+    expect(paid.partialIds).toHaveLength(terms.length);
+    const [payment] = (await kw(sim.url, "account.payment", "read", [[paid.paymentId]], {
+      fields: ["amount", "payment_type", "move_id", "date", "state"],
+      load: "",
+    })) as { amount: number; payment_type: string; move_id: number; date: string }[];
+    expect(payment).toMatchObject({ payment_type: "inbound", date: "2033-03-04" });
+    expect(Math.round(payment!.amount * 100)).toBe(due);
+    const entry = await items([["move_id", "=", payment!.move_id]]);
+    const matched = await partialsOf(terms.map((l) => l.id));
+    expect(matched).toHaveLength(terms.length);
+    for (const p of matched) {
+      expect(terms.map((l) => l.id)).toContain(p.debit_move_id);
+      expect(entry.map((l) => l.id)).toContain(p.credit_move_id);
+      expect(p.max_date).toBe("2033-03-04");
+    }
+    expect(matched.reduce((a, p) => a + Math.round(p.amount * 100), 0)).toBe(due);
+    for (const l of await items([["id", "in", terms.map((t) => t.id)]])) {
+      expect(l).toMatchObject({ amount_residual: 0, reconciled: true });
+    }
+
+    // deleting the payment's entry (Odoo would refuse; the simulator allows it) removes its partials
+    const removed = sim.control.delete("account.move", [payment!.move_id]);
+    expect(removed["account.partial.reconcile"]?.sort()).toEqual(paid.partialIds.sort());
+    expect(await partialsOf(terms.map((l) => l.id))).toEqual([]);
+    const back = await items([["id", "in", terms.map((t) => t.id)]]);
+    expect(back.map((l) => [l.id, l.amount_residual, l.reconciled])).toEqual(
+      terms.map((l) => [l.id, l.amount_residual, false]),
+    );
+  });
+});
+
 describe("control API: faults", () => {
   it("answers the next N requests with nginx HTML 502 / 504, then recovers", async () => {
     await post("faults", { kind: "http502", count: 2 });

@@ -143,6 +143,161 @@ describe("generated finance data", () => {
     }
   });
 
+  it("records the reconciliation history: each open amount is the balance minus the partials that touch it", async () => {
+    type Partial = {
+      id: number;
+      debit_move_id: number;
+      credit_move_id: number;
+      amount: number;
+      debit_amount_currency: number;
+      credit_amount_currency: number;
+      debit_currency_id: number;
+      company_id: number;
+      max_date: string;
+      write_date: string;
+    };
+    type Item = {
+      id: number;
+      move_id: number;
+      date: string;
+      balance: number;
+      amount_currency: number;
+      amount_residual: number;
+      amount_residual_currency: number;
+      currency_id: number;
+      company_id: number;
+      parent_state: string;
+      reconciled: boolean;
+      write_date: string;
+    };
+    const partials = (await kw(sim.url, "account.partial.reconcile", "search_read", [[]], {
+      fields: [
+        "debit_move_id",
+        "credit_move_id",
+        "amount",
+        "debit_amount_currency",
+        "credit_amount_currency",
+        "debit_currency_id",
+        "company_id",
+        "max_date",
+        "write_date",
+      ],
+      load: "",
+    })) as Partial[];
+    const items = (await kw(
+      sim.url,
+      "account.move.line",
+      "search_read",
+      [[["account_id.account_type", "in", ["asset_receivable", "liability_payable"]]]],
+      {
+        fields: [
+          "move_id",
+          "date",
+          "balance",
+          "amount_currency",
+          "amount_residual",
+          "amount_residual_currency",
+          "currency_id",
+          "company_id",
+          "parent_state",
+          "reconciled",
+          "write_date",
+        ],
+        load: "",
+      },
+    )) as Item[];
+    expect(partials.length).toBeGreaterThan(100);
+    const byId = new Map(items.map((l) => [l.id, l]));
+    const cents = (x: number) => Math.round(x * 100) || 0; // -0.0 is 0
+    const applied = new Map<number, number>();
+    const appliedCurrency = new Map<number, number>();
+    let weeksLater = 0;
+    for (const p of partials) {
+      const debit = byId.get(p.debit_move_id)!;
+      const credit = byId.get(p.credit_move_id)!;
+      // both sides are receivable/payable items of the same company and currency, debit then credit
+      expect(debit.balance).toBeGreaterThan(0);
+      expect(credit.balance).toBeLessThan(0);
+      expect(p.amount).toBeGreaterThan(0);
+      expect(p.company_id).toBe(debit.company_id);
+      expect(p.debit_currency_id).toBe(debit.currency_id);
+      const [first, last] = [debit.date, credit.date].sort();
+      expect(p.max_date).toBe(last);
+      // a line is (re)written by the transaction that reconciles it
+      expect(p.write_date <= [debit.write_date, credit.write_date].sort()[1]!).toBe(true);
+      const days = (Date.parse(p.max_date) - Date.parse(first!)) / 864e5;
+      if (days >= 14) weeksLater++;
+      applied.set(debit.id, (applied.get(debit.id) ?? 0) - cents(p.amount));
+      applied.set(credit.id, (applied.get(credit.id) ?? 0) + cents(p.amount));
+      appliedCurrency.set(
+        debit.id,
+        (appliedCurrency.get(debit.id) ?? 0) - Math.round(p.debit_amount_currency * 1000),
+      );
+      appliedCurrency.set(
+        credit.id,
+        (appliedCurrency.get(credit.id) ?? 0) + Math.round(p.credit_amount_currency * 1000),
+      );
+    }
+    expect(weeksLater).toBeGreaterThan(10);
+    let open = 0;
+    let settled = 0;
+    for (const l of items) {
+      if (l.parent_state !== "posted") continue;
+      expect([l.id, cents(l.balance) + (applied.get(l.id) ?? 0)]).toEqual([l.id, cents(l.amount_residual)]);
+      expect([l.id, Math.round(l.amount_currency * 1000) + (appliedCurrency.get(l.id) ?? 0)]).toEqual([
+        l.id,
+        Math.round(l.amount_residual_currency * 1000) || 0,
+      ]);
+      expect(l.reconciled).toBe(l.amount_residual === 0);
+      if (l.amount_residual !== 0) open++;
+      if (applied.has(l.id)) settled++;
+    }
+    expect(open).toBeGreaterThan(50);
+    expect(settled).toBeGreaterThan(100);
+  });
+
+  it("matches reversed invoices with their reversal", async () => {
+    const reversed = (await kw(
+      sim.url,
+      "account.move",
+      "search_read",
+      [[["payment_state", "=", "reversed"]]],
+      {
+        fields: ["name", "move_type", "amount_total"],
+      },
+    )) as { id: number; name: string; move_type: string; amount_total: number }[];
+    expect(reversed.length).toBeGreaterThan(0);
+    const reversals = (await kw(
+      sim.url,
+      "account.move",
+      "search_read",
+      [[["reversed_entry_id", "in", reversed.map((m) => m.id)]]],
+      { fields: ["reversed_entry_id", "move_type", "ref", "amount_total", "state"], load: "" },
+    )) as {
+      reversed_entry_id: number;
+      move_type: string;
+      ref: string;
+      amount_total: number;
+      state: string;
+    }[];
+    expect(reversals).toHaveLength(reversed.length);
+    const expectedType: Record<string, string> = {
+      out_invoice: "out_refund",
+      in_invoice: "in_refund",
+      out_refund: "entry",
+      in_refund: "entry",
+    };
+    for (const r of reversals) {
+      const original = reversed.find((m) => m.id === r.reversed_entry_id)!;
+      expect(r).toMatchObject({
+        move_type: expectedType[original.move_type],
+        ref: `Reversal of: ${original.name}`,
+        amount_total: original.amount_total,
+        state: "posted",
+      });
+    }
+  });
+
   it("is deterministic: same seed, same data; another seed, other data", () => {
     const snapshot = (seed: number) => {
       const { store } = buildStore(17, seed, 0.05);

@@ -115,6 +115,62 @@ describe("version-specific field sets", () => {
     ]);
   });
 
+  it.each([16, 17, 18, 19] as OdooVersion[])(
+    "describes account.partial.reconcile like Odoo %i (amounts in the currency fields Odoo names)",
+    async (v) => {
+      const desc = (await kw(sim(v).url, "account.partial.reconcile", "fields_get", [], {
+        attributes: ["type", "store", "relation", "currency_field", "required", "readonly"],
+      })) as Record<string, Record<string, unknown>>;
+      expect(desc.debit_move_id).toMatchObject({
+        type: "many2one",
+        relation: "account.move.line",
+        required: true,
+      });
+      expect(desc.credit_move_id).toMatchObject({
+        type: "many2one",
+        relation: "account.move.line",
+        required: true,
+      });
+      expect(desc.amount).toMatchObject({
+        type: "monetary",
+        store: true,
+        currency_field: "company_currency_id",
+      });
+      expect(desc.debit_amount_currency).toMatchObject({
+        type: "monetary",
+        currency_field: "debit_currency_id",
+      });
+      expect(desc.credit_amount_currency).toMatchObject({
+        type: "monetary",
+        currency_field: "credit_currency_id",
+      });
+      // related to the company's currency, not stored; the line currencies are stored
+      expect(desc.company_currency_id).toMatchObject({
+        type: "many2one",
+        store: false,
+        relation: "res.currency",
+      });
+      expect(desc.debit_currency_id).toMatchObject({ store: true, readonly: true, relation: "res.currency" });
+      expect(desc.max_date).toMatchObject({ type: "date", store: true, readonly: true });
+      expect(desc.company_id).toMatchObject({ type: "many2one", relation: "res.company" });
+      expect(desc.write_date).toMatchObject({ type: "datetime" });
+      for (const f of ["full_reconcile_id", "exchange_move_id", "create_date"]) expect(desc[f]).toBeDefined();
+      // read like any record: the company currency comes from the company
+      const [p] = (await kw(sim(v).url, "account.partial.reconcile", "search_read", [[]], {
+        fields: ["company_id", "company_currency_id", "display_name", "max_date"],
+        limit: 1,
+        context: { allowed_company_ids: [2, 1] },
+      })) as {
+        id: number;
+        company_id: [number, string];
+        company_currency_id: [number, string];
+        display_name: string;
+      }[];
+      expect(p!.company_currency_id[0]).toBe(p!.company_id[0] === 1 ? 1 : 2);
+      expect(p!.display_name).toBe(`account.partial.reconcile,${p!.id}`);
+    },
+  );
+
   it("faults like real Odoo when every field is requested: account.move on 16, account.move.line on 17", async () => {
     const run = (v: OdooVersion, model: string) =>
       python<[number, string]>(
