@@ -263,6 +263,26 @@ export const REGISTRY: readonly ModelSpec[] = [
       ...stamps,
     ],
   },
+  {
+    // Reconciliation history: what was matched between two journal items, and from which date
+    // (max_date) it counts; the API's as-of aging subtracts the partials up to a date.
+    model: "account.partial.reconcile",
+    fields: [
+      m2o("debit_move_id"),
+      m2o("credit_move_id"),
+      money("amount", "company_currency_id"),
+      money("debit_amount_currency", "debit_currency_id"),
+      money("credit_amount_currency", "credit_currency_id"),
+      m2o("company_currency_id", { computed: true }),
+      m2o("debit_currency_id"),
+      m2o("credit_currency_id"),
+      m2o("company_id"),
+      date("max_date"),
+      m2o("full_reconcile_id"),
+      m2o("exchange_move_id"),
+      ...stamps,
+    ],
+  },
 ];
 
 export const MODEL_NAMES: readonly string[] = REGISTRY.map((m) => m.model);

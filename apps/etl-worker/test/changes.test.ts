@@ -38,7 +38,8 @@ describe("incremental sync and deletion reconciliation after realistic changes",
       state: "posted",
     });
     control.createMove({ move_type: "entry", amounts: [5] });
-    control.payInvoice(posted[0]!);
+    const payment = control.payInvoice(posted[0]!);
+    expect(payment.partialIds.length).toBeGreaterThan(0);
     // a same-second burst larger than a page (one transaction touching 250 lines)
     control.burst("account.move.line", lines.slice(0, 250), { name: "bulk rename" });
     // hard deletes: a draft move (its lines go with it) and a draft move's lines regenerated with new ids
@@ -78,6 +79,15 @@ describe("incremental sync and deletion reconciliation after realistic changes",
       [created.ids[0]],
     );
     expect(invoice.rows[0]).toEqual({ amount_total: "30.3", state: "posted" });
+    // the payment's partials arrived with the incremental runs, matched with the invoice's lines
+    const partials = await h.store.pool.query(
+      `select p.id, p.amount::text as amount, l.amount_residual::text as residual, l.balance::text as balance
+       from odoo.account_partial_reconcile p join odoo.account_move_line l on l.id = p.debit_move_id
+       where p.id = any($1) and p._deleted_at is null and l.move_id = $2 order by p.id`,
+      [payment.partialIds, posted[0]],
+    );
+    expect(partials.rows.map((r) => r.id)).toEqual(payment.partialIds);
+    for (const r of partials.rows) expect([r.residual, r.amount]).toEqual(["0", r.balance]);
     const late = await h.store.pool.query("select ref from odoo.account_move where id = $1", [posted[1]]);
     expect(late.rows[0].ref).toBe("late commit");
     // Each run announced what it changed.

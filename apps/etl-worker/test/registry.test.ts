@@ -76,6 +76,7 @@ describe("model registry", () => {
       "account.move",
       "account.move.line",
       "account.payment",
+      "account.partial.reconcile",
     ]);
     for (const spec of REGISTRY) {
       for (const c of columnsOf(spec)) {

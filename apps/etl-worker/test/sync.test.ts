@@ -21,4 +21,26 @@ describe("full sync", () => {
     // Each record written once (the catch-up after the pass re-reads a few, unchanged, not rewritten).
     expect(lines?.upserted).toBe(h.sim.store.count("account.move.line"));
   });
+
+  it("copies the reconciliation history: residual = balance − partials on every receivable/payable item", async () => {
+    const partials = await h.store.pool.query(
+      "select count(*)::int as n, count(distinct company_currency_id)::int as currencies from odoo.account_partial_reconcile where _deleted_at is null",
+    );
+    expect(partials.rows[0].n).toBe(h.sim.store.count("account.partial.reconcile"));
+    expect(partials.rows[0].n).toBeGreaterThan(20);
+    expect(partials.rows[0].currencies).toBe(2);
+    // exact numeric on both sides: the synced copy reproduces Odoo's own residual computation
+    const { rows } = await h.store.pool.query(`
+      select count(*)::int as items,
+        count(*) filter (where l.amount_residual <> l.balance)::int as matched,
+        count(*) filter (where l.amount_residual <> l.balance
+          - coalesce((select sum(p.amount) from odoo.account_partial_reconcile p where p.debit_move_id = l.id), 0)
+          + coalesce((select sum(p.amount) from odoo.account_partial_reconcile p where p.credit_move_id = l.id), 0)
+        )::int as different
+      from odoo.account_move_line l join odoo.account_account a on a.id = l.account_id
+      where a.account_type in ('asset_receivable', 'liability_payable') and l.parent_state = 'posted'`);
+    expect(rows[0].items).toBeGreaterThan(100);
+    expect(rows[0].matched).toBeGreaterThan(20);
+    expect(rows[0].different).toBe(0);
+  });
 });

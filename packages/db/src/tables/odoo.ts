@@ -225,6 +225,27 @@ export interface OdooAccountPaymentTable {
   _deleted_at: Date | null;
 }
 
+/** Odoo `account.partial.reconcile`. */
+export interface OdooAccountPartialReconcileTable {
+  id: number;
+  debit_move_id: number | null;
+  credit_move_id: number | null;
+  amount: string | null;
+  debit_amount_currency: string | null;
+  credit_amount_currency: string | null;
+  company_currency_id: number | null;
+  debit_currency_id: number | null;
+  credit_currency_id: number | null;
+  company_id: number | null;
+  max_date: string | null;
+  full_reconcile_id: number | null;
+  exchange_move_id: number | null;
+  create_date: Date | null;
+  write_date: Date | null;
+  _synced_at: Date;
+  _deleted_at: Date | null;
+}
+
 export interface OdooTables {
   "odoo.res_company": OdooResCompanyTable;
   "odoo.res_currency": OdooResCurrencyTable;
@@ -235,4 +256,5 @@ export interface OdooTables {
   "odoo.account_move": OdooAccountMoveTable;
   "odoo.account_move_line": OdooAccountMoveLineTable;
   "odoo.account_payment": OdooAccountPaymentTable;
+  "odoo.account_partial_reconcile": OdooAccountPartialReconcileTable;
 }
