@@ -2,6 +2,7 @@ import type { Migration } from "kysely";
 import * as m000 from "./2026_11_29_000000_schemas.js";
 import * as m100000 from "./2026_11_29_100000_etl_bookkeeping.js";
 import * as m200000 from "./2026_11_29_200000_app_auth.js";
+import * as m1130_000000 from "./2026_11_30_000000_app_token_revocation.js";
 
 /**
  * Every migration, in order. Append-only: a migration that has run anywhere is never edited;
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   "2026_11_29_000000_schemas": m000,
   "2026_11_29_100000_etl_bookkeeping": m100000,
   "2026_11_29_200000_app_auth": m200000,
+  "2026_11_30_000000_app_token_revocation": m1130_000000,
 };

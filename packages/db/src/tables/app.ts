@@ -16,6 +16,13 @@ export interface UsersTable {
   /** argon2id, PHC string. */
   password_hash: string;
   disabled_at: NullableTimestamp;
+  /**
+   * Goes up when the user is disabled or their role or password changes; access tokens carry the
+   * version they were issued under, and one below this is refused (see web-api auth/revocations.ts).
+   */
+  token_version: ColumnType<number, number | undefined, number>;
+  /** When token_version last went up (replicas keep only recent revocations in memory). */
+  tokens_revoked_at: NullableTimestamp;
   last_login_at: NullableTimestamp;
   created_at: ColumnType<Date, Date | string | undefined, Date | string>;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
