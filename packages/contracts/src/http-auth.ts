@@ -32,7 +32,10 @@ export const User = Type.Object({
 export const TokenResponse = Type.Object({
   tokenType: Type.Literal("Bearer"),
   accessToken: Type.String({ description: "JWT for the Authorization header" }),
-  expiresIn: Type.Integer({ description: "Seconds until the access token expires" }),
+  expiresIn: Type.Integer({
+    description:
+      "Seconds until the access token expires. It stops working sooner, with a 401, when it is revoked: logout of its session, or the user disabled or given a new role or password. Then log in again.",
+  }),
   refreshToken: Type.String({
     description: "Single use: exchange it at /auth/refresh for a new pair. Reusing it revokes the session.",
   }),
@@ -57,7 +60,11 @@ export const CreateUserBody = Type.Object(
 export const UpdateUserBody = Type.Object(
   {
     role: Type.Optional(Role),
-    disabled: Type.Optional(Type.Boolean({ description: "true disables the user and revokes its sessions" })),
+    disabled: Type.Optional(
+      Type.Boolean({
+        description: "true disables the user: its sessions and access tokens stop working at once",
+      }),
+    ),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     password: Type.Optional(NewPassword),
   },

@@ -53,7 +53,10 @@ export interface ApiRoute {
   url: string;
   summary: string;
   tag: string;
-  /** "public": no token; otherwise the roles allowed (401 without a valid token, 403 for other roles). */
+  /**
+   * "public": no token; otherwise the roles allowed (401 without a valid token, or with a revoked one;
+   * 403 for other roles).
+   */
   access: "public" | readonly Role[];
   params?: TSchema;
   querystring?: TSchema;
@@ -93,7 +96,8 @@ export const apiRoutes = defineRoutes({
   logout: {
     method: "POST",
     url: "/api/v1/auth/logout",
-    summary: "Revoke a refresh token and its whole session",
+    summary:
+      "Revoke a refresh token and its whole session: its access tokens stop working at once, on every replica",
     tag: "auth",
     access: "public",
     body: LogoutBody,
@@ -127,7 +131,8 @@ export const apiRoutes = defineRoutes({
   updateUser: {
     method: "PATCH",
     url: "/api/v1/users/:id",
-    summary: "Change a user's role, name or password, or disable it (revokes its sessions)",
+    summary:
+      "Change a user's role, name or password, or disable it; a new role or password, or disabling, ends its sessions and access tokens at once",
     tag: "users",
     access: ADMIN,
     params: UuidParams,

@@ -17,3 +17,4 @@ export * from "./http-finance.js";
 export * from "./http-routes.js";
 export * from "./http-sync.js";
 export { etlQueue, mailQueue, queues, reportsQueue } from "./queues.js";
+export * from "./sessions.js";
