@@ -2,7 +2,7 @@ import type { OdooService } from "./rpc.js";
 import type { Store } from "./store.js";
 import type { Table } from "./table.js";
 import { NULL_DATE } from "./table.js";
-import { formatDatetimeMicro, toMicros, US_PER_DAY, US_PER_SEC } from "./time.js";
+import { formatDatetimeMicro, parseDate, toMicros, US_PER_SEC } from "./time.js";
 import { setValue } from "./values.js";
 
 export type FaultKind = "http502" | "http504" | "reset" | "slow";
@@ -54,6 +54,13 @@ export interface TxResult {
   /** write_date given to every touched record, with microseconds. */
   writeDate: string;
   ids: number[];
+}
+
+export interface PayOptions extends WriteOptions {
+  /** Payment date (YYYY-MM-DD); default the transaction's day. */
+  date?: string;
+  /** In the invoice's currency; default everything still due. */
+  amount?: number;
 }
 
 export interface CreateMoveSpec {
@@ -483,49 +490,62 @@ export class Control {
   }
 
   /**
-   * Registers full payment of a posted invoice in one transaction, as Odoo's "Register Payment"
-   * does: an account.payment with its journal entry (dated the transaction's day: outstanding
-   * account / receivable or payable), one account.partial.reconcile per open payment-term line
-   * (max_date = the later of the two lines' dates), the term lines reconciled with residual 0 and
-   * the invoice `paid`.
+   * Registers a payment of a posted invoice in one transaction, as Odoo's "Register Payment" does:
+   * an account.payment with its journal entry (outstanding account / receivable or payable) dated
+   * `date` (default: the transaction's day), and one account.partial.reconcile per open
+   * payment-term line it settles (max_date = the later of the two lines' dates). `amount` (in the
+   * invoice's currency, default everything still due) settles the term lines in order; the invoice
+   * becomes `paid`, or `partial` while something is left.
    */
-  payInvoice(
-    moveId: number,
-    opts: WriteOptions = {},
-  ): TxResult & { paymentId?: number; partialIds: number[] } {
+  payInvoice(moveId: number, opts: PayOptions = {}): TxResult & { paymentId?: number; partialIds: number[] } {
     const store = this.store;
     const moves = store.table("account.move");
     const m = moves.rowOf(moveId);
     if (m < 0) throw new Error(`account.move ${moveId} does not exist`);
     if (moves.ref("state")[m] !== "posted") throw new Error(`account.move ${moveId} is not posted`);
     const us = this.txTime(opts.at);
-    const payDay = Math.floor(us / US_PER_DAY);
+    const payDate = opts.date ?? formatDatetimeMicro(us).slice(0, 10);
+    const payDay = parseDate(payDate);
+    if (payDay === null) throw new Error(`invalid payment date ${payDate}`);
     const lines = store.table("account.move.line");
     const moveCol = lines.i32("move_id");
+    const residual = lines.f64("amount_residual");
+    const residualCurrency = lines.f64("amount_residual_currency");
     const open: number[] = [];
     for (let r = 0; r < lines.size; r++) {
       if (!lines.alive[r] || moveCol[r] !== moveId || lines.ref("display_type")[r] !== "payment_term")
         continue;
-      if (lines.f64("amount_residual")[r] !== 0 || lines.f64("amount_residual_currency")[r] !== 0)
-        open.push(r);
+      if (residual[r] !== 0 || residualCurrency[r] !== 0) open.push(r);
     }
     const company = moves.i32("company_id")[m]!;
     const currency = moves.i32("currency_id")[m]!;
     const partner = moves.i32("partner_id")[m]!;
     const invoiceName = (moves.ref("name")[m] as string | undefined) ?? "/";
-    const touchedMoves = [m];
-    const touchedLines = [...open];
+    const currencies = store.table("res.currency");
+    const rounding = currencies.f64("rounding")[currencies.rowOf(currency)] ?? 0.01;
+    const scale = rounding >= 1 ? 1 : 10 ** Math.round(Math.log10(1 / rounding));
+    const minorOf = (r: number) => Math.round(residualCurrency[r]! * scale);
+    const centsOf = (r: number) => Math.round(residual[r]! * 100);
+
+    // what the payment settles on each open term line, in order, up to `amount`
+    let left = opts.amount === undefined ? Number.POSITIVE_INFINITY : Math.round(opts.amount * scale);
+    if (!(left > 0)) throw new Error(`payment amount must be positive, got ${opts.amount}`);
+    const settled: { row: number; minor: number; cents: number }[] = [];
+    for (const r of open) {
+      if (left <= 0) break;
+      const due = minorOf(r);
+      const take = Math.min(Math.abs(due), left);
+      left -= take;
+      const minor = Math.sign(due) * take;
+      const cents = take === Math.abs(due) ? centsOf(r) : Math.round((centsOf(r) * minor) / due);
+      settled.push({ row: r, minor, cents });
+    }
+    const touchedLines = settled.map((x) => x.row);
     const partialIds: number[] = [];
     let paymentId: number | undefined;
-    if (open.length > 0) {
-      const cents = open.reduce((a, r) => a + Math.round(lines.f64("amount_residual")[r]! * 100), 0);
-      const currencies = store.table("res.currency");
-      const rounding = currencies.f64("rounding")[currencies.rowOf(currency)] ?? 0.01;
-      const scale = rounding >= 1 ? 1 : 10 ** Math.round(Math.log10(1 / rounding));
-      const minor = open.reduce(
-        (a, r) => a + Math.round(lines.f64("amount_residual_currency")[r]! * scale),
-        0,
-      );
+    if (settled.length > 0) {
+      const cents = settled.reduce((a, x) => a + x.cents, 0);
+      const minor = settled.reduce((a, x) => a + x.minor, 0);
       const inbound = cents > 0;
       const sale = String(moves.ref("move_type")[m]).startsWith("out");
       const journals = store.table("account.journal");
@@ -540,7 +560,7 @@ export class Control {
           break;
         }
       }
-      const counterpart = lines.i32("account_id")[open[0]!]!;
+      const counterpart = lines.i32("account_id")[settled[0]!.row]!;
       const outstanding =
         this.accountByCode(company, inbound ? "101402" : "101403") ||
         journals.i32("default_account_id")[journals.rowOf(bank)]!;
@@ -552,10 +572,11 @@ export class Control {
       paymentId = payments.ids[payRow]!;
       const pmRow = moves.append();
       const pmove = moves.ids[pmRow]!;
+      const total = Math.abs(minor) / scale;
       this.apply(payments, payRow, {
         name,
-        date: formatDatetimeMicro(us).slice(0, 10),
-        amount: Math.abs(minor) / scale,
+        date: payDate,
+        amount: total,
         payment_type: inbound ? "inbound" : "outbound",
         partner_type: sale ? "customer" : "supplier",
         partner_id: partner || false,
@@ -570,11 +591,10 @@ export class Control {
         is_matched: false,
       });
       this.stamp(payments, [payRow], us, true);
-      const total = Math.abs(minor) / scale;
       this.apply(moves, pmRow, {
         name,
         ref: invoiceName,
-        date: formatDatetimeMicro(us).slice(0, 10),
+        date: payDate,
         state: "posted",
         move_type: "entry",
         journal_id: bank,
@@ -590,69 +610,68 @@ export class Control {
         amount_total_signed: Math.abs(cents) / 100,
         [v18 ? "origin_payment_id" : "payment_id"]: paymentId,
       });
-      touchedMoves.push(pmRow);
       this.stamp(moves, [pmRow], us, true);
+      const label = `Payment ${invoiceName}`;
       const [outRow, payLineRow] = this.writeLines(pmove, [
-        { account: outstanding, cents, type: "product", label: `Payment ${invoiceName}`, minor, scale },
-        {
-          account: counterpart,
-          cents: -cents,
-          type: "payment_term",
-          label: `Payment ${invoiceName}`,
-          minor: -minor,
-          scale,
-        },
+        { account: outstanding, cents, type: "product", label, minor, scale },
+        { account: counterpart, cents: -cents, type: "payment_term", label, minor: -minor, scale },
       ]) as [number, number];
       const payLine = lines.ids[payLineRow]!;
       if (lines.cols.has("payment_id")) {
         lines.i32("payment_id")[outRow] = paymentId;
         lines.i32("payment_id")[payLineRow] = paymentId;
       }
-      lines.f64("amount_residual")[outRow] = 0;
-      lines.f64("amount_residual_currency")[outRow] = 0;
-      lines.f64("amount_residual")[payLineRow] = 0;
-      lines.f64("amount_residual_currency")[payLineRow] = 0;
+      for (const r of [outRow, payLineRow]) {
+        residual[r] = 0;
+        residualCurrency[r] = 0;
+      }
       lines.u8("reconciled")[payLineRow] = 1;
       touchedLines.push(outRow, payLineRow);
 
       const partials = store.table("account.partial.reconcile");
       const created: number[] = [];
-      for (const r of open) {
-        const amount = lines.f64("amount_residual")[r]!;
-        const amountCurrency = lines.f64("amount_residual_currency")[r]!;
-        const debitSide = amount > 0 || (amount === 0 && amountCurrency > 0);
+      for (const x of settled) {
+        const debitSide = x.cents > 0 || (x.cents === 0 && x.minor > 0);
         const p = partials.append();
         this.apply(partials, p, {
-          debit_move_id: debitSide ? lines.ids[r]! : payLine,
-          credit_move_id: debitSide ? payLine : lines.ids[r]!,
+          debit_move_id: debitSide ? lines.ids[x.row]! : payLine,
+          credit_move_id: debitSide ? payLine : lines.ids[x.row]!,
           debit_currency_id: currency,
           credit_currency_id: currency,
-          amount: Math.abs(amount),
-          debit_amount_currency: Math.abs(amountCurrency),
-          credit_amount_currency: Math.abs(amountCurrency),
+          amount: Math.abs(x.cents) / 100,
+          debit_amount_currency: Math.abs(x.minor) / scale,
+          credit_amount_currency: Math.abs(x.minor) / scale,
           company_id: company,
         });
-        partials.i32("max_date")[p] = Math.max(lines.i32("date")[r]!, payDay);
+        partials.i32("max_date")[p] = Math.max(lines.i32("date")[x.row]!, payDay);
         created.push(p);
         partialIds.push(partials.ids[p]!);
+        residual[x.row] = (centsOf(x.row) - x.cents) / 100;
+        residualCurrency[x.row] = (minorOf(x.row) - x.minor) / scale;
+        lines.u8("reconciled")[x.row] = residual[x.row] === 0 && residualCurrency[x.row] === 0 ? 1 : 0;
       }
       this.stamp(partials, created, us, true);
     }
-    moves.f64("amount_residual")[m] = 0;
-    moves.f64("amount_residual_signed")[m] = 0;
-    moves.ref("payment_state")[m] = "paid";
-    for (const r of open) {
-      lines.f64("amount_residual")[r] = 0;
-      lines.f64("amount_residual_currency")[r] = 0;
-      lines.u8("reconciled")[r] = 1;
+    // the invoice's stored totals follow its term lines
+    let dueMinor = 0;
+    let dueCents = 0;
+    for (let r = 0; r < lines.size; r++) {
+      if (!lines.alive[r] || moveCol[r] !== moveId || lines.ref("display_type")[r] !== "payment_term")
+        continue;
+      dueMinor += minorOf(r);
+      dueCents += centsOf(r);
     }
+    const signed =
+      Math.sign(moves.f64("amount_residual_signed")[m]! || moves.f64("amount_total_signed")[m]!) || 1;
+    moves.f64("amount_residual")[m] = Math.abs(dueMinor) / scale;
+    moves.f64("amount_residual_signed")[m] = (signed * Math.abs(dueCents)) / 100;
+    moves.ref("payment_state")[m] = dueMinor === 0 && dueCents === 0 ? "paid" : "partial";
     if (lines.cols.has("matching_number")) {
-      const lastPay = touchedLines.at(-1)!;
-      for (const r of [...open, ...(open.length > 0 ? [lastPay] : [])]) {
-        lines.ref("matching_number")[r] = `A${moveId}`;
-      }
+      const matching = dueMinor === 0 && dueCents === 0 ? `A${moveId}` : `P${moveId}`;
+      for (const r of touchedLines)
+        if (lines.ref("display_type")[r] === "payment_term") lines.ref("matching_number")[r] = matching;
     }
-    this.stamp(moves, touchedMoves, us);
+    this.stamp(moves, [m], us);
     if (touchedLines.length > 0) this.stamp(lines, touchedLines, us);
     return {
       writeDate: formatDatetimeMicro(us),

@@ -12,6 +12,7 @@ export type {
   CreateMoveSpec,
   FaultKind,
   FaultSpec,
+  PayOptions,
   Stats,
   TxResult,
   WriteOptions,

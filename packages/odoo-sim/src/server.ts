@@ -256,7 +256,13 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
       case "POST /regenerate-lines":
         return ok(control.regenerateLines(Number(p.moveId ?? p.move_id), opts));
       case "POST /pay-invoice":
-        return ok(control.payInvoice(Number(p.moveId ?? p.move_id), opts));
+        return ok(
+          control.payInvoice(Number(p.moveId ?? p.move_id), {
+            ...opts,
+            ...(typeof p.date === "string" ? { date: p.date } : {}),
+            ...(p.amount !== undefined ? { amount: Number(p.amount) } : {}),
+          }),
+        );
       case "POST /faults":
         return ok(control.injectFault(p as unknown as FaultSpec));
       case "POST /faults/clear":

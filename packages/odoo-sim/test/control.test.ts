@@ -175,6 +175,47 @@ describe("control API: payments and reconciliation", () => {
       terms.map((l) => [l.id, l.amount_residual, false]),
     );
   });
+  it("registers partial payments on a given date: partial until the last one, each matched from its date", async () => {
+    const created = sim.control.createMove({
+      move_type: "in_invoice",
+      partner_id: 7,
+      state: "posted",
+      date: "2024-03-01",
+      amounts: [100, 21],
+    });
+    const inv = created.ids[0]!;
+    const first = (await post("pay-invoice", { moveId: inv, amount: 50, date: "2024-04-10" })) as {
+      partialIds: number[];
+    };
+    const read = async () =>
+      (
+        (await kw(sim.url, "account.move", "read", [[inv]], {
+          fields: ["payment_state", "amount_residual"],
+        })) as { payment_state: string; amount_residual: number }[]
+      )[0];
+    expect(await read()).toMatchObject({ payment_state: "partial", amount_residual: 71 });
+    const [bill] = await items([
+      ["move_id", "=", inv],
+      ["display_type", "=", "payment_term"],
+    ]);
+    expect(bill).toMatchObject({ balance: -121, amount_residual: -71, reconciled: false });
+    // a bill's payable line is the credit side; the outbound payment's line the debit side
+    expect(await partialsOf([bill!.id])).toEqual([
+      expect.objectContaining({
+        id: first.partialIds[0],
+        credit_move_id: bill!.id,
+        amount: 50,
+        max_date: "2024-04-10",
+      }),
+    ]);
+    sim.control.payInvoice(inv, { date: "2024-05-20" });
+    expect(await read()).toMatchObject({ payment_state: "paid", amount_residual: 0 });
+    const matched = await partialsOf([bill!.id]);
+    expect(matched.map((p) => [p.amount, p.max_date])).toEqual([
+      [50, "2024-04-10"],
+      [71, "2024-05-20"],
+    ]);
+  });
 });
 
 describe("control API: faults", () => {
