@@ -3,7 +3,7 @@
  *   read-only  the same pages the full sync fetches (keyset by id, same page size, same model
  *              concurrency, one page ahead per model), decoded and discarded: the source's ceiling
  *   per-row    the same pages, mapped the same way, written one INSERT … ON CONFLICT per row
- * Prints one JSON line: { ms, records, maxRssMb }.
+ * Prints one JSON line: { ms, records, maxRssMb, cpuSeconds }.
  */
 
 import { upsertStatement } from "../../apps/etl-worker/src/load.js";
@@ -65,8 +65,8 @@ await Promise.all(
         try {
           await client.query("begin");
           for (const record of page.records) {
-            const mapped = transformer.row(record);
-            if (mapped.row) await client.query(`${before}$1${after}`, [JSON.stringify([mapped.row])]);
+            const one = transformer.encode([record], () => {});
+            if (one.rows) await client.query(`${before}$1${after}`, [one.json]);
           }
           await client.query("commit");
         } finally {
@@ -77,8 +77,12 @@ await Promise.all(
   }),
 );
 const ms = performance.now() - started;
+const cpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return Math.round((user + system) / 1e4) / 100;
+};
 await client.close();
 await database?.close();
 process.stdout.write(
-  `${JSON.stringify({ ms: Math.round(ms), records, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`,
+  `${JSON.stringify({ ms: Math.round(ms), records, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), cpuSeconds: cpuSeconds() })}\n`,
 );

@@ -7,11 +7,12 @@
  */
 import type { DataChanged, RunProgress, RunResult } from "@finanzas/contracts";
 import { dataChangedChannel, odooTableName } from "@finanzas/contracts";
-import type { Database, Kysely } from "@finanzas/db";
+import { type Database, type Kysely, sql } from "@finanzas/db";
 import type { Logger } from "@finanzas/logger";
 import { type OdooClient, OdooError } from "@finanzas/odoo";
 import type { Redis } from "ioredis";
 import {
+  EMPTY_PAGE,
   type Lease,
   LeaseLostError,
   localCount,
@@ -23,7 +24,7 @@ import {
   writeBatch,
 } from "./load.js";
 import { acquire, keepAlive, release } from "./locks.js";
-import { specOf } from "./registry.js";
+import { specOf, tableOf } from "./registry.js";
 import {
   createRun,
   finishModel,
@@ -48,7 +49,7 @@ import {
   searchIds,
   secondOf,
 } from "./source.js";
-import { createTransformer, type Problem, type Row, type Transformer } from "./transform.js";
+import { createTransformer, type EncodedPage, type Problem, type Transformer } from "./transform.js";
 
 export interface EtlSettings {
   /** Records per Odoo page (ODOO_PAGE_SIZE). */
@@ -111,6 +112,18 @@ interface ModelTask {
   counts: ModelCounts;
   problems: Problem[];
   log: Logger;
+  /** Wall time of each phase of the model's work (ms), logged with its outcome. */
+  phaseMs: Record<string, number>;
+}
+
+/** Runs a phase of a model's work and records its wall time on the task. */
+async function timed<T>(task: ModelTask, phase: string, fn: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    return await fn();
+  } finally {
+    task.phaseMs[phase] = Math.round((task.phaseMs[phase] ?? 0) + performance.now() - started);
+  }
 }
 
 class RunState {
@@ -152,6 +165,30 @@ const errorText = (error: unknown): string => {
   if (error instanceof OdooError) return `${error.name}: ${error.message}`;
   return error instanceof Error ? error.message : String(error);
 };
+
+/**
+ * The order models start in: largest first (longest-processing-time first), so the biggest table
+ * does not start last and leave the other slots idle while it runs alone. Sizes are PostgreSQL's
+ * row estimates of the local tables; before a first sync (no estimates) journal items and then
+ * journal entries go first, being the largest tables of any ledger; the rest keep registry order.
+ */
+async function largestFirst(db: Kysely<Database>, models: string[]): Promise<string[]> {
+  const { rows } = await sql<{ table: string; rows: number }>`
+    select c.relname as table, greatest(c.reltuples, 0)::float8 as rows
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'odoo' and c.relkind = 'r'`.execute(db);
+  const estimate = new Map(rows.map((r) => [r.table, Number(r.rows)]));
+  const fallback = ["account.move.line", "account.move"];
+  const size = (model: string) => estimate.get(tableOf(model)) ?? 0;
+  const rank = (model: string) => {
+    const i = fallback.indexOf(model);
+    return i < 0 ? fallback.length : i;
+  };
+  return models
+    .map((model, i) => ({ model, i, size: size(model), rank: rank(model) }))
+    .sort((a, b) => b.size - a.size || a.rank - b.rank || a.i - b.i)
+    .map((m) => m.model);
+}
 
 /** Runs `fn` over `items`, at most `limit` at once. */
 async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -202,20 +239,18 @@ export function createEngine(deps: EngineDeps) {
     },
   });
 
-  /** Rows of a page through the transformer; problems collected. */
-  function transform(task: ModelTask, transformer: Transformer, records: Record<string, unknown>[]): Row[] {
-    const rows: Row[] = [];
-    for (const record of records) {
-      const mapped = transformer.row(record);
-      if (mapped.row) rows.push(mapped.row);
-      else {
-        for (const p of mapped.problems) {
-          if (task.problems.length < 1000) task.problems.push(p);
-          task.log.error(p, "value of an unexpected type: record not written");
-        }
+  /** A page through the transformer, straight to the upsert's JSON; problems collected. */
+  function transform(
+    task: ModelTask,
+    transformer: Transformer,
+    records: Record<string, unknown>[],
+  ): EncodedPage {
+    return transformer.encode(records, (problems) => {
+      for (const p of problems) {
+        if (task.problems.length < 1000) task.problems.push(p);
+        task.log.error(p, "value of an unexpected type: record not written");
       }
-    }
-    return rows;
+    });
   }
 
   async function prepare(
@@ -235,14 +270,14 @@ export function createEngine(deps: EngineDeps) {
   async function write(
     task: ModelTask,
     statement: string,
-    rows: Row[],
+    page: EncodedPage,
     cursor?: Parameters<typeof patchCursor>[2],
   ) {
     if (task.signal.aborted) throw task.signal.reason;
     const changed = await writeBatch(db, {
       model: task.model,
       statement,
-      rows,
+      page,
       lease: task.lease,
       ...(cursor ? { cursor } : {}),
     });
@@ -266,6 +301,7 @@ export function createEngine(deps: EngineDeps) {
     const fields = prepared.resolved.columns.map((c) => c.name);
     const from = resuming ? (cursor?.full_last_id ?? 0) : 0;
     if (resuming) task.log.info({ afterId: from }, "resuming the full pass of a previous run");
+    const passStarted = performance.now();
     await pipeline(
       () => fullPage(task.source, task.model, fields, from, settings.pageSize),
       (page) => {
@@ -280,21 +316,22 @@ export function createEngine(deps: EngineDeps) {
           const s = secondOf(r.write_date);
           if (s !== null && (highWater === null || s > highWater)) highWater = s;
         }
-        const rows = transform(task, prepared.transformer, page.records);
+        const encoded = transform(task, prepared.transformer, page.records);
         const last = page.records.at(-1);
         if (!last) return;
-        await write(task, prepared.statement, rows, {
+        await write(task, prepared.statement, encoded, {
           full_last_id: last.id,
           full_high_water: highWater === null ? null : new Date(highWater * 1000),
           full_started_at: startedAt,
         });
       },
     );
+    task.phaseMs.fullPass = Math.round(performance.now() - passStarted);
     // The pass is complete: the incremental cursor continues from the newest write_date it saw.
     await writeBatch(db, {
       model: task.model,
       statement: prepared.statement,
-      rows: [],
+      page: EMPTY_PAGE,
       lease: task.lease,
       cursor: {
         ...(highWater !== null ? { write_date: new Date(highWater * 1000), last_id: null } : {}),
@@ -307,8 +344,9 @@ export function createEngine(deps: EngineDeps) {
     });
     // Records written while the pass ran (behind it, at ids already read) are caught up now, so a
     // full sync ends consistent on its own rather than at the next incremental.
-    if (highWater !== null) await incremental(task, prepared, highWater);
-    await reconcile(task, prepared);
+    const caughtUpTo = highWater;
+    if (caughtUpTo !== null) await timed(task, "catchUp", () => incremental(task, prepared, caughtUpTo));
+    await timed(task, "reconcile", () => reconcile(task, prepared));
   }
 
   async function incremental(
@@ -328,9 +366,9 @@ export function createEngine(deps: EngineDeps) {
         task.counts.fetched += page.records.length;
         const last = page.records.at(-1);
         if (!last) return;
-        const rows = transform(task, prepared.transformer, page.records);
+        const encoded = transform(task, prepared.transformer, page.records);
         const second = secondOf(last.write_date);
-        await write(task, prepared.statement, rows, {
+        await write(task, prepared.statement, encoded, {
           ...(second !== null ? { write_date: new Date(second * 1000), last_id: last.id } : {}),
           last_run_id: task.run.runId,
         });
@@ -395,6 +433,7 @@ export function createEngine(deps: EngineDeps) {
     const log = run.job.logger.child({ model, runId: run.runId });
     const counts: ModelCounts = { fetched: 0, upserted: 0, deleted: 0 };
     const problems: Problem[] = [];
+    const phaseMs: Record<string, number> = {};
     let missing: string[] = [];
     let lease: Lease | undefined;
     let stopKeepAlive = () => {};
@@ -418,6 +457,7 @@ export function createEngine(deps: EngineDeps) {
         counts,
         problems,
         log,
+        phaseMs,
       };
       const prepared = await prepare(task);
       missing = prepared.resolved.missing;
@@ -432,7 +472,7 @@ export function createEngine(deps: EngineDeps) {
         : undefined;
       if (status === "succeeded")
         await patchCursor(db, model, { last_success_at: new Date(), last_run_id: run.runId });
-      log.info({ ...counts, missing: missing.length, problems: problems.length }, `model ${status}`);
+      log.info({ ...counts, missing: missing.length, problems: problems.length, phaseMs }, `model ${status}`);
       return { status, ...counts, missing, problems, error };
     } catch (error) {
       const reason = abort.signal.aborted && !(error instanceof LeaseLostError) ? abort.signal.reason : error;
@@ -472,7 +512,7 @@ export function createEngine(deps: EngineDeps) {
     const run = new RunState(runId, job, models);
     run.progress.phase = "running";
     const outcomes = new Map<string, Outcome>();
-    await pool(models, settings.modelConcurrency, async (model) => {
+    await pool(await largestFirst(db, models), settings.modelConcurrency, async (model) => {
       if (skip.has(model)) {
         const outcome: Outcome = {
           status: "succeeded",

@@ -7,7 +7,7 @@
 import type { Database, Kysely, Transaction } from "@finanzas/db";
 import { sql } from "@finanzas/db";
 import { COLUMN_TYPES, type FieldSpec, tableOf } from "./registry.js";
-import type { Row } from "./transform.js";
+import type { EncodedPage } from "./transform.js";
 
 export class LeaseLostError extends Error {
   constructor(model: string) {
@@ -82,10 +82,13 @@ export async function patchCursor(
 export interface Batch {
   model: string;
   statement: string;
-  rows: Row[];
+  page: EncodedPage;
   lease: Lease;
   cursor?: CursorPatch;
 }
+
+/** A batch that only moves the cursor. */
+export const EMPTY_PAGE: EncodedPage = { json: "[]", rows: 0 };
 
 /** One transaction: lease check, upsert, cursor. Returns the rows inserted or changed. */
 export async function writeBatch(db: Kysely<Database>, batch: Batch): Promise<number> {
@@ -95,11 +98,9 @@ export async function writeBatch(db: Kysely<Database>, batch: Batch): Promise<nu
     await sql`set local synchronous_commit = off`.execute(trx);
     await checkLease(trx, batch.lease);
     let changed = 0;
-    if (batch.rows.length > 0) {
+    if (batch.page.rows > 0) {
       const [before = "", after = ""] = batch.statement.split("$1");
-      const written = await sql`${sql.raw(before)}${JSON.stringify(batch.rows)}${sql.raw(after)}`.execute(
-        trx,
-      );
+      const written = await sql`${sql.raw(before)}${batch.page.json}${sql.raw(after)}`.execute(trx);
       changed = Number(written.numAffectedRows ?? 0);
     }
     if (batch.cursor) await patchCursor(trx, batch.model, batch.cursor);
