@@ -12,7 +12,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { etlQueue, type RunResult } from "../../packages/contracts/src/index.js";
 import { createPool, migrateToLatest } from "../../packages/db/src/index.js";
@@ -24,6 +24,9 @@ const scale = Number(process.argv[2] ?? 50);
 const adminUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const pageSize = process.env.ODOO_PAGE_SIZE ?? "1000";
+/** BENCH_ETL_QUICK=1: only the big phase's full sync, read-only pass and incremental (no scale/4 run, no per-row baseline). */
+const quick = process.env.BENCH_ETL_QUICK === "1";
+const perRow = !quick;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 function start(
@@ -72,6 +75,45 @@ async function freshDatabase(label: string): Promise<{ url: string; drop: () => 
   };
 }
 
+/** CPU seconds (user + system) of a process, with its reaped children. */
+const cpuOf = (pid: number): number => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    // After "(comm) ": state is field 3, so utime/stime/cutime/cstime (14–17) sit at 11–14 here.
+    return [11, 12, 13, 14].reduce((n, i) => n + Number(fields[i] ?? 0), 0) / 100;
+  } catch {
+    return 0;
+  }
+};
+
+/** CPU seconds of every PostgreSQL process (backends reaped by the postmaster count in its cutime). */
+const postgresCpu = (): number =>
+  readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .reduce((n, d) => {
+      try {
+        return readFileSync(`/proc/${d}/comm`, "utf8").trim() === "postgres" ? n + cpuOf(Number(d)) : n;
+      } catch {
+        return n;
+      }
+    }, 0);
+
+/** Busy CPU seconds of the whole machine, all cores. */
+const machineBusy = (): number => {
+  const [, ...ticks] = readFileSync("/proc/stat", "utf8").split("\n")[0]?.trim().split(/\s+/) ?? [];
+  const n = ticks.map(Number);
+  return (n.reduce((a, b) => a + b, 0) - (n[3] ?? 0) - (n[4] ?? 0)) / 100;
+};
+
+interface Cpu {
+  sim: number;
+  client: number;
+  postgres: number;
+  machine: number;
+}
+const cpuText = (c: Cpu, client: string) =>
+  `CPU s: simulator ${c.sim.toFixed(1)}, ${client} ${c.client.toFixed(1)}, PostgreSQL ${c.postgres.toFixed(1)}, machine ${c.machine.toFixed(1)}`;
+
 const peakRssMb = (pid: number): number => {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
@@ -79,26 +121,28 @@ const peakRssMb = (pid: number): number => {
 };
 
 function baseline(mode: "read-only" | "per-row", odooUrl: string, databaseUrl?: string) {
-  return new Promise<{ ms: number; records: number; maxRssMb: number }>((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "bench/etl/baseline.ts", mode, odooUrl, ...(databaseUrl ? [databaseUrl] : [])],
-      {
-        cwd: root,
-        env: { ...process.env, ODOO_PAGE_SIZE: pageSize },
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    let out = "";
-    child.stdout.on("data", (c) => {
-      out += c;
-    });
-    child.on("exit", (code) =>
-      code === 0
-        ? resolve(JSON.parse(out.trim().split("\n").at(-1) ?? "{}"))
-        : reject(new Error(`${mode} exited ${code}: ${out}`)),
-    );
-  });
+  return new Promise<{ ms: number; records: number; maxRssMb: number; cpuSeconds: number }>(
+    (resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", "bench/etl/baseline.ts", mode, odooUrl, ...(databaseUrl ? [databaseUrl] : [])],
+        {
+          cwd: root,
+          env: { ...process.env, ODOO_PAGE_SIZE: pageSize },
+          stdio: ["ignore", "pipe", "inherit"],
+        },
+      );
+      let out = "";
+      child.stdout.on("data", (c) => {
+        out += c;
+      });
+      child.on("exit", (code) =>
+        code === 0
+          ? resolve(JSON.parse(out.trim().split("\n").at(-1) ?? "{}"))
+          : reject(new Error(`${mode} exited ${code}: ${out}`)),
+      );
+    },
+  );
 }
 
 interface Phase {
@@ -107,8 +151,9 @@ interface Phase {
   lines: number;
   full: { ms: number; rss: number; fetched: number };
   incremental?: { ms: number; fetched: number; changed: number };
-  readOnly?: { ms: number; records: number };
+  readOnly?: { ms: number; records: number; cpu: Cpu };
   perRow?: { ms: number; records: number };
+  fullCpu?: Cpu;
 }
 
 async function phase(s: number, withBaselines: boolean): Promise<Phase> {
@@ -157,14 +202,26 @@ async function phase(s: number, withBaselines: boolean): Promise<Phase> {
   const result: Partial<Phase> = { scale: s, lines };
   try {
     if (withBaselines) {
+      const before = { sim: cpuOf(sim.child.pid!), postgres: postgresCpu(), machine: machineBusy() };
       const ro = await baseline("read-only", odooUrl);
-      result.readOnly = ro;
+      const cpu = {
+        sim: cpuOf(sim.child.pid!) - before.sim,
+        client: ro.cpuSeconds,
+        postgres: postgresCpu() - before.postgres,
+        machine: machineBusy() - before.machine,
+      };
+      result.readOnly = { ...ro, cpu };
       log(
-        `read-only pass: ${ro.records} records in ${(ro.ms / 1000).toFixed(1)} s (${Math.round(ro.records / (ro.ms / 1000))} rows/s)`,
+        `read-only pass: ${ro.records} records in ${(ro.ms / 1000).toFixed(1)} s (${Math.round(ro.records / (ro.ms / 1000))} rows/s); ${cpuText(cpu, "reader")}`,
       );
     }
     const worker = await start(
-      ["apps/etl-worker/dist/main.js"],
+      [
+        // BENCH_CPU_PROF=<dir>: the worker under --cpu-prof (not allowed in NODE_OPTIONS); sum it
+        // with `node bench/api/profile.mjs <file>`.
+        ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+        "apps/etl-worker/dist/main.js",
+      ],
       { ...env, LOG_LEVEL: "info" },
       '"msg":"ready"',
     );
@@ -180,13 +237,34 @@ async function phase(s: number, withBaselines: boolean): Promise<Phase> {
       if (out.status !== "succeeded") throw new Error(`sync ${mode} ${out.status}`);
       return { ms, fetched: out.models.reduce((n, m) => n + m.fetched, 0) };
     };
+    const before = {
+      sim: cpuOf(sim.child.pid!),
+      client: cpuOf(worker.child.pid!),
+      postgres: postgresCpu(),
+      machine: machineBusy(),
+    };
     const full = await runJob("full");
+    const fullCpu = {
+      sim: cpuOf(sim.child.pid!) - before.sim,
+      client: cpuOf(worker.child.pid!) - before.client,
+      postgres: postgresCpu() - before.postgres,
+      machine: machineBusy() - before.machine,
+    };
+    result.fullCpu = fullCpu;
     const rss = peakRssMb(worker.child.pid!);
     result.full = { ...full, rss };
     result.records = full.fetched;
     log(
-      `full sync: ${full.fetched} records in ${(full.ms / 1000).toFixed(1)} s (${Math.round(full.fetched / (full.ms / 1000))} rows/s), worker peak RSS ${rss} MB`,
+      `full sync: ${full.fetched} records in ${(full.ms / 1000).toFixed(1)} s (${Math.round(full.fetched / (full.ms / 1000))} rows/s), worker peak RSS ${rss} MB; ${cpuText(fullCpu, "worker")}`,
     );
+    // Each model's phases (full pass, catch-up of what changed meanwhile, deletion reconciliation).
+    const phases = worker
+      .output()
+      .split("\n")
+      .filter((l) => l.includes('"msg":"model succeeded"'))
+      .map((l) => JSON.parse(l) as { model: string; phaseMs?: Record<string, number> })
+      .map((l) => `${l.model} ${JSON.stringify(l.phaseMs ?? {}).replace(/"/g, "")}`);
+    log(`  phases (ms): ${phases.join("; ")}`);
     if (withBaselines) {
       // 1% of journal items and of moves change, in transactions of 100 records.
       const odoo = createOdooClient({ url: odooUrl, db: "odoo", username: "admin", password: "admin" });
@@ -214,7 +292,7 @@ async function phase(s: number, withBaselines: boolean): Promise<Phase> {
     await events.close();
     worker.child.kill("SIGTERM");
     await new Promise((r) => worker.child.once("exit", r));
-    if (withBaselines) {
+    if (withBaselines && perRow) {
       const db2 = await freshDatabase("perrow");
       try {
         const pr = await baseline("per-row", odooUrl, db2.url);
@@ -233,7 +311,7 @@ async function phase(s: number, withBaselines: boolean): Promise<Phase> {
   return result as Phase;
 }
 
-const small = await phase(scale / 4, false);
+const small = quick ? undefined : await phase(scale / 4, false);
 const big = await phase(scale, true);
 const ratio = (a: number, b: number) => (a / b).toFixed(2);
 log("\n| measure | value | target |");
@@ -248,7 +326,7 @@ if (big.perRow)
     `| one INSERT per row, same load | ${(big.perRow.ms / 1000).toFixed(1)} s (${ratio(big.perRow.ms, big.full.ms)}× the full sync) | |`,
   );
 log(
-  `| worker peak RSS at ${small.lines} / ${big.lines} journal items | ${small.full.rss} / ${big.full.rss} MB | < 300 MB, flat |`,
+  `| worker peak RSS at ${small?.lines ?? "-"} / ${big.lines} journal items | ${small?.full.rss ?? "-"} / ${big.full.rss} MB | < 300 MB, flat |`,
 );
 if (big.incremental)
   log(
