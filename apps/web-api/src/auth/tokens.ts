@@ -9,25 +9,51 @@ export interface AccessClaims {
   userId: string;
   role: Role;
   email: string;
+  /**
+   * The user's token_version when the token was signed (claim `ver`, read in the same row as the
+   * role); a later revocation raises it. Omitted: the version this replica knows (see `sign`).
+   */
+  version?: number | undefined;
+  /** The session (refresh-token family) the token belongs to (claim `sid`); logout revokes it. */
+  sessionId?: string | undefined;
 }
 
 export interface TokenSigner {
   readonly accessTtlSeconds: number;
   sign(claims: AccessClaims): Promise<string>;
-  /** The claims of a valid token; throws InvalidTokenError (expired, forged, malformed, wrong algorithm). */
+  /**
+   * The claims of a valid token; throws InvalidTokenError (expired, revoked, forged, malformed,
+   * wrong algorithm).
+   */
   verify(token: string): Promise<AccessClaims>;
   /**
-   * Synchronously, the claims of a token that already passed `verify` and has not expired; null
-   * otherwise (then call `verify`, which also says why). The hot path of authenticated reads.
+   * Synchronously, the claims of a token that already passed `verify`, has not expired and was not
+   * revoked since; null otherwise (then call `verify`, which also says why). The hot path of
+   * authenticated reads.
    */
   known(token: string): AccessClaims | null;
 }
 
+const MESSAGES = {
+  expired: "the access token has expired: refresh it",
+  revoked: "token revoked: sign in again",
+  invalid: "the access token is invalid",
+} as const;
+
 export class InvalidTokenError extends Error {
-  constructor(readonly reason: "expired" | "invalid") {
-    super(reason === "expired" ? "the access token has expired: refresh it" : "the access token is invalid");
+  constructor(readonly reason: keyof typeof MESSAGES) {
+    super(MESSAGES[reason]);
   }
 }
+
+/** What the signer asks about revocations (auth/revocations.ts); both synchronous and O(1). */
+export interface RevocationCheck {
+  isRevoked(claims: AccessClaims): boolean;
+  /** The version to sign when the caller gives none. */
+  versionOf(userId: string): number;
+}
+
+const NEVER_REVOKED: RevocationCheck = { isRevoked: () => false, versionOf: () => 0 };
 
 const ROLES = new Set<string>(["admin", "finance", "viewer"]);
 
@@ -36,17 +62,20 @@ export function createTokenSigner(
   secret: string,
   accessTtlSeconds: number,
   now = () => Date.now(),
+  revocations: RevocationCheck = NEVER_REVOKED,
 ): TokenSigner {
   const key = new TextEncoder().encode(secret);
   // Verified tokens, remembered until they expire: HMAC verification is the costliest step of a
-  // cached read. Only tokens that passed full verification get here; expiry is still checked.
+  // cached read. Only tokens that passed full verification get here; expiry and revocation are
+  // still checked on every use.
   const verified = new Map<string, { claims: AccessClaims; exp: number }>();
   const MAX_REMEMBERED = 10_000;
   return {
     accessTtlSeconds,
-    async sign({ userId, role, email }) {
+    async sign({ userId, role, email, version, sessionId }) {
       const iat = Math.floor(now() / 1000);
-      return new SignJWT({ role, email })
+      const ver = version ?? revocations.versionOf(userId);
+      return new SignJWT({ role, email, ver, ...(sessionId === undefined ? {} : { sid: sessionId }) })
         .setProtectedHeader({ alg: "HS256", typ: "JWT" })
         .setSubject(userId)
         .setIssuer(ISSUER)
@@ -58,14 +87,18 @@ export function createTokenSigner(
     },
     known(token) {
       const known = verified.get(token);
-      return known && known.exp * 1000 > now() ? known.claims : null;
+      return known && known.exp * 1000 > now() && !revocations.isRevoked(known.claims) ? known.claims : null;
     },
     async verify(token) {
       const known = verified.get(token);
       if (known) {
-        if (known.exp * 1000 > now()) return known.claims;
-        verified.delete(token);
-        throw new InvalidTokenError("expired");
+        if (known.exp * 1000 <= now()) {
+          verified.delete(token);
+          throw new InvalidTokenError("expired");
+        }
+        // Kept while revoked: replaying it costs a lookup, not an HMAC.
+        if (revocations.isRevoked(known.claims)) throw new InvalidTokenError("revoked");
+        return known.claims;
       }
       try {
         const { payload } = await jwtVerify(token, key, {
@@ -75,13 +108,27 @@ export function createTokenSigner(
           currentDate: new Date(now()),
           requiredClaims: ["sub", "exp", "iat"],
         });
-        const role = payload.role;
-        if (typeof role !== "string" || !ROLES.has(role) || typeof payload.sub !== "string") {
+        const { role, ver, sid } = payload;
+        if (
+          typeof role !== "string" ||
+          !ROLES.has(role) ||
+          typeof payload.sub !== "string" ||
+          (ver !== undefined && !(Number.isSafeInteger(ver) && (ver as number) >= 0)) ||
+          (sid !== undefined && typeof sid !== "string")
+        ) {
           throw new InvalidTokenError("invalid");
         }
-        const claims = { userId: payload.sub, role: role as Role, email: String(payload.email ?? "") };
+        // Tokens signed before versions existed carry none: version 0, revoked by any revocation.
+        const claims: AccessClaims = {
+          userId: payload.sub,
+          role: role as Role,
+          email: String(payload.email ?? ""),
+          version: (ver as number | undefined) ?? 0,
+          sessionId: sid as string | undefined,
+        };
         if (verified.size >= MAX_REMEMBERED) verified.delete(verified.keys().next().value as string);
         verified.set(token, { claims, exp: payload.exp as number });
+        if (revocations.isRevoked(claims)) throw new InvalidTokenError("revoked");
         return claims;
       } catch (error) {
         if (error instanceof InvalidTokenError) throw error;
