@@ -9,6 +9,7 @@ import { createProducer, Queue, type QueueConnection, redisOptions } from "@fina
 import type { ReadinessCheck } from "@finanzas/runtime";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from "fastify";
 import type { Redis } from "ioredis";
+import { createTokenRevocations, type TokenRevocations } from "./auth/revocations.js";
 import { createTokenSigner, generateSecret } from "./auth/tokens.js";
 import { ensureFirstAdmin, hasEnabledAdmin } from "./auth/users.js";
 import { createReadCache } from "./cache.js";
@@ -37,6 +38,7 @@ export type AppConfig = Pick<
   | "JWT_SECRET"
   | "ACCESS_TOKEN_TTL_SECONDS"
   | "REFRESH_TOKEN_TTL_DAYS"
+  | "TOKEN_REVOCATION_RESYNC_SECONDS"
   | "ADMIN_EMAIL"
   | "ADMIN_PASSWORD"
   | "CORS_ORIGINS"
@@ -85,6 +87,8 @@ export interface App {
   drain(): void;
   /** The global per-client rate limit (tests sync it by hand). */
   rateLimit: LocalRateLimiter;
+  /** Access tokens revoked before they expire, kept in memory (tests wait for its subscription). */
+  revocations: TokenRevocations;
 }
 
 const API_PREFIXES = ["/api/", "/health/", "/metrics", "/openapi.json", "/docs", "/admin/"];
@@ -129,8 +133,18 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       "JWT_SECRET is not set: using a random secret for this process (tokens end with it; production refuses to start without one)",
     );
   }
-  const signer = createTokenSigner(secret, config.ACCESS_TOKEN_TTL_SECONDS, deps.now);
   const db = deps.database.db;
+  // Revoked access tokens, loaded from PostgreSQL now, then kept current by pub/sub and a resync.
+  const revocations = await createTokenRevocations({
+    db,
+    redis: deps.redis,
+    prefix: deps.connection.prefix,
+    logger,
+    accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+    resyncMs: config.TOKEN_REVOCATION_RESYNC_SECONDS * 1000,
+  });
+  app.addHook("onClose", () => revocations.close());
+  const signer = createTokenSigner(secret, config.ACCESS_TOKEN_TTL_SECONDS, deps.now, revocations);
 
   if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
     const outcome = await ensureFirstAdmin(db, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
@@ -228,13 +242,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...mountDeps,
     db,
     signer,
+    revocations,
     refreshTtlDays: config.REFRESH_TOKEN_TTL_DAYS,
     loginRateLimit: {
       max: config.LOGIN_RATE_LIMIT_MAX,
       timeWindow: config.LOGIN_RATE_LIMIT_WINDOW_SECONDS * 1000,
     },
   });
-  await userRoutes(app, { ...mountDeps, db });
+  await userRoutes(app, { ...mountDeps, db, revocations });
   await financeRoutes(app, { ...mountDeps, db });
   await syncRoutes(app, { ...mountDeps, db, etl, redis: deps.redis });
   await registerAdminQueues(app, {
@@ -271,5 +286,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       draining = true;
     },
     rateLimit: limiter,
+    revocations,
   };
 }

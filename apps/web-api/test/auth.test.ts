@@ -157,8 +157,9 @@ describe("refresh tokens", () => {
     expect((await refresh(other.refreshToken)).statusCode).toBe(200);
   });
 
-  it("are revoked by logout, and stored only as hashes", async () => {
+  it("are revoked by logout with the session's access token, and stored only as hashes", async () => {
     const pair = (await login("viewer@example.com")).json();
+    expect((await me(pair.accessToken)).statusCode).toBe(200);
     const out = await t.app.inject({
       method: "POST",
       url: "/api/v1/auth/logout",
@@ -166,6 +167,11 @@ describe("refresh tokens", () => {
     });
     expect(out.statusCode).toBe(204);
     expect((await refresh(pair.refreshToken)).statusCode).toBe(401);
+    const after = await me(pair.accessToken);
+    expect(after.statusCode).toBe(401);
+    expect(after.json().detail).toBe("token revoked: sign in again");
+    // the viewer's other session (logged in by the test helper) is untouched
+    expect((await me(t.tokens.viewer)).statusCode).toBe(200);
     const { rows } = await t.database.pool.query(
       "select count(*)::int as n from app.refresh_tokens where token_hash = $1",
       [pair.refreshToken],
@@ -192,7 +198,9 @@ describe("refresh tokens", () => {
     expect(disabled.json()).toMatchObject({ disabled: true });
     expect((await refresh(pair.refreshToken)).statusCode).toBe(401);
     expect((await login("temp@example.com")).statusCode).toBe(401);
-    expect((await me(pair.accessToken)).statusCode).toBe(401);
+    const revoked = await me(pair.accessToken);
+    expect(revoked.statusCode).toBe(401);
+    expect(revoked.json().detail).toBe("token revoked: sign in again");
     // role change by the admin
     const promoted = await t.app.inject({
       method: "PATCH",

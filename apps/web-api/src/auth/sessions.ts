@@ -8,6 +8,8 @@ type UserRow = Selectable<Database["app.users"]>;
 export interface IssuedRefresh {
   token: string;
   expiresAt: Date;
+  /** The session: access tokens signed with it carry it (`sid`), so revoking the family ends them. */
+  familyId: string;
 }
 
 /** Starts a new family (a login) or continues one (a rotation). */
@@ -29,12 +31,14 @@ export async function issueRefreshToken(
       expires_at: expiresAt,
     })
     .execute();
-  return { token, expiresAt };
+  return { token, expiresAt, familyId };
 }
 
 export type RotateOutcome =
   | { ok: true; user: UserRow; refresh: IssuedRefresh }
-  | { ok: false; reason: "unknown" | "expired" | "revoked" | "reused" | "disabled" };
+  | { ok: false; reason: "unknown" | "expired" | "revoked" }
+  /** The family was revoked now: its access tokens must stop working too. */
+  | { ok: false; reason: "reused" | "disabled"; revokedFamilyId: string };
 
 /**
  * Exchanges a refresh token for a new one in the same family. A token that was already rotated is
@@ -65,7 +69,7 @@ export async function rotateRefreshToken(
       .executeTakeFirst();
     if (!claimed) {
       await revokeFamily(trx, current.family_id, "reuse of a rotated refresh token");
-      return { ok: false, reason: "reused" } as const;
+      return { ok: false, reason: "reused", revokedFamilyId: current.family_id } as const;
     }
     if (new Date(current.expires_at).getTime() <= Date.now())
       return { ok: false, reason: "expired" } as const;
@@ -76,7 +80,7 @@ export async function rotateRefreshToken(
       .executeTakeFirst();
     if (!user || user.disabled_at) {
       await revokeFamily(trx, current.family_id, "user disabled");
-      return { ok: false, reason: "disabled" } as const;
+      return { ok: false, reason: "disabled", revokedFamilyId: current.family_id } as const;
     }
     const refresh = await issueRefreshToken(trx, user.id, ttlDays, current.family_id);
     return { ok: true, user, refresh } as const;
@@ -92,14 +96,19 @@ export async function revokeFamily(db: Kysely<Database>, familyId: string, reaso
     .execute();
 }
 
-/** Logout: revokes the session (family) the token belongs to. Unknown tokens are ignored. */
-export async function revokeByToken(db: Kysely<Database>, token: string): Promise<void> {
+/**
+ * Logout: revokes the session (family) the token belongs to and returns its id (its access tokens
+ * must stop working too). Unknown tokens are ignored.
+ */
+export async function revokeByToken(db: Kysely<Database>, token: string): Promise<string | undefined> {
   const row = await db
     .selectFrom("app.refresh_tokens")
     .select("family_id")
     .where("token_hash", "=", hashRefreshToken(token))
     .executeTakeFirst();
-  if (row) await revokeFamily(db, row.family_id, "logout");
+  if (!row) return undefined;
+  await revokeFamily(db, row.family_id, "logout");
+  return row.family_id;
 }
 
 export async function revokeUserSessions(

@@ -71,6 +71,9 @@ export interface AuthOptions {
  * Every route: authenticate when it needs it, then check the role. A hook per route (added when the
  * route is declared), so public routes pay nothing and no request looks its rule up; synchronous
  * when the token was already verified (the memoised HS256 check), a promise only on first sight.
+ * Revocation is part of both checks (the signer asks auth/revocations.ts, an in-memory lookup): a
+ * revoked token gets 401 "token revoked: sign in again", memoised or not, and a demoted user's old
+ * token is refused rather than authorised with its stale role.
  * The rule is read from the route's options at request time: scopes declared later (bull-board's)
  * set it in their own onRoute hooks, after this one ran.
  */

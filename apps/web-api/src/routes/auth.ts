@@ -3,6 +3,7 @@ import type { Database, Kysely, Selectable } from "@finanzas/db";
 import { sql } from "@finanzas/db";
 import type { AppInstance } from "../app.js";
 import { burnVerification, verifyPassword } from "../auth/passwords.js";
+import type { TokenRevocations } from "../auth/revocations.js";
 import { issueRefreshToken, revokeByToken, rotateRefreshToken } from "../auth/sessions.js";
 import type { TokenSigner } from "../auth/tokens.js";
 import { findUserByEmail, findUserById, toUserDto } from "../auth/users.js";
@@ -12,6 +13,7 @@ import { type MountDeps, mount } from "./mount.js";
 export interface AuthRouteDeps extends MountDeps {
   db: Kysely<Database>;
   signer: TokenSigner;
+  revocations: TokenRevocations;
   refreshTtlDays: number;
   /** Rate limit for the login route (strict). */
   loginRateLimit: { max: number; timeWindow: number };
@@ -32,12 +34,20 @@ export async function authenticate(db: Kysely<Database>, email: string, password
 }
 
 export async function authRoutes(app: AppInstance, deps: AuthRouteDeps): Promise<void> {
+  // The version comes from the same row as the role: a token never pairs a new role with an old
+  // version or the reverse. The session is the refresh token's family: logging it out ends the token.
   const tokensFor = async (
     user: UserRow,
-    refresh: { token: string; expiresAt: Date },
+    refresh: { token: string; expiresAt: Date; familyId: string },
   ): Promise<TokenResponse> => ({
     tokenType: "Bearer",
-    accessToken: await deps.signer.sign({ userId: user.id, role: user.role, email: user.email }),
+    accessToken: await deps.signer.sign({
+      userId: user.id,
+      role: user.role,
+      email: user.email,
+      version: user.token_version,
+      sessionId: refresh.familyId,
+    }),
     expiresIn: deps.signer.accessTtlSeconds,
     refreshToken: refresh.token,
     refreshExpiresAt: refresh.expiresAt.toISOString(),
@@ -66,6 +76,8 @@ export async function authRoutes(app: AppInstance, deps: AuthRouteDeps): Promise
   mount(app, deps, "refresh", async ({ body }) => {
     const outcome = await rotateRefreshToken(deps.db, body.refreshToken, deps.refreshTtlDays);
     if (!outcome.ok) {
+      // A replayed or disabled session: its access tokens stop working too, on every replica.
+      if ("revokedFamilyId" in outcome) await deps.revocations.sessionRevoked(outcome.revokedFamilyId);
       const detail =
         outcome.reason === "reused"
           ? "this refresh token was already used: the session is revoked, log in again"
@@ -77,8 +89,11 @@ export async function authRoutes(app: AppInstance, deps: AuthRouteDeps): Promise
     return tokensFor(outcome.user, outcome.refresh);
   });
 
+  // Logout ends the session: its refresh token and, at once and on every replica, the access
+  // tokens issued with it. The user's other sessions (other devices) keep working.
   mount(app, deps, "logout", async ({ body }) => {
-    await revokeByToken(deps.db, body.refreshToken);
+    const familyId = await revokeByToken(deps.db, body.refreshToken);
+    if (familyId) await deps.revocations.sessionRevoked(familyId);
     return null;
   });
 

@@ -2,6 +2,7 @@ import type { Database, Kysely } from "@finanzas/db";
 import { sql } from "@finanzas/db";
 import type { AppInstance } from "../app.js";
 import { hashPassword } from "../auth/passwords.js";
+import type { TokenRevocations } from "../auth/revocations.js";
 import { revokeUserSessions } from "../auth/sessions.js";
 import { createUser, EmailTakenError, findUserById, listUsers, toUserDto } from "../auth/users.js";
 import { HttpProblem } from "../problem.js";
@@ -10,9 +11,9 @@ import { type MountDeps, mount } from "./mount.js";
 /** Admin user management: create, list, change role/name/password, disable (revoking sessions). */
 export async function userRoutes(
   app: AppInstance,
-  deps: MountDeps & { db: Kysely<Database> },
+  deps: MountDeps & { db: Kysely<Database>; revocations: TokenRevocations },
 ): Promise<void> {
-  const { db } = deps;
+  const { db, revocations } = deps;
   mount(app, deps, "listUsers", async () => ({ items: (await listUsers(db)).map(toUserDto) }));
 
   mount(app, deps, "createUser", async ({ body }) => {
@@ -30,6 +31,10 @@ export async function userRoutes(
     if (existing.id === user?.id && (body.disabled === true || (body.role && body.role !== "admin"))) {
       throw new HttpProblem(409, "you cannot disable yourself or remove your own admin role");
     }
+    // A disabled user, a changed role or a new password ends every session and every access token
+    // at once: the version goes up in the same statement as the change (a token signed from this
+    // row or a later one carries the new role and version), then every replica learns it.
+    const revoke = body.disabled === true || (body.role && body.role !== existing.role) || body.password;
     const updated = await db
       .updateTable("app.users")
       .set({
@@ -37,13 +42,14 @@ export async function userRoutes(
         ...(body.name ? { name: body.name } : {}),
         ...(body.password ? { password_hash: await hashPassword(body.password) } : {}),
         ...(body.disabled === undefined ? {} : { disabled_at: body.disabled ? sql`now()` : null }),
+        ...(revoke ? { token_version: sql`token_version + 1`, tokens_revoked_at: sql`now()` } : {}),
         updated_at: sql`now()`,
       })
       .where("id", "=", params.id)
       .returningAll()
       .executeTakeFirstOrThrow();
-    // A disabled user, a changed role or a new password ends every session: the next refresh fails.
-    if (body.disabled || (body.role && body.role !== existing.role) || body.password) {
+    if (revoke) {
+      await revocations.userRevoked(updated.id, updated.token_version);
       await revokeUserSessions(db, params.id, body.disabled ? "user disabled" : "role or password changed");
     }
     return toUserDto(updated);
