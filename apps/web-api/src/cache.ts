@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { constants, gzipSync } from "node:zlib";
 import { type DataChanged, dataChangedChannel } from "@finanzas/contracts";
 import type { Logger } from "@finanzas/logger";
 import type { Redis } from "ioredis";
@@ -15,9 +16,9 @@ export interface ReadCache {
   readonly generation: string;
   key(route: string, role: string, input: unknown): string;
   /** The body comes back as UTF-8 bytes, ready to send (no per-request encoding). */
-  get(key: string): Promise<{ etag: string; body: Buffer } | null>;
+  get(key: string): Promise<CachedBody | null>;
   /** The in-process layer only, synchronously (the hot path); null means ask `get`. */
-  peek(key: string): { etag: string; body: Buffer } | null;
+  peek(key: string): CachedBody | null;
   set(key: string, entry: { etag: string; body: string }): Promise<void>;
   /** Moves to a new generation (also what a data-changed message does). */
   invalidate(reason: string): void;
@@ -36,6 +37,20 @@ export interface CacheOptions {
   onInvalidate?: (reason: string) => void;
 }
 
+/** A cached response body; its gzip encoding is made at most once per process, on first demand. */
+export interface CachedBody {
+  etag: string;
+  body: Buffer;
+  gzip?: Buffer;
+}
+
+/** Bodies smaller than this are sent as they are: compressing them saves nothing worth the header. */
+export const GZIP_MIN_BYTES = 1024;
+
+/** The gzip encoding of a body (level 6: ~0.3 ms for a 19 KB page, about a fifth of its size). */
+export const gzipOf = (body: Buffer | string): Buffer =>
+  gzipSync(body, { level: constants.Z_DEFAULT_COMPRESSION });
+
 /** Canonical JSON (sorted keys) so the same query in any order hits the same entry. */
 function canonical(value: unknown): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
@@ -52,7 +67,7 @@ export function createReadCache(options: CacheOptions): ReadCache {
   const { redis, prefix, ttlSeconds, logger } = options;
   let generation = `boot-${Math.random().toString(36).slice(2)}`;
   // A small in-process layer in front of Redis: same keys (so the same generation rule), same TTL.
-  const memory = new Map<string, { etag: string; body: Buffer; expires: number }>();
+  const memory = new Map<string, CachedBody & { expires: number }>();
   const MEMORY_ENTRIES = 500;
   // Hashes of recent canonical inputs (a repeated query skips SHA-1).
   const hashes = new Map<string, string>();

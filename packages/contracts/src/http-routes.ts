@@ -63,7 +63,7 @@ export interface ApiRoute {
   body?: TSchema;
   /** Success responses by status code. */
   response: Record<number, TSchema>;
-  /** Served from the Redis cache (ETag, 304). */
+  /** Served from the Redis cache (ETag, 304; gzip when the client accepts it). */
   cached?: boolean;
 }
 

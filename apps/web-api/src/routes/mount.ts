@@ -8,7 +8,7 @@ import {
 import type { Static, TSchema } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppInstance } from "../app.js";
-import { etagOf, type ReadCache } from "../cache.js";
+import { type CachedBody, etagOf, GZIP_MIN_BYTES, gzipOf, type ReadCache } from "../cache.js";
 import type { AuthUser } from "../plugins/auth.js";
 import type { Metrics } from "../plugins/metrics.js";
 
@@ -70,7 +70,7 @@ export function mount<N extends ApiRouteName>(
     if (hit) {
       hitsOf.inc();
       reply.header("x-cache", "hit");
-      return sendJson(request, reply, hit.etag, hit.body);
+      return sendJson(request, reply, hit);
     }
     missesOf.inc();
     reply.header("x-cache", "miss");
@@ -81,7 +81,7 @@ export function mount<N extends ApiRouteName>(
     await deps.cache.set(key, { etag, body }).catch((error) => {
       request.log.warn({ err: error }, "cannot write the read cache");
     });
-    return sendJson(request, reply, etag, body);
+    return sendJson(request, reply, { etag, body: Buffer.from(body) });
   };
 
   // The catalog is typed per route above; Fastify sees plain schemas (its inference over the whole
@@ -120,7 +120,7 @@ export function mount<N extends ApiRouteName>(
           if (local) {
             hitsOf.inc();
             reply.header("x-cache", "hit");
-            sendJson(request, reply, local.etag, local.body);
+            sendJson(request, reply, local);
             return;
           }
           return fromRedisOrDb(request, reply, key);
@@ -133,16 +133,59 @@ export function mount<N extends ApiRouteName>(
   });
 }
 
-function sendJson(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  etag: string,
-  body: string | Buffer,
-): FastifyReply {
-  reply.headers({ etag, "cache-control": "private, no-cache", vary: "Origin, Authorization" });
-  const inm = request.headers["if-none-match"];
-  if (typeof inm === "string" && inm.split(",").some((t) => t.trim() === etag || t.trim() === `W/${etag}`)) {
-    return reply.code(304).send();
+/**
+ * Whether an Accept-Encoding value accepts gzip (RFC 9110 §12.5.3: `gzip` or `*` without q=0).
+ * Memoised per header value: clients send few distinct ones.
+ */
+const acceptsGzipMemo = new Map<string, boolean>();
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  let yes = acceptsGzipMemo.get(header);
+  if (yes !== undefined) return yes;
+  let gzip: boolean | undefined;
+  let star: boolean | undefined;
+  for (const part of header.toLowerCase().split(",")) {
+    const [coding = "", ...params] = part.split(";").map((p) => p.trim());
+    const q = params.find((p) => p.startsWith("q="));
+    const ok = q === undefined || Number(q.slice(2)) > 0;
+    if (coding === "gzip" || coding === "x-gzip") gzip = ok;
+    else if (coding === "*") star = ok;
   }
-  return reply.code(200).type("application/json; charset=utf-8").send(body);
+  yes = gzip ?? star ?? false;
+  if (acceptsGzipMemo.size >= 100) acceptsGzipMemo.clear();
+  acceptsGzipMemo.set(header, yes);
+  return yes;
+}
+
+/** The gzip representation's ETag: a different representation gets a different strong tag. */
+const gzipEtag = (etag: string) => `${etag.slice(0, -1)}-gzip"`;
+
+/**
+ * Sends a cached read: its ETag (304 when If-None-Match names either representation), gzip when
+ * the client accepts it and the body is worth compressing (encoded once per entry and process).
+ */
+function sendJson(request: FastifyRequest, reply: FastifyReply, entry: CachedBody): FastifyReply {
+  const gzip = entry.body.length >= GZIP_MIN_BYTES && acceptsGzip(request.headers["accept-encoding"]);
+  const etag = gzip ? gzipEtag(entry.etag) : entry.etag;
+  reply.headers({
+    etag,
+    "cache-control": "private, no-cache",
+    vary: "Origin, Authorization, Accept-Encoding",
+  });
+  const inm = request.headers["if-none-match"];
+  if (typeof inm === "string" && matches(inm, entry.etag)) return reply.code(304).send();
+  reply.code(200).type("application/json; charset=utf-8");
+  if (!gzip) return reply.send(entry.body);
+  entry.gzip ??= gzipOf(entry.body);
+  return reply.header("content-encoding", "gzip").send(entry.gzip);
+}
+
+/** If-None-Match (weak comparison, RFC 9110 §13.1.2) against either representation of the entry. */
+function matches(header: string, etag: string): boolean {
+  const gz = gzipEtag(etag);
+  return header.split(",").some((raw) => {
+    const t = raw.trim();
+    const tag = t.startsWith("W/") ? t.slice(2) : t;
+    return tag === etag || tag === gz || t === "*";
+  });
 }
