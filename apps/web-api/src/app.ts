@@ -38,7 +38,6 @@ export type AppConfig = Pick<
   | "JWT_SECRET"
   | "ACCESS_TOKEN_TTL_SECONDS"
   | "REFRESH_TOKEN_TTL_DAYS"
-  | "TOKEN_REVOCATION_RESYNC_SECONDS"
   | "ADMIN_EMAIL"
   | "ADMIN_PASSWORD"
   | "CORS_ORIGINS"
@@ -63,6 +62,11 @@ export interface AppDeps {
   now?: () => number;
   /** How often the global rate limit's counts go to Redis (default 1000 ms; 0: only on rateLimit.sync()). */
   rateLimitSyncMs?: number;
+  /**
+   * How often revoked access tokens are re-read from PostgreSQL, healing a missed pub/sub message
+   * (default 30 000 ms; 0: only at start and after a Redis reconnect).
+   */
+  revocationResyncMs?: number;
 }
 
 export type AppInstance = FastifyInstance<
@@ -141,7 +145,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     prefix: deps.connection.prefix,
     logger,
     accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
-    resyncMs: config.TOKEN_REVOCATION_RESYNC_SECONDS * 1000,
+    resyncMs: deps.revocationResyncMs ?? 30_000,
   });
   app.addHook("onClose", () => revocations.close());
   const signer = createTokenSigner(secret, config.ACCESS_TOKEN_TTL_SECONDS, deps.now, revocations);

@@ -12,7 +12,6 @@ export const ConfigSchema = Type.Object({
   ),
   ACCESS_TOKEN_TTL_SECONDS: env.int({ minimum: 30, maximum: 86_400, default: 900 }),
   REFRESH_TOKEN_TTL_DAYS: env.int({ minimum: 1, maximum: 365, default: 30 }),
-  TOKEN_REVOCATION_RESYNC_SECONDS: env.int({ minimum: 1, maximum: 3600, default: 30 }),
   ADMIN_EMAIL: env.optional(
     Type.String({
       pattern: "^[^@\\s]+@[^@\\s]+$",

@@ -1,34 +1,85 @@
 import { randomUUID } from "node:crypto";
 import type { Role } from "@finanzas/contracts";
-import { testQueuePrefix } from "@finanzas/testing";
+import { createDb, type Db } from "@finanzas/db";
+import { createRedis } from "@finanzas/queue";
+import {
+  createTestDatabase,
+  deleteQueueKeys,
+  TEST_REDIS_URL,
+  type TestDatabase,
+  testQueuePrefix,
+} from "@finanzas/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureModelTables } from "../../etl-worker/src/schema.js";
-import { auth, PASSWORD, startTestApp, type TestApp } from "./helpers.js";
+import { type App, buildApp } from "../src/app.js";
+import { ADMIN_EMAIL, auth, logger, PASSWORD, testConfig } from "./helpers.js";
 
 /*
  * Access tokens stop working the moment they are revoked (user disabled, role or password changed,
  * session logged out or replayed), on every replica, without a database round trip per request.
- * Two app instances share PostgreSQL, Redis and QUEUE_PREFIX, like two replicas behind a load
- * balancer; their periodic resync is set to an hour, so what the second one learns within the test
- * it learned by pub/sub.
+ * Replicas A and B share PostgreSQL, Redis and QUEUE_PREFIX, like two processes behind a load
+ * balancer, and never re-read PostgreSQL periodically: what one learns from the other, it learned
+ * by pub/sub.
  */
 
-const NO_RESYNC = { TOKEN_REVOCATION_RESYNC_SECONDS: "3600" };
-let a: TestApp;
-let b: TestApp;
+interface Replica {
+  built: App;
+  app: App["app"];
+  database: Db;
+  /** 0: real time; otherwise the app's frozen clock (token iat and expiry). */
+  clock: { now: number };
+  close(): Promise<void>;
+}
+
+async function startReplica(testDb: TestDatabase, prefix: string, resyncMs: number): Promise<Replica> {
+  const database = createDb({ url: testDb.url, max: 4 });
+  const redis = createRedis(TEST_REDIS_URL);
+  const clock = { now: 0 };
+  const built = await buildApp({
+    logger,
+    database,
+    redis,
+    checks: {},
+    config: testConfig(),
+    connection: { redisUrl: TEST_REDIS_URL, prefix },
+    now: () => clock.now || Date.now(),
+    revocationResyncMs: resyncMs,
+  });
+  await built.revocations.ready;
+  return {
+    built,
+    app: built.app,
+    database,
+    clock,
+    async close() {
+      await built.app.close();
+      await database.close();
+      redis.disconnect();
+    },
+  };
+}
+
+let testDb: TestDatabase;
+const prefix = testQueuePrefix("api-revoke");
+const otherPrefixes: string[] = [];
+let a: Replica;
+let b: Replica;
+let adminToken: string;
 
 beforeAll(async () => {
-  a = await startTestApp("revoke", { env: NO_RESYNC });
+  testDb = await createTestDatabase("web_api_revoke");
+  a = await startReplica(testDb, prefix, 0);
+  b = await startReplica(testDb, prefix, 0);
   await ensureModelTables(a.database.db);
-  b = await startTestApp("revoke_b", { env: NO_RESYNC, testDb: a.testDb, prefix: a.prefix });
-  await Promise.all([a.built.revocations.ready, b.built.revocations.ready]);
+  adminToken = (await login(a, ADMIN_EMAIL)).body.accessToken;
 });
 afterAll(async () => {
   await b?.close();
   await a?.close();
+  await testDb?.drop();
+  for (const p of [prefix, ...otherPrefixes]) await deleteQueueKeys(p);
 });
 
-type Replica = TestApp;
 const get = (on: Replica, url: string, token: string) =>
   on.app.inject({ method: "GET", url, headers: auth(token) });
 const login = async (on: Replica, email: string, password = PASSWORD) => {
@@ -48,7 +99,7 @@ const patchUser = async (id: string, payload: Record<string, unknown>) => {
   const res = await a.app.inject({
     method: "PATCH",
     url: `/api/v1/users/${id}`,
-    headers: auth(a.tokens.admin),
+    headers: auth(adminToken),
     payload,
   });
   expect(res.statusCode, res.body).toBe(200);
@@ -59,7 +110,7 @@ const newUser = async (role: Role) => {
   const res = await a.app.inject({
     method: "POST",
     url: "/api/v1/users",
-    headers: auth(a.tokens.admin),
+    headers: auth(adminToken),
     payload: { email, password: PASSWORD, role },
   });
   expect(res.statusCode, res.body).toBe(201);
@@ -141,6 +192,8 @@ describe("revoking access tokens", () => {
       expect(denied.json().detail).toContain("role viewer may not GET /api/v1/users");
     }
     expect((await get(a, "/api/v1/me", after.body.accessToken)).json().role).toBe("viewer");
+    a.clock.now = 0;
+    b.clock.now = 0;
   });
 
   it("a new password ends the old tokens; a login with the new password works", async () => {
@@ -220,11 +273,8 @@ describe("revoking access tokens", () => {
 describe("a replica that was not listening", () => {
   it("heals a missed message at its periodic resync; one started after the revocation refuses the token from the start", async () => {
     // C shares the database but not the pub/sub channel (another QUEUE_PREFIX): it hears nothing
-    const c = await startTestApp("revoke_c", {
-      env: { TOKEN_REVOCATION_RESYNC_SECONDS: "1" },
-      testDb: a.testDb,
-      prefix: testQueuePrefix("api-revoke-c"),
-    });
+    otherPrefixes.push(testQueuePrefix("api-revoke-c"), testQueuePrefix("api-revoke-d"));
+    const c = await startReplica(testDb, otherPrefixes[0] as string, 500);
     try {
       const user = await newUser("finance");
       const session = (await login(c, user.email)).body;
@@ -234,11 +284,7 @@ describe("a replica that was not listening", () => {
       const waited = await eventually401(c, "/api/v1/sync/runs", session.accessToken);
       expect(waited).toBeLessThan(2500);
 
-      const d = await startTestApp("revoke_d", {
-        env: NO_RESYNC,
-        testDb: a.testDb,
-        prefix: testQueuePrefix("api-revoke-d"),
-      });
+      const d = await startReplica(testDb, otherPrefixes[1] as string, 0);
       try {
         expectRevoked(await get(d, "/api/v1/sync/runs", session.accessToken));
       } finally {
