@@ -276,85 +276,175 @@ describe("partners, payments, accounts, journal items", () => {
 });
 
 describe("aging and dashboard", () => {
-  const asOfCandidates = async () => {
-    const [row] = await query<{ mid: string }>(
-      "select (percentile_disc(0.5) within group (order by date))::text as mid from odoo.account_move_line where _deleted_at is null",
+  const today = () => new Date().toISOString().slice(0, 10);
+  /** Quartiles of the journal items' dates: as-of dates inside the data, where payments come later. */
+  const pastDates = async () => {
+    const [row] = await query<{ q1: string; q2: string; q3: string }>(
+      `select (percentile_disc(0.25) within group (order by date))::text as q1,
+              (percentile_disc(0.5) within group (order by date))::text as q2,
+              (percentile_disc(0.75) within group (order by date))::text as q3
+       from odoo.account_move_line where _deleted_at is null`,
     );
-    return [row!.mid, new Date().toISOString().slice(0, 10)];
+    return [row!.q1, row!.q2, row!.q3];
   };
+  const accountType = (kind: "receivable" | "payable") =>
+    kind === "receivable" ? "asset_receivable" : "liability_payable";
+
+  /**
+   * What each posted receivable/payable item still owed as of $1, written independently of the API:
+   * correlated sums of the partials that counted by then. `current` uses the items' amount_residual.
+   */
+  const owed = (basis: "partials" | "current") =>
+    basis === "current"
+      ? "l.amount_residual"
+      : `(l.balance
+          - coalesce((select sum(p.amount) from odoo.account_partial_reconcile p
+                      where p.debit_move_id = l.id and p.max_date <= $1::date and p._deleted_at is null), 0)
+          + coalesce((select sum(p.amount) from odoo.account_partial_reconcile p
+                      where p.credit_move_id = l.id and p.max_date <= $1::date and p._deleted_at is null), 0))`;
+
+  /** Asserts every partner and company bucket of the report against SQL; returns the non-zero buckets. */
+  async function expectAging(kind: "receivable" | "payable", asOf: string, basis: "partials" | "current") {
+    const res = await get(`/api/v1/aging?kind=${kind}&asOf=${asOf}`);
+    expect(res.statusCode, res.body).toBe(200);
+    const report = res.json();
+    expect(report.asOf).toBe(asOf);
+    const sign = kind === "receivable" ? 1 : -1;
+    const expected = await query<{
+      company_id: number;
+      partner_id: number | null;
+      bucket: string;
+      amount: string;
+    }>(
+      `with items as (
+         select l.company_id, l.partner_id, ${sign} * ${owed(basis)} as amount,
+                $1::date - coalesce(l.date_maturity, (select m.invoice_date_due from odoo.account_move m where m.id = l.move_id and m._deleted_at is null), l.date) as late
+         from odoo.account_move_line l
+         where l._deleted_at is null and l.parent_state = 'posted' and l.date <= $1::date
+           and l.account_id in (select id from odoo.account_account where account_type = $2 and _deleted_at is null))
+       select company_id, partner_id,
+         case when late <= 0 then 'notDue' when late <= 30 then 'days1To30' when late <= 60 then 'days31To60'
+              when late <= 90 then 'days61To90' else 'over90' end as bucket, sum(amount)::text as amount
+       from items where amount <> 0 group by 1, 2, 3`,
+      [asOf, accountType(kind)],
+    );
+    let nonZero = 0;
+    for (const company of report.companies) {
+      const partnersWanted = new Set(
+        expected.filter((e) => e.company_id === company.companyId).map((e) => e.partner_id),
+      );
+      expect(new Set(company.partners.map((p: { partnerId: number | null }) => p.partnerId))).toEqual(
+        partnersWanted,
+      );
+      for (const partner of company.partners) {
+        for (const bucket of ["notDue", "days1To30", "days31To60", "days61To90", "over90"]) {
+          const want = expected.find(
+            (e) =>
+              e.company_id === company.companyId && e.partner_id === partner.partnerId && e.bucket === bucket,
+          );
+          expect(
+            norm(partner[bucket]),
+            `${kind} ${asOf} ${company.companyId} ${partner.partnerId} ${bucket}`,
+          ).toBe(norm(want?.amount));
+        }
+      }
+      for (const bucket of ["notDue", "days1To30", "days31To60", "days61To90", "over90", "total"]) {
+        const [sum] = await query<{ s: string }>(
+          "select coalesce(sum(x::numeric), 0)::text as s from unnest($1::text[]) x",
+          [
+            expected
+              .filter(
+                (e) => e.company_id === company.companyId && (bucket === "total" || e.bucket === bucket),
+              )
+              .map((e) => e.amount),
+          ],
+        );
+        expect(norm(company.totals[bucket]), `${kind} ${asOf} ${company.companyId} ${bucket}`).toBe(
+          norm(sum!.s),
+        );
+        if (bucket !== "total" && norm(company.totals[bucket]) !== "0") nonZero++;
+      }
+    }
+    return { report, nonZero };
+  }
 
   it.each(["receivable", "payable"] as const)(
-    "%s aging buckets equal an independent SQL computation",
+    "%s aging as of past dates equals an independent SQL computation over the reconciliation history",
     async (kind) => {
-      for (const asOf of await asOfCandidates()) {
-        const report = (await get(`/api/v1/aging?kind=${kind}&asOf=${asOf}`)).json();
-        const expected = await query<{
-          company_id: number;
-          partner_id: number | null;
-          bucket: string;
-          amount: string;
-        }>(
-          `with open_items as (
-           select l.company_id, l.partner_id, l.amount_residual * ${kind === "receivable" ? 1 : -1} as amount,
-                  $1::date - coalesce(l.date_maturity, (select m.invoice_date_due from odoo.account_move m where m.id = l.move_id and m._deleted_at is null), l.date) as late
-           from odoo.account_move_line l
-           where l._deleted_at is null and l.parent_state = 'posted' and l.date <= $1::date and l.amount_residual <> 0
-             and l.account_id in (select id from odoo.account_account where account_type = $2 and _deleted_at is null))
-         select company_id, partner_id,
-           case when late <= 0 then 'notDue' when late <= 30 then 'days1To30' when late <= 60 then 'days31To60'
-                when late <= 90 then 'days61To90' else 'over90' end as bucket, sum(amount)::text as amount
-         from open_items group by 1, 2, 3`,
-          [asOf, kind === "receivable" ? "asset_receivable" : "liability_payable"],
-        );
-        const [grand] = await query<{ total: string }>(
-          `select coalesce(sum(l.amount_residual * ${kind === "receivable" ? 1 : -1}), 0)::text as total from odoo.account_move_line l
-         join odoo.account_account a on a.id = l.account_id
-         where l._deleted_at is null and l.parent_state = 'posted' and l.date <= $1::date and a.account_type = $2`,
-          [asOf, kind === "receivable" ? "asset_receivable" : "liability_payable"],
-        );
-        let nonZeroBuckets = 0;
-        const totalsCents = { all: 0n };
-        for (const company of report.companies) {
-          for (const partner of company.partners) {
-            for (const bucket of ["notDue", "days1To30", "days31To60", "days61To90", "over90"]) {
-              const want = expected.find(
-                (e) =>
-                  e.company_id === company.companyId &&
-                  e.partner_id === partner.partnerId &&
-                  e.bucket === bucket,
-              );
-              expect(
-                norm(partner[bucket]),
-                `${asOf} ${company.companyId} ${partner.partnerId} ${bucket}`,
-              ).toBe(norm(want?.amount));
-            }
-          }
-          for (const bucket of ["notDue", "days1To30", "days31To60", "days61To90", "over90"]) {
-            const [sum] = await query<{ s: string }>(
-              "select coalesce(sum(x::numeric), 0)::text as s from unnest($1::text[]) x",
-              [
-                expected
-                  .filter((e) => e.company_id === company.companyId && e.bucket === bucket)
-                  .map((e) => e.amount),
-              ],
-            );
-            expect(norm(company.totals[bucket])).toBe(norm(sum!.s));
-            if (norm(company.totals[bucket]) !== "0") nonZeroBuckets++;
-          }
-          totalsCents.all += BigInt(Math.round(Number(company.totals.total) * 100));
-        }
-        expect(totalsCents.all).toBe(BigInt(Math.round(Number(grand!.total) * 100)));
-        expect(expected.length).toBeGreaterThan(0);
-        expect(nonZeroBuckets).toBeGreaterThanOrEqual(2);
+      for (const asOf of await pastDates()) {
+        const { nonZero } = await expectAging(kind, asOf, "partials");
+        expect(nonZero, asOf).toBeGreaterThanOrEqual(2);
       }
     },
   );
 
-  it("dashboard totals equal an independent SQL computation", async () => {
-    const [{ mid } = { mid: "" }] = await query<{ mid: string }>(
-      "select (percentile_disc(0.5) within group (order by date))::text as mid from odoo.account_move_line",
-    );
-    const to = mid.slice(0, 7);
+  it.each(["receivable", "payable"] as const)(
+    "%s aging as of today (or later) equals the items' current residuals",
+    async (kind) => {
+      // every match in the data counts by today: the as-of computation must give today's residuals
+      const [{ later } = { later: 0 }] = await query<{ later: number }>(
+        "select count(*)::int as later from odoo.account_partial_reconcile where _deleted_at is null and max_date > current_date",
+      );
+      expect(later).toBe(0);
+      for (const asOf of [today(), "2099-12-31"]) {
+        const current = await expectAging(kind, asOf, "current");
+        expect(current.nonZero).toBeGreaterThanOrEqual(1);
+        await expectAging(kind, asOf, "partials");
+      }
+    },
+  );
+
+  it("shows an invoice open between its date and its payments, for what was still owed each day", async () => {
+    const { control } = etl.sim;
+    const partner = control.create("res.partner", { name: "Aging As-Of Testing S.L.", customer_rank: 1 })
+      .ids[0]!;
+    const invoice = control.createMove({
+      move_type: "out_invoice",
+      company_id: 1,
+      partner_id: partner,
+      state: "posted",
+      date: "2024-03-01",
+      amounts: [100, 21],
+    }).ids[0]!;
+    control.payInvoice(invoice, { date: "2024-04-10", amount: 50 });
+    control.payInvoice(invoice, { date: "2024-05-20" });
+    const { run } = await etl.sync({});
+    expect(run.status).toBe("succeeded");
+
+    const zero = { notDue: "0", days1To30: "0", days31To60: "0", days61To90: "0", over90: "0", total: "0" };
+    const agingOf = async (asOf: string) => {
+      const res = await get(`/api/v1/aging?kind=receivable&companyId=1&partnerId=${partner}&asOf=${asOf}`);
+      expect(res.statusCode, res.body).toBe(200);
+      const [company] = res.json().companies;
+      const row = company.partners.find((p: { partnerId: number }) => p.partnerId === partner);
+      expect(pick(company.totals)).toEqual(row ? pick(row) : zero);
+      return row ? pick(row) : null;
+    };
+    const pick = (r: Record<string, string>) => ({
+      notDue: norm(r.notDue),
+      days1To30: norm(r.days1To30),
+      days31To60: norm(r.days31To60),
+      days61To90: norm(r.days61To90),
+      over90: norm(r.over90),
+      total: norm(r.total),
+    });
+    // not invoiced yet
+    expect(await agingOf("2024-02-29")).toBeNull();
+    // invoiced, due the same day, nothing paid: the full 121
+    expect(await agingOf("2024-03-01")).toEqual({ ...zero, notDue: "121", total: "121" });
+    expect(await agingOf("2024-03-31")).toEqual({ ...zero, days1To30: "121", total: "121" });
+    expect(await agingOf("2024-04-09")).toEqual({ ...zero, days31To60: "121", total: "121" });
+    // the first payment counts from its date: 71 left
+    expect(await agingOf("2024-04-10")).toEqual({ ...zero, days31To60: "71", total: "71" });
+    expect(await agingOf("2024-05-19")).toEqual({ ...zero, days61To90: "71", total: "71" });
+    // settled by the second payment, and still settled today
+    expect(await agingOf("2024-05-20")).toBeNull();
+    expect(await agingOf(today())).toBeNull();
+  });
+
+  it("dashboard totals equal an independent SQL computation, open and overdue as of asOf", async () => {
+    const [, mid] = await pastDates();
+    const to = mid!.slice(0, 7);
     const res = await get(`/api/v1/dashboard?to=${to}&asOf=${mid}`);
     expect(res.statusCode, res.body).toBe(200);
     const dash = res.json();
@@ -376,19 +466,6 @@ describe("aging and dashboard", () => {
         expect(norm(m.bills)).toBe(norm(want!.bills));
         if (norm(m.revenue) !== "0") months++;
       }
-      const [open] = await query<Record<string, string>>(
-        `select
-           coalesce(sum(l.amount_residual) filter (where a.account_type = 'asset_receivable'), 0)::text as rec,
-           coalesce(sum(-l.amount_residual) filter (where a.account_type = 'liability_payable'), 0)::text as pay,
-           coalesce(sum(l.amount_residual) filter (where a.account_type = 'asset_receivable'
-             and coalesce(l.date_maturity, l.date) < $2::date), 0)::text as overdue_rec
-         from odoo.account_move_line l join odoo.account_account a on a.id = l.account_id
-         where l._deleted_at is null and l.parent_state = 'posted' and l.company_id = $1 and l.date <= $2::date`,
-        [company.companyId, mid],
-      );
-      expect(norm(company.openReceivables)).toBe(norm(open!.rec));
-      expect(norm(company.openPayables)).toBe(norm(open!.pay));
-      expect(norm(company.overdueReceivables)).toBe(norm(open!.overdue_rec));
       for (const journal of company.cash) {
         const [bal] = await query<{ b: string }>(
           `select coalesce(sum(l.balance), 0)::text as b from odoo.account_move_line l
@@ -407,6 +484,60 @@ describe("aging and dashboard", () => {
       "select to_char(max(date), 'YYYY-MM') as last from odoo.account_move_line where parent_state = 'posted' and _deleted_at is null and date <= current_date",
     );
     expect((await get("/api/v1/dashboard")).json().to).toBe(last);
+  });
+
+  it("dashboard open and overdue totals as of several dates follow the reconciliation history; as of today, the current residuals", async () => {
+    const openTotals = (basis: "partials" | "current") =>
+      `select
+         coalesce(sum(${owed(basis)}) filter (where a.account_type = 'asset_receivable'), 0)::text as rec,
+         coalesce(sum(-${owed(basis)}) filter (where a.account_type = 'liability_payable'), 0)::text as pay,
+         coalesce(sum(${owed(basis)}) filter (where a.account_type = 'asset_receivable'
+           and coalesce(l.date_maturity, l.date) < $1::date), 0)::text as overdue_rec,
+         coalesce(sum(-${owed(basis)}) filter (where a.account_type = 'liability_payable'
+           and coalesce(l.date_maturity, l.date) < $1::date), 0)::text as overdue_pay
+       from odoo.account_move_line l join odoo.account_account a on a.id = l.account_id
+       where l._deleted_at is null and l.parent_state = 'posted' and l.company_id = $2 and l.date <= $1::date`;
+    const cases: [string, "partials" | "current"][] = [
+      ...(await pastDates()).map((d) => [d, "partials"] as [string, "partials"]),
+      [today(), "current"],
+      [today(), "partials"],
+    ];
+    let differsFromCurrent = 0;
+    for (const [asOf, basis] of cases) {
+      const res = await get(`/api/v1/dashboard?asOf=${asOf}`);
+      expect(res.statusCode, res.body).toBe(200);
+      for (const company of res.json().companies) {
+        const [want] = await query<Record<string, string>>(openTotals(basis), [asOf, company.companyId]);
+        const got = [
+          company.openReceivables,
+          company.openPayables,
+          company.overdueReceivables,
+          company.overduePayables,
+        ];
+        expect(got.map(norm), `${asOf} ${basis} ${company.companyId}`).toEqual(
+          [want!.rec, want!.pay, want!.overdue_rec, want!.overdue_pay].map(norm),
+        );
+        expect(norm(company.openReceivables)).not.toBe("0");
+        // the old computation (today's residuals of the items dated by then) would have said otherwise
+        const [old] = await query<Record<string, string>>(openTotals("current"), [asOf, company.companyId]);
+        if (norm(old!.rec) !== norm(company.openReceivables)) differsFromCurrent++;
+      }
+    }
+    expect(differsFromCurrent).toBeGreaterThan(0);
+  });
+
+  it("answers 503 naming the missing reconciliation history rather than failing", async () => {
+    await query("alter table odoo.account_partial_reconcile rename to account_partial_reconcile_hidden");
+    try {
+      const res = await get("/api/v1/aging?kind=payable&asOf=2024-01-31");
+      expect(res.statusCode).toBe(503);
+      expect(res.headers["content-type"]).toContain("application/problem+json");
+      expect(res.json().detail).toMatch(/account_partial_reconcile.*not synced yet/);
+      expect((await get("/api/v1/dashboard?asOf=2024-01-31")).statusCode).toBe(503);
+    } finally {
+      await query("alter table odoo.account_partial_reconcile_hidden rename to account_partial_reconcile");
+    }
+    expect((await get("/api/v1/aging?kind=payable&asOf=2024-01-31")).statusCode).toBe(200);
   });
 });
 

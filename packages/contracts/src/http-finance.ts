@@ -289,7 +289,12 @@ export const AgingBuckets = Type.Object({
 
 export const AgingQuery = Query({
   kind: Type.Optional(Enum(["receivable", "payable"], "Default receivable")),
-  asOf: Type.Optional(Type.Union([DateString], { description: "Default today (UTC)" })),
+  asOf: Type.Optional(
+    Type.Union([DateString], {
+      description:
+        "Default today (UTC). The report as it stood that day: items dated after it are left out, and each item counts what it still owed then, its amount less the payments and credit notes matched with it on or before that date (Odoo's account.partial.reconcile, by max_date)",
+    }),
+  ),
   companyId: Type.Optional(OdooId),
   partnerId: Type.Optional(OdooId),
 });
@@ -323,7 +328,10 @@ export const DashboardQuery = Query({
     }),
   ),
   asOf: Type.Optional(
-    Type.Union([DateString], { description: "Date for open and overdue totals; default today" }),
+    Type.Union([DateString], {
+      description:
+        "Date for open and overdue totals and cash balances; default today. Open amounts are as of that date, like the aging report's: payments and credit notes matched later do not reduce them",
+    }),
   ),
 });
 

@@ -302,26 +302,75 @@ export async function listJournalItems(db: Db, q: Static<typeof JournalItemQuery
 
 // ── aging ─────────────────────────────────────────────────────────────────────────────────────
 
-/** Open journal items on receivable or payable accounts, with their days past due as of a date. */
-const openItems = (kind: "receivable" | "payable", asOf: string, companyId?: number, partnerId?: number) => {
-  const accountType = kind === "receivable" ? "asset_receivable" : "liability_payable";
-  const sign = kind === "receivable" ? sql`1` : sql`-1`;
+const ACCOUNT_TYPE = { receivable: "asset_receivable", payable: "liability_payable" } as const;
+
+/**
+ * What each journal item of the given kinds still owed as of a date, in company currency: Odoo's
+ * own residual computation (balance − the partial reconciliations where the item is the debit side
+ * + those where it is the credit side, `account.move.line._compute_amount_residual`) restricted to
+ * the partials that counted by then (`max_date` on or before it), as Odoo's aged
+ * receivable/payable reports do. Items of posted entries dated on or before the date; the
+ * partials are summed once per item in one pass (a hash join, no index needed). For any date on or
+ * after every partial's max_date this equals the items' current `amount_residual`.
+ */
+const residualsAsOf = (
+  asOf: string,
+  kinds: readonly (keyof typeof ACCOUNT_TYPE)[],
+  companyId?: number,
+  partnerId?: number,
+) => {
   const where = [
     sql`l._deleted_at is null`,
     sql`l.parent_state = 'posted'`,
-    sql`a.account_type = ${accountType}`,
+    sql`a.account_type = any(${kinds.map((k) => ACCOUNT_TYPE[k])}::text[])`,
     sql`l.date <= ${asOf}::date`,
-    sql`l.amount_residual <> 0`,
   ];
   if (companyId !== undefined) where.push(sql`l.company_id = ${companyId}`);
   if (partnerId !== undefined) where.push(sql`l.partner_id = ${partnerId}`);
-  return sql`select l.company_id, l.partner_id, ${sign} * l.amount_residual as residual,
-      ${asOf}::date - coalesce(l.date_maturity, m.invoice_date_due, l.date) as days
+  return sql`select l.company_id, l.partner_id, a.account_type,
+      l.balance - coalesce(matched.amount, 0) as residual,
+      coalesce(l.date_maturity, m.invoice_date_due, l.date) as due
     from odoo.account_move_line l
     join odoo.account_account a on a.id = l.account_id and a._deleted_at is null
     left join odoo.account_move m on m.id = l.move_id and m._deleted_at is null
+    left join (
+      select line_id, sum(amount) as amount from (
+        select p.debit_move_id as line_id, p.amount from odoo.account_partial_reconcile p
+          where p._deleted_at is null and p.max_date <= ${asOf}::date
+        union all
+        select p.credit_move_id, -p.amount from odoo.account_partial_reconcile p
+          where p._deleted_at is null and p.max_date <= ${asOf}::date
+      ) sides group by line_id
+    ) matched on matched.line_id = l.id
     where ${and(where)}`;
 };
+
+/** Receivable or payable items open as of a date (signed so that what is owed is positive), with their days past due. */
+const openItems = (kind: "receivable" | "payable", asOf: string, companyId?: number, partnerId?: number) => {
+  const sign = kind === "receivable" ? sql`1` : sql`-1`;
+  return sql`select company_id, partner_id, ${sign} * residual as residual, ${asOf}::date - due as days
+    from (${residualsAsOf(asOf, [kind], companyId, partnerId)}) items
+    where residual <> 0`;
+};
+
+/**
+ * Runs a read that needs the reconciliation history; a web-api newer than the etl-worker that
+ * created the `odoo` tables finds no account_partial_reconcile table: say so instead of a 500.
+ */
+async function withPartials<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    const e = error as { code?: string; message?: string };
+    if (e.code === "42P01" && e.message?.includes("account_partial_reconcile")) {
+      throw new HttpProblem(
+        503,
+        "the reconciliation history (odoo.account_partial_reconcile) is not synced yet: start an etl-worker of this version, then run a sync (POST /api/v1/sync/runs)",
+      );
+    }
+    throw error;
+  }
+}
 
 const bucketColumns = sql`
   ${sum0(sql`case when days <= 0 then residual end`)} as "notDue",
@@ -347,11 +396,13 @@ export async function aging(db: Db, q: Static<typeof AgingQuery>): Promise<Aging
   const asOf = q.asOf ?? today();
   const kind = q.kind ?? "receivable";
   const companies = await companyList(db, q.companyId);
-  const grouped = await rows(
-    db,
-    sql<BucketRow>`select company_id, partner_id, grouping(partner_id) = 0 as partner_row, ${bucketColumns}
-      from (${openItems(kind, asOf, q.companyId, q.partnerId)}) items
-      group by grouping sets ((company_id, partner_id), (company_id))`,
+  const grouped = await withPartials(() =>
+    rows(
+      db,
+      sql<BucketRow>`select company_id, partner_id, grouping(partner_id) = 0 as partner_row, ${bucketColumns}
+        from (${openItems(kind, asOf, q.companyId, q.partnerId)}) items
+        group by grouping sets ((company_id, partner_id), (company_id))`,
+    ),
   );
   const names = await partnerNames(
     db,
@@ -477,25 +528,24 @@ export async function dashboard(db: Db, q: Static<typeof DashboardQuery>): Promi
       where co._deleted_at is null ${q.companyId === undefined ? sql`` : sql`and co.id = ${q.companyId}`}
       order by co.id, ms.month`,
   );
-  const open = await rows(
-    db,
-    sql<{
-      company_id: number;
-      receivables: string;
-      payables: string;
-      overdue_receivables: string;
-      overdue_payables: string;
-    }>`select l.company_id,
-        ${sum0(sql`case when a.account_type = 'asset_receivable' then l.amount_residual end`)} as receivables,
-        ${sum0(sql`case when a.account_type = 'liability_payable' then -l.amount_residual end`)} as payables,
-        ${sum0(sql`case when a.account_type = 'asset_receivable' and coalesce(l.date_maturity, m.invoice_date_due, l.date) < ${asOf}::date then l.amount_residual end`)} as overdue_receivables,
-        ${sum0(sql`case when a.account_type = 'liability_payable' and coalesce(l.date_maturity, m.invoice_date_due, l.date) < ${asOf}::date then -l.amount_residual end`)} as overdue_payables
-      from odoo.account_move_line l
-      join odoo.account_account a on a.id = l.account_id and a._deleted_at is null
-      left join odoo.account_move m on m.id = l.move_id and m._deleted_at is null
-      where l._deleted_at is null and l.parent_state = 'posted' and l.date <= ${asOf}::date
-        and a.account_type in ('asset_receivable', 'liability_payable') ${companyFilter}
-      group by l.company_id`,
+  // Open and overdue as of asOf, from the reconciliation history like the aging report.
+  const open = await withPartials(() =>
+    rows(
+      db,
+      sql<{
+        company_id: number;
+        receivables: string;
+        payables: string;
+        overdue_receivables: string;
+        overdue_payables: string;
+      }>`select company_id,
+          ${sum0(sql`case when account_type = 'asset_receivable' then residual end`)} as receivables,
+          ${sum0(sql`case when account_type = 'liability_payable' then -residual end`)} as payables,
+          ${sum0(sql`case when account_type = 'asset_receivable' and due < ${asOf}::date then residual end`)} as overdue_receivables,
+          ${sum0(sql`case when account_type = 'liability_payable' and due < ${asOf}::date then -residual end`)} as overdue_payables
+        from (${residualsAsOf(asOf, ["receivable", "payable"], q.companyId)}) items
+        group by company_id`,
+    ),
   );
   const cash = await rows(
     db,
