@@ -53,7 +53,7 @@ await Promise.all(
       const resolved = resolveModel(spec, await fieldsGet(source, spec.model));
       const fields = resolved.columns.map((c) => c.name);
       const transformer = createTransformer(spec.model, resolved.columns, decimals);
-      const [before = "", after = ""] = upsertStatement(spec.model, resolved.columns).split("$1");
+      const statement = upsertStatement(spec.model, resolved.columns);
       let pending: ReturnType<typeof fullPage> | null = fullPage(source, spec.model, fields, 0, pageSize);
       while (pending) {
         const page = await pending;
@@ -66,7 +66,7 @@ await Promise.all(
           await client.query("begin");
           for (const record of page.records) {
             const one = transformer.encode([record], () => {});
-            if (one.rows) await client.query(`${before}$1${after}`, [one.json]);
+            if (one.rows) await client.query(statement, one.columns);
           }
           await client.query("commit");
         } finally {

