@@ -553,7 +553,7 @@ describe("cache", () => {
     // revalidated with the ETag, kept by no shared cache, per token and origin; the API's security set
     for (const res of [first, second]) {
       expect(res.headers["cache-control"]).toBe("private, no-cache");
-      expect(res.headers.vary).toBe("Origin, Authorization");
+      expect(res.headers.vary).toBe("Origin, Authorization, Accept-Encoding");
       expect(res.headers["content-security-policy"]).toBe("default-src 'none'; frame-ancestors 'none'");
       expect(res.headers["x-content-type-options"]).toBe("nosniff");
       expect(res.headers["x-request-id"]).toBeTruthy();
