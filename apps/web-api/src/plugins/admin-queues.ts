@@ -87,7 +87,13 @@ export async function registerAdminQueues(app: AppInstance, options: AdminQueues
             detail: "the queue dashboard is for admins only",
           });
         }
-        const token = await options.signer.sign({ userId: user.id, role: user.role, email: user.email });
+        // The version read with the role: a replica that missed a revocation still refuses this cookie.
+        const token = await options.signer.sign({
+          userId: user.id,
+          role: user.role,
+          email: user.email,
+          version: user.token_version,
+        });
         reply.header(
           "set-cookie",
           `${ADMIN_COOKIE}=${token}; Path=${BASE}; HttpOnly; SameSite=Strict; Max-Age=${options.signer.accessTtlSeconds}${
