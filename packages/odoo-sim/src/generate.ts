@@ -765,6 +765,28 @@ export function generate(store: Store, opts: GenerateOptions): GenerationReport 
     last.balanceCents = -sumCents;
   };
 
+  /** The partial table's column arrays, fetched once (again only when the table grows). */
+  let pcols = partialColumns();
+  function partialColumns() {
+    const i = (n: string) => partials.i32(n);
+    const f = (n: string) => partials.f64(n);
+    return {
+      ids: partials.ids,
+      debit: i("debit_move_id"),
+      credit: i("credit_move_id"),
+      debitCur: i("debit_currency_id"),
+      creditCur: i("credit_currency_id"),
+      amount: f("amount"),
+      debitAmc: f("debit_amount_currency"),
+      creditAmc: f("credit_amount_currency"),
+      company: i("company_id"),
+      maxDate: i("max_date"),
+      cu: i("create_uid"),
+      wu: i("write_uid"),
+      cd: f("create_date"),
+      wd: f("write_date"),
+    };
+  }
   /**
    * One account.partial.reconcile: `cents` (company currency) and `minor` (document currency, both
    * lines share it here) matched between a debit line and a credit line, counting from `maxDay`
@@ -781,32 +803,37 @@ export function generate(store: Store, opts: GenerateOptions): GenerationReport 
     us: number,
   ) => {
     const r = partials.append();
-    partials.i32("debit_move_id")[r] = debitLine;
-    partials.i32("credit_move_id")[r] = creditLine;
-    partials.i32("debit_currency_id")[r] = currency;
-    partials.i32("credit_currency_id")[r] = currency;
-    partials.f64("amount")[r] = cents / 100;
+    if (partials.ids !== pcols.ids) pcols = partialColumns(); // the table grew: new arrays
+    const c = pcols;
+    c.debit[r] = debitLine;
+    c.credit[r] = creditLine;
+    c.debitCur[r] = currency;
+    c.creditCur[r] = currency;
+    c.amount[r] = cents / 100;
     const amountCurrency = minor / 10 ** decimals(currency);
-    partials.f64("debit_amount_currency")[r] = amountCurrency;
-    partials.f64("credit_amount_currency")[r] = amountCurrency;
-    partials.i32("company_id")[r] = company;
-    partials.i32("max_date")[r] = maxDay;
-    partialStamp.set(r, us, us);
+    c.debitAmc[r] = amountCurrency;
+    c.creditAmc[r] = amountCurrency;
+    c.company[r] = company;
+    c.maxDate[r] = maxDay;
+    c.cu[r] = ADMIN;
+    c.wu[r] = ADMIN;
+    c.cd[r] = us;
+    c.wd[r] = us;
   };
-  const partialStamp = new Stamp(partials);
 
   /** Invoice payment-term lines: their ids and what is matched on each (company cents, document minor units). */
   const matched = (firstRow: number, specs: LineSpec[]) => {
     const out: { id: number; cents: number; minor: number }[] = [];
-    specs.forEach((s, i) => {
-      if (s.displayType !== "payment_term") return;
+    for (let i = 0; i < specs.length; i++) {
+      const s = specs[i]!;
+      if (s.displayType !== "payment_term") continue;
       out.push({
         id: lines.ids[firstRow + i]!,
         // what is left is exactly the line's amount_residual(_currency) written by writeMove
         cents: s.balanceCents - Math.round(s.balanceCents * s.residualShare),
         minor: s.amountMinor - Math.round(s.amountMinor * s.residualShare),
       });
-    });
+    }
     return out;
   };
 
@@ -836,6 +863,70 @@ export function generate(store: Store, opts: GenerateOptions): GenerationReport 
     partner: 0,
     ...partial,
   });
+
+  interface Reversal {
+    invoice: number;
+    name: string;
+    type: string;
+    specs: LineSpec[];
+    terms: { id: number; cents: number; minor: number }[];
+    company: number;
+    journal: number;
+    prefix: string;
+    partner: number;
+    currency: number;
+    untaxed: number;
+    tax: number;
+    total: number;
+    day: number;
+    us: number;
+  }
+
+  /** The reversal of a posted invoice (credit note; an entry for a refund), matched with it term line by term line. */
+  const writeReversal = (r: Reversal) => {
+    const rspecs = r.specs.map((s) => ({
+      ...s,
+      amountMinor: -s.amountMinor,
+      balanceCents: -s.balanceCents,
+      residualShare: 0,
+      maturity: s.displayType === "payment_term" ? r.day : s.maturity,
+    }));
+    const isInvoice = r.type !== "entry";
+    const id = writeMove({
+      company: r.company,
+      journal: r.journal,
+      type: r.type,
+      state: "posted",
+      partner: r.partner,
+      currency: r.currency,
+      day: r.day,
+      dueDay: r.day,
+      name: nextName(r.prefix, r.day),
+      ref: `Reversal of: ${r.name}`,
+      paymentState: isInvoice ? "paid" : "not_paid",
+      untaxed: isInvoice ? r.untaxed : r.total,
+      tax: isInvoice ? r.tax : 0,
+      total: r.total,
+      residual: 0,
+      sign: isInvoice ? (r.type === "in_refund" ? 1 : -1) : 1,
+      createUs: r.us,
+      writeUs: r.us,
+      payment: 0,
+      lines: rspecs,
+      isInvoice,
+    });
+    moves.i32("reversed_entry_id")[moves.rowOf(id)] = r.invoice;
+    const first = lines.size - rspecs.length;
+    let k = 0;
+    for (let i = 0; i < rspecs.length; i++) {
+      if (rspecs[i]!.displayType !== "payment_term") continue;
+      const t = r.terms[k++]!;
+      const line = lines.ids[first + i]!;
+      // t.cents > 0: the invoice line is the debit side
+      if (t.cents > 0) reconcile(t.id, line, t.cents, t.minor, r.currency, r.company, r.day, r.us);
+      else reconcile(line, t.id, -t.cents, -t.minor, r.currency, r.company, r.day, r.us);
+    }
+  };
 
   let lineCount = 0;
   const pendingPayments: (() => void)[] = [];
@@ -1160,59 +1251,26 @@ export function generate(store: Store, opts: GenerateOptions): GenerationReport 
       const revDay = Math.min(FIRST_DAY + SPAN_DAYS - 1, day + int(0, 40));
       const revCreate = dayStart(revDay) + int(7 * 3600, 19 * 3600) * US_PER_SEC + int(0, 999_999);
       const revType = type === "out_invoice" ? "out_refund" : type === "in_invoice" ? "in_refund" : "entry";
-      const terms = matched(firstRow, specs);
       bump(moveId, firstRow, specs.length, revCreate);
-      const invoiceSpecs = specs;
-      const invoiceName = name;
-      const reversalOf = moveId;
-      pendingPayments.push(() => {
-        const rspecs = invoiceSpecs.map((s) => ({
-          ...s,
-          amountMinor: -s.amountMinor,
-          balanceCents: -s.balanceCents,
-          residualShare: 0,
-          maturity: s.displayType === "payment_term" ? revDay : s.maturity,
-        }));
-        const revName = nextName(
-          revType === "out_refund" ? "RINV" : revType === "in_refund" ? "RBILL" : journalCode,
-          revDay,
-        );
-        const revIsInvoice = revType !== "entry";
-        const revId = writeMove({
-          company,
-          journal,
-          type: revType,
-          state: "posted",
-          partner,
-          currency,
-          day: revDay,
-          dueDay: revDay,
-          name: revName,
-          ref: `Reversal of: ${invoiceName}`,
-          paymentState: revIsInvoice ? "paid" : "not_paid",
-          untaxed: revIsInvoice ? untaxed : total,
-          tax: revIsInvoice ? taxTotal : 0,
-          total,
-          residual: 0,
-          sign: revIsInvoice ? (revType === "in_refund" ? 1 : -1) : 1,
-          createUs: revCreate,
-          writeUs: revCreate,
-          payment: 0,
-          lines: rspecs,
-          isInvoice: revIsInvoice,
-        });
-        moves.i32("reversed_entry_id")[moves.rowOf(revId)] = reversalOf;
-        const revFirst = lines.size - rspecs.length;
-        let k = 0;
-        rspecs.forEach((s, i) => {
-          if (s.displayType !== "payment_term") return;
-          const t = terms[k++]!;
-          const revLine = lines.ids[revFirst + i]!;
-          // t.cents > 0: the invoice line is the debit side
-          if (t.cents > 0) reconcile(t.id, revLine, t.cents, t.minor, currency, company, revDay, revCreate);
-          else reconcile(revLine, t.id, -t.cents, -t.minor, currency, company, revDay, revCreate);
-        });
-      });
+      // values, not loop variables: a closure over the loop's variables would slow the whole loop
+      const reversal: Reversal = {
+        invoice: moveId,
+        name,
+        type: revType,
+        specs,
+        terms: matched(firstRow, specs),
+        company,
+        journal,
+        prefix: revType === "out_refund" ? "RINV" : revType === "in_refund" ? "RBILL" : journalCode,
+        partner,
+        currency,
+        untaxed,
+        tax: taxTotal,
+        total,
+        day: revDay,
+        us: revCreate,
+      };
+      pendingPayments.push(() => writeReversal(reversal));
       lineCount += specs.length;
     }
     // flush payments in small batches so their moves interleave with later moves
