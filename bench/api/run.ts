@@ -11,6 +11,7 @@
  * Targets (issue 5): cached list ≥ 50% of hello-world's requests/s; uncached list p99 < 50 ms at
  * 10 concurrent clients.
  */
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { ensureModelTables } from "../../apps/etl-worker/src/schema.js";
@@ -63,16 +64,30 @@ async function seed(url: string): Promise<void> {
   await database.close();
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+const cpuOf = (pid: number | undefined): number => {
+  if (pid === undefined) return 0;
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+};
+
+/**
+ * One target: warm-up, then the measured run; also the server's own CPU time per request (µs),
+ * which does not depend on how the load generator shares the cores.
+ */
 async function measure(
   label: string,
   url: string,
+  server: { child: { pid?: number | undefined } },
   headers: Record<string, string> = {},
-): Promise<Result & { label: string }> {
+): Promise<Result & { label: string; cpuUs: number }> {
   await autocannon({ url, connections: CONNECTIONS, duration: 2, headers }); // warm-up
+  const before = cpuOf(server.child.pid);
   const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, headers });
+  const cpuUs = ((cpuOf(server.child.pid) - before) * 1e6) / Math.max(1, result.requests.total);
   if (result.non2xx || result.errors)
     throw new Error(`${label}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  return { ...result, label };
+  return { ...result, label, cpuUs };
 }
 
 const BROWSER_ACCEPT_ENCODING = "gzip, deflate, br, zstd";
@@ -107,15 +122,15 @@ try {
     );
     procs.push(proc);
     await waitForHttpOk(`http://127.0.0.1:${port}/health/ready`, proc);
-    return port;
+    return { port, proc };
   };
   const profileDir = process.env.BENCH_CPU_PROF;
-  const cachedPort = await api(
+  const { port: cachedPort, proc: cachedProc } = await api(
     prefixes[0]!,
     {},
     profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
   );
-  const uncachedPort = await api(prefixes[1]!, { CACHE_TTL_SECONDS: "0" });
+  const { port: uncachedPort, proc: uncachedProc } = await api(prefixes[1]!, { CACHE_TTL_SECONDS: "0" });
 
   const login = await fetch(`http://127.0.0.1:${cachedPort}/api/v1/auth/login`, {
     method: "POST",
@@ -132,44 +147,58 @@ try {
   const pageBytes = (await (await fetch(`http://127.0.0.1:${cachedPort}${path}`, { headers })).arrayBuffer())
     .byteLength;
   const helloPort = await freePort();
-  const hello = startProcess(fileURLToPath(new URL("./hello.mjs", import.meta.url)), {
-    PORT: String(helloPort),
-    BODY_BYTES: String(pageBytes),
-  });
+  const hello = startProcess(
+    fileURLToPath(new URL("./hello.mjs", import.meta.url)),
+    { PORT: String(helloPort), BODY_BYTES: String(pageBytes) },
+    profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}/hello`] : [],
+  );
   procs.push(hello);
   await waitForHttpOk(`http://127.0.0.1:${helloPort}/`, hello);
 
   const results = [
-    await measure("bare Fastify hello-world", `http://127.0.0.1:${helloPort}/`),
-    await measure("GET /api/v1/invoices?limit=50 (cached)", `http://127.0.0.1:${cachedPort}${path}`, headers),
+    await measure("bare Fastify hello-world", `http://127.0.0.1:${helloPort}/`, hello),
+    await measure(
+      "GET /api/v1/invoices?limit=50 (cached)",
+      `http://127.0.0.1:${cachedPort}${path}`,
+      cachedProc,
+      headers,
+    ),
     // the same request as a browser sends it: the cached page goes gzip-compressed (encoded once)
     await measure(
       "GET /api/v1/invoices?limit=50 (cached, `Accept-Encoding: gzip, deflate, br, zstd` as browsers send)",
       `http://127.0.0.1:${cachedPort}${path}`,
+      cachedProc,
       { ...headers, "accept-encoding": BROWSER_ACCEPT_ENCODING },
     ),
     // hello-world's server answering a pre-encoded body of the page's size: the cost of the bytes
-    await measure(`bare Fastify, a pre-encoded ${pageBytes}-byte body`, `http://127.0.0.1:${helloPort}/body`),
+    await measure(
+      `bare Fastify, a pre-encoded ${pageBytes}-byte body`,
+      `http://127.0.0.1:${helloPort}/body`,
+      hello,
+    ),
     // ... and with the cached page's 16 response headers: the cost of the header lines
     await measure(
       "bare Fastify, the same body and the cached page's headers",
       `http://127.0.0.1:${helloPort}/body-headers`,
+      hello,
     ),
     await measure(
       "GET /api/v1/invoices?limit=50 (uncached)",
       `http://127.0.0.1:${uncachedPort}${path}`,
+      uncachedProc,
       headers,
     ),
     // the cheapest route of the API: no auth, no cache, a tiny body: the per-request floor
-    await measure("GET /health/live", `http://127.0.0.1:${cachedPort}/health/live`),
+    await measure("GET /health/live", `http://127.0.0.1:${cachedPort}/health/live`, cachedProc),
     // the same cached path with a small body: per-request overhead apart from moving ~19 KB pages
     await measure(
       "GET /api/v1/invoices?limit=1 (cached, small body)",
       `http://127.0.0.1:${cachedPort}/api/v1/invoices?limit=1`,
+      cachedProc,
       headers,
     ),
   ];
-  const [helloResult, cached, cachedGzip, sameBytes, sameHeaders, uncached] = results as [
+  const [helloResult, cached, cachedGzip, sameBytes, sameHeaders, uncached] = results as unknown as [
     Result,
     Result,
     Result,
@@ -187,11 +216,11 @@ try {
   console.log(
     `\n${INVOICES} invoices, ${CONNECTIONS} connections, ${SECONDS} s each, node ${process.version}\n`,
   );
-  console.log("| target | req/s | p50 ms | p99 ms | max ms |");
-  console.log("| --- | ---: | ---: | ---: | ---: |");
+  console.log("| target | req/s | p50 ms | p99 ms | max ms | server CPU µs/request |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
   for (const r of results) {
     console.log(
-      `| ${r.label} | ${Math.round(r.requests.average)} | ${r.latency.p50} | ${r.latency.p99} | ${r.latency.max} |`,
+      `| ${r.label} | ${Math.round(r.requests.average)} | ${r.latency.p50} | ${r.latency.p99} | ${r.latency.max} | ${Math.round(r.cpuUs)} |`,
     );
   }
   const gzipped = await fetch(`http://127.0.0.1:${cachedPort}${path}`, {
