@@ -24,6 +24,7 @@ import {
   writeBatch,
 } from "./load.js";
 import { acquire, keepAlive, release } from "./locks.js";
+import { inProcessReader, type PageReader, type PageRequest } from "./pages.js";
 import { specOf, tableOf } from "./registry.js";
 import {
   createRun,
@@ -37,8 +38,6 @@ import {
 import {
   currencyDecimals,
   fieldsGet,
-  fullPage,
-  incrementalPage,
   maxId,
   type Position,
   type ResolvedModel,
@@ -47,8 +46,8 @@ import {
   type Source,
   searchCount,
   searchIds,
-  secondOf,
 } from "./source.js";
+import { ReaderThreadError } from "./thread-reader.js";
 import { createTransformer, type EncodedPage, type Problem, type Transformer } from "./transform.js";
 
 export interface EtlSettings {
@@ -85,6 +84,8 @@ export interface EngineDeps {
   queuePrefix: string;
   logger: Logger;
   settings: EtlSettings;
+  /** Where sync pages are fetched, decoded and mapped; default: on this thread with `odoo`. */
+  reader?: PageReader | undefined;
 }
 
 export interface JobRun {
@@ -163,6 +164,8 @@ class RunState {
 
 const errorText = (error: unknown): string => {
   if (error instanceof OdooError) return `${error.name}: ${error.message}`;
+  // Raised on the reader thread: its name travelled with it (OdooAuthError, OdooTransportError, …).
+  if (error instanceof ReaderThreadError && error.name !== "Error") return `${error.name}: ${error.message}`;
   return error instanceof Error ? error.message : String(error);
 };
 
@@ -227,6 +230,7 @@ async function pipeline<P>(
 
 export function createEngine(deps: EngineDeps) {
   const { db, settings } = deps;
+  const reader = deps.reader ?? inProcessReader();
 
   const sourceFor = (signal: AbortSignal, log: Logger): Source => ({
     client: deps.odoo,
@@ -239,23 +243,29 @@ export function createEngine(deps: EngineDeps) {
     },
   });
 
-  /** A page through the transformer, straight to the upsert's JSON; problems collected. */
+  /** Records with a value of an unexpected type: kept on the run (first 1000) and logged. */
+  function report(task: ModelTask, problems: readonly Problem[]) {
+    for (const p of problems) {
+      if (task.problems.length < 1000) task.problems.push(p);
+      task.log.error(p, "value of an unexpected type: record not written");
+    }
+  }
+
+  /** Records through the transformer, straight to the upsert's column arrays; problems reported. */
   function transform(
     task: ModelTask,
     transformer: Transformer,
     records: Record<string, unknown>[],
   ): EncodedPage {
-    return transformer.encode(records, (problems) => {
-      for (const p of problems) {
-        if (task.problems.length < 1000) task.problems.push(p);
-        task.log.error(p, "value of an unexpected type: record not written");
-      }
-    });
+    return transformer.encode(records, (problems) => report(task, problems));
   }
 
-  async function prepare(
-    task: ModelTask,
-  ): Promise<{ resolved: ResolvedModel; transformer: Transformer; statement: string }> {
+  async function prepare(task: ModelTask): Promise<{
+    resolved: ResolvedModel;
+    transformer: Transformer;
+    statement: string;
+    request: PageRequest;
+  }> {
     const spec = specOf(task.model);
     const meta = await fieldsGet(task.source, task.model);
     const resolved = resolveModel(spec, meta);
@@ -264,7 +274,14 @@ export function createEngine(deps: EngineDeps) {
     }
     const decimals = await task.run.currencyDecimals(task.source);
     const transformer = createTransformer(task.model, resolved.columns, decimals);
-    return { resolved, transformer, statement: upsertStatement(task.model, resolved.columns) };
+    const request: PageRequest = {
+      model: task.model,
+      fields: resolved.columns.map((c) => c.name),
+      columns: resolved.columns,
+      decimals,
+      limit: settings.pageSize,
+    };
+    return { resolved, transformer, statement: upsertStatement(task.model, resolved.columns), request };
   }
 
   async function write(
@@ -298,29 +315,26 @@ export function createEngine(deps: EngineDeps) {
         ? Math.floor(new Date(cursor.full_high_water).getTime() / 1000)
         : null;
     const startedAt = resuming && cursor?.full_started_at ? new Date(cursor.full_started_at) : new Date();
-    const fields = prepared.resolved.columns.map((c) => c.name);
     const from = resuming ? (cursor?.full_last_id ?? 0) : 0;
     if (resuming) task.log.info({ afterId: from }, "resuming the full pass of a previous run");
     const passStarted = performance.now();
     await pipeline(
-      () => fullPage(task.source, task.model, fields, from, settings.pageSize),
-      (page) => {
-        const last = page.records.at(-1);
-        return page.done || !last
+      () => reader.full(prepared.request, from, task.source),
+      (page) =>
+        page.done || page.lastId === null
           ? null
-          : () => fullPage(task.source, task.model, fields, last.id, settings.pageSize);
-      },
+          : (
+              (after: number) => () =>
+                reader.full(prepared.request, after, task.source)
+            )(page.lastId),
       async (page) => {
-        task.counts.fetched += page.records.length;
-        for (const r of page.records) {
-          const s = secondOf(r.write_date);
-          if (s !== null && (highWater === null || s > highWater)) highWater = s;
-        }
-        const encoded = transform(task, prepared.transformer, page.records);
-        const last = page.records.at(-1);
-        if (!last) return;
-        await write(task, prepared.statement, encoded, {
-          full_last_id: last.id,
+        task.counts.fetched += page.fetched;
+        if (page.maxSecond !== null && (highWater === null || page.maxSecond > highWater))
+          highWater = page.maxSecond;
+        report(task, page.problems);
+        if (page.lastId === null) return;
+        await write(task, prepared.statement, page.encoded, {
+          full_last_id: page.lastId,
           full_high_water: highWater === null ? null : new Date(highWater * 1000),
           full_started_at: startedAt,
         });
@@ -354,22 +368,24 @@ export function createEngine(deps: EngineDeps) {
     prepared: Awaited<ReturnType<typeof prepare>>,
     cursorSecond: number,
   ) {
-    const fields = prepared.resolved.columns.map((c) => c.name);
     const start: Position = { second: cursorSecond - settings.overlapSeconds, afterId: null };
     await pipeline(
-      () => incrementalPage(task.source, task.model, fields, start, settings.pageSize),
+      () => reader.incremental(prepared.request, start, task.source),
       (page) =>
-        page.done
+        page.done || !page.next
           ? null
-          : () => incrementalPage(task.source, task.model, fields, page.next, settings.pageSize),
+          : (
+              (next: Position) => () =>
+                reader.incremental(prepared.request, next, task.source)
+            )(page.next),
       async (page) => {
-        task.counts.fetched += page.records.length;
-        const last = page.records.at(-1);
-        if (!last) return;
-        const encoded = transform(task, prepared.transformer, page.records);
-        const second = secondOf(last.write_date);
-        await write(task, prepared.statement, encoded, {
-          ...(second !== null ? { write_date: new Date(second * 1000), last_id: last.id } : {}),
+        task.counts.fetched += page.fetched;
+        report(task, page.problems);
+        if (page.lastId === null) return;
+        await write(task, prepared.statement, page.encoded, {
+          ...(page.lastSecond !== null
+            ? { write_date: new Date(page.lastSecond * 1000), last_id: page.lastId }
+            : {}),
           last_run_id: task.run.runId,
         });
       },

@@ -1,6 +1,7 @@
 import { createServiceLogger, runWorkerService } from "@finanzas/bootstrap";
 import { clientOptionsFromEnv, createOdooClient } from "@finanzas/odoo";
 import { readConfig, settingsFrom } from "./config.js";
+import { createThreadReader } from "./thread-reader.js";
 import { createEtlWorker } from "./worker.js";
 
 const config = readConfig(process.env);
@@ -11,11 +12,12 @@ await runWorkerService({
   config,
   logger,
   start: async (stores, shutdown) => {
-    const odoo = createOdooClient({
-      ...clientOptionsFromEnv(config),
-      maxConcurrency: config.ETL_MODEL_CONCURRENCY,
-    });
+    const clientOptions = { ...clientOptionsFromEnv(config), maxConcurrency: config.ETL_MODEL_CONCURRENCY };
+    const odoo = createOdooClient(clientOptions);
     shutdown.add("odoo client", () => odoo.close());
+    // Sync pages are fetched, decoded and mapped on a thread of their own, overlapping the writes.
+    const reader = createThreadReader(clientOptions);
+    shutdown.add("odoo reader thread", () => reader.close());
     return createEtlWorker({
       connection: stores.connection,
       logger,
@@ -24,6 +26,7 @@ await runWorkerService({
       odoo,
       publisher: stores.redis,
       settings: settingsFrom(config),
+      reader,
     });
   },
 });

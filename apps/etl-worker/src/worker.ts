@@ -8,6 +8,7 @@ import { createEngine, type EtlSettings } from "./engine.js";
 import { reconcileDeletionsHandler } from "./jobs/reconcile-deletions.js";
 import { syncHandler } from "./jobs/sync.js";
 import { syncRecordsHandler } from "./jobs/sync-records.js";
+import type { PageReader } from "./pages.js";
 import { assertRegistry } from "./registry.js";
 import { ensureModelTables } from "./schema.js";
 
@@ -20,6 +21,8 @@ export interface WorkerDeps {
   /** Where the "data changed" signal is published. */
   publisher?: Pick<Redis, "publish"> | undefined;
   settings: EtlSettings;
+  /** Where sync pages are read (a reader thread in the service); default: this thread. */
+  reader?: PageReader | undefined;
 }
 
 /**
@@ -39,6 +42,7 @@ export async function createEtlWorker(deps: WorkerDeps): Promise<Consumer> {
     queuePrefix: deps.connection.prefix,
     logger: deps.logger,
     settings: deps.settings,
+    reader: deps.reader,
   });
   const handlers: Handlers<typeof etlQueue> = {
     sync: syncHandler(engine),

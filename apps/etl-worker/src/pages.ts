@@ -1,0 +1,104 @@
+/**
+ * Reading pages for the sync: fetch from Odoo, decode, map to the upsert's column arrays. What the
+ * engine keeps of a page is a summary (the encoded columns, the keyset positions, the problems), so
+ * the work can run on this thread or on a reader thread (`thread-reader.ts`) without the engine
+ * knowing: decoding XML-RPC is most of a sync's CPU, and off the main thread it overlaps with
+ * writing PostgreSQL instead of queueing behind it.
+ */
+import type { FieldSpec } from "./registry.js";
+import { fullPage, incrementalPage, type Position, type Source, secondOf } from "./source.js";
+import { createTransformer, type EncodedPage, type Problem, type Transformer } from "./transform.js";
+
+/** Everything a reader needs to fetch and map one page of a model. */
+export interface PageRequest {
+  model: string;
+  /** Fields to read (the columns' names). */
+  fields: string[];
+  columns: FieldSpec[];
+  /** Currency id → decimals, for monetary rounding. */
+  decimals: ReadonlyMap<number, number>;
+  limit: number;
+}
+
+export interface PageSummary {
+  encoded: EncodedPage;
+  /** Records read (written ones plus those with problems). */
+  fetched: number;
+  /** Id of the last record read; null for an empty page. */
+  lastId: number | null;
+  /** write_date second of the last record read. */
+  lastSecond: number | null;
+  /** Newest write_date second in the page. */
+  maxSecond: number | null;
+  /** Incremental pages: where the next one starts. */
+  next?: Position;
+  /** No record after this page (as of this read). */
+  done: boolean;
+  /** Records left out, with why. */
+  problems: Problem[];
+}
+
+export interface PageReader {
+  /** The next page of a full pass: ids above `afterId`. */
+  full(request: PageRequest, afterId: number, source: Source): Promise<PageSummary>;
+  /** The next page of an incremental pass from `from`. */
+  incremental(request: PageRequest, from: Position, source: Source): Promise<PageSummary>;
+  close(): Promise<void>;
+}
+
+/** Maps a page's records and summarises them. */
+export function summarize(
+  transformer: Transformer,
+  records: Record<string, unknown>[],
+  extra: { done: boolean; next?: Position },
+): PageSummary {
+  const problems: Problem[] = [];
+  const encoded = transformer.encode(records, (found) => problems.push(...found));
+  let maxSecond: number | null = null;
+  for (const r of records) {
+    const s = secondOf(r.write_date);
+    if (s !== null && (maxSecond === null || s > maxSecond)) maxSecond = s;
+  }
+  const last = records.at(-1);
+  return {
+    encoded,
+    fetched: records.length,
+    lastId: typeof last?.id === "number" ? last.id : null,
+    lastSecond: last ? secondOf(last.write_date) : null,
+    maxSecond,
+    ...(extra.next ? { next: extra.next } : {}),
+    done: extra.done,
+    problems,
+  };
+}
+
+/** Transformers reused across the pages of a model (keyed by model, columns and decimals). */
+export function transformerCache() {
+  const cache = new Map<string, Transformer>();
+  return (request: PageRequest): Transformer => {
+    const key = `${request.model}|${JSON.stringify(request.columns)}|${JSON.stringify([...request.decimals])}`;
+    let t = cache.get(key);
+    if (!t) {
+      if (cache.size > 100) cache.clear();
+      t = createTransformer(request.model, request.columns, request.decimals);
+      cache.set(key, t);
+    }
+    return t;
+  };
+}
+
+/** Pages read and mapped on the calling thread, with the task's source (its retries and signal). */
+export function inProcessReader(): PageReader {
+  const transformerFor = transformerCache();
+  return {
+    async full(request, afterId, source) {
+      const page = await fullPage(source, request.model, request.fields, afterId, request.limit);
+      return summarize(transformerFor(request), page.records, { done: page.done });
+    },
+    async incremental(request, from, source) {
+      const page = await incrementalPage(source, request.model, request.fields, from, request.limit);
+      return summarize(transformerFor(request), page.records, { done: page.done, next: page.next });
+    },
+    async close() {},
+  };
+}

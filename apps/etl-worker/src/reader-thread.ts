@@ -1,0 +1,57 @@
+/**
+ * The reader thread's entry (see thread-reader.ts): its own Odoo client, pages fetched, decoded and
+ * mapped here, only their summaries (column arrays as strings, keyset positions, problems) posted
+ * back. Transport errors are retried here with the engine's policy; each retry is reported.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { createOdooClient, type OdooClientOptions } from "@finanzas/odoo";
+import { inProcessReader, type PageRequest } from "./pages.js";
+import type { Source } from "./source.js";
+import type { ReaderMessage, ReaderReply } from "./thread-reader.js";
+
+const { clientOptions } = workerData as { clientOptions: OdooClientOptions };
+const client = createOdooClient(clientOptions);
+const reader = inProcessReader();
+const port = parentPort;
+if (!port) throw new Error("reader-thread.ts runs as a worker thread");
+
+port.on("message", async (message: ReaderMessage) => {
+  if (message.op === "close") {
+    await client.close().catch(() => {});
+    port.close();
+    return;
+  }
+  const { id } = message;
+  const source: Source = {
+    client,
+    retry: {
+      ...message.retry,
+      onRetry: ({ call, attempt, delayMs, error }) =>
+        port.postMessage({
+          id,
+          type: "retry",
+          call,
+          attempt,
+          delayMs,
+          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        } satisfies ReaderReply),
+    },
+  };
+  const request: PageRequest = { ...message.request, decimals: new Map(message.request.decimals) };
+  try {
+    const summary =
+      message.op === "full"
+        ? await reader.full(request, message.afterId, source)
+        : await reader.incremental(request, message.from, source);
+    port.postMessage({ id, type: "done", summary } satisfies ReaderReply);
+  } catch (error) {
+    const e = error instanceof Error ? error : new Error(String(error));
+    port.postMessage({
+      id,
+      type: "error",
+      name: e.name,
+      message: e.message,
+      odoo: e.name.startsWith("Odoo"),
+    } satisfies ReaderReply);
+  }
+});

@@ -1,0 +1,166 @@
+/**
+ * A PageReader on a worker thread: the main thread only moves bytes (asks for a page, receives its
+ * column arrays, writes them to PostgreSQL) while the thread fetches, decodes and maps the next
+ * ones. One thread serves every model of the worker (its client keeps the same concurrency limit
+ * toward Odoo as the main one); if it dies, the pages it owed fail with the reason and a new thread
+ * starts on the next request.
+ */
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { OdooClientOptions } from "@finanzas/odoo";
+import type { PageReader, PageRequest, PageSummary } from "./pages.js";
+import type { FieldSpec } from "./registry.js";
+import type { Position, RetryPolicy, Source } from "./source.js";
+
+type WireRequest = Omit<PageRequest, "decimals" | "columns"> & {
+  columns: FieldSpec[];
+  decimals: [number, number][];
+};
+
+export type ReaderMessage =
+  | {
+      op: "full";
+      id: number;
+      request: WireRequest;
+      afterId: number;
+      retry: Pick<RetryPolicy, "attempts" | "baseDelayMs">;
+    }
+  | {
+      op: "incremental";
+      id: number;
+      request: WireRequest;
+      from: Position;
+      retry: Pick<RetryPolicy, "attempts" | "baseDelayMs">;
+    }
+  | { op: "close" };
+
+export type ReaderReply =
+  | { id: number; type: "done"; summary: PageSummary }
+  | { id: number; type: "retry"; call: string; attempt: number; delayMs: number; error: string }
+  | { id: number; type: "error"; name: string; message: string; odoo: boolean };
+
+/** An error raised on the reader thread, with its name (OdooTransportError, OdooAccessError, …). */
+export class ReaderThreadError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/**
+ * The thread's entry: the built `reader-thread.js` next to this file, or, when this runs from the
+ * TypeScript sources (tests), the built one in `dist/` (tests run after the build).
+ */
+const entry = (): string => {
+  const here = fileURLToPath(import.meta.url);
+  return here.endsWith(".ts")
+    ? fileURLToPath(new URL("../dist/reader-thread.js", import.meta.url))
+    : fileURLToPath(new URL("./reader-thread.js", import.meta.url));
+};
+
+interface Pending {
+  resolve(summary: PageSummary): void;
+  reject(error: Error): void;
+  source: Source;
+}
+
+export function createThreadReader(clientOptions: OdooClientOptions): PageReader {
+  // Functions (onRetry) do not cross threads; the retry policy travels with each request.
+  const { retry: _retry, ...options } = clientOptions;
+  const cloneable: OdooClientOptions = {
+    ...options,
+    ...(clientOptions.retry === false
+      ? { retry: false }
+      : clientOptions.retry
+        ? { retry: { ...clientOptions.retry, onRetry: undefined } }
+        : {}),
+  };
+  let worker: Worker | undefined;
+  let nextId = 1;
+  const pending = new Map<number, Pending>();
+
+  const failAll = (error: Error) => {
+    for (const p of pending.values()) p.reject(error);
+    pending.clear();
+  };
+  const start = (): Worker => {
+    if (worker) return worker;
+    // Its own options: not the parent's (a test runner's "source" condition would load TypeScript).
+    const w = new Worker(entry(), { workerData: { clientOptions: cloneable }, execArgv: [] });
+    w.unref(); // never what keeps the process alive
+    w.on("message", (reply: ReaderReply) => {
+      const p = pending.get(reply.id);
+      if (!p) return;
+      if (reply.type === "retry") {
+        p.source.retry.onRetry?.({
+          call: reply.call,
+          attempt: reply.attempt,
+          delayMs: reply.delayMs,
+          error: new ReaderThreadError("OdooTransportError", reply.error),
+        });
+        return;
+      }
+      pending.delete(reply.id);
+      if (reply.type === "done") p.resolve(reply.summary);
+      else p.reject(new ReaderThreadError(reply.name, reply.message));
+    });
+    const gone = (error: Error) => {
+      if (worker === w) worker = undefined;
+      failAll(error);
+    };
+    w.on("error", (error) => gone(new Error(`the Odoo reader thread failed: ${error.message}`)));
+    w.on("exit", (code) => gone(new Error(`the Odoo reader thread exited (code ${code})`)));
+    worker = w;
+    return w;
+  };
+
+  const ask = (
+    message:
+      | Omit<Extract<ReaderMessage, { op: "full" }>, "id">
+      | Omit<Extract<ReaderMessage, { op: "incremental" }>, "id">,
+    source: Source,
+  ): Promise<PageSummary> => {
+    const signal = source.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const id = nextId++;
+    return new Promise<PageSummary>((resolve, reject) => {
+      // An aborted task stops waiting at once; the page the thread is reading is dropped.
+      const onAbort = () => {
+        pending.delete(id);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const done =
+        <T>(fn: (value: T) => void) =>
+        (value: T) => {
+          signal?.removeEventListener("abort", onAbort);
+          fn(value);
+        };
+      pending.set(id, { resolve: done(resolve), reject: done(reject), source });
+      start().postMessage({ ...message, id } as ReaderMessage);
+    });
+  };
+
+  const wire = (request: PageRequest): WireRequest => ({ ...request, decimals: [...request.decimals] });
+  const policy = (source: Source) => ({
+    attempts: source.retry.attempts,
+    baseDelayMs: source.retry.baseDelayMs,
+  });
+
+  return {
+    full: (request, afterId, source) =>
+      ask({ op: "full", request: wire(request), afterId, retry: policy(source) }, source),
+    incremental: (request, from, source) =>
+      ask({ op: "incremental", request: wire(request), from, retry: policy(source) }, source),
+    async close() {
+      const w = worker;
+      worker = undefined;
+      if (!w) return;
+      failAll(new Error("the Odoo reader thread was closed"));
+      w.postMessage({ op: "close" } satisfies ReaderMessage);
+      const timer = setTimeout(() => void w.terminate(), 2000);
+      await new Promise<void>((resolve) => w.once("exit", () => resolve()));
+      clearTimeout(timer);
+    },
+  };
+}
