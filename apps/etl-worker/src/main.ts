@@ -16,7 +16,10 @@ await runWorkerService({
     const odoo = createOdooClient(clientOptions);
     shutdown.add("odoo client", () => odoo.close());
     // Sync pages are fetched, decoded and mapped on a thread of their own, overlapping the writes.
-    const reader = createThreadReader(clientOptions);
+    // Its heap scales with the page size (≈ 20 MB per 1 000 journal items in flight, read-ahead included).
+    const reader = createThreadReader(clientOptions, {
+      heapMb: Math.max(160, Math.ceil((config.ODOO_PAGE_SIZE / 1000) * 80)),
+    });
     shutdown.add("odoo reader thread", () => reader.close());
     return createEtlWorker({
       connection: stores.connection,

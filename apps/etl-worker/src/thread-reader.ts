@@ -64,7 +64,15 @@ interface Pending {
   source: Source;
 }
 
-export function createThreadReader(clientOptions: OdooClientOptions): PageReader {
+export interface ThreadReaderLimits {
+  /** Old-space limit of the reader thread, MB. Default 128 (pages of 1 000 journal items use ~20). */
+  heapMb: number;
+}
+
+export function createThreadReader(
+  clientOptions: OdooClientOptions,
+  limits: ThreadReaderLimits = { heapMb: 128 },
+): PageReader {
   // Functions (onRetry) do not cross threads; the retry policy travels with each request.
   const { retry: _retry, ...options } = clientOptions;
   const cloneable: OdooClientOptions = {
@@ -86,7 +94,13 @@ export function createThreadReader(clientOptions: OdooClientOptions): PageReader
   const start = (): Worker => {
     if (worker) return worker;
     // Its own options: not the parent's (a test runner's "source" condition would load TypeScript).
-    const w = new Worker(entry(), { workerData: { clientOptions: cloneable }, execArgv: [] });
+    const w = new Worker(entry(), {
+      workerData: { clientOptions: cloneable },
+      execArgv: [],
+      // The thread's live set is the pages in flight; a bounded old space makes V8 collect rather
+      // than grow (the worker's RSS stays flat whatever the table sizes).
+      resourceLimits: { maxOldGenerationSizeMb: limits.heapMb },
+    });
     w.unref(); // never what keeps the process alive
     w.on("message", (reply: ReaderReply) => {
       const p = pending.get(reply.id);
