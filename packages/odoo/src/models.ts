@@ -93,6 +93,17 @@ export const FINANCE_MODELS = {
     ["ref", "memo"],
     "write_date",
   ],
+  // The reconciliation history: what each receivable/payable line still owed on any past date.
+  "account.partial.reconcile": [
+    "debit_move_id",
+    "credit_move_id",
+    "amount",
+    "debit_amount_currency",
+    "credit_amount_currency",
+    "company_id",
+    "max_date",
+    "write_date",
+  ],
 } as const satisfies Record<string, readonly ExpectedField[]>;
 
 export type FinanceModel = keyof typeof FINANCE_MODELS;
