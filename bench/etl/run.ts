@@ -147,6 +147,59 @@ function baseline(mode: "read-only" | "per-row", odooUrl: string, databaseUrl?: 
   );
 }
 
+/** The built etl-worker on a database, driven through the `etl` queue like production. */
+async function startWorker(databaseUrl: string, odooUrl: string, healthPort: number) {
+  const prefix = `bench-etl-${randomBytes(3).toString("hex")}`;
+  const worker = await start(
+    [
+      // BENCH_CPU_PROF=<dir>: the worker under --cpu-prof (not allowed in NODE_OPTIONS); sum it
+      // with `node bench/api/profile.mjs <file>`.
+      ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+      "apps/etl-worker/dist/main.js",
+    ],
+    {
+      NODE_ENV: "production",
+      LOG_LEVEL: "info",
+      LOG_FORMAT: "json",
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      QUEUE_PREFIX: prefix,
+      HEALTH_PORT: String(healthPort),
+      ODOO_URL: odooUrl,
+      ODOO_DB: "odoo",
+      ODOO_USERNAME: "admin",
+      ODOO_PASSWORD: "admin",
+      ODOO_PAGE_SIZE: pageSize,
+      ...(process.env.BENCH_WORKER_NODE_OPTIONS
+        ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS }
+        : {}),
+    },
+    '"msg":"ready"',
+  );
+  const producer = createProducer(etlQueue, { redisUrl, prefix });
+  const events = new QueueEvents(etlQueue.name, { connection: redisOptions(redisUrl, "worker"), prefix });
+  await events.waitUntilReady();
+  return {
+    worker,
+    /** Runs a sync job; its wall time is the job's processedOn → finishedOn. */
+    async runJob(mode: "full" | "incremental") {
+      const { id } = await producer.add("sync", { mode, requestedBy: "bench" }, { attempts: 1 });
+      const job = await producer.queue.getJob(id);
+      const out = (await job!.waitUntilFinished(events)) as RunResult;
+      const done = await producer.queue.getJob(id);
+      const ms = (done?.finishedOn ?? 0) - (done?.processedOn ?? 0);
+      if (out.status !== "succeeded") throw new Error(`sync ${mode} ${out.status}`);
+      return { ms, fetched: out.models.reduce((n, m) => n + m.fetched, 0) };
+    },
+    async stop() {
+      await producer.close();
+      await events.close();
+      worker.child.kill("SIGTERM");
+      await new Promise((r) => worker.child.once("exit", r));
+    },
+  };
+}
+
 /**
  * An extra read-only pass and full sync, back to back (a fresh database and worker): on a shared VM
  * whose speed drifts from minute to minute, the ratio of adjacent runs is what compares.
@@ -154,40 +207,14 @@ function baseline(mode: "read-only" | "per-row", odooUrl: string, databaseUrl?: 
 async function pair(odooUrl: string, port: number): Promise<{ readOnlyMs: number; fullMs: number }> {
   const ro = await baseline("read-only", odooUrl);
   const db = await freshDatabase("pair");
-  const prefix = `bench-etl-${randomBytes(3).toString("hex")}`;
-  const worker = await start(
-    ["apps/etl-worker/dist/main.js"],
-    {
-      NODE_ENV: "production",
-      LOG_LEVEL: "info",
-      LOG_FORMAT: "json",
-      DATABASE_URL: db.url,
-      REDIS_URL: redisUrl,
-      QUEUE_PREFIX: prefix,
-      HEALTH_PORT: String(port + 2),
-      ODOO_URL: odooUrl,
-      ODOO_DB: "odoo",
-      ODOO_USERNAME: "admin",
-      ODOO_PASSWORD: "admin",
-      ODOO_PAGE_SIZE: pageSize,
-    },
-    '"msg":"ready"',
-  );
-  const producer = createProducer(etlQueue, { redisUrl, prefix });
-  const events = new QueueEvents(etlQueue.name, { connection: redisOptions(redisUrl, "worker"), prefix });
   try {
-    await events.waitUntilReady();
-    const { id } = await producer.add("sync", { mode: "full", requestedBy: "bench" }, { attempts: 1 });
-    const job = await producer.queue.getJob(id);
-    const out = (await job!.waitUntilFinished(events)) as RunResult;
-    if (out.status !== "succeeded") throw new Error(`full sync ${out.status}`);
-    const done = await producer.queue.getJob(id);
-    return { readOnlyMs: ro.ms, fullMs: (done?.finishedOn ?? 0) - (done?.processedOn ?? 0) };
+    const w = await startWorker(db.url, odooUrl, port + 2);
+    try {
+      return { readOnlyMs: ro.ms, fullMs: (await w.runJob("full")).ms };
+    } finally {
+      await w.stop();
+    }
   } finally {
-    await producer.close();
-    await events.close();
-    worker.child.kill("SIGTERM");
-    await new Promise((r) => worker.child.once("exit", r));
     await db.drop();
   }
 }
@@ -232,22 +259,6 @@ async function phase(s: number, withBaselines: boolean): Promise<Phase> {
       ?.trim()})`,
   );
   const db = await freshDatabase("etl");
-  const prefix = `bench-etl-${randomBytes(3).toString("hex")}`;
-  const env = {
-    NODE_ENV: "production",
-    LOG_LEVEL: "warn",
-    LOG_FORMAT: "json",
-    DATABASE_URL: db.url,
-    REDIS_URL: redisUrl,
-    QUEUE_PREFIX: prefix,
-    HEALTH_PORT: String(port + 1),
-    ODOO_URL: odooUrl,
-    ODOO_DB: "odoo",
-    ODOO_USERNAME: "admin",
-    ODOO_PASSWORD: "admin",
-    ODOO_PAGE_SIZE: pageSize,
-    ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}),
-  };
   const result: Partial<Phase> = { scale: s, lines };
   try {
     if (withBaselines && extraPairs > 0) {
@@ -274,28 +285,7 @@ async function phase(s: number, withBaselines: boolean): Promise<Phase> {
         `read-only pass: ${ro.records} records in ${(ro.ms / 1000).toFixed(1)} s (${Math.round(ro.records / (ro.ms / 1000))} rows/s); ${cpuText(cpu, "reader")}`,
       );
     }
-    const worker = await start(
-      [
-        // BENCH_CPU_PROF=<dir>: the worker under --cpu-prof (not allowed in NODE_OPTIONS); sum it
-        // with `node bench/api/profile.mjs <file>`.
-        ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
-        "apps/etl-worker/dist/main.js",
-      ],
-      { ...env, LOG_LEVEL: "info" },
-      '"msg":"ready"',
-    );
-    const producer = createProducer(etlQueue, { redisUrl, prefix });
-    const events = new QueueEvents(etlQueue.name, { connection: redisOptions(redisUrl, "worker"), prefix });
-    await events.waitUntilReady();
-    const runJob = async (mode: "full" | "incremental") => {
-      const { id } = await producer.add("sync", { mode, requestedBy: "bench" }, { attempts: 1 });
-      const job = await producer.queue.getJob(id);
-      const out = (await job!.waitUntilFinished(events)) as RunResult;
-      const done = await producer.queue.getJob(id);
-      const ms = (done?.finishedOn ?? 0) - (done?.processedOn ?? 0);
-      if (out.status !== "succeeded") throw new Error(`sync ${mode} ${out.status}`);
-      return { ms, fetched: out.models.reduce((n, m) => n + m.fetched, 0) };
-    };
+    const { worker, runJob, stop } = await startWorker(db.url, odooUrl, port + 1);
     const before = {
       sim: cpuOf(sim.child.pid!),
       client: cpuOf(worker.child.pid!),
@@ -347,10 +337,7 @@ async function phase(s: number, withBaselines: boolean): Promise<Phase> {
         `incremental after ${changed} changes (1%): ${inc.fetched} records read in ${(inc.ms / 1000).toFixed(2)} s`,
       );
     }
-    await producer.close();
-    await events.close();
-    worker.child.kill("SIGTERM");
-    await new Promise((r) => worker.child.once("exit", r));
+    await stop();
     if (withBaselines && perRow) {
       const db2 = await freshDatabase("perrow");
       try {
