@@ -11,7 +11,6 @@
  * Targets (issue 5): cached list ≥ 50% of hello-world's requests/s; uncached list p99 < 50 ms at
  * 10 concurrent clients.
  */
-import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { ensureModelTables } from "../../apps/etl-worker/src/schema.js";
@@ -24,6 +23,7 @@ import {
   waitForHttpOk,
 } from "../../packages/testing/src/index.js";
 import { deleteQueueKeys } from "../../packages/testing/src/queue.js";
+import { cpuSecondsOf } from "../proc.js";
 
 const require = createRequire(new URL("../../apps/web-api/package.json", import.meta.url));
 type Result = {
@@ -64,13 +64,6 @@ async function seed(url: string): Promise<void> {
   await database.close();
 }
 
-/** CPU seconds (user + system) a process has used so far. */
-const cpuOf = (pid: number | undefined): number => {
-  if (pid === undefined) return 0;
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
-};
-
 /**
  * One target: warm-up, then the measured run; also the server's own CPU time per request (µs),
  * which does not depend on how the load generator shares the cores.
@@ -82,9 +75,9 @@ async function measure(
   headers: Record<string, string> = {},
 ): Promise<Result & { label: string; cpuUs: number }> {
   await autocannon({ url, connections: CONNECTIONS, duration: 2, headers }); // warm-up
-  const before = cpuOf(server.child.pid);
+  const before = cpuSecondsOf(server.child.pid);
   const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, headers });
-  const cpuUs = ((cpuOf(server.child.pid) - before) * 1e6) / Math.max(1, result.requests.total);
+  const cpuUs = ((cpuSecondsOf(server.child.pid) - before) * 1e6) / Math.max(1, result.requests.total);
   if (result.non2xx || result.errors)
     throw new Error(`${label}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { ...result, label, cpuUs };

@@ -18,6 +18,7 @@ import { etlQueue, type RunResult } from "../../packages/contracts/src/index.js"
 import { createPool, migrateToLatest } from "../../packages/db/src/index.js";
 import { createOdooClient } from "../../packages/odoo/src/index.js";
 import { createProducer, QueueEvents, redisOptions } from "../../packages/queue/src/index.js";
+import { cpuSecondsOf } from "../proc.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const scale = Number(process.argv[2] ?? 50);
@@ -77,16 +78,7 @@ async function freshDatabase(label: string): Promise<{ url: string; drop: () => 
   };
 }
 
-/** CPU seconds (user + system) of a process, with its reaped children. */
-const cpuOf = (pid: number): number => {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-    // After "(comm) ": state is field 3, so utime/stime/cutime/cstime (14–17) sit at 11–14 here.
-    return [11, 12, 13, 14].reduce((n, i) => n + Number(fields[i] ?? 0), 0) / 100;
-  } catch {
-    return 0;
-  }
-};
+const cpuOf = cpuSecondsOf;
 
 /** CPU seconds of every PostgreSQL process (backends reaped by the postmaster count in its cutime). */
 const postgresCpu = (): number =>

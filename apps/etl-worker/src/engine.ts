@@ -320,13 +320,10 @@ export function createEngine(deps: EngineDeps) {
     const passStarted = performance.now();
     await pipeline(
       () => reader.full(prepared.request, from, task.source),
-      (page) =>
-        page.done || page.lastId === null
-          ? null
-          : (
-              (after: number) => () =>
-                reader.full(prepared.request, after, task.source)
-            )(page.lastId),
+      (page) => {
+        const after = page.lastId;
+        return page.done || after === null ? null : () => reader.full(prepared.request, after, task.source);
+      },
       async (page) => {
         task.counts.fetched += page.fetched;
         if (page.maxSecond !== null && (highWater === null || page.maxSecond > highWater))
@@ -371,13 +368,10 @@ export function createEngine(deps: EngineDeps) {
     const start: Position = { second: cursorSecond - settings.overlapSeconds, afterId: null };
     await pipeline(
       () => reader.incremental(prepared.request, start, task.source),
-      (page) =>
-        page.done || !page.next
-          ? null
-          : (
-              (next: Position) => () =>
-                reader.incremental(prepared.request, next, task.source)
-            )(page.next),
+      (page) => {
+        const next = page.next;
+        return page.done || !next ? null : () => reader.incremental(prepared.request, next, task.source);
+      },
       async (page) => {
         task.counts.fetched += page.fetched;
         report(task, page.problems);

@@ -87,18 +87,43 @@ export function transformerCache() {
   };
 }
 
-/** Pages read and mapped on the calling thread, with the task's source (its retries and signal). */
-export function inProcessReader(): PageReader {
+type FullPage = Awaited<ReturnType<typeof fullPage>>;
+
+/**
+ * Pages read and mapped on the calling thread, with the task's source (its retries and signal).
+ * `readAhead`: as soon as a page of a full pass is decoded its successor's request goes out, before
+ * this page is mapped and handed over, so Odoo prepares the next page meanwhile (a plain reader only
+ * asks once it has finished with a page). At most one page ahead per model stream; an entry nobody
+ * asks for (the model failed or was aborted) is dropped after a minute.
+ */
+export function inProcessReader(options: { readAhead?: boolean } = {}): PageReader {
   const transformerFor = transformerCache();
+  const ahead = new Map<string, { page: Promise<FullPage>; at: number }>();
+  const keyOf = (request: PageRequest, afterId: number) =>
+    `${request.model}|${afterId}|${request.limit}|${request.fields.join(",")}`;
   return {
     async full(request, afterId, source) {
-      const page = await fullPage(source, request.model, request.fields, afterId, request.limit);
+      const key = keyOf(request, afterId);
+      const early = ahead.get(key);
+      ahead.delete(key);
+      const page = await (early?.page ??
+        fullPage(source, request.model, request.fields, afterId, request.limit));
+      const last = page.records.at(-1);
+      if (options.readAhead && !page.done && last) {
+        const now = Date.now();
+        for (const [k, v] of ahead) if (now - v.at > 60_000) ahead.delete(k);
+        const next = fullPage(source, request.model, request.fields, last.id, request.limit);
+        next.catch(() => {}); // surfaces when the next page is asked for
+        ahead.set(keyOf(request, last.id), { page: next, at: now });
+      }
       return summarize(transformerFor(request), page.records, { done: page.done });
     },
     async incremental(request, from, source) {
       const page = await incrementalPage(source, request.model, request.fields, from, request.limit);
       return summarize(transformerFor(request), page.records, { done: page.done, next: page.next });
     },
-    async close() {},
+    async close() {
+      ahead.clear();
+    },
   };
 }
