@@ -55,7 +55,8 @@ describe("docker/Dockerfile", () => {
       "--mount=type=cache,id=pnpm-store,target=/root/.local/share/pnpm/store",
     );
     expect(runCommand(install!).command).toBe("pnpm install --frozen-lockfile");
-    expect(build).toBe('pnpm exec turbo run build --filter="$APP"');
+    // Not through `pnpm exec`: see the comment above this line in the Dockerfile.
+    expect(build).toBe('turbo run build --filter="$APP"');
     expect(runCommand(deploy!).command).toMatch(/^pnpm deploy --filter="\$APP" --prod /);
     expect(deploy).not.toContain("--legacy");
     // The install layer sees manifests and the lockfile only: sources come after it.
@@ -65,7 +66,7 @@ describe("docker/Dockerfile", () => {
       "--mount=type=cache,id=pnpm-store,target=/root/.local/share/pnpm/store",
       "--from=prune",
       "tsconfig.base.json",
-      "pnpm",
+      "turbo",
       "--mount=type=cache,id=pnpm-store,target=/root/.local/share/pnpm/store",
     ]);
     expect(parseCopy(copies[0]!.args).sources).toEqual(["/repo/pruned/json/"]);
