@@ -23,7 +23,7 @@ import { createMetrics, registerMetrics, registerMetricsRoute } from "./plugins/
 import { registerOpenApi } from "./plugins/openapi.js";
 import { registerProblemHandlers, sendProblem } from "./problem.js";
 import { createLocalRateLimiter, type LocalRateLimiter } from "./rate-limit.js";
-import { lazyChildLoggerFactory } from "./request-logger.js";
+import { requestLogging } from "./request-logger.js";
 import { authRoutes } from "./routes/auth.js";
 import { financeRoutes } from "./routes/finance.js";
 import { healthRoutes } from "./routes/health.js";
@@ -101,10 +101,11 @@ const API_PREFIXES = ["/api/", "/health/", "/metrics", "/openapi.json", "/docs",
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, logger } = deps;
   let draining = false;
+  // Fastify gets no logger of its own (see request-logger.ts); each request gets a lazy child of
+  // ours, with its request id, built only when a line is written.
+  const logging = requestLogging(deps.logger as FastifyBaseLogger);
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
-    // The per-request child logger (with the request id) is built only when a line is written.
-    childLoggerFactory: lazyChildLoggerFactory,
+    childLoggerFactory: logging.childLoggerFactory,
     genReqId: (req) => {
       const given = req.headers["x-request-id"];
       return typeof given === "string" && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
@@ -191,6 +192,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   registerMetrics(app, metrics);
+  // Fastify writes its "request completed" lines (status, response time) from the response
+  // listeners it sets up only for routes with an onResponse hook: ask for them when they are wanted.
+  if (logging.accessLog) app.addHook("onResponse", (_request, _reply, done) => done());
   registerProblemHandlers(app);
   await app.register(fastifyRedis, { client: deps.redis, closeClient: false });
   // Security headers, CORS and x-request-id: one synchronous hook, header sets computed once.

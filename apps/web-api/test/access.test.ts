@@ -129,6 +129,8 @@ describe("access", () => {
       testDb: t.testDb,
     });
     try {
+      for (let i = 0; i < 3; i++) await scoped.app.inject({ method: "GET", url: "/health/live" });
+      await scoped.app.inject({ method: "GET", url: "/no/such/route" });
       expect((await scoped.app.inject({ method: "GET", url: "/metrics" })).statusCode).toBe(401);
       const wrong = await scoped.app.inject({
         method: "GET",
@@ -143,6 +145,14 @@ describe("access", () => {
       });
       expect(res.statusCode).toBe(200);
       expect(res.body).toContain("http_request_duration_seconds_bucket");
+      // Labelled by route pattern and status; requests that match no route share one label.
+      const count = (labels: string) =>
+        Number(
+          new RegExp(`^http_request_duration_seconds_count\\{${labels}\\} (\\d+)$`, "m").exec(res.body)?.[1],
+        );
+      expect(count('method="GET",route="/health/live",status_code="200"')).toBe(3);
+      expect(count('method="GET",route="unmatched",status_code="404"')).toBe(1);
+      expect(count('method="GET",route="/metrics",status_code="401"')).toBe(2);
       expect(res.body).toMatch(/queue_jobs\{queue="etl",state="waiting"\}/);
       expect(res.body).toMatch(/queue_jobs\{queue="reports",state="waiting"\}/);
       expect(res.body).toMatch(/queue_jobs\{queue="mail",state="waiting"\}/);

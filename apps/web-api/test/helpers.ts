@@ -58,6 +58,8 @@ export async function startTestApp(
     prefix?: string;
     /** The global rate limit's Redis sync period; 0: only when the test calls built.rateLimit.sync(). */
     rateLimitSyncMs?: number;
+    /** Instead of the suite's (silent unless TEST_LOG_LEVEL) logger. */
+    logger?: Logger;
   } = {},
 ): Promise<TestApp> {
   const testDb = options.testDb ?? (await createTestDatabase(`web_api_${label}`));
@@ -67,7 +69,7 @@ export async function startTestApp(
   const clock = { now: Date.now() };
   let frozen = false;
   const built = await buildApp({
-    logger,
+    logger: options.logger ?? logger,
     database,
     redis,
     checks: { postgres: () => database.ping(), redis: () => redis.ping() },

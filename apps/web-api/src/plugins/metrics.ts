@@ -1,5 +1,5 @@
 import type { Queue } from "@finanzas/queue";
-import type { FastifyReply, FastifyRequest, onResponseHookHandler } from "fastify";
+import type { FastifyReply, FastifyRequest, onSendHookHandler } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { AppInstance } from "../app.js";
 
@@ -62,12 +62,27 @@ export function createMetrics(queues: Queue[]): Metrics {
 
 type Labels = { method: string; route: string; status_code: string };
 
+declare module "fastify" {
+  interface FastifyRequest {
+    /** performance.now() when the request reached its first hook (metrics.ts). */
+    receivedAt: number;
+  }
+}
+
 /**
- * Latency of every request, labelled by route pattern (never the raw URL: bounded cardinality).
- * A synchronous onResponse hook per route, with its pattern fixed when the route is declared and
- * one label object per method and status reused; Fastify's 404 handler is "unmatched".
+ * Latency of every request, labelled by route pattern (never the raw URL: bounded cardinality),
+ * from its first onRequest hook to its onSend: the time the app took, up to handing the payload to
+ * the socket. Observed in onSend, not onResponse: an onResponse hook makes Fastify attach
+ * `finish`/`error` listeners to every response (see request-logger.ts). A synchronous hook per
+ * route, with its pattern fixed when the route is declared and one label object per method and
+ * status reused; Fastify's 404 handler is "unmatched".
  */
 export function registerMetrics(app: AppInstance, metrics: Metrics): void {
+  app.decorateRequest("receivedAt", 0);
+  app.addHook("onRequest", (request, _reply, done) => {
+    request.receivedAt = performance.now();
+    done();
+  });
   const observer = (route: string) => {
     const labels = new Map<string, Labels>();
     return (request: FastifyRequest, reply: FastifyReply) => {
@@ -78,24 +93,21 @@ export function registerMetrics(app: AppInstance, metrics: Metrics): void {
         l = { method: request.method, route, status_code: String(status) };
         labels.set(key, l);
       }
-      metrics.httpDuration.observe(l, reply.elapsedTime / 1000);
+      metrics.httpDuration.observe(l, (performance.now() - request.receivedAt) / 1000);
     };
   };
   app.addHook("onRoute", (route) => {
     const observe = observer(route.url);
-    const hook: onResponseHookHandler = (request, reply, done) => {
+    const hook: onSendHookHandler = (request, reply, payload, done) => {
       observe(request, reply);
-      done();
+      done(null, payload);
     };
-    route.onResponse = [
-      ...(route.onResponse ? [route.onResponse].flat() : []),
-      hook,
-    ] as typeof route.onResponse;
+    route.onSend = [...(route.onSend ? [route.onSend].flat() : []), hook] as typeof route.onSend;
   });
   const unmatched = observer("unmatched");
-  app.addHook("onResponse", (request, reply, done) => {
+  app.addHook("onSend", (request, reply, payload, done) => {
     if (request.is404) unmatched(request, reply);
-    done();
+    done(null, payload);
   });
 }
 
