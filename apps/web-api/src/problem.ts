@@ -100,6 +100,16 @@ export function validationErrors(error: FastifyError): FieldError[] {
   return errors;
 }
 
+/**
+ * PostgreSQL's "relation does not exist" (42P01) for a table of the `odoo` schema: the web-api
+ * started before any etl-worker created the synced tables. Our own tables are never excused.
+ */
+function missingSyncedTable(error: unknown): string | undefined {
+  const e = error as { code?: unknown; message?: unknown };
+  if (e.code !== "42P01" || typeof e.message !== "string") return undefined;
+  return /relation "(odoo\.\w+)" does not exist/.exec(e.message)?.[1];
+}
+
 /** Every error leaves as RFC 9457 problem+json; 5xx details stay in the logs. */
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -130,6 +140,13 @@ export function registerProblemHandlers(app: FastifyInstance): void {
         status: 400,
         detail: "the body is empty but the content-type says JSON",
         errors: [{ field: "body", message: "is empty" }],
+      });
+    }
+    const missing = missingSyncedTable(error);
+    if (missing) {
+      return sendProblem(request, reply, {
+        status: 503,
+        detail: `the synced data is not there yet (${missing} does not exist): start the etl-worker, which creates the odoo tables, and run a sync (POST /api/v1/sync/runs)`,
       });
     }
     const status =

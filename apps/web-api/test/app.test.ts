@@ -37,6 +37,17 @@ describe("web-api app", () => {
     });
   });
 
+  it("answers finance reads made before any etl-worker created the synced tables with a 503 saying what to do", async () => {
+    for (const url of ["/api/v1/invoices", "/api/v1/partners?q=acme", "/api/v1/dashboard"]) {
+      const res = await t.app.inject({ method: "GET", url, headers: auth(t.tokens.viewer) });
+      expect(res.statusCode, url).toBe(503);
+      expect(res.headers["content-type"]).toContain("application/problem+json");
+      expect(res.json().detail).toMatch(
+        /odoo\.\w+ does not exist\): start the etl-worker.*POST \/api\/v1\/sync\/runs/,
+      );
+    }
+  });
+
   it("sends the documented security header set on API responses, errors included", async () => {
     for (const url of ["/health/live", "/api/v1/nope", "/api/v1/invoices"]) {
       const res = await t.app.inject({ method: "GET", url });
