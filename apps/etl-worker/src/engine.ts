@@ -388,12 +388,18 @@ export function createEngine(deps: EngineDeps) {
 
   /**
    * Deletions: compare counts per id range (Odoo's search_count vs the live local rows), drilling
-   * into ranges that differ until they are small enough to compare id by id. Local ids missing in
+   * into ranges that differ until they are small enough to compare id by id. A deletion and an
+   * unsynced create in one range still cancel out when the create's id is below the highest local
+   * one (a late commit): the next reconciliation, after a sync has brought the create, finds it. Local ids missing in
    * Odoo are marked _deleted_at; Odoo ids missing locally (or marked deleted) are read and upserted.
    */
   async function reconcile(task: ModelTask, prepared: Awaited<ReturnType<typeof prepare>>) {
     task.run.update(task.model, {}, true);
-    const top = Math.max(await maxId(task.source, task.model), await localMaxId(db, task.model)) + 1;
+    // Ranges are counted over the ids held locally, then the ids above them apart: records created
+    // since the last sync have the highest ids, and counted in one range with a deletion their +1
+    // would cancel its -1.
+    const localTop = (await localMaxId(db, task.model)) + 1;
+    const remoteTop = (await maxId(task.source, task.model)) + 1;
     const fields = prepared.resolved.columns.map((c) => c.name);
     const visit = async (lo: number, hi: number): Promise<void> => {
       if (task.signal.aborted) throw task.signal.reason;
@@ -428,8 +434,9 @@ export function createEngine(deps: EngineDeps) {
       const step = Math.ceil((hi - lo) / parts);
       for (let a = lo; a < hi; a += step) await visit(a, Math.min(hi, a + step));
     };
-    const step = Math.max(1, Math.ceil(top / 16));
-    for (let a = 0; a < top; a += step) await visit(a, Math.min(top, a + step));
+    const step = Math.max(1, Math.ceil(localTop / 16));
+    for (let a = 0; a < localTop; a += step) await visit(a, Math.min(localTop, a + step));
+    if (remoteTop > localTop) await visit(localTop, remoteTop);
     await patchCursor(db, task.model, { last_reconciled_at: new Date() });
   }
 

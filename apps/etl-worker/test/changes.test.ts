@@ -99,6 +99,31 @@ describe("incremental sync and deletion reconciliation after realistic changes",
     });
   });
 
+  it("finds a deletion even when a create not yet synced lands in the same id range", async () => {
+    const { control } = h.sim;
+    // A draft is synced, then deleted (with its lines) and another one created: both at the top of
+    // the id space, so a count per range alone would see nothing change.
+    const draft = control.createMove({ move_type: "out_invoice", amounts: [12.5], state: "draft" });
+    expect((await h.engine.sync(job(), [...MODEL_NAMES], "incremental")).status).toBe("succeeded");
+    const newest = draft.ids[0]!;
+    const deleted = control.delete("account.move", [newest]);
+    const created = control.createMove({ move_type: "entry", amounts: [7.5] });
+    const result = await h.engine.reconcileDeletions(job(), ["account.move", "account.move.line"]);
+    expect(result.status).toBe("succeeded");
+    expect(await diffWithSource(h)).toEqual([]);
+    const moves = await h.store.pool.query(
+      "select id, _deleted_at is not null as gone from odoo.account_move where id = any($1) order by id",
+      [[newest, ...created.ids]],
+    );
+    expect(moves.rows).toEqual([
+      { id: newest, gone: true },
+      ...created.ids.map((id) => ({ id, gone: false })),
+    ]);
+    expect(result.models.find((m) => m.model === "account.move.line")?.deleted).toBe(
+      deleted["account.move.line"]?.length,
+    );
+  });
+
   it("clears _deleted_at when a record reappears", async () => {
     const counts = await localCounts(h);
     expect(counts["account.move"]?.deleted).toBeGreaterThan(0);
