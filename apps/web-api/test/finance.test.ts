@@ -526,6 +526,26 @@ describe("aging and dashboard", () => {
     expect(differsFromCurrent).toBeGreaterThan(0);
   });
 
+  it("answers 503 while the reconciliation history has not finished its first sync, rather than showing every item open", async () => {
+    const [saved] = await query<{ last_success_at: Date }>(
+      "select last_success_at from etl.cursors where model = 'account.partial.reconcile'",
+    );
+    expect(saved?.last_success_at).toBeTruthy();
+    await query("update etl.cursors set last_success_at = null where model = 'account.partial.reconcile'");
+    try {
+      const res = await get("/api/v1/aging?kind=receivable&asOf=2024-02-29");
+      expect(res.statusCode).toBe(503);
+      expect(res.headers["content-type"]).toContain("application/problem+json");
+      expect(res.json().detail).toMatch(/account\.partial\.reconcile\) has not finished its first sync/);
+      expect((await get("/api/v1/dashboard?asOf=2024-02-29")).statusCode).toBe(503);
+    } finally {
+      await query("update etl.cursors set last_success_at = $1 where model = 'account.partial.reconcile'", [
+        saved?.last_success_at,
+      ]);
+    }
+    expect((await get("/api/v1/aging?kind=receivable&asOf=2024-02-29")).statusCode).toBe(200);
+  });
+
   it("answers 503 naming the missing reconciliation history rather than failing", async () => {
     await query("alter table odoo.account_partial_reconcile rename to account_partial_reconcile_hidden");
     try {

@@ -357,7 +357,20 @@ const openItems = (kind: "receivable" | "payable", asOf: string, companyId?: num
  * Runs a read that needs the reconciliation history; a web-api newer than the etl-worker that
  * created the `odoo` tables finds no account_partial_reconcile table: say so instead of a 500.
  */
-async function withPartials<T>(read: () => Promise<T>): Promise<T> {
+async function withPartials<T>(db: Db, read: () => Promise<T>): Promise<T> {
+  // Until the history has been synced once, every item would look fully open: wrong totals that
+  // look right. (After an upgrade that added the model, or during the very first sync.)
+  const synced = await db
+    .selectFrom("etl.cursors")
+    .select("last_success_at")
+    .where("model", "=", "account.partial.reconcile")
+    .executeTakeFirst();
+  if (!synced?.last_success_at) {
+    throw new HttpProblem(
+      503,
+      "the reconciliation history (account.partial.reconcile) has not finished its first sync: open items cannot be computed yet; retry when the running sync has finished (GET /api/v1/sync/state)",
+    );
+  }
   try {
     return await read();
   } catch (error) {
@@ -396,7 +409,7 @@ export async function aging(db: Db, q: Static<typeof AgingQuery>): Promise<Aging
   const asOf = q.asOf ?? today();
   const kind = q.kind ?? "receivable";
   const companies = await companyList(db, q.companyId);
-  const grouped = await withPartials(() =>
+  const grouped = await withPartials(db, () =>
     rows(
       db,
       sql<BucketRow>`select company_id, partner_id, grouping(partner_id) = 0 as partner_row, ${bucketColumns}
@@ -529,7 +542,7 @@ export async function dashboard(db: Db, q: Static<typeof DashboardQuery>): Promi
       order by co.id, ms.month`,
   );
   // Open and overdue as of asOf, from the reconciliation history like the aging report.
-  const open = await withPartials(() =>
+  const open = await withPartials(db, () =>
     rows(
       db,
       sql<{
