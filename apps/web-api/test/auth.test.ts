@@ -224,6 +224,124 @@ describe("refresh tokens", () => {
   });
 });
 
+describe("logout everywhere", () => {
+  const logoutAll = (token?: string) =>
+    t.app.inject({
+      method: "POST",
+      url: "/api/v1/auth/logout-all",
+      ...(token ? { headers: auth(token) } : {}),
+    });
+  const newUser = async (role: "finance" | "viewer") => {
+    const email = `everywhere-${role}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/users",
+      headers: auth(t.tokens.admin),
+      payload: { email, password: PASSWORD, role },
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    return { id: res.json().id as string, email };
+  };
+  const liveRefreshTokens = async (userId: string) =>
+    (
+      await t.database.pool.query(
+        "select count(*) filter (where revoked_at is null)::int as live from app.refresh_tokens where user_id = $1",
+        [userId],
+      )
+    ).rows[0].live as number;
+
+  it.each(["viewer", "finance", "admin"] as const)(
+    "%s: ends every session and access token of the caller (204), nobody else's; logging in again works",
+    async (role) => {
+      const email = role === "admin" ? ADMIN_EMAIL : `${role}@example.com`;
+      const id = (await me(t.tokens[role])).json().id as string;
+      const laptop = (await login(email)).json();
+      const phone = (await login(email)).json();
+      // one more rotation on the phone: its family has a rotated token and a live one
+      const phoneNow = (await refresh(phone.refreshToken)).json();
+      const otherRole = role === "viewer" ? "finance" : "viewer";
+      const other = (await login(`${otherRole}@example.com`)).json();
+      for (const token of [laptop.accessToken, phoneNow.accessToken, t.tokens[role]])
+        expect((await me(token)).statusCode).toBe(200);
+      const { rows: before } = await t.database.pool.query(
+        "select token_version from app.users where id = $1",
+        [id],
+      );
+
+      const out = await logoutAll(laptop.accessToken);
+      expect(out.statusCode, out.body).toBe(204);
+      expect(out.body).toBe("");
+
+      // every access token issued to the user before now (the helper's session's too): 401 with
+      // the revocation problem
+      for (const token of [laptop.accessToken, phone.accessToken, phoneNow.accessToken, t.tokens[role]]) {
+        const res = await me(token);
+        expect(res.statusCode).toBe(401);
+        expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+        expect(res.json().detail).toBe("token revoked: sign in again");
+        expect(res.headers["www-authenticate"]).toContain('error="invalid_token"');
+      }
+      // every refresh token of the user, rotated or not: 401
+      for (const token of [laptop.refreshToken, phone.refreshToken, phoneNow.refreshToken]) {
+        expect((await refresh(token)).statusCode).toBe(401);
+      }
+      expect(await liveRefreshTokens(id)).toBe(0);
+      const { rows: after } = await t.database.pool.query(
+        "select token_version, tokens_revoked_at from app.users where id = $1",
+        [id],
+      );
+      expect(after[0].token_version).toBe(before[0].token_version + 1);
+      expect(Date.now() - new Date(after[0].tokens_revoked_at).getTime()).toBeLessThan(60_000);
+      // the revoked token cannot do it again
+      expect((await logoutAll(laptop.accessToken)).statusCode).toBe(401);
+
+      // other users' sessions are untouched
+      expect((await me(other.accessToken)).statusCode).toBe(200);
+      expect((await me(t.tokens[otherRole])).statusCode).toBe(200);
+      expect((await refresh(other.refreshToken)).statusCode).toBe(200);
+
+      // logging in again works, and so does refreshing the new session
+      const again = await login(email);
+      expect(again.statusCode).toBe(200);
+      expect((await me(again.json().accessToken)).json()).toMatchObject({ id, role });
+      const renewed = await refresh(again.json().refreshToken);
+      expect(renewed.statusCode).toBe(200);
+      expect((await me(renewed.json().accessToken)).statusCode).toBe(200);
+      t.tokens[role] = renewed.json().accessToken;
+    },
+  );
+
+  it("needs an access token", async () => {
+    const res = await logoutAll();
+    expect(res.statusCode).toBe(401);
+    expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+  });
+
+  it("leaves nothing alive when refreshes race it", async () => {
+    const user = await newUser("viewer");
+    const sessions = await Promise.all(
+      Array.from({ length: 6 }, async () => (await login(user.email)).json()),
+    );
+    const token = sessions[0].accessToken as string;
+    const [out, ...refreshed] = await Promise.all([
+      logoutAll(token),
+      ...sessions.map((s) => refresh(s.refreshToken)),
+    ]);
+    expect(out?.statusCode).toBe(204);
+    // a refresh that won the race got a pair; neither half of it works once the logout is done
+    for (const res of refreshed) {
+      if (res.statusCode !== 200) {
+        expect(res.statusCode).toBe(401);
+        continue;
+      }
+      const pair = res.json();
+      expect((await me(pair.accessToken)).statusCode).toBe(401);
+      expect((await refresh(pair.refreshToken)).statusCode).toBe(401);
+    }
+    expect(await liveRefreshTokens(user.id)).toBe(0);
+  });
+});
+
 describe("start-up", () => {
   it("creates the first admin only when no admin exists", async () => {
     const again = await startTestApp("auth_admin", {

@@ -227,6 +227,33 @@ describe("revoking access tokens", () => {
     await warm(renewed.json().accessToken);
   });
 
+  it("logout everywhere ends every session of the caller at once on every replica; other users keep working", async () => {
+    const user = await newUser("finance");
+    const bystander = await newUser("finance");
+    const laptop = (await login(a, user.email)).body;
+    const phone = (await login(b, user.email)).body;
+    const theirs = (await login(b, bystander.email)).body;
+    for (const token of [laptop.accessToken, phone.accessToken, theirs.accessToken]) await warm(token);
+
+    const out = await a.app.inject({
+      method: "POST",
+      url: "/api/v1/auth/logout-all",
+      headers: auth(phone.accessToken),
+    });
+    expect(out.statusCode).toBe(204);
+    for (const token of [laptop.accessToken, phone.accessToken]) {
+      expectRevoked(await get(a, "/api/v1/invoices", token));
+      await eventually401(b, "/api/v1/invoices", token);
+    }
+    for (const session of [laptop, phone]) {
+      expect((await refresh(b, session.refreshToken)).statusCode).toBe(401);
+    }
+    await warm(theirs.accessToken);
+    expect((await refresh(a, theirs.refreshToken)).statusCode).toBe(200);
+    const again = (await login(b, user.email)).body;
+    await warm(again.accessToken);
+  });
+
   it("a replayed refresh token ends the session's live access token too (the thief's and the owner's)", async () => {
     const user = await newUser("viewer");
     const first = (await login(a, user.email)).body;

@@ -103,6 +103,15 @@ export const apiRoutes = defineRoutes({
     body: LogoutBody,
     response: { 204: NoContent },
   },
+  logoutAll: {
+    method: "POST",
+    url: "/api/v1/auth/logout-all",
+    summary:
+      "Log out everywhere: revoke every session of the calling user and every access token issued to it so far (this one included), at once, on every replica",
+    tag: "auth",
+    access: ALL,
+    response: { 204: NoContent },
+  },
   me: {
     method: "GET",
     url: "/api/v1/me",

@@ -44,7 +44,10 @@ export type RotateOutcome =
  * Exchanges a refresh token for a new one in the same family. A token that was already rotated is
  * being reused (stolen, or replayed): the whole family is revoked, so the thief and the owner both
  * have to log in again. The check-and-rotate is one conditional UPDATE, so two concurrent refreshes
- * of the same token cannot both succeed.
+ * of the same token cannot both succeed, nor one of a token being revoked at the same time.
+ * The user's row is locked (FOR SHARE) before the token is claimed, as `revokeEverySession` locks
+ * it before revoking: a rotation racing a logout everywhere either commits first (its new token is
+ * then revoked too, its access token carries the old version) or finds its token revoked.
  */
 export async function rotateRefreshToken(
   db: Kysely<Database>,
@@ -60,24 +63,33 @@ export async function rotateRefreshToken(
       .executeTakeFirst();
     if (!current) return { ok: false, reason: "unknown" } as const;
     if (current.revoked_at) return { ok: false, reason: "revoked" } as const;
+    const user = await trx
+      .selectFrom("app.users")
+      .selectAll()
+      .where("id", "=", current.user_id)
+      .forShare()
+      .executeTakeFirst();
     const claimed = await trx
       .updateTable("app.refresh_tokens")
       .set({ rotated_at: sql`now()` })
       .where("id", "=", current.id)
       .where("rotated_at", "is", null)
+      .where("revoked_at", "is", null)
       .returning("id")
       .executeTakeFirst();
     if (!claimed) {
+      // Revoked since it was read (a logout committed meanwhile), or rotated by another request.
+      const latest = await trx
+        .selectFrom("app.refresh_tokens")
+        .select("revoked_at")
+        .where("id", "=", current.id)
+        .executeTakeFirst();
+      if (latest?.revoked_at) return { ok: false, reason: "revoked" } as const;
       await revokeFamily(trx, current.family_id, "reuse of a rotated refresh token");
       return { ok: false, reason: "reused", revokedFamilyId: current.family_id } as const;
     }
     if (new Date(current.expires_at).getTime() <= Date.now())
       return { ok: false, reason: "expired" } as const;
-    const user = await trx
-      .selectFrom("app.users")
-      .selectAll()
-      .where("id", "=", current.user_id)
-      .executeTakeFirst();
     if (!user || user.disabled_at) {
       await revokeFamily(trx, current.family_id, "user disabled");
       return { ok: false, reason: "disabled", revokedFamilyId: current.family_id } as const;
@@ -122,4 +134,29 @@ export async function revokeUserSessions(
     .where("user_id", "=", userId)
     .where("revoked_at", "is", null)
     .execute();
+}
+
+/**
+ * Logout everywhere: in one transaction, raises the user's token_version (as an admin's revocation
+ * does: every access token issued to the user so far is refused once a replica knows the new
+ * version) and revokes every refresh token of the user. Returns the new version to announce
+ * (TokenRevocations.userRevoked); undefined when there is no such user.
+ */
+export async function revokeEverySession(
+  db: Kysely<Database>,
+  userId: string,
+  reason: string,
+): Promise<number | undefined> {
+  return db.transaction().execute(async (trx) => {
+    // The user's row first, as a rotation locks it before claiming a token (no deadlock, no gap).
+    const user = await trx
+      .updateTable("app.users")
+      .set({ token_version: sql`token_version + 1`, tokens_revoked_at: sql`now()` })
+      .where("id", "=", userId)
+      .returning("token_version")
+      .executeTakeFirst();
+    if (!user) return undefined;
+    await revokeUserSessions(trx, userId, reason);
+    return user.token_version;
+  });
 }

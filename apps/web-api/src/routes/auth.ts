@@ -4,7 +4,12 @@ import { sql } from "@finanzas/db";
 import type { AppInstance } from "../app.js";
 import { burnVerification, verifyPassword } from "../auth/passwords.js";
 import type { TokenRevocations } from "../auth/revocations.js";
-import { issueRefreshToken, revokeByToken, rotateRefreshToken } from "../auth/sessions.js";
+import {
+  issueRefreshToken,
+  revokeByToken,
+  revokeEverySession,
+  rotateRefreshToken,
+} from "../auth/sessions.js";
 import type { TokenSigner } from "../auth/tokens.js";
 import { findUserByEmail, findUserById, toUserDto } from "../auth/users.js";
 import { HttpProblem } from "../problem.js";
@@ -94,6 +99,17 @@ export async function authRoutes(app: AppInstance, deps: AuthRouteDeps): Promise
   mount(app, deps, "logout", async ({ body }) => {
     const familyId = await revokeByToken(deps.db, body.refreshToken);
     if (familyId) await deps.revocations.sessionRevoked(familyId);
+    return null;
+  });
+
+  // Logout everywhere: every session of the caller (no refresh token of theirs works any more) and
+  // every access token issued to them so far, this one included, at once and on every replica.
+  // The version goes up as when an admin revokes a user; logging in again signs the new one.
+  mount(app, deps, "logoutAll", async ({ user }) => {
+    const version = user ? await revokeEverySession(deps.db, user.id, "logout everywhere") : undefined;
+    if (!user || version === undefined)
+      throw new HttpProblem(401, "this user no longer exists or is disabled");
+    await deps.revocations.userRevoked(user.id, version);
     return null;
   });
 
