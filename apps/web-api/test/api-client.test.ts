@@ -1,11 +1,16 @@
-import { ApiError, createApiClient } from "@finanzas/api-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN_EMAIL, PASSWORD, startTestApp, type TestApp } from "./helpers.js";
+import { randomUUID } from "node:crypto";
+import { ApiError, createApiClient, type Session } from "@finanzas/api-client";
+import type { Role } from "@finanzas/contracts";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ADMIN_EMAIL, auth, PASSWORD, startTestApp, type TestApp } from "./helpers.js";
 
 let t: TestApp;
+/** The app listening on a port of its own: the client's calls go over real HTTP. */
+let baseUrl: string;
 
 beforeAll(async () => {
   t = await startTestApp("client");
+  baseUrl = await t.app.listen({ port: 0, host: "127.0.0.1" });
 });
 afterAll(() => t?.close());
 
@@ -50,5 +55,230 @@ describe("@finanzas/api-client", () => {
 
     await api.logout();
     expect(api.session).toBeNull();
+  });
+});
+
+describe("@finanzas/api-client: a refused access token", () => {
+  afterEach(() => {
+    t.clock.now = Date.now();
+  });
+
+  const newUser = async (role: Role) => {
+    const email = `client-${role}-${randomUUID().slice(0, 8)}@example.com`;
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/users",
+      headers: auth(t.tokens.admin),
+      payload: { email, password: PASSWORD, role },
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    return { id: res.json().id as string, email };
+  };
+
+  /**
+   * A client over the network, counting its refresh exchanges, and every session it reports.
+   * `hold` may keep a response back until a promise settles (a 401 that arrives late).
+   */
+  const client = (
+    options: { session?: Session; hold?: (url: URL, init?: RequestInit) => Promise<void> } = {},
+  ) => {
+    const counts = { refresh: 0 };
+    const sessions: (Session | null)[] = [];
+    const api = createApiClient({
+      baseUrl,
+      fetch: (async (input: string | URL | Request, init?: RequestInit) => {
+        const url = new URL(String(input));
+        if (url.pathname === "/api/v1/auth/refresh") counts.refresh++;
+        const response = await fetch(input, init);
+        await options.hold?.(url, init);
+        return response;
+      }) as typeof fetch,
+      onSession: (session) => sessions.push(session),
+      ...(options.session ? { session: options.session } : {}),
+    });
+    return { api, counts, sessions };
+  };
+
+  /** How many refresh tokens the session (refresh-token family) of this token has had. */
+  const familySize = async (refreshToken: string) =>
+    (
+      await t.database.pool.query(
+        "select count(*)::int as n from app.refresh_tokens where family_id = (select family_id from app.refresh_tokens where token_hash = encode(sha256($1::bytea), 'hex'))",
+        [refreshToken],
+      )
+    ).rows[0].n as number;
+
+  it("expired on the server (the client's clock disagrees): refreshed once, the call answers, onSession sees the new pair", async () => {
+    const user = await newUser("viewer");
+    const { api, counts, sessions } = client();
+    await api.login(user.email, PASSWORD);
+    const first = api.session!;
+    // the server's clock is past the token's expiry; the client's still thinks it has 15 minutes
+    t.clock.now = Date.now() + 16 * 60_000;
+    const refused = await fetch(`${baseUrl}/api/v1/me`, { headers: auth(first.accessToken) });
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { detail: string }).detail).toBe(
+      "the access token has expired: refresh it",
+    );
+
+    expect((await api.call("me")).email).toBe(user.email);
+    expect(counts.refresh).toBe(1);
+    expect(sessions).toHaveLength(2); // login, refresh
+    expect(sessions[1]).toEqual(api.session);
+    expect(api.session!.refreshToken).not.toBe(first.refreshToken);
+    expect(api.session!.accessToken).not.toBe(first.accessToken);
+    expect(await familySize(first.refreshToken)).toBe(2);
+    // the new token is used from now on: no further exchange
+    expect((await api.call("me")).email).toBe(user.email);
+    expect(counts.refresh).toBe(1);
+  });
+
+  it("revoked while its refresh token is still good: refreshed once, the call answers", async () => {
+    const user = await newUser("finance");
+    const { api, counts, sessions } = client();
+    await api.login(user.email, PASSWORD);
+    const first = api.session!;
+    // the user's access tokens are revoked (token_version, on every replica), its sessions are not
+    const { rows } = await t.database.pool.query(
+      "update app.users set token_version = token_version + 1, tokens_revoked_at = now() where id = $1 returning token_version",
+      [user.id],
+    );
+    await t.built.revocations.userRevoked(user.id, rows[0].token_version);
+    const refused = await fetch(`${baseUrl}/api/v1/sync/state`, { headers: auth(first.accessToken) });
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { detail: string }).detail).toBe("token revoked: sign in again");
+
+    expect(await api.call("syncState")).toBeDefined();
+    expect(counts.refresh).toBe(1);
+    expect(sessions).toHaveLength(2);
+    expect(api.session!.refreshToken).not.toBe(first.refreshToken);
+    expect(await familySize(first.refreshToken)).toBe(2);
+  });
+
+  it("calls refused together share one refresh, a POST included, which runs once", async () => {
+    const user = await newUser("admin");
+    const { api, counts, sessions } = client();
+    await api.login(user.email, PASSWORD);
+    const first = api.session!;
+    t.clock.now = Date.now() + 16 * 60_000;
+    const email = `parallel-${randomUUID().slice(0, 8)}@example.com`;
+    const [me1, list, created, me2, list2, me3] = await Promise.all([
+      api.call("me"),
+      api.call("listUsers"),
+      api.call("createUser", { body: { email, password: PASSWORD, role: "viewer" } }),
+      api.call("me"),
+      api.call("listUsers"),
+      api.call("me"),
+    ]);
+    for (const me of [me1, me2, me3]) expect(me.email).toBe(user.email);
+    expect(list.items.length).toBeGreaterThan(0);
+    expect(list2.items.length).toBeGreaterThan(0);
+    expect(created.email).toBe(email);
+    expect(counts.refresh).toBe(1);
+    expect(sessions).toHaveLength(2);
+    expect(await familySize(first.refreshToken)).toBe(2);
+    // the POST was refused before it ran, then ran once
+    const { rows } = await t.database.pool.query(
+      "select count(*)::int as n from app.users where email = $1",
+      [email],
+    );
+    expect(rows[0].n).toBe(1);
+  });
+
+  it("a 401 that arrives after another call refreshed retries with the new token, without a second refresh", async () => {
+    const user = await newUser("finance");
+    let refreshed!: () => void;
+    const afterRefresh = new Promise<void>((resolve) => {
+      refreshed = resolve;
+    });
+    const { api, counts, sessions } = client({
+      // the late call's refused answer is held back until the other call's refresh is done
+      hold: async (url, init) => {
+        const sentWith = (init?.headers as Record<string, string> | undefined)?.authorization;
+        if (url.pathname === "/api/v1/me" && sentWith === `Bearer ${first.accessToken}`) await afterRefresh;
+      },
+    });
+    await api.login(user.email, PASSWORD);
+    const first = api.session!;
+    t.clock.now = Date.now() + 16 * 60_000;
+    const late = api.call("me");
+    const early = api.call("syncState").then((state) => {
+      refreshed();
+      return state;
+    });
+    const [me, state] = await Promise.all([late, early]);
+    expect(me.email).toBe(user.email);
+    expect(state).toBeDefined();
+    expect(counts.refresh).toBe(1);
+    expect(sessions).toHaveLength(2);
+    expect(await familySize(first.refreshToken)).toBe(2);
+  });
+
+  it("a revoked refresh token (logout everywhere on another device): the call's own 401 surfaces, the session ends", async () => {
+    const user = await newUser("viewer");
+    const { api, counts, sessions } = client();
+    await api.login(user.email, PASSWORD);
+    const elsewhere = client();
+    await elsewhere.api.login(user.email, PASSWORD);
+    await elsewhere.api.logoutAll();
+    expect(elsewhere.api.session).toBeNull();
+
+    const error = await api.call("me").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).status).toBe(401);
+    expect((error as ApiError).problem.detail).toBe("token revoked: sign in again");
+    expect(counts.refresh).toBe(1);
+    expect(api.session).toBeNull();
+    expect(sessions.at(-1)).toBeNull();
+    // logging in again works
+    await api.login(user.email, PASSWORD);
+    expect((await api.call("me")).email).toBe(user.email);
+  });
+
+  it("expired, and the refresh is refused: the expired 401 surfaces, not the refresh's", async () => {
+    const user = await newUser("viewer");
+    const { api, counts } = client();
+    await api.login(user.email, PASSWORD);
+    await t.database.pool.query("update app.refresh_tokens set revoked_at = now() where user_id = $1", [
+      user.id,
+    ]);
+    t.clock.now = Date.now() + 16 * 60_000;
+    const error = await api.call("me").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).status).toBe(401);
+    expect((error as ApiError).problem.detail).toBe("the access token has expired: refresh it");
+    expect(counts.refresh).toBe(1);
+    expect(api.session).toBeNull();
+  });
+
+  it("retries once: when the new token is refused too, that 401 surfaces without a second refresh", async () => {
+    const user = await newUser("viewer");
+    const { api, counts } = client();
+    await api.login(user.email, PASSWORD);
+    // the session's access tokens are revoked, here only (not its refresh tokens): every token the
+    // refresh gives back belongs to the same session and is refused as well
+    const { rows } = await t.database.pool.query(
+      "select family_id from app.refresh_tokens where user_id = $1",
+      [user.id],
+    );
+    await t.built.revocations.sessionRevoked(rows[0].family_id);
+    const error = await api.call("me").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).problem.detail).toBe("token revoked: sign in again");
+    expect(counts.refresh).toBe(1);
+  });
+
+  it("does not refresh on other 401s (an invalid token)", async () => {
+    const user = await newUser("viewer");
+    const { api: owner } = client();
+    await owner.login(user.email, PASSWORD);
+    const { api, counts } = client({
+      session: { ...owner.session!, accessToken: "not-a-jwt", expiresAt: Date.now() + 600_000 },
+    });
+    const error = await api.call("me").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).problem.detail).toBe("the access token is invalid");
+    expect(counts.refresh).toBe(0);
+    expect(api.session).not.toBeNull();
   });
 });

@@ -3,12 +3,19 @@
  * the same TypeBox schemas the server validates and serialises with (the route catalog in
  * @finanzas/contracts), so a route's change breaks the frontend's build, not its users.
  *
- *   const api = createApiClient({ baseUrl: "https://finanzas.example.com" });
+ *   const api = createApiClient({ baseUrl: "https://finanzas.example.com", onSession: save });
  *   await api.login("me@example.com", "…");                      // keeps and refreshes the tokens
  *   const page = await api.call("listInvoices", { query: { overdue: true, limit: 50 } });
  *   page.items[0]?.amountTotal;                                   // string (exact decimal)
+ *
+ * Tokens: shortly before the access token expires, and when a call is refused with 401 because it
+ * expired or was revoked, the client exchanges the refresh token once (calls that are refused
+ * together wait for the same exchange: a refresh token is single use) and sends the call again
+ * once with the new token; `onSession` sees the new pair. If the exchange is refused, the session
+ * is over (`onSession(null)`) and the call's own 401 is thrown.
  */
 import {
+  ACCESS_TOKEN_PROBLEMS,
   type ApiRoute,
   type ApiRouteName,
   type ApiRoutes,
@@ -104,9 +111,19 @@ export interface ApiClient {
     ...input: NeedsInput<N> extends true ? [RequestOf<N>] : [RequestOf<N>?]
   ): Promise<ResponseOf<N>>;
   login(email: string, password: string): Promise<TokenResponse>;
+  /** Ends this session (its refresh token and access tokens) and forgets it. */
   logout(): Promise<void>;
+  /**
+   * Ends every session of the user, on every device (POST /auth/logout-all), then forgets this one.
+   * Throws ApiError when it was not done; this session is then kept unless the server refused it
+   * for good (as `call` does).
+   */
+  logoutAll(): Promise<void>;
   readonly session: Session | null;
 }
+
+/** The 401s after which a new access token may help: it expired, or it was revoked. */
+const REFRESHABLE = new Set<string>([ACCESS_TOKEN_PROBLEMS.expired, ACCESS_TOKEN_PROBLEMS.revoked]);
 
 export function createApiClient(options: ClientOptions): ApiClient {
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
@@ -157,39 +174,69 @@ export function createApiClient(options: ClientOptions): ApiClient {
     return body;
   }
 
+  /** The error a refused response stands for (what `parse` throws). */
+  const errorOf = (response: Response): Promise<unknown> =>
+    parse(response).then(
+      () =>
+        new ApiError(response.status, {
+          type: "about:blank",
+          title: response.statusText,
+          status: response.status,
+        }),
+      (error: unknown) => error,
+    );
+
+  // One exchange at a time: a refresh token is single use, and presenting a rotated one again
+  // revokes the whole session, so calls refused together all wait for the same exchange.
   let refreshing: Promise<boolean> | null = null;
-  const refresh = (): Promise<boolean> => {
-    if (!session) return Promise.resolve(false);
-    refreshing ??= (async () => {
+  /**
+   * Replaces `stale` (the session a call used) with a new pair; whether there is a session to retry
+   * with. A refusal (401) ends the session; a failure of another kind (network, 5xx) keeps it.
+   */
+  const refresh = (stale: Session): Promise<boolean> => {
+    if (refreshing) return refreshing;
+    // Already replaced (another call refreshed while this one was on its way): no second exchange.
+    if (session !== stale) return Promise.resolve(session !== null);
+    const exchange = async (): Promise<boolean> => {
       try {
-        const res = await raw("refresh", { body: { refreshToken: session!.refreshToken } });
-        if (!res.ok) {
-          setSession(null);
-          return false;
-        }
-        setSession(fromTokens((await res.json()) as TokenResponse));
-        return true;
+        const res = await raw("refresh", { body: { refreshToken: stale.refreshToken } });
+        const tokens = res.ok ? ((await res.json()) as TokenResponse) : undefined;
+        // Logged out or in again meanwhile: that session, not this exchange's, is the one to keep.
+        if (session !== stale) return session !== null;
+        if (tokens) setSession(fromTokens(tokens));
+        else if (res.status === 401) setSession(null);
+        return tokens !== undefined;
+      } catch {
+        return false;
       } finally {
         refreshing = null;
       }
-    })();
+    };
+    refreshing = exchange();
     return refreshing;
+  };
+
+  const call: ApiClient["call"] = async (name, ...input) => {
+    const route: ApiRoute = apiRoutes[name];
+    const request = input[0] as RawInput | undefined;
+    if (route.access === "public") return (await parse(await raw(name, request))) as never;
+    if (session && session.expiresAt - Date.now() < 10_000) await refresh(session);
+    const used = session;
+    const response = await raw(name, request, used?.accessToken);
+    if (response.status !== 401 || !used) return (await parse(response)) as never;
+    // Refused before anything ran (the token is checked first), so sending it again is safe
+    // whatever the method: once, after a refresh, and only when the token expired or was revoked.
+    const refused = await errorOf(response);
+    const detail = refused instanceof ApiError ? refused.problem.detail : undefined;
+    if (detail === undefined || !REFRESHABLE.has(detail) || !(await refresh(used)) || !session) throw refused;
+    return (await parse(await raw(name, request, session.accessToken))) as never;
   };
 
   return {
     get session() {
       return session;
     },
-    async call(name, ...input) {
-      const route: ApiRoute = apiRoutes[name];
-      const needsToken = route.access !== "public";
-      if (needsToken && session && session.expiresAt - Date.now() < 10_000) await refresh();
-      let response = await raw(name, input[0] as never, needsToken ? session?.accessToken : undefined);
-      if (response.status === 401 && needsToken && session && (await refresh())) {
-        response = await raw(name, input[0] as never, session.accessToken);
-      }
-      return (await parse(response)) as never;
-    },
+    call,
     async login(email, password) {
       const tokens = (await parse(await raw("login", { body: { email, password } }))) as TokenResponse;
       setSession(fromTokens(tokens));
@@ -197,6 +244,10 @@ export function createApiClient(options: ClientOptions): ApiClient {
     },
     async logout() {
       if (session) await raw("logout", { body: { refreshToken: session.refreshToken } }).catch(() => {});
+      setSession(null);
+    },
+    async logoutAll() {
+      await call("logoutAll");
       setSession(null);
     },
   };

@@ -34,7 +34,7 @@ export const TokenResponse = Type.Object({
   accessToken: Type.String({ description: "JWT for the Authorization header" }),
   expiresIn: Type.Integer({
     description:
-      "Seconds until the access token expires. It stops working sooner, with a 401, when it is revoked: logout of its session, or the user disabled or given a new role or password. Then log in again.",
+      "Seconds until the access token expires. It stops working sooner, with a 401, when it is revoked: logout of its session, logout everywhere, or the user disabled or given a new role or password. Then log in again.",
   }),
   refreshToken: Type.String({
     description: "Single use: exchange it at /auth/refresh for a new pair. Reusing it revokes the session.",
@@ -46,6 +46,18 @@ export const TokenResponse = Type.Object({
 const RefreshToken = Type.String({ minLength: 20, maxLength: 512, pattern: "^[A-Za-z0-9_.-]+$" });
 export const RefreshBody = Type.Object({ refreshToken: RefreshToken }, { additionalProperties: false });
 export const LogoutBody = Type.Object({ refreshToken: RefreshToken }, { additionalProperties: false });
+
+/**
+ * The `detail` of the 401 problem a route answers when the bearer access token is refused (with
+ * `WWW-Authenticate: Bearer error="invalid_token"`). On `expired` and `revoked` a client holding a
+ * refresh token may exchange it at /auth/refresh and send the request again (the server did nothing
+ * with it); when the refresh is refused too, the user has to log in again.
+ */
+export const ACCESS_TOKEN_PROBLEMS = {
+  expired: "the access token has expired: refresh it",
+  revoked: "token revoked: sign in again",
+  invalid: "the access token is invalid",
+} as const;
 
 export const CreateUserBody = Type.Object(
   {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import type { Role } from "@finanzas/contracts";
+import { ACCESS_TOKEN_PROBLEMS, type Role } from "@finanzas/contracts";
 import { errors, jwtVerify, SignJWT } from "jose";
 
 const ISSUER = "finanzas-web-api";
@@ -34,11 +34,8 @@ export interface TokenSigner {
   known(token: string): AccessClaims | null;
 }
 
-const MESSAGES = {
-  expired: "the access token has expired: refresh it",
-  revoked: "token revoked: sign in again",
-  invalid: "the access token is invalid",
-} as const;
+/** The 401 problem's detail per reason: part of the contract (clients refresh on expired and revoked). */
+const MESSAGES = ACCESS_TOKEN_PROBLEMS;
 
 export class InvalidTokenError extends Error {
   constructor(readonly reason: keyof typeof MESSAGES) {
