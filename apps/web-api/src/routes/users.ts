@@ -33,25 +33,35 @@ export async function userRoutes(
     }
     // A disabled user, a changed role or a new password ends every session and every access token
     // at once: the version goes up in the same statement as the change (a token signed from this
-    // row or a later one carries the new role and version), then every replica learns it.
+    // row or a later one carries the new role and version) and the refresh tokens are revoked in
+    // the same transaction, the user's row locked first as a rotation does (a refresh cannot slip
+    // in between); then every replica learns it.
     const revoke = body.disabled === true || (body.role && body.role !== existing.role) || body.password;
-    const updated = await db
-      .updateTable("app.users")
-      .set({
-        ...(body.role ? { role: body.role } : {}),
-        ...(body.name ? { name: body.name } : {}),
-        ...(body.password ? { password_hash: await hashPassword(body.password) } : {}),
-        ...(body.disabled === undefined ? {} : { disabled_at: body.disabled ? sql`now()` : null }),
-        ...(revoke ? { token_version: sql`token_version + 1`, tokens_revoked_at: sql`now()` } : {}),
-        updated_at: sql`now()`,
-      })
-      .where("id", "=", params.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    if (revoke) {
-      await revocations.userRevoked(updated.id, updated.token_version);
-      await revokeUserSessions(db, params.id, body.disabled ? "user disabled" : "role or password changed");
-    }
+    const passwordHash = body.password ? await hashPassword(body.password) : undefined;
+    const updated = await db.transaction().execute(async (trx) => {
+      const row = await trx
+        .updateTable("app.users")
+        .set({
+          ...(body.role ? { role: body.role } : {}),
+          ...(body.name ? { name: body.name } : {}),
+          ...(passwordHash ? { password_hash: passwordHash } : {}),
+          ...(body.disabled === undefined ? {} : { disabled_at: body.disabled ? sql`now()` : null }),
+          ...(revoke ? { token_version: sql`token_version + 1`, tokens_revoked_at: sql`now()` } : {}),
+          updated_at: sql`now()`,
+        })
+        .where("id", "=", params.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      if (revoke) {
+        await revokeUserSessions(
+          trx,
+          params.id,
+          body.disabled ? "user disabled" : "role or password changed",
+        );
+      }
+      return row;
+    });
+    if (revoke) await revocations.userRevoked(updated.id, updated.token_version);
     return toUserDto(updated);
   });
 }
