@@ -11,7 +11,11 @@ import { type Database, type Kysely, sql } from "@finanzas/db";
 import type { Logger } from "@finanzas/logger";
 import { type OdooClient, OdooError } from "@finanzas/odoo";
 import type { Redis } from "ioredis";
+import type { Pool } from "pg";
 import {
+  type CopyStatements,
+  copyBatch,
+  copyStatements,
   EMPTY_PAGE,
   type Lease,
   LeaseLostError,
@@ -20,6 +24,7 @@ import {
   localMaxId,
   markDeleted,
   patchCursor,
+  tableMaxId,
   upsertStatement,
   writeBatch,
 } from "./load.js";
@@ -48,7 +53,13 @@ import {
   searchIds,
 } from "./source.js";
 import { ReaderThreadError } from "./thread-reader.js";
-import { createTransformer, type EncodedPage, type Problem, type Transformer } from "./transform.js";
+import {
+  type ArrayPage,
+  createTransformer,
+  type EncodedPage,
+  type Problem,
+  type Transformer,
+} from "./transform.js";
 
 export interface EtlSettings {
   /** Records per Odoo page (ODOO_PAGE_SIZE). */
@@ -78,6 +89,11 @@ export const DEFAULT_SETTINGS: EtlSettings = {
 
 export interface EngineDeps {
   db: Kysely<Database>;
+  /**
+   * The pool behind `db`: with it, the pages of a full pass whose ids are above every id the table
+   * holds (a first sync) are written with COPY instead of the upsert.
+   */
+  pool?: Pool | undefined;
   odoo: OdooClient;
   /** Publishes the "data changed" signal; omitted = not published. */
   publisher?: Pick<Redis, "publish"> | undefined;
@@ -256,7 +272,7 @@ export function createEngine(deps: EngineDeps) {
     task: ModelTask,
     transformer: Transformer,
     records: Record<string, unknown>[],
-  ): EncodedPage {
+  ): ArrayPage {
     return transformer.encode(records, (problems) => report(task, problems));
   }
 
@@ -264,6 +280,7 @@ export function createEngine(deps: EngineDeps) {
     resolved: ResolvedModel;
     transformer: Transformer;
     statement: string;
+    copy: CopyStatements;
     request: PageRequest;
   }> {
     const spec = specOf(task.model);
@@ -281,23 +298,27 @@ export function createEngine(deps: EngineDeps) {
       decimals,
       limit: settings.pageSize,
     };
-    return { resolved, transformer, statement: upsertStatement(task.model, resolved.columns), request };
+    return {
+      resolved,
+      transformer,
+      statement: upsertStatement(task.model, resolved.columns),
+      copy: copyStatements(task.model, resolved.columns),
+      request,
+    };
   }
 
   async function write(
     task: ModelTask,
-    statement: string,
+    prepared: { statement: string; copy: CopyStatements },
     page: EncodedPage,
     cursor?: Parameters<typeof patchCursor>[2],
   ) {
     if (task.signal.aborted) throw task.signal.reason;
-    const changed = await writeBatch(db, {
-      model: task.model,
-      statement,
-      page,
-      lease: task.lease,
-      ...(cursor ? { cursor } : {}),
-    });
+    const batch = { model: task.model, lease: task.lease, ...(cursor ? { cursor } : {}) };
+    const changed =
+      page.format === "copy"
+        ? await copyBatch(deps.pool as Pool, db, { ...batch, statements: prepared.copy, page })
+        : await writeBatch(db, { ...batch, statement: prepared.statement, page });
     task.counts.upserted += changed;
     task.run.update(task.model, { ...task.counts });
   }
@@ -317,12 +338,17 @@ export function createEngine(deps: EngineDeps) {
     const startedAt = resuming && cursor?.full_started_at ? new Date(cursor.full_started_at) : new Date();
     const from = resuming ? (cursor?.full_last_id ?? 0) : 0;
     if (resuming) task.log.info({ afterId: from }, "resuming the full pass of a previous run");
+    // Pages beyond every id the table holds go in with COPY (see load.ts).
+    const copyAbove = deps.pool ? await tableMaxId(db, task.model) : Number.POSITIVE_INFINITY;
+    const copyRequest: PageRequest = { ...prepared.request, copy: true };
+    const fetchPage = (afterId: number) =>
+      reader.full(afterId >= copyAbove ? copyRequest : prepared.request, afterId, task.source);
     const passStarted = performance.now();
     await pipeline(
-      () => reader.full(prepared.request, from, task.source),
-      (page) => {
-        const after = page.lastId;
-        return page.done || after === null ? null : () => reader.full(prepared.request, after, task.source);
+      () => fetchPage(from),
+      (last) => {
+        const after = last.lastId;
+        return last.done || after === null ? null : () => fetchPage(after);
       },
       async (page) => {
         task.counts.fetched += page.fetched;
@@ -330,7 +356,7 @@ export function createEngine(deps: EngineDeps) {
           highWater = page.maxSecond;
         report(task, page.problems);
         if (page.lastId === null) return;
-        await write(task, prepared.statement, page.encoded, {
+        await write(task, prepared, page.encoded, {
           full_last_id: page.lastId,
           full_high_water: highWater === null ? null : new Date(highWater * 1000),
           full_started_at: startedAt,
@@ -376,7 +402,7 @@ export function createEngine(deps: EngineDeps) {
         task.counts.fetched += page.fetched;
         report(task, page.problems);
         if (page.lastId === null) return;
-        await write(task, prepared.statement, page.encoded, {
+        await write(task, prepared, page.encoded, {
           ...(page.lastSecond !== null
             ? { write_date: new Date(page.lastSecond * 1000), last_id: page.lastId }
             : {}),
@@ -425,7 +451,7 @@ export function createEngine(deps: EngineDeps) {
         for (let i = 0; i < absent.length; i += settings.pageSize) {
           const records = await read(task.source, task.model, absent.slice(i, i + settings.pageSize), fields);
           task.counts.fetched += records.length;
-          await write(task, prepared.statement, transform(task, prepared.transformer, records));
+          await write(task, prepared, transform(task, prepared.transformer, records));
         }
         task.run.update(task.model, { ...task.counts });
         return;
@@ -644,7 +670,7 @@ export function createEngine(deps: EngineDeps) {
           prepared.resolved.columns.map((c) => c.name),
         );
         task.counts.fetched += records.length;
-        await write(task, prepared.statement, transform(task, prepared.transformer, records));
+        await write(task, prepared, transform(task, prepared.transformer, records));
         const found = new Set(records.map((r) => r.id));
         task.counts.deleted += await markDeleted(
           db,

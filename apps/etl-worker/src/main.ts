@@ -26,6 +26,7 @@ await runWorkerService({
       logger,
       concurrency: config.ETL_CONCURRENCY,
       db: stores.database.db,
+      pool: stores.database.pool,
       odoo,
       publisher: stores.redis,
       settings: settingsFrom(config),

@@ -18,6 +18,8 @@ export interface PageRequest {
   /** Currency id → decimals, for monetary rounding. */
   decimals: ReadonlyMap<number, number>;
   limit: number;
+  /** Encode the page as COPY text (its ids are above every id the table holds) instead of arrays. */
+  copy?: boolean;
 }
 
 export interface PageSummary {
@@ -50,10 +52,13 @@ export interface PageReader {
 export function summarize(
   transformer: Transformer,
   records: Record<string, unknown>[],
-  extra: { done: boolean; next?: Position },
+  extra: { done: boolean; next?: Position; copy?: boolean | undefined },
 ): PageSummary {
   const problems: Problem[] = [];
-  const encoded = transformer.encode(records, (found) => problems.push(...found));
+  const onProblems = (found: Problem[]) => problems.push(...found);
+  const encoded = extra.copy
+    ? transformer.encodeCopy(records, onProblems)
+    : transformer.encode(records, onProblems);
   let maxSecond: number | null = null;
   for (const r of records) {
     const s = secondOf(r.write_date);
@@ -116,7 +121,7 @@ export function inProcessReader(options: { readAhead?: boolean } = {}): PageRead
         next.catch(() => {}); // surfaces when the next page is asked for
         ahead.set(keyOf(request, last.id), { page: next, at: now });
       }
-      return summarize(transformerFor(request), page.records, { done: page.done });
+      return summarize(transformerFor(request), page.records, { done: page.done, copy: request.copy });
     },
     async incremental(request, from, source) {
       const page = await incrementalPage(source, request.model, request.fields, from, request.limit);

@@ -83,14 +83,21 @@ export interface Transformer {
    * column (`id` first), no intermediate row objects (the hot path of a sync). Records with a value
    * of an unexpected type are left out and their problems handed to `onProblems`.
    */
-  encode(records: readonly Record<string, unknown>[], onProblems: (problems: Problem[]) => void): EncodedPage;
+  encode(records: readonly Record<string, unknown>[], onProblems: (problems: Problem[]) => void): ArrayPage;
+  /** The same page as COPY text, for a table known to hold none of its ids (a first full pass). */
+  encodeCopy(
+    records: readonly Record<string, unknown>[],
+    onProblems: (problems: Problem[]) => void,
+  ): CopyPage;
   /** Maps one record; returns the row, or the problems that keep it from being written. */
   row(
     record: Record<string, unknown>,
   ): { row: Row; problems?: undefined } | { row?: undefined; problems: Problem[] };
 }
 
-export interface EncodedPage {
+/** A page as the upsert reads it: one array literal per column. */
+export interface ArrayPage {
+  format: "arrays";
   /**
    * Per column (`id`, then the transformer's columns), the text of a one-dimensional PostgreSQL
    * array of the page's values: `{1,2}`, `{"a \"b\"",NULL}`. Text, JSON and id-list values are
@@ -100,6 +107,16 @@ export interface EncodedPage {
   /** How many rows it holds. */
   rows: number;
 }
+
+/** A page as `COPY … FROM STDIN` reads it (text format): a line per row, `id` first. */
+export interface CopyPage {
+  format: "copy";
+  /** Tab-separated values, `\N` for NULL, backslash, tab, newline and CR escaped; `\n` after each row. */
+  text: string;
+  rows: number;
+}
+
+export type EncodedPage = ArrayPage | CopyPage;
 
 /** Kinds whose values go into the array literal quoted (they may hold any character). */
 const QUOTED: ReadonlySet<FieldKind> = new Set(["char", "text", "html", "selection", "json", "many2many"]);
@@ -111,6 +128,16 @@ const element = (text: string | null, quoted: boolean): string => {
   if (text === null) return "NULL";
   if (!quoted) return text;
   return NEEDS_ESCAPE.test(text) ? `"${text.replace(ESCAPE, "\\$&")}"` : `"${text}"`;
+};
+
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
+
+/** One field of a COPY text line: `\N`, or the text with backslash, tab, newline and CR escaped. */
+const copyField = (text: string | null, quoted: boolean): string => {
+  if (text === null) return "\\N";
+  if (!quoted || !COPY_SPECIAL.test(text)) return text;
+  return text.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c] as string);
 };
 
 /**
@@ -276,9 +303,28 @@ export function createTransformer(
         }
       }
       return {
+        format: "arrays",
         columns: [`{${idList.join(",")}}`, ...lists.map((list) => `{${list.join(",")}}`)],
         rows: idList.length,
       };
+    },
+    encodeCopy(records, onProblems) {
+      let text = "";
+      let rows = 0;
+      for (const record of records) {
+        const id = convert(record);
+        if (id === undefined) {
+          onProblems(problems ?? []);
+          continue;
+        }
+        let line = String(id);
+        for (let i = 0; i < values.length; i++) {
+          line += `\t${copyField(values[i] ?? null, quoted[i] as boolean)}`;
+        }
+        text += `${line}\n`;
+        rows++;
+      }
+      return { format: "copy", text, rows };
     },
     row(record) {
       const id = convert(record);

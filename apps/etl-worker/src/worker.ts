@@ -4,6 +4,7 @@ import type { Logger } from "@finanzas/logger";
 import type { OdooClient } from "@finanzas/odoo";
 import { type Consumer, createConsumer, type Handlers, type QueueConnection } from "@finanzas/queue";
 import type { Redis } from "ioredis";
+import type { Pool } from "pg";
 import { createEngine, type EtlSettings } from "./engine.js";
 import { reconcileDeletionsHandler } from "./jobs/reconcile-deletions.js";
 import { syncHandler } from "./jobs/sync.js";
@@ -17,6 +18,8 @@ export interface WorkerDeps {
   logger: Logger;
   concurrency: number;
   db: Kysely<Database>;
+  /** The pool behind `db`, for COPY on first full passes (see engine.ts); without it, upserts only. */
+  pool?: Pool | undefined;
   odoo: OdooClient;
   /** Where the "data changed" signal is published. */
   publisher?: Pick<Redis, "publish"> | undefined;
@@ -37,6 +40,7 @@ export async function createEtlWorker(deps: WorkerDeps): Promise<Consumer> {
     deps.logger.info(tables, "odoo tables follow the registry");
   const engine = createEngine({
     db: deps.db,
+    pool: deps.pool,
     odoo: deps.odoo,
     publisher: deps.publisher,
     queuePrefix: deps.connection.prefix,

@@ -1,15 +1,16 @@
 import { CompiledQuery, createDb, type Db } from "@finanzas/db";
 import { createTestDatabase, type TestDatabase } from "@finanzas/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { upsertStatement } from "../src/load.js";
+import { copyBatch, copyStatements, type Lease, LeaseLostError, upsertStatement } from "../src/load.js";
+import { tryAcquire } from "../src/locks.js";
 import type { FieldSpec } from "../src/registry.js";
 import { ensureModelTables } from "../src/schema.js";
-import { createTransformer } from "../src/transform.js";
+import { createTransformer, type Transformer } from "../src/transform.js";
 
 /*
- * A page travels to PostgreSQL as one array literal per column, unnested into rows. Whatever a
- * text holds (quotes, backslashes, braces, commas, the word NULL, blanks, newlines, any script),
- * PostgreSQL must read back exactly what Odoo sent.
+ * A page travels to PostgreSQL as one array literal per column, unnested into rows, or (on a first
+ * full pass) as COPY text. Whatever a text holds (quotes, backslashes, braces, commas, the word
+ * NULL, blanks, tabs, newlines, any script), PostgreSQL must read back exactly what Odoo sent.
  */
 
 const HOSTILE = [
@@ -31,6 +32,9 @@ const HOSTILE = [
   "O'Brien <Partners> & Co",
   "Ærøskøbing Ünïcödé 北京 🧾",
   "ends with backslash\\",
+  "\\.",
+  "\\N",
+  "\\t not a tab",
   "'; drop table odoo.account_move; --",
 ];
 
@@ -47,18 +51,49 @@ const columns: FieldSpec[] = [
 
 let database: TestDatabase;
 let store: Db;
+const leases = new Map<string, Lease>();
 beforeAll(async () => {
   database = await createTestDatabase("etl_encode");
   store = createDb({ url: database.url, max: 2 });
   await ensureModelTables(store.db);
+  for (const model of ["account.move", "account.move.line"]) {
+    const lease = await tryAcquire(store.db, model, "encode-test", 1, 300);
+    if (!lease) throw new Error(`no lease on ${model}`);
+    leases.set(model, lease);
+  }
 }, 60_000);
+
+type Format = "arrays" | "copy";
+
+/** Writes records the way a sync would in `format`; returns the rows written. */
+async function writePage(
+  format: Format,
+  t: Transformer,
+  model: string,
+  cols: FieldSpec[],
+  records: Record<string, unknown>[],
+): Promise<number> {
+  if (format === "arrays") {
+    const page = t.encode(records, () => {});
+    const result = await store.db.executeQuery(CompiledQuery.raw(upsertStatement(model, cols), page.columns));
+    return Number(result.numAffectedRows ?? 0);
+  }
+  const page = t.encodeCopy(records, () => {});
+  return copyBatch(store.pool, store.db, {
+    model,
+    statements: copyStatements(model, cols),
+    page,
+    lease: leases.get(model) as Lease,
+  });
+}
 afterAll(async () => {
   await store?.close();
   await database?.drop();
 });
 
-describe("array-literal pages", () => {
+describe.each(["arrays", "copy"] as const)("%s pages", (format) => {
   it("land every hostile text, NULL and value exactly as sent", async () => {
+    await store.pool.query("truncate odoo.account_move, odoo.account_move_line");
     const records = HOSTILE.map((text, i) => ({
       id: i + 1,
       name: text,
@@ -71,11 +106,7 @@ describe("array-literal pages", () => {
       checked: i % 2 === 0,
     }));
     const t = createTransformer("account.move", columns, new Map([[1, 2]]));
-    const page = t.encode(records, () => {
-      throw new Error("no problems expected");
-    });
-    expect(page.rows).toBe(records.length);
-    await store.db.executeQuery(CompiledQuery.raw(upsertStatement("account.move", columns), page.columns));
+    expect(await writePage(format, t, "account.move", columns, records)).toBe(records.length);
     const { rows } = await store.pool.query(
       `select id, name, ref, narration, amount_total::text, currency_id, date::text, write_date, checked
        from odoo.account_move order by id`,
@@ -106,8 +137,7 @@ describe("array-literal pages", () => {
       analytic_distribution: d,
     }));
     const t = createTransformer("account.move.line", cols, new Map());
-    const page = t.encode(records, () => {});
-    await store.db.executeQuery(CompiledQuery.raw(upsertStatement("account.move.line", cols), page.columns));
+    await writePage(format, t, "account.move.line", cols, records);
     const { rows } = await store.pool.query(
       "select id, tax_ids, analytic_distribution from odoo.account_move_line order by id",
     );
@@ -119,7 +149,9 @@ describe("array-literal pages", () => {
       { '7"x\\': 33.33, "8": 66.67 },
     ]);
   });
+});
 
+describe("page encodings", () => {
   it("leaves out a record with a bad value and reports it, writing the rest", () => {
     const t = createTransformer("account.move", columns.slice(0, 2), new Map());
     const problems: string[] = [];
@@ -134,5 +166,52 @@ describe("array-literal pages", () => {
     expect(problems).toEqual(["2 name"]);
     expect(page.rows).toBe(2);
     expect(page.columns).toEqual(["{1,3}", '{"ok","also ok"}', '{NULL,"y"}']);
+    const copy = t.encodeCopy(
+      [
+        { id: 1, name: "ok", ref: false },
+        { id: 2, name: 5, ref: "x" },
+        { id: 3, name: "tab\there", ref: "y" },
+      ],
+      () => {},
+    );
+    expect(copy).toEqual({ format: "copy", rows: 2, text: "1\tok\t\\N\n3\ttab\\there\ty\n" });
+  });
+});
+
+describe("COPY pages over rows that are already there", () => {
+  const cols: FieldSpec[] = [{ name: "name", kind: "char" }];
+  const t = createTransformer("account.move", cols, new Map());
+  const names = async () =>
+    (await store.pool.query("select id, name from odoo.account_move order by id")).rows.map(
+      (r) => `${r.id}:${r.name}`,
+    );
+
+  it("fall back to the upsert when one of their ids was written meanwhile", async () => {
+    await store.pool.query("truncate odoo.account_move");
+    await writePage("arrays", t, "account.move", cols, [{ id: 2, name: "written by sync-records" }]);
+    const written = await writePage("copy", t, "account.move", cols, [
+      { id: 1, name: "one" },
+      { id: 2, name: "two" },
+      { id: 3, name: "three" },
+    ]);
+    expect(written).toBe(3);
+    expect(await names()).toEqual(["1:one", "2:two", "3:three"]);
+  });
+
+  it("write nothing once the model's lease is lost", async () => {
+    await store.pool.query("truncate odoo.account_move");
+    const lost: Lease = { ...(leases.get("account.move") as Lease), owner: "someone else" };
+    await expect(
+      copyBatch(store.pool, store.db, {
+        model: "account.move",
+        statements: copyStatements("account.move", cols),
+        page: t.encodeCopy([{ id: 9, name: "nine" }], () => {}),
+        lease: lost,
+        cursor: { full_last_id: 9 },
+      }),
+    ).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await names()).toEqual([]);
+    const cursor = await store.pool.query("select 1 from etl.cursors where model = 'account.move'");
+    expect(cursor.rowCount).toBe(0);
   });
 });

@@ -56,6 +56,7 @@ export async function harness(
   const published: string[] = [];
   const engine = createEngine({
     db: store.db,
+    pool: store.pool,
     odoo,
     publisher: { publish: async (_channel: string, message: string) => published.push(message) },
     queuePrefix: "test",

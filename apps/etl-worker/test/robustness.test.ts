@@ -58,6 +58,7 @@ describe("Odoo answering 502s and resets mid-sync", () => {
     });
     const partial = createEngine({
       db: h.store.db,
+      pool: h.store.pool,
       odoo: failing,
       queuePrefix: "test",
       logger: quietLogger,
@@ -94,6 +95,7 @@ describe("two concurrent sync requests", () => {
     // Two replicas (two engines on the same database), a slow Odoo so the runs overlap in time.
     const other = createEngine({
       db: h.store.db,
+      pool: h.store.pool,
       odoo: h.odoo,
       queuePrefix: "test",
       logger: quietLogger,

@@ -16,6 +16,7 @@ describe("reader thread", () => {
   const engineWith = (r: PageReader) =>
     createEngine({
       db: h.store.db,
+      pool: h.store.pool,
       odoo: h.odoo,
       queuePrefix: "test",
       logger: quietLogger,
