@@ -162,7 +162,7 @@ async function startWorker(databaseUrl: string, odooUrl: string, healthPort: num
       ODOO_USERNAME: "admin",
       ODOO_PASSWORD: "admin",
       ODOO_PAGE_SIZE: pageSize,
-      // The worker's own settings (ETL_MODEL_CONCURRENCY, ETL_OVERLAP_SECONDS, …) pass through.
+      // The worker's own settings (ETL_READER_THREADS, ETL_MODEL_CONCURRENCY, …) pass through.
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("ETL_"))),
       ...(process.env.BENCH_WORKER_NODE_OPTIONS
         ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS }

@@ -9,6 +9,12 @@ export const ConfigSchema = Type.Object({
   ETL_CONCURRENCY: env.int({ minimum: 1, maximum: 256, default: 2 }),
   /** Models synced at once by one job (each keeps at most one Odoo request in flight). */
   ETL_MODEL_CONCURRENCY: env.int({ minimum: 1, maximum: 16, default: 4 }),
+  /**
+   * Threads that fetch, decode and map Odoo pages (each model sticks to one). One keeps the peak
+   * RSS lowest; a second lets the largest model's decoding run beside the others' (on a 2-core
+   * machine, median full sync 1.17× the read-only pass instead of ~1.3×, but ~320 MB instead of ~265).
+   */
+  ETL_READER_THREADS: env.int({ minimum: 1, maximum: 8, default: 1 }),
   /** Records per Odoo page (search_read limit); 500–2000 is safe on real servers. */
   ODOO_PAGE_SIZE: env.int({ minimum: 10, maximum: 10_000, default: 1000 }),
   /** The incremental window starts this many seconds before the cursor, for late commits. */

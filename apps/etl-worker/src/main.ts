@@ -15,10 +15,11 @@ await runWorkerService({
     const clientOptions = { ...clientOptionsFromEnv(config), maxConcurrency: config.ETL_MODEL_CONCURRENCY };
     const odoo = createOdooClient(clientOptions);
     shutdown.add("odoo client", () => odoo.close());
-    // Sync pages are fetched, decoded and mapped on a thread of their own, overlapping the writes.
+    // Sync pages are fetched, decoded and mapped on threads of their own, overlapping the writes.
     // Its heap scales with the page size (≈ 20 MB per 1 000 journal items in flight, read-ahead included).
     const reader = createThreadReader(clientOptions, {
       heapMb: Math.max(160, Math.ceil((config.ODOO_PAGE_SIZE / 1000) * 80)),
+      threads: config.ETL_READER_THREADS,
     });
     shutdown.add("odoo reader thread", () => reader.close());
     return createEtlWorker({

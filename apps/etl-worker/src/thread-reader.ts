@@ -1,9 +1,10 @@
 /**
- * A PageReader on a worker thread: the main thread only moves bytes (asks for a page, receives its
- * column arrays, writes them to PostgreSQL) while the thread fetches, decodes and maps the next
- * ones. One thread serves every model of the worker (its client keeps the same concurrency limit
- * toward Odoo as the main one); if it dies, the pages it owed fail with the reason and a new thread
- * starts on the next request.
+ * A PageReader on worker threads: the main thread only moves bytes (asks for a page, receives it
+ * encoded, writes it to PostgreSQL) while the threads fetch, decode and map the next ones. By
+ * default one thread serves every model; with more (ETL_READER_THREADS), each model sticks to one
+ * (its read-ahead page is there), models are dealt out in the order they first ask (largest
+ * first), and the threads' clients split the Odoo concurrency limit between them. If a thread
+ * dies, the pages it owed fail with the reason and a new thread starts on its next request.
  */
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -65,14 +66,42 @@ interface Pending {
 }
 
 export interface ThreadReaderLimits {
-  /** Old-space limit of the reader thread, MB. Default 128 (pages of 1 000 journal items use ~20). */
+  /** Old-space limit of each reader thread, MB. Default 128 (pages of 1 000 journal items use ~20). */
   heapMb: number;
+  /** Reader threads (default 1). */
+  threads?: number;
 }
 
 export function createThreadReader(
   clientOptions: OdooClientOptions,
   limits: ThreadReaderLimits = { heapMb: 128 },
 ): PageReader {
+  const count = Math.max(1, limits.threads ?? 1);
+  // Odoo sees no more requests at once than one client would allow.
+  const perThread = Math.max(1, Math.ceil((clientOptions.maxConcurrency ?? 4) / count));
+  const slots = Array.from({ length: count }, () =>
+    readerThread({ ...clientOptions, maxConcurrency: perThread }, limits),
+  );
+  const slotOf = new Map<string, number>();
+  const slot = (model: string) => {
+    let index = slotOf.get(model);
+    if (index === undefined) {
+      index = slotOf.size % count;
+      slotOf.set(model, index);
+    }
+    return slots[index] as PageReader;
+  };
+  return {
+    full: (request, afterId, source) => slot(request.model).full(request, afterId, source),
+    incremental: (request, from, source) => slot(request.model).incremental(request, from, source),
+    async close() {
+      await Promise.all(slots.map((s) => s.close()));
+    },
+  };
+}
+
+/** One reader thread, started on the first request (and again after it died). */
+function readerThread(clientOptions: OdooClientOptions, limits: ThreadReaderLimits): PageReader {
   // Functions (onRetry) do not cross threads; the retry policy travels with each request.
   const { retry: _retry, ...options } = clientOptions;
   const cloneable: OdooClientOptions = {

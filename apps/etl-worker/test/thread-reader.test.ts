@@ -53,6 +53,28 @@ describe("reader thread", () => {
     expect(await diffWithSource(h)).toEqual([]);
   });
 
+  it("lands the same data with two reader threads, a first sync included", async () => {
+    const two = createThreadReader(
+      {
+        url: h.sim.url,
+        db: h.sim.database,
+        username: h.sim.username,
+        password: h.sim.password,
+        retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 100 },
+      },
+      { heapMb: 128, threads: 2 },
+    );
+    try {
+      await h.store.pool.query("truncate odoo.account_move_line, odoo.account_move, odoo.res_partner");
+      await h.store.pool.query("delete from etl.cursors");
+      const result = await engineWith(two).sync(job(), [...MODEL_NAMES], "full");
+      expect(result.status, JSON.stringify(result.models.filter((m) => m.error))).toBe("succeeded");
+      expect(await diffWithSource(h)).toEqual([]);
+    } finally {
+      await two.close();
+    }
+  });
+
   it("fails the model with Odoo's error, by name, when the thread cannot read", async () => {
     const refused = createThreadReader({
       url: h.sim.url,
