@@ -82,32 +82,20 @@ try {
     return cpu;
   };
   console.log(`${rows} journal items in ${pages.length} pages of 1 000, one transaction per page\n`);
+  const upsert = (i: number) =>
+    writeBatch(store.db, {
+      model,
+      statement,
+      page: arrays[i]!,
+      lease,
+      cursor: { full_last_id: lastIds[i]! },
+    });
   console.log("| write | PostgreSQL CPU s | wall s |\n| --- | ---: | ---: |");
   const results: Record<string, number[]> = { upsert: [], copy: [], again: [] };
   for (let round = 0; round < 2; round++) {
     await store.pool.query(`truncate odoo.${"account_move_line"}`);
-    results.upsert!.push(
-      await measure("upsert (unnest), empty table", (i) =>
-        writeBatch(store.db, {
-          model,
-          statement,
-          page: arrays[i]!,
-          lease,
-          cursor: { full_last_id: lastIds[i]! },
-        }),
-      ),
-    );
-    results.again!.push(
-      await measure("upsert (unnest), rows already there, unchanged", (i) =>
-        writeBatch(store.db, {
-          model,
-          statement,
-          page: arrays[i]!,
-          lease,
-          cursor: { full_last_id: lastIds[i]! },
-        }),
-      ),
-    );
+    results.upsert!.push(await measure("upsert (unnest), empty table", upsert));
+    results.again!.push(await measure("upsert (unnest), rows already there, unchanged", upsert));
     await store.pool.query(`truncate odoo.${"account_move_line"}`);
     results.copy!.push(
       await measure("COPY, empty table", (i) =>

@@ -1,3 +1,4 @@
+import type { OdooClientOptions } from "@finanzas/odoo";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine, type Engine } from "../src/engine.js";
 import type { PageReader } from "../src/pages.js";
@@ -24,15 +25,19 @@ describe("reader thread", () => {
       reader: r,
     });
 
+  /** The simulator's connection settings for a reader thread's client. */
+  const simClient = (overrides: Partial<OdooClientOptions> = {}): OdooClientOptions => ({
+    url: h.sim.url,
+    db: h.sim.database,
+    username: h.sim.username,
+    password: h.sim.password,
+    retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 100 },
+    ...overrides,
+  });
+
   beforeAll(async () => {
     h = await harness("etl_thread", { version: 18 });
-    reader = createThreadReader({
-      url: h.sim.url,
-      db: h.sim.database,
-      username: h.sim.username,
-      password: h.sim.password,
-      retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 100 },
-    });
+    reader = createThreadReader(simClient());
     engine = engineWith(reader);
   });
   afterAll(async () => {
@@ -54,16 +59,7 @@ describe("reader thread", () => {
   });
 
   it("lands the same data with two reader threads, a first sync included", async () => {
-    const two = createThreadReader(
-      {
-        url: h.sim.url,
-        db: h.sim.database,
-        username: h.sim.username,
-        password: h.sim.password,
-        retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 100 },
-      },
-      { heapMb: 128, threads: 2 },
-    );
+    const two = createThreadReader(simClient(), { heapMb: 128, threads: 2 });
     try {
       await h.store.pool.query("truncate odoo.account_move_line, odoo.account_move, odoo.res_partner");
       await h.store.pool.query("delete from etl.cursors");
@@ -76,13 +72,7 @@ describe("reader thread", () => {
   });
 
   it("fails the model with Odoo's error, by name, when the thread cannot read", async () => {
-    const refused = createThreadReader({
-      url: h.sim.url,
-      db: h.sim.database,
-      username: h.sim.username,
-      password: "not the password",
-      retry: false,
-    });
+    const refused = createThreadReader(simClient({ password: "not the password", retry: false }));
     try {
       const result = await engineWith(refused).sync(job(), ["res.currency"], "full");
       expect(result.status).toBe("failed");
@@ -93,12 +83,7 @@ describe("reader thread", () => {
   });
 
   it("starts a new thread after close, and close is idempotent", async () => {
-    const r = createThreadReader({
-      url: h.sim.url,
-      db: h.sim.database,
-      username: h.sim.username,
-      password: h.sim.password,
-    });
+    const r = createThreadReader(simClient());
     const e = engineWith(r);
     expect((await e.sync(job(), ["res.company"], "full")).status).toBe("succeeded");
     await r.close();

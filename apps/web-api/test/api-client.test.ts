@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { ApiError, createApiClient, type Session } from "@finanzas/api-client";
 import type { Role } from "@finanzas/contracts";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN_EMAIL, auth, PASSWORD, startTestApp, type TestApp } from "./helpers.js";
+import { ADMIN_EMAIL, auth, createUser, PASSWORD, startTestApp, type TestApp } from "./helpers.js";
 
 let t: TestApp;
 /** The app listening on a port of its own: the client's calls go over real HTTP. */
@@ -63,17 +63,7 @@ describe("@finanzas/api-client: a refused access token", () => {
     t.clock.now = Date.now();
   });
 
-  const newUser = async (role: Role) => {
-    const email = `client-${role}-${randomUUID().slice(0, 8)}@example.com`;
-    const res = await t.app.inject({
-      method: "POST",
-      url: "/api/v1/users",
-      headers: auth(t.tokens.admin),
-      payload: { email, password: PASSWORD, role },
-    });
-    expect(res.statusCode, res.body).toBe(201);
-    return { id: res.json().id as string, email };
-  };
+  const newUser = (role: Role) => createUser(t, role, "client");
 
   /**
    * A client over the network, counting its refresh exchanges, and every session it reports.

@@ -4,7 +4,15 @@ import { freePort, startProcess, TEST_REDIS_URL } from "@finanzas/testing";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkConfig } from "../src/config.js";
-import { ADMIN_EMAIL, auth, PASSWORD, startTestApp, type TestApp, testConfig } from "./helpers.js";
+import {
+  ADMIN_EMAIL,
+  auth,
+  createUser,
+  PASSWORD,
+  startTestApp,
+  type TestApp,
+  testConfig,
+} from "./helpers.js";
 
 let t: TestApp;
 
@@ -231,17 +239,7 @@ describe("logout everywhere", () => {
       url: "/api/v1/auth/logout-all",
       ...(token ? { headers: auth(token) } : {}),
     });
-  const newUser = async (role: "finance" | "viewer") => {
-    const email = `everywhere-${role}-${Math.random().toString(36).slice(2, 8)}@example.com`;
-    const res = await t.app.inject({
-      method: "POST",
-      url: "/api/v1/users",
-      headers: auth(t.tokens.admin),
-      payload: { email, password: PASSWORD, role },
-    });
-    expect(res.statusCode, res.body).toBe(201);
-    return { id: res.json().id as string, email };
-  };
+  const newUser = (role: "finance" | "viewer") => createUser(t, role, "everywhere");
   const liveRefreshTokens = async (userId: string) =>
     (
       await t.database.pool.query(

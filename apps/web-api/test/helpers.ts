@@ -1,4 +1,6 @@
+import { randomUUID } from "node:crypto";
 import { parseEnv } from "@finanzas/config";
+import type { Role } from "@finanzas/contracts";
 import { createDb, type Db } from "@finanzas/db";
 import { createLogger, type Logger } from "@finanzas/logger";
 import { createRedis } from "@finanzas/queue";
@@ -129,3 +131,20 @@ export async function startTestApp(
 }
 
 export const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** A user of `role` created by the admin through the API (email `<label>-<role>-<random>@example.com`). */
+export async function createUser(
+  t: TestApp,
+  role: Role,
+  label: string,
+): Promise<{ id: string; email: string }> {
+  const email = `${label}-${role}-${randomUUID().slice(0, 8)}@example.com`;
+  const res = await t.app.inject({
+    method: "POST",
+    url: "/api/v1/users",
+    headers: auth(t.tokens.admin),
+    payload: { email, password: PASSWORD, role },
+  });
+  if (res.statusCode !== 201) throw new Error(`create ${email}: ${res.statusCode} ${res.body}`);
+  return { id: res.json().id as string, email };
+}
