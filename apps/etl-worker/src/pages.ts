@@ -59,11 +59,13 @@ export function summarize(
   const encoded = extra.copy
     ? transformer.encodeCopy(records, onProblems)
     : transformer.encode(records, onProblems);
-  let maxSecond: number | null = null;
+  // Odoo's "YYYY-MM-DD HH:MM:SS" sorts as text: parse only the newest.
+  let newest: string | undefined;
   for (const r of records) {
-    const s = secondOf(r.write_date);
-    if (s !== null && (maxSecond === null || s > maxSecond)) maxSecond = s;
+    const w = r.write_date;
+    if (typeof w === "string" && w.length >= 19 && (newest === undefined || w > newest)) newest = w;
   }
+  const maxSecond = secondOf(newest);
   const last = records.at(-1);
   return {
     encoded,

@@ -151,9 +151,18 @@ export function createTransformer(
 ): Transformer {
   const ids = new Set(columns.map((c) => c.name));
   const quoted = columns.map((c) => QUOTED.has(c.kind));
+  /** Per column, the field holding a monetary amount's currency, when this server has it. */
+  const currencyOf = columns.map((c) => (c.currency && ids.has(c.currency) ? c.currency : undefined));
   /** PostgreSQL input text of each column's value for the last record (null: SQL NULL). */
   const values: (string | null)[] = new Array(columns.length).fill(null);
   let problems: Problem[] | undefined;
+
+  /** Records a problem of record `id` (in `problems`); the value is written as nothing. */
+  function badValue(id: number, field: FieldSpec, expected: string, value: unknown): null {
+    problems ??= [];
+    problems.push({ model, id, field: field.name, expected, value: show(value) });
+    return null;
+  }
 
   /** Fills `values` from one record; returns its id, or undefined when it has problems (in `problems`). */
   function convert(record: Record<string, unknown>): number | undefined {
@@ -163,17 +172,12 @@ export function createTransformer(
       problems = [{ model, id: 0, field: "id", expected: "a positive integer", value: show(id) }];
       return undefined;
     }
-    const bad = (field: FieldSpec, expected: string, value: unknown) => {
-      problems ??= [];
-      problems.push({ model, id, field: field.name, expected, value: show(value) });
-      return null;
-    };
     for (let i = 0; i < columns.length; i++) {
       const field = columns[i] as FieldSpec;
       const value = record[field.name];
       let text: string | null;
       if (value === undefined) {
-        text = bad(field, `a value (the server did not return ${field.name})`, value);
+        text = badValue(id, field, `a value (the server did not return ${field.name})`, value);
       } else {
         switch (field.kind) {
           case "char":
@@ -182,18 +186,18 @@ export function createTransformer(
           case "selection":
             if (value === false) text = null;
             else if (typeof value === "string" && !value.includes("\u0000")) text = value;
-            else text = bad(field, "text or false", value);
+            else text = badValue(id, field, "text or false", value);
             break;
           case "integer":
             if (value === false) text = null;
             else if (typeof value === "number" && Number.isSafeInteger(value) && Math.abs(value) < 2 ** 31)
               text = String(value);
-            else text = bad(field, "an integer", value);
+            else text = badValue(id, field, "an integer", value);
             break;
           case "float":
             if (value === false) text = null;
             else if (typeof value === "number" && Number.isFinite(value)) text = decimalText(value);
-            else text = bad(field, "a number", value);
+            else text = badValue(id, field, "a number", value);
             break;
           case "monetary": {
             if (value === false) {
@@ -201,12 +205,12 @@ export function createTransformer(
               break;
             }
             if (typeof value !== "number" || !Number.isFinite(value)) {
-              text = bad(field, "a number", value);
+              text = badValue(id, field, "a number", value);
               break;
             }
             const exact = decimalText(value);
-            const currency =
-              field.currency && ids.has(field.currency) ? many2oneId(record[field.currency]) : null;
+            const currencyField = currencyOf[i];
+            const currency = currencyField ? many2oneId(record[currencyField]) : null;
             const decimals = currency ? currencyDecimals.get(currency) : undefined;
             const dot = exact.indexOf(".");
             text =
@@ -217,12 +221,12 @@ export function createTransformer(
           }
           case "boolean":
             if (typeof value === "boolean") text = value ? "true" : "false";
-            else text = bad(field, "true or false", value);
+            else text = badValue(id, field, "true or false", value);
             break;
           case "date":
             if (value === false) text = null;
             else if (typeof value === "string" && DATE.test(value)) text = value;
-            else text = bad(field, "a date YYYY-MM-DD or false", value);
+            else text = badValue(id, field, "a date YYYY-MM-DD or false", value);
             break;
           case "datetime": {
             if (value === false) {
@@ -231,7 +235,7 @@ export function createTransformer(
             }
             const m = typeof value === "string" ? DATETIME.exec(value) : null;
             if (m) text = `${m[1]}T${m[2]}${m[3] ?? ""}Z`;
-            else text = bad(field, "a datetime YYYY-MM-DD HH:MM:SS (UTC) or false", value);
+            else text = badValue(id, field, "a datetime YYYY-MM-DD HH:MM:SS (UTC) or false", value);
             break;
           }
           case "many2one": {
@@ -240,14 +244,14 @@ export function createTransformer(
               break;
             }
             const ref = many2oneId(value);
-            text = ref !== null ? String(ref) : bad(field, "[id, name], an id or false", value);
+            text = ref !== null ? String(ref) : badValue(id, field, "[id, name], an id or false", value);
             break;
           }
           case "many2many":
             if (value === false) text = "{}";
             else if (Array.isArray(value) && value.every((v) => typeof v === "number" && Number.isInteger(v)))
               text = `{${value.join(",")}}`;
-            else text = bad(field, "a list of ids", value);
+            else text = badValue(id, field, "a list of ids", value);
             break;
           case "json": {
             if (value === false) {
@@ -258,7 +262,7 @@ export function createTransformer(
             text =
               json !== undefined && !json.includes("\\u0000")
                 ? json
-                : bad(field, "a JSON object or false", value);
+                : badValue(id, field, "a JSON object or false", value);
             break;
           }
         }
