@@ -4,7 +4,14 @@ import { createLogger, type Logger } from "@finanzas/logger";
 import { createOdooClient, type OdooClient } from "@finanzas/odoo";
 import { type OdooSim, type OdooSimOptions, PyFloat, startOdooSim } from "@finanzas/odoo-sim";
 import { createTestDatabase, type TestDatabase } from "@finanzas/testing";
-import { createEngine, DEFAULT_SETTINGS, type Engine, type EtlSettings, type JobRun } from "../src/engine.js";
+import {
+  createEngine,
+  DEFAULT_SETTINGS,
+  type Engine,
+  type EngineDeps,
+  type EtlSettings,
+  type JobRun,
+} from "../src/engine.js";
 import { columnsOf, type FieldSpec, REGISTRY, tableOf } from "../src/registry.js";
 import { ensureModelTables } from "../src/schema.js";
 import { fieldsGet, resolveModel } from "../src/source.js";
@@ -22,6 +29,8 @@ export interface Harness {
   store: Db;
   odoo: OdooClient;
   engine: Engine;
+  /** Another engine on the same database and Odoo (another replica), with its own deps; publishes nothing. */
+  engineWith(overrides: Partial<EngineDeps>): Engine;
   settings: EtlSettings;
   published: string[];
   close(): Promise<void>;
@@ -54,14 +63,17 @@ export async function harness(
     ...settings,
   };
   const published: string[] = [];
-  const engine = createEngine({
+  const base: EngineDeps = {
     db: store.db,
     pool: store.pool,
     odoo,
-    publisher: { publish: async (_channel: string, message: string) => published.push(message) },
     queuePrefix: "test",
     logger: quietLogger,
     settings: all,
+  };
+  const engine = createEngine({
+    ...base,
+    publisher: { publish: async (_channel: string, message: string) => published.push(message) },
   });
   return {
     sim: odooSim,
@@ -69,6 +81,7 @@ export async function harness(
     store,
     odoo,
     engine,
+    engineWith: (overrides) => createEngine({ ...base, ...overrides }),
     settings: all,
     published,
     async close() {

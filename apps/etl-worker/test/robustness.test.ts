@@ -1,8 +1,7 @@
 import { OdooTransportError } from "@finanzas/odoo";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEngine } from "../src/engine.js";
 import { MODEL_NAMES } from "../src/registry.js";
-import { diffWithSource, type Harness, harness, job, quietLogger } from "./helpers.js";
+import { diffWithSource, type Harness, harness, job } from "./helpers.js";
 
 describe("Odoo answering 502s and resets mid-sync", () => {
   let h: Harness;
@@ -56,12 +55,8 @@ describe("Odoo answering 502s and resets mid-sync", () => {
         };
       },
     });
-    const partial = createEngine({
-      db: h.store.db,
-      pool: h.store.pool,
+    const partial = h.engineWith({
       odoo: failing,
-      queuePrefix: "test",
-      logger: quietLogger,
       settings: { ...h.settings, retryAttempts: 3, retryBaseDelayMs: 5 },
     });
     const result = await partial.sync(
@@ -93,14 +88,7 @@ describe("two concurrent sync requests", () => {
 
   it("never sync the same model at once, and both complete", async () => {
     // Two replicas (two engines on the same database), a slow Odoo so the runs overlap in time.
-    const other = createEngine({
-      db: h.store.db,
-      pool: h.store.pool,
-      odoo: h.odoo,
-      queuePrefix: "test",
-      logger: quietLogger,
-      settings: h.settings,
-    });
+    const other = h.engineWith({});
     h.sim.control.injectFault({ kind: "slow", delayMs: 5 });
     const [a, b] = await Promise.all([
       h.engine.sync(job(), [...MODEL_NAMES], "full"),

@@ -1,10 +1,10 @@
 import type { OdooClientOptions } from "@finanzas/odoo";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEngine, type Engine } from "../src/engine.js";
+import type { Engine } from "../src/engine.js";
 import type { PageReader } from "../src/pages.js";
 import { MODEL_NAMES } from "../src/registry.js";
 import { createThreadReader } from "../src/thread-reader.js";
-import { diffWithSource, type Harness, harness, job, quietLogger } from "./helpers.js";
+import { diffWithSource, type Harness, harness, job } from "./helpers.js";
 
 /*
  * The service reads sync pages on a worker thread (the built dist/reader-thread.js): the copy must
@@ -14,16 +14,7 @@ describe("reader thread", () => {
   let h: Harness;
   let reader: PageReader;
   let engine: Engine;
-  const engineWith = (r: PageReader) =>
-    createEngine({
-      db: h.store.db,
-      pool: h.store.pool,
-      odoo: h.odoo,
-      queuePrefix: "test",
-      logger: quietLogger,
-      settings: h.settings,
-      reader: r,
-    });
+  const engineWith = (r: PageReader) => h.engineWith({ reader: r });
 
   /** The simulator's connection settings for a reader thread's client. */
   const simClient = (overrides: Partial<OdooClientOptions> = {}): OdooClientOptions => ({

@@ -146,7 +146,7 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     if (missing) {
       return sendProblem(request, reply, {
         status: 503,
-        detail: `the synced data is not there yet (${missing} does not exist): start the etl-worker, which creates the odoo tables, and run a sync (POST /api/v1/sync/runs)`,
+        detail: `${missing} is not synced yet (table ${missing} does not exist): start the etl-worker, which creates the odoo tables, and run a sync (POST /api/v1/sync/runs)`,
       });
     }
     const status =

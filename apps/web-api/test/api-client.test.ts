@@ -89,6 +89,14 @@ describe("@finanzas/api-client: a refused access token", () => {
     return { api, counts, sessions };
   };
 
+  /** A new user of `role`, logged in through a fresh client; `first` is the session login gave. */
+  const signedIn = async (role: Role) => {
+    const user = await newUser(role);
+    const c = client();
+    await c.api.login(user.email, PASSWORD);
+    return { user, ...c, first: c.api.session! };
+  };
+
   /** How many refresh tokens the session (refresh-token family) of this token has had. */
   const familySize = async (refreshToken: string) =>
     (
@@ -99,10 +107,7 @@ describe("@finanzas/api-client: a refused access token", () => {
     ).rows[0].n as number;
 
   it("expired on the server (the client's clock disagrees): refreshed once, the call answers, onSession sees the new pair", async () => {
-    const user = await newUser("viewer");
-    const { api, counts, sessions } = client();
-    await api.login(user.email, PASSWORD);
-    const first = api.session!;
+    const { user, api, counts, sessions, first } = await signedIn("viewer");
     // the server's clock is past the token's expiry; the client's still thinks it has 15 minutes
     t.clock.now = Date.now() + 16 * 60_000;
     const refused = await fetch(`${baseUrl}/api/v1/me`, { headers: auth(first.accessToken) });
@@ -124,10 +129,7 @@ describe("@finanzas/api-client: a refused access token", () => {
   });
 
   it("revoked while its refresh token is still good: refreshed once, the call answers", async () => {
-    const user = await newUser("finance");
-    const { api, counts, sessions } = client();
-    await api.login(user.email, PASSWORD);
-    const first = api.session!;
+    const { user, api, counts, sessions, first } = await signedIn("finance");
     // the user's access tokens are revoked (token_version, on every replica), its sessions are not
     const { rows } = await t.database.pool.query(
       "update app.users set token_version = token_version + 1, tokens_revoked_at = now() where id = $1 returning token_version",
@@ -146,10 +148,7 @@ describe("@finanzas/api-client: a refused access token", () => {
   });
 
   it("calls refused together share one refresh, a POST included, which runs once", async () => {
-    const user = await newUser("admin");
-    const { api, counts, sessions } = client();
-    await api.login(user.email, PASSWORD);
-    const first = api.session!;
+    const { user, api, counts, sessions, first } = await signedIn("admin");
     t.clock.now = Date.now() + 16 * 60_000;
     const email = `parallel-${randomUUID().slice(0, 8)}@example.com`;
     const [me1, list, created, me2, list2, me3] = await Promise.all([
@@ -226,9 +225,7 @@ describe("@finanzas/api-client: a refused access token", () => {
   });
 
   it("expired, and the refresh is refused: the expired 401 surfaces, not the refresh's", async () => {
-    const user = await newUser("viewer");
-    const { api, counts } = client();
-    await api.login(user.email, PASSWORD);
+    const { user, api, counts } = await signedIn("viewer");
     await t.database.pool.query("update app.refresh_tokens set revoked_at = now() where user_id = $1", [
       user.id,
     ]);
@@ -242,9 +239,7 @@ describe("@finanzas/api-client: a refused access token", () => {
   });
 
   it("retries once: when the new token is refused too, that 401 surfaces without a second refresh", async () => {
-    const user = await newUser("viewer");
-    const { api, counts } = client();
-    await api.login(user.email, PASSWORD);
+    const { user, api, counts } = await signedIn("viewer");
     // the session's access tokens are revoked, here only (not its refresh tokens): every token the
     // refresh gives back belongs to the same session and is refused as well
     const { rows } = await t.database.pool.query(

@@ -354,12 +354,11 @@ const openItems = (kind: "receivable" | "payable", asOf: string, companyId?: num
 };
 
 /**
- * Runs a read that needs the reconciliation history; a web-api newer than the etl-worker that
- * created the `odoo` tables finds no account_partial_reconcile table: say so instead of a 500.
+ * Reads that need the reconciliation history wait for its first sync: until then every item would
+ * look fully open, wrong totals that look right (after an upgrade that added the model, or during
+ * the very first sync). A missing table is the error handler's 503 (problem.ts).
  */
-async function withPartials<T>(db: Db, read: () => Promise<T>): Promise<T> {
-  // Until the history has been synced once, every item would look fully open: wrong totals that
-  // look right. (After an upgrade that added the model, or during the very first sync.)
+async function assertPartialsSynced(db: Db): Promise<void> {
   const synced = await db
     .selectFrom("etl.cursors")
     .select("last_success_at")
@@ -370,18 +369,6 @@ async function withPartials<T>(db: Db, read: () => Promise<T>): Promise<T> {
       503,
       "the reconciliation history (account.partial.reconcile) has not finished its first sync: open items cannot be computed yet; retry when the running sync has finished (GET /api/v1/sync/state)",
     );
-  }
-  try {
-    return await read();
-  } catch (error) {
-    const e = error as { code?: string; message?: string };
-    if (e.code === "42P01" && e.message?.includes("account_partial_reconcile")) {
-      throw new HttpProblem(
-        503,
-        "the reconciliation history (odoo.account_partial_reconcile) is not synced yet: start an etl-worker of this version, then run a sync (POST /api/v1/sync/runs)",
-      );
-    }
-    throw error;
   }
 }
 
@@ -409,13 +396,12 @@ export async function aging(db: Db, q: Static<typeof AgingQuery>): Promise<Aging
   const asOf = q.asOf ?? today();
   const kind = q.kind ?? "receivable";
   const companies = await companyList(db, q.companyId);
-  const grouped = await withPartials(db, () =>
-    rows(
-      db,
-      sql<BucketRow>`select company_id, partner_id, grouping(partner_id) = 0 as partner_row, ${bucketColumns}
-        from (${openItems(kind, asOf, q.companyId, q.partnerId)}) items
-        group by grouping sets ((company_id, partner_id), (company_id))`,
-    ),
+  await assertPartialsSynced(db);
+  const grouped = await rows(
+    db,
+    sql<BucketRow>`select company_id, partner_id, grouping(partner_id) = 0 as partner_row, ${bucketColumns}
+      from (${openItems(kind, asOf, q.companyId, q.partnerId)}) items
+      group by grouping sets ((company_id, partner_id), (company_id))`,
   );
   const names = await partnerNames(
     db,
@@ -542,23 +528,22 @@ export async function dashboard(db: Db, q: Static<typeof DashboardQuery>): Promi
       order by co.id, ms.month`,
   );
   // Open and overdue as of asOf, from the reconciliation history like the aging report.
-  const open = await withPartials(db, () =>
-    rows(
-      db,
-      sql<{
-        company_id: number;
-        receivables: string;
-        payables: string;
-        overdue_receivables: string;
-        overdue_payables: string;
-      }>`select company_id,
-          ${sum0(sql`case when account_type = 'asset_receivable' then residual end`)} as receivables,
-          ${sum0(sql`case when account_type = 'liability_payable' then -residual end`)} as payables,
-          ${sum0(sql`case when account_type = 'asset_receivable' and due < ${asOf}::date then residual end`)} as overdue_receivables,
-          ${sum0(sql`case when account_type = 'liability_payable' and due < ${asOf}::date then -residual end`)} as overdue_payables
-        from (${residualsAsOf(asOf, ["receivable", "payable"], q.companyId)}) items
-        group by company_id`,
-    ),
+  await assertPartialsSynced(db);
+  const open = await rows(
+    db,
+    sql<{
+      company_id: number;
+      receivables: string;
+      payables: string;
+      overdue_receivables: string;
+      overdue_payables: string;
+    }>`select company_id,
+        ${sum0(sql`case when account_type = 'asset_receivable' then residual end`)} as receivables,
+        ${sum0(sql`case when account_type = 'liability_payable' then -residual end`)} as payables,
+        ${sum0(sql`case when account_type = 'asset_receivable' and due < ${asOf}::date then residual end`)} as overdue_receivables,
+        ${sum0(sql`case when account_type = 'liability_payable' and due < ${asOf}::date then -residual end`)} as overdue_payables
+      from (${residualsAsOf(asOf, ["receivable", "payable"], q.companyId)}) items
+      group by company_id`,
   );
   const cash = await rows(
     db,
