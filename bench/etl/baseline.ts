@@ -1,7 +1,11 @@
 /**
  * The two baselines of bench/etl/run.ts, in their own process so each is measured alone:
  *   read-only  the same pages the full sync fetches (keyset by id, same page size, same model
- *              concurrency, one page ahead per model), decoded and discarded: the source's ceiling
+ *              concurrency, one page ahead per model), decoded into records by the Odoo client's
+ *              searchRead and discarded: the source's ceiling for any program using the client
+ *   read-only-stream  the same, decoded as the sync decodes (searchReadPage: straight from the
+ *              answer's text into a visitor, many2one names stepped over) into a visitor that
+ *              keeps nothing: the cheapest read of these pages this code knows
  *   per-row    the same pages, mapped the same way, written one INSERT … ON CONFLICT per row
  * Prints one JSON line: { ms, records, maxRssMb, cpuSeconds }.
  */
@@ -13,6 +17,7 @@ import {
   currencyDecimals,
   fieldsGet,
   fullPage,
+  fullPageRaw,
   resolveModel,
   type Source,
 } from "../../apps/etl-worker/src/source.js";
@@ -21,7 +26,7 @@ import { createDb } from "../../packages/db/src/index.js";
 import { createOdooClient } from "../../packages/odoo/src/index.js";
 
 const [mode, odooUrl, databaseUrl] = process.argv.slice(2) as [
-  "read-only" | "per-row",
+  "read-only" | "read-only-stream" | "per-row",
   string,
   string | undefined,
 ];
@@ -54,6 +59,40 @@ await Promise.all(
       const fields = resolved.columns.map((c) => c.name);
       const transformer = createTransformer(spec.model, resolved.columns, decimals);
       const statement = upsertStatement(spec.model, resolved.columns);
+      if (mode === "read-only-stream") {
+        const visitor = {
+          fields: ["id", ...fields],
+          idOnly: [false, ...resolved.columns.map((c) => c.kind === "many2one")],
+          last: 0,
+          record(values: readonly unknown[]) {
+            this.last = values[0] as number;
+          },
+        };
+        let afterId = 0;
+        let pending: ReturnType<typeof fullPageRaw> | null = fullPageRaw(
+          source,
+          spec.model,
+          fields,
+          0,
+          pageSize,
+        );
+        while (pending) {
+          const page = await pending;
+          const hint = page.lastIdHint();
+          pending = hint !== undefined ? fullPageRaw(source, spec.model, fields, hint, pageSize) : null;
+          const count = page.visit(visitor);
+          records += count;
+          if (count < pageSize) {
+            pending?.catch(() => {});
+            pending = null;
+          } else if (hint === undefined || visitor.last !== hint) {
+            pending?.catch(() => {});
+            afterId = visitor.last;
+            pending = fullPageRaw(source, spec.model, fields, afterId, pageSize);
+          }
+        }
+        continue;
+      }
       let pending: ReturnType<typeof fullPage> | null = fullPage(source, spec.model, fields, 0, pageSize);
       while (pending) {
         const page = await pending;

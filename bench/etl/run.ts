@@ -114,7 +114,7 @@ const peakRssMb = (pid: number): number => {
   return Math.round(kb / 1024);
 };
 
-function baseline(mode: "read-only" | "per-row", odooUrl: string, databaseUrl?: string) {
+function baseline(mode: "read-only" | "read-only-stream" | "per-row", odooUrl: string, databaseUrl?: string) {
   return new Promise<{ ms: number; records: number; maxRssMb: number; cpuSeconds: number }>(
     (resolve, reject) => {
       const child = spawn(
@@ -220,6 +220,8 @@ interface Phase {
   full: { ms: number; rss: number; fetched: number };
   incremental?: { ms: number; fetched: number; changed: number };
   readOnly?: { ms: number; records: number; cpu: Cpu };
+  /** The same pages read as the sync decodes them, into nothing. */
+  readOnlyStream?: { ms: number; records: number; cpuSeconds: number };
   perRow?: { ms: number; records: number };
   fullCpu?: Cpu;
   /** Extra adjacent read-only/full pairs (BENCH_ETL_PAIRS). */
@@ -277,6 +279,11 @@ async function phase(s: number, withBaselines: boolean): Promise<Phase> {
       result.readOnly = { ...ro, cpu };
       log(
         `read-only pass: ${ro.records} records in ${(ro.ms / 1000).toFixed(1)} s (${Math.round(ro.records / (ro.ms / 1000))} rows/s); ${cpuText(cpu, "reader")}`,
+      );
+      const stream = await baseline("read-only-stream", odooUrl);
+      result.readOnlyStream = stream;
+      log(
+        `read-only pass decoded as the sync decodes (into nothing): ${stream.records} records in ${(stream.ms / 1000).toFixed(1)} s; reader CPU ${stream.cpuSeconds.toFixed(1)} s`,
       );
     }
     const { worker, runJob, stop } = await startWorker(db.url, odooUrl, port + 1);
@@ -369,6 +376,10 @@ if (big.readOnly) {
     `| full sync / read-only pass | ${ratio(big.full.ms, big.readOnly.ms)}×${all.length > 1 ? `; over ${all.length} adjacent pairs: ${all.map((r) => r.toFixed(2)).join(", ")}, median **${median.toFixed(2)}×**` : ""} | ≤ 1.25× |`,
   );
 }
+if (big.readOnlyStream)
+  log(
+    `| read-only pass decoded as the sync decodes, into nothing | ${(big.readOnlyStream.ms / 1000).toFixed(1)} s; full sync = ${ratio(big.full.ms, big.readOnlyStream.ms)}× of it | |`,
+  );
 if (big.perRow)
   log(
     `| one INSERT per row, same load | ${(big.perRow.ms / 1000).toFixed(1)} s (${ratio(big.perRow.ms, big.full.ms)}× the full sync) | |`,

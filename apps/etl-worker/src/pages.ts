@@ -5,8 +5,10 @@
  * knowing: decoding XML-RPC is most of a sync's CPU, and off the main thread it overlaps with
  * writing PostgreSQL instead of queueing behind it.
  */
+
+import type { RecordPage } from "@finanzas/odoo";
 import type { FieldSpec } from "./registry.js";
-import { fullPage, incrementalPage, type Position, type Source, secondOf } from "./source.js";
+import { fullPageRaw, incrementalPage, type Position, type Source, secondOf } from "./source.js";
 import { createTransformer, type EncodedPage, type Problem, type Transformer } from "./transform.js";
 
 /** Everything a reader needs to fetch and map one page of a model. */
@@ -94,18 +96,18 @@ export function transformerCache() {
   };
 }
 
-type FullPage = Awaited<ReturnType<typeof fullPage>>;
-
 /**
  * Pages read and mapped on the calling thread, with the task's source (its retries and signal).
- * `readAhead`: as soon as a page of a full pass is decoded its successor's request goes out, before
- * this page is mapped and handed over, so Odoo prepares the next page meanwhile (a plain reader only
- * asks once it has finished with a page). At most one page ahead per model stream; an entry nobody
- * asks for (the model failed or was aborted) is dropped after a minute.
+ * A full pass's pages are decoded straight into the encoded page (no object per record, many2one
+ * names never decoded). `readAhead`: as soon as a page of a full pass has arrived its successor's
+ * request goes out (after the last id the answer's text shows), before this page is decoded and
+ * handed over, so Odoo prepares the next page meanwhile (a plain reader only asks once it has
+ * finished with a page). At most one page ahead per model stream; an entry nobody asks for (the
+ * model failed or was aborted, or the page was the last) is dropped.
  */
 export function inProcessReader(options: { readAhead?: boolean } = {}): PageReader {
   const transformerFor = transformerCache();
-  const ahead = new Map<string, { page: Promise<FullPage>; at: number }>();
+  const ahead = new Map<string, { page: Promise<RecordPage>; at: number }>();
   const keyOf = (request: PageRequest, afterId: number) =>
     `${request.model}|${afterId}|${request.limit}|${request.fields.join(",")}`;
   return {
@@ -114,16 +116,32 @@ export function inProcessReader(options: { readAhead?: boolean } = {}): PageRead
       const early = ahead.get(key);
       ahead.delete(key);
       const page = await (early?.page ??
-        fullPage(source, request.model, request.fields, afterId, request.limit));
-      const last = page.records.at(-1);
-      if (options.readAhead && !page.done && last) {
+        fullPageRaw(source, request.model, request.fields, afterId, request.limit));
+      const hint = options.readAhead ? page.lastIdHint() : undefined;
+      let nextKey: string | undefined;
+      if (hint !== undefined && hint > afterId) {
         const now = Date.now();
         for (const [k, v] of ahead) if (now - v.at > 60_000) ahead.delete(k);
-        const next = fullPage(source, request.model, request.fields, last.id, request.limit);
+        const next = fullPageRaw(source, request.model, request.fields, hint, request.limit);
         next.catch(() => {}); // surfaces when the next page is asked for
-        ahead.set(keyOf(request, last.id), { page: next, at: now });
+        nextKey = keyOf(request, hint);
+        ahead.set(nextKey, { page: next, at: now });
       }
-      return summarize(transformerFor(request), page.records, { done: page.done, copy: request.copy });
+      const visitor = transformerFor(request).visitor(request.copy ? "copy" : "arrays");
+      page.visit(visitor);
+      const out = visitor.finish();
+      const done = out.fetched < request.limit;
+      // The last page: nobody will ask for what comes after it.
+      if (nextKey !== undefined && (done || out.lastId !== hint)) ahead.delete(nextKey);
+      return {
+        encoded: out.encoded,
+        fetched: out.fetched,
+        lastId: out.lastId,
+        lastSecond: out.fetched > 0 ? secondOf(out.lastWriteDate) : null,
+        maxSecond: secondOf(out.newestWriteDate),
+        done,
+        problems: out.problems,
+      };
     },
     async incremental(request, from, source) {
       const page = await incrementalPage(source, request.model, request.fields, from, request.limit);

@@ -10,6 +10,7 @@ import {
   type OdooClient,
   type OdooRecord,
   OdooTransportError,
+  type RecordPage,
 } from "@finanzas/odoo";
 import type { FieldKind, FieldSpec, ModelSpec } from "./registry.js";
 import { sleep } from "./sleep.js";
@@ -256,3 +257,18 @@ export async function fullPage(
   const records = await searchRead(source, model, [["id", ">", afterId]], fields, "id asc", limit);
   return { records, done: records.length < limit };
 }
+
+/**
+ * The same page as `fullPage`, not yet decoded: its records go straight to a visitor (the engine's
+ * encoder), with no object per record.
+ */
+export const fullPageRaw = (
+  source: Source,
+  model: string,
+  fields: readonly string[],
+  afterId: number,
+  limit: number,
+): Promise<RecordPage> =>
+  call(source, `${model}.search_read`, (c) =>
+    c.searchReadPage(model, [["id", ">", afterId]], { fields, order: "id asc", limit, context: CONTEXT }),
+  );

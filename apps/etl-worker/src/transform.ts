@@ -6,7 +6,7 @@
  * datetimes (UTC, no zone) become ISO 8601 with `Z`. A value of any other type is a Problem, never
  * coerced: the record is not written and the problem is reported with model, id and field.
  */
-import { toDecimalString } from "@finanzas/odoo";
+import { type RecordVisitor, toDecimalString } from "@finanzas/odoo";
 import type { FieldKind, FieldSpec } from "./registry.js";
 
 export interface Problem {
@@ -89,10 +89,31 @@ export interface Transformer {
     records: readonly Record<string, unknown>[],
     onProblems: (problems: Problem[]) => void,
   ): CopyPage;
+  /**
+   * A page built straight from the decoder (`OdooClient.searchReadPage`): hand it to `visit`, then
+   * `finish` gives the encoded page, the problems, and what the page's summary needs. Values are
+   * those of `encode`/`encodeCopy`; many2one names are never decoded.
+   */
+  visitor(format: "arrays" | "copy"): PageVisitor;
   /** Maps one record; returns the row, or the problems that keep it from being written. */
   row(
     record: Record<string, unknown>,
   ): { row: Row; problems?: undefined } | { row?: undefined; problems: Problem[] };
+}
+
+export interface PageVisitor extends RecordVisitor {
+  finish(): {
+    encoded: EncodedPage;
+    problems: Problem[];
+    /** Records visited (written ones plus those with problems). */
+    fetched: number;
+    /** Id of the last record visited (null if none, or not an id). */
+    lastId: number | null;
+    /** write_date of the last record visited, as sent. */
+    lastWriteDate: unknown;
+    /** The newest write_date text of the page. */
+    newestWriteDate: string | undefined;
+  };
 }
 
 /** A page as the upsert reads it: one array literal per column. */
@@ -151,8 +172,21 @@ export function createTransformer(
 ): Transformer {
   const ids = new Set(columns.map((c) => c.name));
   const quoted = columns.map((c) => QUOTED.has(c.kind));
-  /** Per column, the field holding a monetary amount's currency, when this server has it. */
-  const currencyOf = columns.map((c) => (c.currency && ids.has(c.currency) ? c.currency : undefined));
+  /** The raw values a record is read into: `id`, then each column's field. */
+  const visitorFields = ["id", ...columns.map((c) => c.name)];
+  /** Per column, where its monetary amount's currency is in the raw values (0: none on this server). */
+  const currencyAt = columns.map((c) =>
+    c.currency && ids.has(c.currency) ? visitorFields.indexOf(c.currency) : 0,
+  );
+  const idOnly = [false, ...columns.map((c) => c.kind === "many2one")];
+  const writeDateAt = visitorFields.indexOf("write_date");
+  /** A record object's raw values (the object path). */
+  const raw: unknown[] = new Array(visitorFields.length);
+  const rawOf = (record: Record<string, unknown>): unknown[] => {
+    raw[0] = record.id;
+    for (let i = 0; i < columns.length; i++) raw[i + 1] = record[(columns[i] as FieldSpec).name];
+    return raw;
+  };
   /** PostgreSQL input text of each column's value for the last record (null: SQL NULL). */
   const values: (string | null)[] = new Array(columns.length).fill(null);
   let problems: Problem[] | undefined;
@@ -164,17 +198,20 @@ export function createTransformer(
     return null;
   }
 
-  /** Fills `values` from one record; returns its id, or undefined when it has problems (in `problems`). */
-  function convert(record: Record<string, unknown>): number | undefined {
+  /**
+   * Fills `values` from one record's raw values (`raw[0]` its id, `raw[i + 1]` column i's value, as
+   * `visitorFields` lists them); returns its id, or undefined when it has problems (in `problems`).
+   */
+  function convert(raw: readonly unknown[]): number | undefined {
     problems = undefined;
-    const id = record.id;
+    const id = raw[0];
     if (typeof id !== "number" || !Number.isInteger(id) || id <= 0) {
       problems = [{ model, id: 0, field: "id", expected: "a positive integer", value: show(id) }];
       return undefined;
     }
     for (let i = 0; i < columns.length; i++) {
       const field = columns[i] as FieldSpec;
-      const value = record[field.name];
+      const value = raw[i + 1];
       let text: string | null;
       if (value === undefined) {
         text = badValue(id, field, `a value (the server did not return ${field.name})`, value);
@@ -209,8 +246,8 @@ export function createTransformer(
               break;
             }
             const exact = decimalText(value);
-            const currencyField = currencyOf[i];
-            const currency = currencyField ? many2oneId(record[currencyField]) : null;
+            const at = currencyAt[i] as number;
+            const currency = at > 0 ? many2oneId(raw[at]) : null;
             const decimals = currency ? currencyDecimals.get(currency) : undefined;
             const dot = exact.indexOf(".");
             text =
@@ -290,48 +327,90 @@ export function createTransformer(
     }
   };
 
+  /** Builds a page from raw records, one at a time. */
+  const builder = (format: "arrays" | "copy") => {
+    const idList: string[] = [];
+    const lists: string[][] = format === "arrays" ? columns.map(() => []) : [];
+    let text = "";
+    let rows = 0;
+    return {
+      /** Adds a record; false (and its problems in `problems`) when it cannot be written. */
+      add(rawValues: readonly unknown[]): boolean {
+        const id = convert(rawValues);
+        if (id === undefined) return false;
+        if (format === "arrays") {
+          idList.push(String(id));
+          for (let i = 0; i < lists.length; i++) {
+            (lists[i] as string[]).push(element(values[i] ?? null, quoted[i] as boolean));
+          }
+        } else {
+          let line = String(id);
+          for (let i = 0; i < values.length; i++) {
+            line += `\t${copyField(values[i] ?? null, quoted[i] as boolean)}`;
+          }
+          text += `${line}\n`;
+          rows++;
+        }
+        return true;
+      },
+      page(): EncodedPage {
+        return format === "arrays"
+          ? {
+              format: "arrays",
+              columns: [`{${idList.join(",")}}`, ...lists.map((list) => `{${list.join(",")}}`)],
+              rows: idList.length,
+            }
+          : { format: "copy", text, rows };
+      },
+    };
+  };
+
+  const encodeWith = (
+    format: "arrays" | "copy",
+    records: readonly Record<string, unknown>[],
+    onProblems: (problems: Problem[]) => void,
+  ): EncodedPage => {
+    const page = builder(format);
+    for (const record of records) if (!page.add(rawOf(record))) onProblems(problems ?? []);
+    return page.page();
+  };
+
   return {
     columns,
-    encode(records, onProblems) {
-      const idList: string[] = [];
-      const lists: string[][] = columns.map(() => []);
-      for (const record of records) {
-        const id = convert(record);
-        if (id === undefined) {
-          onProblems(problems ?? []);
-          continue;
-        }
-        idList.push(String(id));
-        for (let i = 0; i < lists.length; i++) {
-          (lists[i] as string[]).push(element(values[i] ?? null, quoted[i] as boolean));
-        }
-      }
+    encode: (records, onProblems) => encodeWith("arrays", records, onProblems) as ArrayPage,
+    encodeCopy: (records, onProblems) => encodeWith("copy", records, onProblems) as CopyPage,
+    visitor(format) {
+      const page = builder(format);
+      const found: Problem[] = [];
+      let fetched = 0;
+      let lastId: unknown;
+      let lastWrite: unknown;
+      let newest: string | undefined;
       return {
-        format: "arrays",
-        columns: [`{${idList.join(",")}}`, ...lists.map((list) => `{${list.join(",")}}`)],
-        rows: idList.length,
+        fields: visitorFields,
+        idOnly,
+        record(rawValues) {
+          fetched++;
+          lastId = rawValues[0];
+          if (writeDateAt >= 0) {
+            const w = rawValues[writeDateAt];
+            lastWrite = w;
+            if (typeof w === "string" && w.length >= 19 && (newest === undefined || w > newest)) newest = w;
+          }
+          if (!page.add(rawValues)) found.push(...(problems ?? []));
+        },
+        finish: () => ({
+          encoded: page.page(),
+          problems: found,
+          fetched,
+          lastId: typeof lastId === "number" ? lastId : null,
+          lastWriteDate: lastWrite,
+          newestWriteDate: newest,
+        }),
       };
     },
-    encodeCopy(records, onProblems) {
-      let text = "";
-      let rows = 0;
-      for (const record of records) {
-        const id = convert(record);
-        if (id === undefined) {
-          onProblems(problems ?? []);
-          continue;
-        }
-        let line = String(id);
-        for (let i = 0; i < values.length; i++) {
-          line += `\t${copyField(values[i] ?? null, quoted[i] as boolean)}`;
-        }
-        text += `${line}\n`;
-        rows++;
-      }
-      return { format: "copy", text, rows };
-    },
     row(record) {
-      const id = convert(record);
+      const id = convert(rawOf(record));
       if (id === undefined) return { problems: problems ?? [] };
       const row: Row = { id };
       for (let i = 0; i < columns.length; i++) {

@@ -18,11 +18,13 @@ import {
   JsonRpcTransport,
   type OdooVersion,
   type OrmCall,
+  type RecordPage,
+  recordsPage,
   type Transport,
   XmlRpcTransport,
 } from "./transports.js";
 
-export type { OdooVersion, OrmCall };
+export type { OdooVersion, OrmCall, RecordPage };
 
 export interface RetryOptions {
   /** Total attempts per request, the first included. Default 4; 1 disables retries. */
@@ -109,6 +111,13 @@ export interface OdooClient {
   /** The uid for the credentials, obtained once and reused; `OdooAuthError` if refused (never retried). */
   authenticate(): Promise<number>;
   searchRead(model: string, domain: Domain, options?: SearchReadOptions): Promise<OdooRecord[]>;
+  /**
+   * `searchRead` whose records are handed to a visitor one by one instead of returned as objects:
+   * over XML-RPC they are decoded straight from the answer's text when visited (no object per
+   * record, many2one names stepped over); over JSON they are visited from the parsed objects.
+   * Retried like `searchRead`; a malformed answer fails at `visit` with OdooTransportError.
+   */
+  searchReadPage(model: string, domain: Domain, options?: SearchReadOptions): Promise<RecordPage>;
   search(model: string, domain: Domain, options?: SearchOptions): Promise<number[]>;
   searchCount(
     model: string,
@@ -336,6 +345,21 @@ export function createOdooClient(options: OdooClientOptions): OdooClient {
         kwargs: { fields: o.fields, offset: o.offset, limit: o.limit, order: o.order },
         context: o.context,
       })) as OdooRecord[];
+    },
+    async searchReadPage(model, domain, o = {}) {
+      const c: OrmCall = {
+        model,
+        method: "search_read",
+        args: { domain },
+        kwargs: { fields: o.fields, offset: o.offset, limit: o.limit, order: o.order },
+        context: o.context,
+      };
+      const uid = await authenticate();
+      const { transport } = await resolve();
+      if (transport instanceof XmlRpcTransport) {
+        return run(`${model}.search_read`, true, () => transport.executePage(uid, c));
+      }
+      return recordsPage((await call(c)) as OdooRecord[]);
     },
     async search(model, domain, o = {}) {
       return (await call({

@@ -12,6 +12,7 @@ export {
   type OdooContext,
   type OdooRecord,
   type ReadOptions,
+  type RecordPage,
   type RetryOptions,
   type SearchOptions,
   type SearchReadOptions,
@@ -52,8 +53,10 @@ export type { OdooVersion, OrmCall } from "./transports.js";
 export {
   type DecodeOptions,
   decodeMethodResponse,
+  decodeRecords,
   looksLikeMethodResponse,
   type MethodResponse,
+  type RecordVisitor,
   XmlRpcParseError,
   type XmlRpcValue,
 } from "./xmlrpc-decode.js";

@@ -17,7 +17,63 @@ import {
   stripBuiltins,
 } from "./errors.js";
 import { type HttpClient, type HttpResponse, unexpectedAnswer } from "./http.js";
-import { decodeMethodResponse, looksLikeMethodResponse, XmlRpcParseError } from "./xmlrpc-decode.js";
+import {
+  decodeMethodResponse,
+  decodeRecords,
+  looksLikeMethodResponse,
+  type RecordVisitor,
+  XmlRpcParseError,
+  type XmlRpcValue,
+} from "./xmlrpc-decode.js";
+
+/**
+ * A `search_read` answer not yet turned into objects: its records go straight to a visitor
+ * (`OdooClient.searchReadPage`).
+ */
+export interface RecordPage {
+  /**
+   * The id of the page's last record, found without decoding the page (to ask for the next page
+   * early); undefined when it cannot be seen. A hint only: the ids the visitor receives are the truth.
+   */
+  lastIdHint(): number | undefined;
+  /** Hands each record to `visitor`; returns how many there were. Call once. */
+  visit(visitor: RecordVisitor): number;
+}
+
+/** A page of already decoded records (JSON protocols) as a RecordPage, with the same values. */
+export function recordsPage(records: readonly Record<string, unknown>[]): RecordPage {
+  return {
+    lastIdHint() {
+      const id = records.at(-1)?.id;
+      return typeof id === "number" ? id : undefined;
+    },
+    visit(visitor) {
+      const { fields } = visitor;
+      const idOnly = visitor.idOnly ?? [];
+      const values: (XmlRpcValue | undefined)[] = new Array(fields.length);
+      for (const record of records) {
+        for (let i = 0; i < fields.length; i++) {
+          const name = fields[i] as string;
+          let value = Object.hasOwn(record, name) ? (record[name] as XmlRpcValue) : undefined;
+          if (
+            idOnly[i] === true &&
+            Array.isArray(value) &&
+            value.length === 2 &&
+            typeof value[0] === "number" &&
+            Number.isInteger(value[0]) &&
+            value[0] > 0 &&
+            typeof value[1] === "string"
+          ) {
+            value = value[0];
+          }
+          values[i] = value;
+        }
+        visitor.record(values);
+      }
+      return records.length;
+    },
+  };
+}
 
 export interface Credentials {
   db: string;
@@ -170,6 +226,64 @@ export class XmlRpcTransport extends ExecuteKwTransport {
       call,
     });
     return this.answer(res, call, `POST ${this.http.url(path).href}`);
+  }
+
+  /**
+   * `execute_kw` of a `search_read`, its answer kept as bytes: checked to be a methodResponse that
+   * is not a fault (a fault is thrown as the typed error), decoded only when visited.
+   */
+  async executePage(uid: number, c: OrmCall): Promise<RecordPage> {
+    const [args, kwargs] = executeKwParams(c);
+    const { db, password } = this.creds;
+    const call = callName(c);
+    const path = "xmlrpc/2/object";
+    const res = await this.http.send({
+      method: "POST",
+      path,
+      headers: { "Content-Type": "text/xml; charset=utf-8", Accept: "text/xml" },
+      body: encodeMethodCall("execute_kw", [db, uid, password, c.model, c.method, args, kwargs], call),
+      protocol: this.protocol,
+      call,
+    });
+    const where = `POST ${this.http.url(path).href}`;
+    const head = res.body.subarray(0, 512).toString("latin1");
+    // A fault (or anything but a methodResponse) goes through the generic path, which throws.
+    if (!looksLikeMethodResponse(head) || !/<methodResponse[^>]*>\s*<params[\s>]/i.test(head)) {
+      this.answer(res, call, where);
+      throw unexpectedAnswer(res, { protocol: this.protocol, call }, where, "XML-RPC");
+    }
+    const body = res.body;
+    const options = this.decodeOptions;
+    let visited = false;
+    return {
+      lastIdHint() {
+        const at = body.lastIndexOf("<name>id</name>");
+        if (at < 0) return undefined;
+        const m = /^<name>id<\/name>\s*<value>\s*<int>(\d{1,15})<\/int>/.exec(
+          body.toString("latin1", at, at + 64),
+        );
+        return m ? Number(m[1]) : undefined;
+      },
+      visit: (visitor) => {
+        if (visited) throw new Error(`${call}: a record page is visited once`);
+        visited = true;
+        try {
+          return decodeRecords(body, visitor, options);
+        } catch (error) {
+          if (!(error instanceof XmlRpcParseError)) throw error;
+          throw new OdooTransportError(
+            `${call}: ${where} answered HTTP ${res.status} with ${error.message}`,
+            {
+              protocol: this.protocol,
+              call,
+              status: res.status,
+              retryable: false,
+              cause: error,
+            },
+          );
+        }
+      },
+    };
   }
 
   private answer(res: HttpResponse, call: string, where: string): unknown {

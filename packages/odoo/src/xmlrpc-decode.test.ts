@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { packageDecode } from "../test/helpers.js";
 import { moveLines, pythonFault, pythonResponse } from "../test/python-marshal.js";
-import { decodeMethodResponse, looksLikeMethodResponse, XmlRpcParseError } from "./xmlrpc-decode.js";
+import {
+  decodeMethodResponse,
+  decodeRecords,
+  looksLikeMethodResponse,
+  XmlRpcParseError,
+} from "./xmlrpc-decode.js";
 
 const wrap = (value: string): string =>
   `<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n<value>${value}</value>\n</param>\n</params>\n</methodResponse>\n`;
@@ -147,5 +152,109 @@ describe("malformed answers are errors that say where", () => {
     ).toBe(true);
     expect(looksLikeMethodResponse("<!DOCTYPE html><html><title>Odoo</title>")).toBe(false);
     expect(looksLikeMethodResponse('{"jsonrpc": "2.0"}')).toBe(false);
+  });
+});
+
+describe("decodeRecords visits the records decodeMethodResponse returns", () => {
+  /** Every record as decodeRecords hands it over (copied: the array is reused). */
+  const visited = (
+    xml: string | Buffer,
+    fields: string[],
+    idOnly: boolean[] = [],
+  ): { count: number; rows: unknown[][] } => {
+    const rows: unknown[][] = [];
+    const count = decodeRecords(xml, { fields, idOnly, record: (values) => rows.push([...values]) });
+    return { count, rows };
+  };
+  /** What the generic decoder gives, in the same shape: many2one pairs shortened where asked. */
+  const generic = (xml: string | Buffer, fields: string[], idOnly: boolean[] = []): unknown[][] => {
+    const r = decodeMethodResponse(xml);
+    if (r.fault) throw new Error("fault");
+    return (r.value as Record<string, unknown>[]).map((record) =>
+      fields.map((f, i) => {
+        const v = Object.hasOwn(record, f) ? record[f] : undefined;
+        return idOnly[i] &&
+          Array.isArray(v) &&
+          v.length === 2 &&
+          typeof v[0] === "number" &&
+          v[0] > 0 &&
+          typeof v[1] === "string"
+          ? v[0]
+          : v;
+      }),
+    );
+  };
+
+  it("a page of 2 000 journal items, many2one names stepped over", () => {
+    const xml = pythonResponse(moveLines(2000, 11));
+    const first = (decodeMethodResponse(xml) as { value: Record<string, unknown>[] }).value[0] ?? {};
+    const fields = [...Object.keys(first), "not_sent"];
+    const idOnly = fields.map((f) => Array.isArray(first[f]));
+    expect(idOnly.filter(Boolean).length).toBeGreaterThan(2);
+    const { count, rows } = visited(Buffer.from(xml), fields, idOnly);
+    expect(count).toBe(2000);
+    expect(rows).toEqual(generic(xml, fields, idOnly));
+    expect(rows[0]?.at(-1)).toBeUndefined();
+    // Without idOnly every value is exactly the generic decoder's.
+    expect(visited(xml, fields).rows).toEqual(generic(xml, fields));
+  });
+
+  it("many2one values of other shapes arrive as the generic decoder gives them", () => {
+    const xml = pythonResponse([
+      { id: 1, m: [7, "Ñandú & Co <Ltd>"] },
+      { id: 2, m: false },
+      { id: 3, m: [0, "zero"] },
+      { id: 4, m: [5, "a", "extra"] },
+      { id: 5, m: 9 },
+      { id: 6, m: [8, 3] },
+      { id: 7, m: [] },
+    ]);
+    const withCdata = xml.replace("<string>zero</string>", "<string><![CDATA[ze<ro]]></string>");
+    expect(visited(withCdata, ["id", "m"], [false, true]).rows).toEqual([
+      [1, 7],
+      [2, false],
+      [3, [0, "ze<ro"]],
+      [4, [5, "a", "extra"]],
+      [5, 9],
+      [6, [8, 3]],
+      [7, []],
+    ]);
+    const cdataName = xml.replace("<string>a</string>", "<string><![CDATA[a]]></string>");
+    expect(visited(cdataName, ["id", "m"], [false, true]).rows[3]).toEqual([4, [5, "a", "extra"]]);
+  });
+
+  it("compact XML, upper-case tags, members in any order, unknown and missing members", () => {
+    const xml = wrap(
+      "<array><data>" +
+        "<value><struct><member><name>b</name><value><string>x</string></value></member><member><name>id</name><value><int>1</int></value></member></struct></value>" +
+        "<value><STRUCT><MEMBER><NAME>id</NAME><VALUE><INT>2</INT></VALUE></MEMBER><MEMBER><NAME>extra</NAME><VALUE><array><data><value><int>1</int></value></data></array></VALUE></MEMBER></STRUCT></value>" +
+        "<value><struct/></value>" +
+        "<value><struct><member><name>m</name><value><array><data><value><int>3</int></value><value><string>Three</string></value></data></array></value></member><member><name>id</name><value><int>4</int></value></member></struct></value>" +
+        "</data></array>",
+    );
+    expect(visited(xml, ["id", "b", "m"], [false, false, true])).toEqual({
+      count: 4,
+      rows: [
+        [1, "x", undefined],
+        [2, undefined, undefined],
+        [undefined, undefined, undefined],
+        [4, undefined, 3],
+      ],
+    });
+  });
+
+  it("an empty list visits nothing", () => {
+    expect(visited(wrap("<array><data></data></array>"), ["id"])).toEqual({ count: 0, rows: [] });
+    expect(visited(wrap("<array><data/></array>"), ["id"])).toEqual({ count: 0, rows: [] });
+  });
+
+  it("anything but a list of records is an error that says what it found", () => {
+    expect(() => visited(wrap("<int>1</int>"), ["id"])).toThrow(/expected a list of records/);
+    expect(() => visited(wrap("<array><data><value><int>1</int></value></data></array>"), ["id"])).toThrow(
+      /expected a record \(<struct>\), found <int>/,
+    );
+    expect(() => visited(pythonFault(1, "no"), ["id"])).toThrow(/found <fault>/);
+    const truncated = pythonResponse(moveLines(3, 1)).slice(0, -200);
+    expect(() => visited(truncated, ["id"])).toThrow(XmlRpcParseError);
   });
 });

@@ -537,6 +537,185 @@ function parseArray(): XmlRpcValue[] {
   return arr;
 }
 
+// ── records visited one by one ───────────────────────────────────────────────────────────────
+
+/**
+ * Receives the records of a `search_read` answer one at a time, with no object per record: the
+ * hot path of a sync, where a page's records are only turned into column text.
+ */
+export interface RecordVisitor {
+  /** The wanted fields: `values[i]` in `record()` is the value of `fields[i]`. Other members are skipped. */
+  readonly fields: readonly string[];
+  /**
+   * Per field, true when a many2one `[id, "name"]` may arrive as its id alone: the name is then
+   * stepped over, never decoded. Only a pair of a positive `<int>` and a plain `<string>` is
+   * shortened; any other value arrives as the generic decoder returns it.
+   */
+  readonly idOnly?: readonly boolean[];
+  /**
+   * One record. `values` is reused for the next record: read it now, keep nothing. A field the
+   * record did not have is `undefined`.
+   */
+  record(values: readonly (XmlRpcValue | undefined)[]): void;
+}
+
+let V_SLOTS: Map<string, number> = new Map();
+let V_ID_ONLY: readonly boolean[] = [];
+let V_VALUES: (XmlRpcValue | undefined)[] = [];
+/** Member name and slot seen at each position of the previous record. */
+let vNames: (string | undefined)[] = [];
+let vSlots: number[] = [];
+
+/** Skips whitespace, then consumes `literal` if it is next. */
+function lit(literal: string): boolean {
+  let c = S.charCodeAt(P);
+  while (c === 32 || c === 10 || c === 13 || c === 9) c = S.charCodeAt(++P);
+  if (!S.startsWith(literal, P)) return false;
+  P += literal.length;
+  return true;
+}
+
+/**
+ * At a many2one value (its `<value>` consumed): `[id, "name"]` as the id, the name not decoded; any
+ * other shape through the generic parser from the same place.
+ */
+function idOfPair(): XmlRpcValue {
+  const start = P;
+  if (lit("<array>") && lit("<data>") && lit("<value>") && lit("<int>")) {
+    let i = P;
+    let c = S.charCodeAt(i);
+    let v = 0;
+    while (c >= 48 && c <= 57) {
+      v = v * 10 + (c - 48);
+      c = S.charCodeAt(++i);
+    }
+    if (i > P && i - P < 16 && v > 0 && c === LT) {
+      P = i;
+      if (lit("</int>") && lit("</value>") && lit("<value>") && lit("<string>")) {
+        // Character data holds no '<' (escaped as &lt;): the next one ends the name, unless it is
+        // a CDATA section or a comment, which the generic parser handles.
+        const lt = S.indexOf("<", P);
+        if (lt >= 0 && S.startsWith("</string>", lt)) {
+          P = lt + 9;
+          if (lit("</value>") && lit("</data>") && lit("</array>") && lit("</value>")) return v;
+        }
+      }
+    }
+  }
+  P = start;
+  return parseValue();
+}
+
+/** A record's `<struct>` (open tag consumed) into V_VALUES. */
+function visitStruct(): void {
+  let index = 0;
+  for (;;) {
+    skipWs();
+    if (atClose()) break;
+    if (!expectOpen("<member>", "member")) fail("empty <member/>");
+    let slot = -1;
+    if (expectOpen("<name>", "name")) {
+      const hint = vNames[index];
+      if (
+        hint !== undefined &&
+        S.startsWith(hint, P) &&
+        S.charCodeAt(P + hint.length) === LT &&
+        S.startsWith("</name>", P + hint.length)
+      ) {
+        slot = vSlots[index] as number;
+        P += hint.length + 7;
+      } else {
+        const key = readText();
+        expectClose("</name>", "name");
+        slot = V_SLOTS.get(key) ?? -1;
+        vNames[index] = key.indexOf("&") === -1 ? key : undefined;
+        vSlots[index] = slot;
+      }
+    } else {
+      slot = V_SLOTS.get("") ?? -1;
+    }
+    index++;
+    let value: XmlRpcValue = "";
+    if (expectOpen("<value>", "value"))
+      value = slot >= 0 && V_ID_ONLY[slot] === true ? idOfPair() : parseValue();
+    expectClose("</member>", "member");
+    if (slot >= 0) V_VALUES[slot] = value;
+  }
+  expectClose("</struct>", "struct");
+}
+
+/** The param's value (its `<value>` consumed) as a list of records, each handed to the visitor. */
+function visitRecords(visitor: RecordVisitor): number {
+  skipWs();
+  if (!S.startsWith("<array>", P) && !/^<array[\s/>]/i.test(S.slice(P, P + 8))) {
+    fail("expected a list of records (<array>)");
+  }
+  let count = 0;
+  if (expectOpen("<array>", "array")) {
+    if (expectOpen("<data>", "data")) {
+      for (;;) {
+        skipWs();
+        if (atClose()) break;
+        if (!expectOpen("<value>", "value")) fail("expected a record (<struct>), found an empty <value/>");
+        skipWs();
+        const at = P;
+        if (S.startsWith("<struct>", P)) {
+          P += 8;
+          visitStruct();
+        } else {
+          const tag = readOpenTag();
+          if (tag !== "struct") fail(`expected a record (<struct>), found <${tag}>`, at);
+          if (!selfClosing) visitStruct();
+        }
+        expectClose("</value>", "value");
+        visitor.record(V_VALUES);
+        V_VALUES.fill(undefined);
+        count++;
+      }
+      expectClose("</data>", "data");
+    }
+    expectClose("</array>", "array");
+  }
+  expectClose("</value>", "value");
+  return count;
+}
+
+/**
+ * Decodes a `search_read` methodResponse straight into `visitor`, record by record; returns how
+ * many records it held. Values are those `decodeMethodResponse` gives (many2one pairs shortened as
+ * `idOnly` says). A fault, or an answer that is not a list of records, is an `XmlRpcParseError`.
+ */
+export function decodeRecords(
+  input: string | Uint8Array,
+  visitor: RecordVisitor,
+  options: DecodeOptions = {},
+): number {
+  V_SLOTS = new Map(visitor.fields.map((f, i) => [f, i]));
+  V_ID_ONLY = visitor.idOnly ?? [];
+  V_VALUES = new Array(visitor.fields.length).fill(undefined);
+  vNames = [];
+  vSlots = [];
+  let count = 0;
+  try {
+    document(input, options, (kind, at) => {
+      if (kind !== "params") fail(`expected <params> with a list of records, found <${kind}>`, at);
+      if (selfClosing) fail("empty <params/>", at);
+      skipWs();
+      if (!expectOpen("<param>", "param") || !expectOpen("<value>", "value")) fail("empty <param>", at);
+      count = visitRecords(visitor);
+      expectClose("</param>", "param");
+      skipWs();
+      if (!atClose()) fail("response has more than one param", at);
+      expectClose("</params>", "params");
+      return { fault: false, value: undefined };
+    });
+  } finally {
+    V_VALUES = [];
+    vNames = [];
+  }
+  return count;
+}
+
 /** True if the text starts like an XML document whose root is `<methodResponse>`. */
 export function looksLikeMethodResponse(text: string): boolean {
   const head = text.slice(0, 512).replace(/^\uFEFF/, "");
@@ -551,6 +730,44 @@ export function looksLikeMethodResponse(text: string): boolean {
 export function decodeMethodResponse(
   input: string | Uint8Array,
   options: DecodeOptions = {},
+): MethodResponse {
+  return document(input, options, (kind, at) => {
+    if (kind === "params") {
+      const values: XmlRpcValue[] = [];
+      if (!selfClosing) {
+        for (;;) {
+          skipWs();
+          if (atClose()) break;
+          if (expectOpen("<param>", "param")) {
+            values.push(expectOpen("<value>", "value") ? parseValue() : "");
+            expectClose("</param>", "param");
+          }
+        }
+        expectClose("</params>", "params");
+      }
+      if (values.length > 1) fail("response has more than one param", at);
+      return { fault: false, value: values[0] };
+    }
+    if (kind === "fault") {
+      if (selfClosing || !expectOpen("<value>", "value")) fail("empty <fault>", at);
+      const value = parseValue();
+      expectClose("</fault>", "fault");
+      const struct = value !== null && typeof value === "object" && !Array.isArray(value) ? value : {};
+      const f = struct as Record<string, unknown>;
+      return { fault: true, faultCode: f.faultCode, faultString: f.faultString, value };
+    }
+    return fail(`expected <params> or <fault>, found <${kind}>`, at);
+  });
+}
+
+/**
+ * Sets up the decoder on `input`, reads `<methodResponse>` and its child's open tag, hands that tag
+ * to `body` (which reads through its close tag), then checks the document ends there.
+ */
+function document(
+  input: string | Uint8Array,
+  options: DecodeOptions,
+  body: (kind: string, at: number) => MethodResponse,
 ): MethodResponse {
   if (typeof input === "string") {
     S = input;
@@ -575,32 +792,7 @@ export function decodeMethodResponse(
     skipWs();
     const at = P;
     const kind = readOpenTag();
-    let result: MethodResponse;
-    if (kind === "params") {
-      const values: XmlRpcValue[] = [];
-      if (!selfClosing) {
-        for (;;) {
-          skipWs();
-          if (atClose()) break;
-          if (expectOpen("<param>", "param")) {
-            values.push(expectOpen("<value>", "value") ? parseValue() : "");
-            expectClose("</param>", "param");
-          }
-        }
-        expectClose("</params>", "params");
-      }
-      if (values.length > 1) fail("response has more than one param", at);
-      result = { fault: false, value: values[0] };
-    } else if (kind === "fault") {
-      if (selfClosing || !expectOpen("<value>", "value")) fail("empty <fault>", at);
-      const value = parseValue();
-      expectClose("</fault>", "fault");
-      const struct = value !== null && typeof value === "object" && !Array.isArray(value) ? value : {};
-      const f = struct as Record<string, unknown>;
-      result = { fault: true, faultCode: f.faultCode, faultString: f.faultString, value };
-    } else {
-      return fail(`expected <params> or <fault>, found <${kind}>`, at);
-    }
+    const result = body(kind, at);
     expectClose("</methodResponse>", "methodresponse");
     skipWs();
     if (P < S.length) fail("content after </methodResponse>");
