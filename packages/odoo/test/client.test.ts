@@ -448,3 +448,60 @@ describe("odoo:check without access to a model", () => {
     expect(result.stdout).toContain('FAILED: 1 model(s) not readable by "etl": account.move.line');
   });
 });
+
+describe("searchReadPage: the answer kept as bytes until visited", () => {
+  const visitAll = async (client: ReturnType<typeof createOdooClient>) => {
+    const page = await client.searchReadPage("res.partner", [], { fields: ["name"] });
+    const rows: unknown[][] = [];
+    const count = page.visit({ fields: ["id", "name"], record: (v) => rows.push([...v]) });
+    return { page, rows, count };
+  };
+
+  it("visits what searchRead returns, after retrying a 502 and a reset", async () => {
+    const { server, client } = await setup([uid2, html(502, "502 Bad Gateway"), reset, records]);
+    const { page, rows, count } = await visitAll(client);
+    expect(count).toBe(1);
+    expect(rows).toEqual([[1, "Ñandú"]]);
+    expect(page.lastIdHint()).toBe(1);
+    expect(server.requests).toHaveLength(4);
+    expect(() => page.visit({ fields: ["id"], record: () => {} })).toThrow(/visited once/);
+  });
+
+  it("a fault is the same typed error as searchRead's, never retried", async () => {
+    const { server, client } = await setup([uid2, xml(pythonFault(1, TRACEBACK))]);
+    const error = (await visitAll(client).catch((e: unknown) => e)) as OdooServerError;
+    expect(error).toBeInstanceOf(OdooServerError);
+    expect(error.message).toBe(
+      "res.partner.search_read: ValueError: Invalid field 'foo' on model 'res.partner'",
+    );
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it("an HTML page with status 200 is a transport error naming what came back", async () => {
+    const { client } = await setup([uid2, html(200, "Odoo Login")]);
+    const error = (await visitAll(client).catch((e: unknown) => e)) as OdooTransportError;
+    expect(error).toBeInstanceOf(OdooTransportError);
+    expect(error.message).toMatch(/Odoo Login/);
+  });
+
+  it("a truncated answer fails at visit with a transport error that says where", async () => {
+    const cut = pythonResponse([
+      { id: 1, name: "a" },
+      { id: 2, name: "b" },
+    ]).slice(0, -60);
+    const { client } = await setup([uid2, xml(cut)]);
+    const page = await client.searchReadPage("res.partner", [], { fields: ["name"] });
+    const error = (() => {
+      try {
+        page.visit({ fields: ["id", "name"], record: () => {} });
+      } catch (e) {
+        return e;
+      }
+    })() as OdooTransportError;
+    expect(error).toBeInstanceOf(OdooTransportError);
+    expect(error.retryable).toBe(false);
+    expect(error.message).toMatch(
+      /res\.partner\.search_read: POST .* answered HTTP 200 with invalid XML-RPC response: .*offset \d+/,
+    );
+  });
+});
