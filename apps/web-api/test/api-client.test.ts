@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { ApiError, createApiClient, type Session } from "@finanzas/api-client";
-import type { Role } from "@finanzas/contracts";
+import { ACCESS_TOKEN_PROBLEM_TYPES, type Role } from "@finanzas/contracts";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_EMAIL, auth, createUser, PASSWORD, startTestApp, type TestApp } from "./helpers.js";
 
@@ -112,9 +112,10 @@ describe("@finanzas/api-client: a refused access token", () => {
     t.clock.now = Date.now() + 16 * 60_000;
     const refused = await fetch(`${baseUrl}/api/v1/me`, { headers: auth(first.accessToken) });
     expect(refused.status).toBe(401);
-    expect(((await refused.json()) as { detail: string }).detail).toBe(
-      "the access token has expired: refresh it",
-    );
+    expect(await refused.json()).toMatchObject({
+      type: "urn:finanzas:problem:access-token-expired",
+      detail: "the access token has expired: refresh it",
+    });
 
     expect((await api.call("me")).email).toBe(user.email);
     expect(counts.refresh).toBe(1);
@@ -138,7 +139,10 @@ describe("@finanzas/api-client: a refused access token", () => {
     await t.built.revocations.userRevoked(user.id, rows[0].token_version);
     const refused = await fetch(`${baseUrl}/api/v1/sync/state`, { headers: auth(first.accessToken) });
     expect(refused.status).toBe(401);
-    expect(((await refused.json()) as { detail: string }).detail).toBe("token revoked: sign in again");
+    expect(await refused.json()).toMatchObject({
+      type: "urn:finanzas:problem:access-token-revoked",
+      detail: "token revoked: sign in again",
+    });
 
     expect(await api.call("syncState")).toBeDefined();
     expect(counts.refresh).toBe(1);
@@ -262,8 +266,34 @@ describe("@finanzas/api-client: a refused access token", () => {
     });
     const error = await api.call("me").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
-    expect((error as ApiError).problem.detail).toBe("the access token is invalid");
+    expect((error as ApiError).problem).toMatchObject({
+      type: ACCESS_TOKEN_PROBLEM_TYPES.invalid,
+      detail: "the access token is invalid",
+    });
     expect(counts.refresh).toBe(0);
     expect(api.session).not.toBeNull();
+  });
+
+  it("refreshes on the problem's type, whatever its detail says", async () => {
+    const user = await newUser("viewer");
+    const counts = { refresh: 0 };
+    // A server whose 401 details are reworded (another language, a later version): only the type stays.
+    const api = createApiClient({
+      baseUrl,
+      fetch: (async (input: string | URL | Request, init?: RequestInit) => {
+        if (new URL(String(input)).pathname === "/api/v1/auth/refresh") counts.refresh++;
+        const response = await fetch(input, init);
+        if (response.status !== 401) return response;
+        const problem = (await response.json()) as Record<string, unknown>;
+        return new Response(JSON.stringify({ ...problem, detail: "Zugriffstoken abgelaufen" }), {
+          status: 401,
+          headers: response.headers,
+        });
+      }) as typeof fetch,
+    });
+    await api.login(user.email, PASSWORD);
+    t.clock.now = Date.now() + 16 * 60_000;
+    expect((await api.call("me")).email).toBe(user.email);
+    expect(counts.refresh).toBe(1);
   });
 });

@@ -15,6 +15,7 @@
  * is over (`onSession(null)`) and the call's own 401 is thrown.
  */
 import {
+  ACCESS_TOKEN_PROBLEM_TYPES,
   ACCESS_TOKEN_PROBLEMS,
   type ApiRoute,
   type ApiRouteName,
@@ -122,8 +123,18 @@ export interface ApiClient {
   readonly session: Session | null;
 }
 
-/** The 401s after which a new access token may help: it expired, or it was revoked. */
-const REFRESHABLE = new Set<string>([ACCESS_TOKEN_PROBLEMS.expired, ACCESS_TOKEN_PROBLEMS.revoked]);
+/**
+ * The 401s after which a new access token may help: it expired, or it was revoked. Matched on the
+ * problem's `type`; on its `detail` too, for servers from before the types.
+ */
+const REFRESHABLE_TYPES = new Set<string>([
+  ACCESS_TOKEN_PROBLEM_TYPES.expired,
+  ACCESS_TOKEN_PROBLEM_TYPES.revoked,
+]);
+const REFRESHABLE_DETAILS = new Set<string>([ACCESS_TOKEN_PROBLEMS.expired, ACCESS_TOKEN_PROBLEMS.revoked]);
+const refreshable = (problem: Problem): boolean =>
+  REFRESHABLE_TYPES.has(problem.type) ||
+  (problem.type === "about:blank" && problem.detail !== undefined && REFRESHABLE_DETAILS.has(problem.detail));
 
 export function createApiClient(options: ClientOptions): ApiClient {
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
@@ -227,8 +238,8 @@ export function createApiClient(options: ClientOptions): ApiClient {
     // Refused before anything ran (the token is checked first), so sending it again is safe
     // whatever the method: once, after a refresh, and only when the token expired or was revoked.
     const refused = await errorOf(response);
-    const detail = refused instanceof ApiError ? refused.problem.detail : undefined;
-    if (detail === undefined || !REFRESHABLE.has(detail) || !(await refresh(used)) || !session) throw refused;
+    if (!(refused instanceof ApiError) || !refreshable(refused.problem) || !(await refresh(used)) || !session)
+      throw refused;
     return (await parse(await raw(name, request, session.accessToken))) as never;
   };
 

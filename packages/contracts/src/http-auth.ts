@@ -59,6 +59,16 @@ export const ACCESS_TOKEN_PROBLEMS = {
   invalid: "the access token is invalid",
 } as const;
 
+/**
+ * The RFC 9457 `type` of those 401 problems, one per reason: what a client should match on (the
+ * `detail` is for people and may be reworded).
+ */
+export const ACCESS_TOKEN_PROBLEM_TYPES = {
+  expired: "urn:finanzas:problem:access-token-expired",
+  revoked: "urn:finanzas:problem:access-token-revoked",
+  invalid: "urn:finanzas:problem:access-token-invalid",
+} as const satisfies Record<keyof typeof ACCESS_TOKEN_PROBLEMS, string>;
+
 export const CreateUserBody = Type.Object(
   {
     email: Email,

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { ACCESS_TOKEN_PROBLEMS, type Role } from "@finanzas/contracts";
+import { ACCESS_TOKEN_PROBLEM_TYPES, ACCESS_TOKEN_PROBLEMS, type Role } from "@finanzas/contracts";
 import { errors, jwtVerify, SignJWT } from "jose";
 
 const ISSUER = "finanzas-web-api";
@@ -38,8 +38,11 @@ export interface TokenSigner {
 const MESSAGES = ACCESS_TOKEN_PROBLEMS;
 
 export class InvalidTokenError extends Error {
+  /** The problem's `type` URI for this reason. */
+  readonly type: string;
   constructor(readonly reason: keyof typeof MESSAGES) {
     super(MESSAGES[reason]);
+    this.type = ACCESS_TOKEN_PROBLEM_TYPES[reason];
   }
 }
 

@@ -52,12 +52,13 @@ function unauthorized(
   reply: FastifyReply,
   detail: string,
   error?: string,
+  type?: string,
 ): FastifyReply {
   reply.header(
     "www-authenticate",
     error ? `Bearer realm="finanzas", error="${error}"` : `Bearer realm="finanzas"`,
   );
-  return sendProblem(request, reply, { status: 401, detail });
+  return sendProblem(request, reply, { status: 401, detail, ...(type ? { type } : {}) });
 }
 
 export interface AuthOptions {
@@ -122,8 +123,8 @@ export function registerAuth(app: AppInstance, options: AuthOptions): void {
             done();
         },
         (error: unknown) => {
-          const detail = error instanceof InvalidTokenError ? error.message : "the access token is invalid";
-          unauthorized(request, reply, detail, "invalid_token");
+          const refused = error instanceof InvalidTokenError ? error : new InvalidTokenError("invalid");
+          unauthorized(request, reply, refused.message, "invalid_token", refused.type);
         },
       );
     };
