@@ -202,12 +202,12 @@ export async function copyBatch(pool: Pool, db: Kysely<Database>, batch: CopyBat
   };
   try {
     try {
-      return await inTransaction(() => copyIn(client, batch.statements.copy, batch.page.text));
+      return await inTransaction(() => copyIn(client, batch.statements.copy, batch.page.data));
     } catch (error) {
       if ((error as { code?: unknown }).code !== "23505" || broken) throw error;
       return await inTransaction(async () => {
         await client.query(batch.statements.stage);
-        await copyIn(client, batch.statements.stageCopy, batch.page.text);
+        await copyIn(client, batch.statements.stageCopy, batch.page.data);
         return (await client.query(batch.statements.upsertFromStage)).rowCount ?? 0;
       });
     }
@@ -216,12 +216,12 @@ export async function copyBatch(pool: Pool, db: Kysely<Database>, batch: CopyBat
   }
 }
 
-function copyIn(client: PoolClient, statement: string, text: string): Promise<number> {
+function copyIn(client: PoolClient, statement: string, data: Uint8Array): Promise<number> {
   return new Promise((resolve, reject) => {
     const stream = client.query(copyFrom(statement));
     stream.on("error", reject);
     stream.on("finish", () => resolve(stream.rowCount));
-    stream.end(text);
+    stream.end(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
   });
 }
 

@@ -44,7 +44,9 @@ port.on("message", async (message: ReaderMessage) => {
       message.op === "full"
         ? await reader.full(request, message.afterId, source)
         : await reader.incremental(request, message.from, source);
-    port.postMessage({ id, type: "done", summary } satisfies ReaderReply);
+    // A COPY page's bytes move to the main thread without a copy.
+    const transfer = summary.encoded.format === "copy" ? [summary.encoded.data.buffer as ArrayBuffer] : [];
+    port.postMessage({ id, type: "done", summary } satisfies ReaderReply, transfer);
   } catch (error) {
     const e = error instanceof Error ? error : new Error(String(error));
     port.postMessage({

@@ -127,8 +127,10 @@ function readerThread(clientOptions: OdooClientOptions, limits: ThreadReaderLimi
       workerData: { clientOptions: cloneable },
       execArgv: [],
       // The thread's live set is the pages in flight; a bounded old space makes V8 collect rather
-      // than grow (the worker's RSS stays flat whatever the table sizes).
-      resourceLimits: { maxOldGenerationSizeMb: limits.heapMb },
+      // than grow (the worker's RSS stays flat whatever the table sizes). A full pass's pages make
+      // little garbage (no record objects), so a young generation of 24 MB (V8's default is 48)
+      // costs no speed and keeps ~30 MB of peak RSS off (bench/README.md, session 10).
+      resourceLimits: { maxOldGenerationSizeMb: limits.heapMb, maxYoungGenerationSizeMb: 24 },
     });
     w.unref(); // never what keeps the process alive
     w.on("message", (reply: ReaderReply) => {

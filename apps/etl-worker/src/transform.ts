@@ -132,9 +132,20 @@ export interface ArrayPage {
 /** A page as `COPY … FROM STDIN` reads it (text format): a line per row, `id` first. */
 export interface CopyPage {
   format: "copy";
-  /** Tab-separated values, `\N` for NULL, backslash, tab, newline and CR escaped; `\n` after each row. */
-  text: string;
+  /**
+   * UTF-8 of tab-separated values, `\N` for NULL, backslash, tab, newline and CR escaped; `\n`
+   * after each row. Bytes with a buffer of their own, so a reader thread hands them over without
+   * a copy (and the main thread writes them to PostgreSQL as they are).
+   */
+  data: Uint8Array;
   rows: number;
+}
+
+/** Text → UTF-8 in an ArrayBuffer of its own (never Node's shared pool): transferable. */
+export function ownBytes(text: string): Uint8Array {
+  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+  bytes.write(text);
+  return bytes;
 }
 
 export type EncodedPage = ArrayPage | CopyPage;
@@ -360,7 +371,7 @@ export function createTransformer(
               columns: [`{${idList.join(",")}}`, ...lists.map((list) => `{${list.join(",")}}`)],
               rows: idList.length,
             }
-          : { format: "copy", text, rows };
+          : { format: "copy", data: ownBytes(text), rows };
       },
     };
   };

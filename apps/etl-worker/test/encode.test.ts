@@ -174,7 +174,8 @@ describe("page encodings", () => {
       ],
       () => {},
     );
-    expect(copy).toEqual({ format: "copy", rows: 2, text: "1\tok\t\\N\n3\ttab\\there\ty\n" });
+    expect(copy.rows).toBe(2);
+    expect(Buffer.from(copy.data).toString()).toBe("1\tok\t\\N\n3\ttab\\there\ty\n");
   });
 });
 

@@ -112,7 +112,10 @@ describe("a page with a value of an unexpected type", () => {
       "2 name 7",
       '3 partner_id [0,"bad id"]',
     ]);
-    expect(out.encoded).toEqual({ format: "copy", text: "1\tok\t5\n4\tlast\t\\N\n", rows: 2 });
+    expect(out.encoded.format === "copy" && Buffer.from(out.encoded.data).toString()).toBe(
+      "1\tok\t5\n4\tlast\t\\N\n",
+    );
+    expect(out.encoded.rows).toBe(2);
     expect(out.fetched).toBe(4);
     expect(out.lastId).toBe(4);
   });
