@@ -478,6 +478,23 @@ function parseValue(): XmlRpcValue {
 const keyHints: (string | undefined)[][] = [];
 let depth = 0;
 
+/**
+ * At a member name (its `<name>` consumed): true, and past `</name>`, when it is `hint` (the name
+ * seen at this position of the previous struct) with nothing else before `</name>`.
+ */
+function sameName(hint: string | undefined): boolean {
+  if (
+    hint === undefined ||
+    !S.startsWith(hint, P) ||
+    S.charCodeAt(P + hint.length) !== LT ||
+    !S.startsWith("</name>", P + hint.length)
+  ) {
+    return false;
+  }
+  P += hint.length + 7;
+  return true;
+}
+
 function parseStruct(): { [key: string]: XmlRpcValue } {
   const obj: { [key: string]: XmlRpcValue } = {};
   depth++;
@@ -494,14 +511,8 @@ function parseStruct(): { [key: string]: XmlRpcValue } {
     let key = "";
     if (expectOpen("<name>", "name")) {
       const hint = hints[index];
-      if (
-        hint !== undefined &&
-        S.startsWith(hint, P) &&
-        S.charCodeAt(P + hint.length) === LT &&
-        S.startsWith("</name>", P + hint.length)
-      ) {
-        key = hint;
-        P += hint.length + 7;
+      if (sameName(hint)) {
+        key = hint as string;
       } else {
         key = readText();
         expectClose("</name>", "name");
@@ -615,15 +626,8 @@ function visitStruct(): void {
     if (!expectOpen("<member>", "member")) fail("empty <member/>");
     let slot = -1;
     if (expectOpen("<name>", "name")) {
-      const hint = vNames[index];
-      if (
-        hint !== undefined &&
-        S.startsWith(hint, P) &&
-        S.charCodeAt(P + hint.length) === LT &&
-        S.startsWith("</name>", P + hint.length)
-      ) {
+      if (sameName(vNames[index])) {
         slot = vSlots[index] as number;
-        P += hint.length + 7;
       } else {
         const key = readText();
         expectClose("</name>", "name");
