@@ -1,3 +1,4 @@
+import { refreshFullReconciles } from "./reconcile.js";
 import type { OdooService } from "./rpc.js";
 import type { Store } from "./store.js";
 import type { Table } from "./table.js";
@@ -163,12 +164,24 @@ export class Control {
   update(model: string, ids: number[], values: Record<string, unknown>, opts: WriteOptions = {}): TxResult {
     const t = this.store.table(model);
     const rows = this.rowsOf(t, ids);
-    for (const r of rows) this.apply(t, r, values);
+    for (const r of rows) {
+      this.apply(t, r, values);
+      this.related(t, r, values);
+    }
     const us = this.txTime(opts.at);
     this.stamp(t, rows, us);
     // like stored related fields: a move's state/name/ref flow to its lines
     if (model === "account.move") this.syncLines(rows, values, us);
     return { writeDate: formatDatetimeMicro(us), ids };
+  }
+
+  /** Stored related fields of the record itself: a partner's country_code follows its country_id. */
+  private related(t: Table, row: number, values: Record<string, unknown>): void {
+    if (t.def.name === "res.partner" && "country_id" in values) {
+      const countries = this.store.table("res.country");
+      const c = countries.rowOf(t.i32("country_id")[row]!);
+      t.ref("country_code")[row] = c >= 0 ? countries.ref("code")[c] : undefined;
+    }
   }
 
   private syncLines(moveRows: number[], values: Record<string, unknown>, us: number): void {
@@ -298,7 +311,29 @@ export class Control {
       lines.u8("reconciled")[r] = 0;
       if (lines.cols.has("matching_number")) lines.ref("matching_number")[r] = undefined;
     }
-    this.stamp(lines, touched, this.txTime(opts.at));
+    const us = this.txTime(opts.at);
+    // Odoo unlinks the full reconcile of a removed partial: its other items and partials lose it too
+    const full = this.refreshFull(
+      touched.map((r) => lines.ids[r]!),
+      us,
+    );
+    this.stamp(lines, [...touched, ...full.lines], us);
+  }
+
+  /**
+   * Re-derives the full reconciles of the given journal items' matching groups (see
+   * refreshFullReconciles) in the transaction at `us`; stamps the partials and full reconciles it
+   * changed and returns the line rows it changed (for the caller to stamp with its own).
+   */
+  private refreshFull(lineIds: number[], us: number): { lines: number[] } {
+    const changes = refreshFullReconciles(this.store, lineIds, us);
+    const partials = this.store.table("account.partial.reconcile");
+    const fulls = this.store.table("account.full.reconcile");
+    const alive = changes.partials.filter((p) => partials.alive[p]);
+    if (alive.length > 0) this.stamp(partials, alive, us);
+    if (changes.created.length > 0) this.stamp(fulls, changes.created, us, true);
+    if (changes.removed.length > 0) fulls.patchWriteDateIndex(changes.removed);
+    return { lines: changes.lines };
   }
 
   /** `create` of one record with the given values (no defaults beyond empty values). */
@@ -308,6 +343,7 @@ export class Control {
     const def = t.def;
     if (def.activeField && !("active" in values)) t.u8("active")[row] = 1;
     this.apply(t, row, values);
+    this.related(t, row, values);
     const us = this.txTime(opts.at);
     this.stamp(t, [row], us, true);
     return { writeDate: formatDatetimeMicro(us), ids: [t.ids[row]!] };
@@ -666,13 +702,22 @@ export class Control {
     moves.f64("amount_residual")[m] = Math.abs(dueMinor) / scale;
     moves.f64("amount_residual_signed")[m] = (signed * Math.abs(dueCents)) / 100;
     moves.ref("payment_state")[m] = dueMinor === 0 && dueCents === 0 ? "paid" : "partial";
+    // a settled matching group gets its full reconcile (items of earlier payments included)
+    const full = this.refreshFull(
+      touchedLines.map((r) => lines.ids[r]!),
+      us,
+    );
+    const fullLines = full.lines.filter((r) => lines.i32("full_reconcile_id")[r] !== 0);
     if (lines.cols.has("matching_number")) {
       const matching = dueMinor === 0 && dueCents === 0 ? `A${moveId}` : `P${moveId}`;
       for (const r of touchedLines)
         if (lines.ref("display_type")[r] === "payment_term") lines.ref("matching_number")[r] = matching;
+      // every item of one full reconcile shows the same matching number
+      for (const r of fullLines) lines.ref("matching_number")[r] = matching;
     }
     this.stamp(moves, [m], us);
-    if (touchedLines.length > 0) this.stamp(lines, touchedLines, us);
+    const stampLines = [...touchedLines, ...full.lines];
+    if (stampLines.length > 0) this.stamp(lines, stampLines, us);
     return {
       writeDate: formatDatetimeMicro(us),
       ids: [moveId],

@@ -1,5 +1,6 @@
 import type { OdooVersion } from "./models.js";
 import { PyFloat, type PyValue } from "./py.js";
+import { refreshFullReconciles } from "./reconcile.js";
 import type { Store } from "./store.js";
 import type { Table } from "./table.js";
 import { NULL_DATE } from "./table.js";
@@ -110,6 +111,23 @@ export const CURRENCIES: CurrencySpec[] = [
 ];
 /** Units of each currency (by id, 1-based) per EUR. */
 const PER_EUR = [1, 1.0842, 0.8571, 161.37, 4.3215, 0.9412, 18.42, 0.3331];
+
+/** res.country records (ids 1..n in this order): name, ISO code, currency (CURRENCIES name or none), calling code. */
+export const COUNTRIES: [string, string, string | false, number][] = [
+  ["Spain", "ES", "EUR", 34],
+  ["Germany", "DE", "EUR", 49],
+  ["France", "FR", "EUR", 33],
+  ["Poland", "PL", "PLN", 48],
+  ["United Kingdom", "GB", "GBP", 44],
+  ["Switzerland", "CH", "CHF", 41],
+  ["Japan", "JP", "JPY", 81],
+  ["Denmark", "DK", false, 45],
+  ["Türkiye", "TR", false, 90],
+  ["United States", "US", "USD", 1],
+  ["Mexico", "MX", "MXN", 52],
+  ["Brazil", "BR", false, 55],
+  ["Kuwait", "KW", "KWD", 965],
+];
 
 const SPECIAL_PARTNERS: [string, string | false, string][] = [
   ["Müller & Söhne GmbH", "DE811907980", "de_DE"],
@@ -309,6 +327,23 @@ export function generate(store: Store, opts: GenerateOptions): GenerationReport 
     return r >= 1 ? 0 : Math.round(Math.log10(1 / r));
   };
 
+  // --- countries (fixed, no randomness) --------------------------------------------------------
+  const countries = store.table("res.country");
+  const countryByCode = new Map<string, number>();
+  for (const [name, code, currency, phone] of COUNTRIES) {
+    const row = put(
+      countries,
+      {
+        name,
+        code,
+        currency_id: currency ? CURRENCIES.findIndex((c) => c.name === currency) + 1 : false,
+        phone_code: phone,
+      },
+      installUs,
+    );
+    countryByCode.set(code, countries.ids[row]!);
+  }
+
   // --- companies, users ------------------------------------------------------------------
   const companies = [
     { name: "Finanzas Demo S.L.", currency: 1, vat: "ESB87654321", email: "info@finanzas-demo.es" },
@@ -459,6 +494,15 @@ export function generate(store: Store, opts: GenerateOptions): GenerationReport 
   }
   // fix commercial partner of the first three (company partners, admin)
   for (let r = 0; r < 3; r++) partners.i32("commercial_partner_id")[r] = partners.ids[r]!;
+  // country_id: the country of the (already generated) country_code, whose value Odoo takes from
+  // country_id.code; partners without a country code have no country. Derived, never drawn, so
+  // the random sequence (and every later value) is untouched.
+  const partnerCountry = partners.i32("country_id");
+  const partnerCode = partners.ref("country_code");
+  for (let r = 0; r < partners.size; r++) {
+    const code = partnerCode[r];
+    partnerCountry[r] = typeof code === "string" ? (countryByCode.get(code) ?? 0) : 0;
+  }
 
   // --- chart of accounts, journals, analytic accounts --------------------------------------
   const accounts = store.table("account.account");
@@ -1311,6 +1355,9 @@ export function generate(store: Store, opts: GenerateOptions): GenerationReport 
       payments.i32("date")[payments.size - 1] = day;
     }
   }
+
+  // account.full.reconcile from the partials written above (derived: no randomness, no new write_date)
+  refreshFullReconciles(store, null);
 
   const counts: Record<string, number> = {};
   for (const [name, t] of store.tables) {

@@ -262,6 +262,22 @@ export function buildModels(version: OdooVersion, hooks: ComputeHooks): Map<stri
     ],
   });
 
+  // Countries: a fixed list (ids 1..n), like the records Odoo's base module installs.
+  models.push({
+    name: "res.country",
+    description: "Country",
+    order: "name",
+    company: { kind: "none" },
+    fields: [
+      F.char("name", "Country Name", { required: true, help: "The full name of the country." }),
+      F.char("code", "Country Code", {
+        help: "The ISO country code in two chars. \nYou can use this field for quick search.",
+      }),
+      F.m2o("currency_id", "Currency", "res.currency"),
+      F.int("phone_code", "Country Calling Code"),
+    ],
+  });
+
   models.push({
     name: "res.partner",
     description: "Contact",
@@ -282,6 +298,8 @@ export function buildModels(version: OdooVersion, hooks: ComputeHooks): Map<stri
       F.char("street", "Street"),
       F.char("city", "City"),
       F.char("zip", "Zip"),
+      F.m2o("country_id", "Country", "res.country"),
+      // related to country_id.code in Odoo (stored here, kept equal to the country's code)
       F.char("country_code", "Country Code", { readonly: true }),
       F.sel("lang", "Language", [
         ["en_US", "English (US)"],
@@ -481,6 +499,7 @@ export function buildModels(version: OdooVersion, hooks: ComputeHooks): Map<stri
     F.monetary("amount_residual", "Residual Amount", { readonly: true }),
     F.monetary("amount_residual_currency", "Residual Amount in Currency", { readonly: true }),
     F.bool("reconciled", "Reconciled", { readonly: true }),
+    F.m2o("full_reconcile_id", "Matching", "account.full.reconcile", { readonly: true }),
     version >= 17
       ? F.char("matching_number", "Matching #", { readonly: true })
       : computed("account.move.line", F.char("matching_number", "Matching #")),
@@ -572,6 +591,27 @@ export function buildModels(version: OdooVersion, hooks: ComputeHooks): Map<stri
       }),
       F.m2o("company_id", "Company", "res.company"),
       F.date("max_date", "Max Date of Matched Lines", { readonly: true }),
+    ],
+  });
+
+  // A full reconciliation groups every journal item matched together (and their partials) once
+  // all of them are settled. Odoo 16 names it from the `account.reconcile` sequence ("A1", "A2",
+  // …); 17+ dropped the name field (no _rec_name: the display name is "<model>,<id>").
+  models.push({
+    name: "account.full.reconcile",
+    description: "Full Reconcile",
+    order: "id",
+    company: { kind: "none" },
+    fields: [
+      ...(version === 16 ? [F.char("name", "Number", { required: true })] : []),
+      F.o2m(
+        "partial_reconcile_ids",
+        "Reconciliation Parts",
+        "account.partial.reconcile",
+        "full_reconcile_id",
+      ),
+      F.o2m("reconciled_line_ids", "Matched Journal Items", "account.move.line", "full_reconcile_id"),
+      F.m2o("exchange_move_id", "Exchange Move", "account.move"),
     ],
   });
 

@@ -225,6 +225,9 @@ export class Store {
       case "account.partial.reconcile":
         // no name field and no _rec_name: Odoo shows "<model>,<id>"
         return `${t.def.name},${t.ids[row]}`;
+      case "account.full.reconcile":
+        // 16 has a name ("A12"); 17+ has none, like account.partial.reconcile
+        return this.version === 16 ? str("name") || false : `${t.def.name},${t.ids[row]}`;
       default:
         return str("name") || false;
     }
@@ -248,6 +251,8 @@ export class Store {
       "account.move.line",
       "account.payment",
       "account.partial.reconcile",
+      "account.full.reconcile",
+      "res.country",
     ]) {
       hooks[model] = { display_name: displayName(model) };
     }
@@ -287,9 +292,15 @@ export class Store {
       };
       return totals;
     };
+    // Odoo 16 computes it: the full reconcile's name, "P" while only partially matched, else None.
     hooks["account.move.line"]!.matching_number = ({ row }) => {
       const t = this.table("account.move.line");
-      return t.u8("reconciled")[row] ? `A${t.ids[row]}` : false;
+      const full = t.i32("full_reconcile_id")[row]!;
+      if (full) return this.displayName("account.full.reconcile", full, this.envFor(this.userCompany));
+      const id = t.ids[row]!;
+      const debit = this.reverseIndex("account.partial.reconcile", "debit_move_id");
+      const credit = this.reverseIndex("account.partial.reconcile", "credit_move_id");
+      return debit[id] || credit[id] ? "P" : false;
     };
     hooks["account.move.line"]!.compute_all_tax = ({ row }) => {
       const t = this.table("account.move.line");
