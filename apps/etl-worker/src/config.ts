@@ -10,9 +10,9 @@ export const ConfigSchema = Type.Object({
   /** Models synced at once by one job (each keeps at most one Odoo request in flight). */
   ETL_MODEL_CONCURRENCY: env.int({ minimum: 1, maximum: 16, default: 4 }),
   /**
-   * Threads that fetch, decode and map Odoo pages (each model sticks to one). One keeps the peak
-   * RSS lowest; a second lets the largest model's decoding run beside the others' (on a 2-core
-   * machine, median full sync 1.17× the read-only pass instead of ~1.3×, but ~320 MB instead of ~265).
+   * Threads that fetch, decode and map Odoo pages. One keeps the peak RSS lowest; with two, the
+   * pages of one model decode on both in turn (on a 2-core machine a full sync about 15 % faster,
+   * for ~30–60 MB more peak RSS; bench/README.md).
    */
   ETL_READER_THREADS: env.int({ minimum: 1, maximum: 8, default: 1 }),
   /** Records per Odoo page (search_read limit); 500–2000 is safe on real servers. */

@@ -43,8 +43,16 @@ export interface PageSummary {
 }
 
 export interface PageReader {
-  /** The next page of a full pass: ids above `afterId`. */
-  full(request: PageRequest, afterId: number, source: Source): Promise<PageSummary>;
+  /**
+   * The next page of a full pass: ids above `afterId`. `onArrived`, when given, hears the page's
+   * last id (as its text shows it) as soon as the answer arrives, before it is decoded.
+   */
+  full(
+    request: PageRequest,
+    afterId: number,
+    source: Source,
+    onArrived?: (lastIdHint: number) => void,
+  ): Promise<PageSummary>;
   /** The next page of an incremental pass from `from`. */
   incremental(request: PageRequest, from: Position, source: Source): Promise<PageSummary>;
   close(): Promise<void>;
@@ -111,13 +119,15 @@ export function inProcessReader(options: { readAhead?: boolean } = {}): PageRead
   const keyOf = (request: PageRequest, afterId: number) =>
     `${request.model}|${afterId}|${request.limit}|${request.fields.join(",")}`;
   return {
-    async full(request, afterId, source) {
+    async full(request, afterId, source, onArrived) {
       const key = keyOf(request, afterId);
       const early = ahead.get(key);
       ahead.delete(key);
       const page = await (early?.page ??
         fullPageRaw(source, request.model, request.fields, afterId, request.limit));
-      const hint = options.readAhead ? page.lastIdHint() : undefined;
+      const arrived = options.readAhead || onArrived ? page.lastIdHint() : undefined;
+      if (arrived !== undefined && arrived > afterId) onArrived?.(arrived);
+      const hint = options.readAhead ? arrived : undefined;
       let nextKey: string | undefined;
       if (hint !== undefined && hint > afterId) {
         const now = Date.now();

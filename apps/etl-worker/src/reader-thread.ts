@@ -9,10 +9,11 @@ import { inProcessReader, type PageRequest } from "./pages.js";
 import type { Source } from "./source.js";
 import type { ReaderMessage, ReaderReply } from "./thread-reader.js";
 
-const { clientOptions } = workerData as { clientOptions: OdooClientOptions };
+const { clientOptions, readAhead } = workerData as { clientOptions: OdooClientOptions; readAhead: boolean };
 const client = createOdooClient(clientOptions);
-// Read-ahead: Odoo prepares the next page of a full pass while this thread maps the current one.
-const reader = inProcessReader({ readAhead: true });
+// Read-ahead (one thread): Odoo prepares the next page of a full pass while this thread decodes the
+// current one. With several threads the next page is fetched and decoded on another thread instead.
+const reader = inProcessReader({ readAhead });
 const port = parentPort;
 if (!port) throw new Error("reader-thread.ts runs as a worker thread");
 
@@ -42,7 +43,14 @@ port.on("message", async (message: ReaderMessage) => {
   try {
     const summary =
       message.op === "full"
-        ? await reader.full(request, message.afterId, source)
+        ? await reader.full(
+            request,
+            message.afterId,
+            source,
+            message.hints
+              ? (lastIdHint) => port.postMessage({ id, type: "arrived", lastIdHint } satisfies ReaderReply)
+              : undefined,
+          )
         : await reader.incremental(request, message.from, source);
     // A COPY page's bytes move to the main thread without a copy.
     const transfer = summary.encoded.format === "copy" ? [summary.encoded.data.buffer as ArrayBuffer] : [];

@@ -1,10 +1,12 @@
 /**
  * A PageReader on worker threads: the main thread only moves bytes (asks for a page, receives it
  * encoded, writes it to PostgreSQL) while the threads fetch, decode and map the next ones. By
- * default one thread serves every model; with more (ETL_READER_THREADS), each model sticks to one
- * (its read-ahead page is there), models are dealt out in the order they first ask (largest
- * first), and the threads' clients split the Odoo concurrency limit between them. If a thread
- * dies, the pages it owed fail with the reason and a new thread starts on its next request.
+ * default one thread serves every model, reading one page ahead. With more (ETL_READER_THREADS),
+ * the pages of one full pass are decoded on the threads in turn (`decodeAhead`): as soon as a
+ * page's answer arrives on one thread, the next page is fetched and decoded on another. Each request
+ * goes to the least busy thread, and the threads' clients split the Odoo concurrency limit between
+ * them. If a thread dies, the pages it owed fail with the reason and a new thread starts on its next
+ * request.
  */
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -25,6 +27,8 @@ export type ReaderMessage =
       request: WireRequest;
       afterId: number;
       retry: Pick<RetryPolicy, "attempts" | "baseDelayMs">;
+      /** Post an `arrived` reply with the page's last id as soon as its answer arrives. */
+      hints?: boolean;
     }
   | {
       op: "incremental";
@@ -37,6 +41,7 @@ export type ReaderMessage =
 
 export type ReaderReply =
   | { id: number; type: "done"; summary: PageSummary }
+  | { id: number; type: "arrived"; lastIdHint: number }
   | { id: number; type: "retry"; call: string; attempt: number; delayMs: number; error: string }
   | { id: number; type: "error"; name: string; message: string; odoo: boolean };
 
@@ -63,6 +68,7 @@ interface Pending {
   resolve(summary: PageSummary): void;
   reject(error: Error): void;
   source: Source;
+  onArrived?: ((lastIdHint: number) => void) | undefined;
 }
 
 export interface ThreadReaderLimits {
@@ -80,28 +86,102 @@ export function createThreadReader(
   // Odoo sees no more requests at once than one client would allow.
   const perThread = Math.max(1, Math.ceil((clientOptions.maxConcurrency ?? 4) / count));
   const slots = Array.from({ length: count }, () =>
-    readerThread({ ...clientOptions, maxConcurrency: perThread }, limits),
+    readerThread({ ...clientOptions, maxConcurrency: perThread }, limits, count === 1),
   );
-  const slotOf = new Map<string, number>();
-  const slot = (model: string) => {
-    let index = slotOf.get(model);
-    if (index === undefined) {
-      index = slotOf.size % count;
-      slotOf.set(model, index);
+  if (count === 1) return slots[0] as PageReader;
+  return decodeAhead(slots);
+}
+
+/**
+ * Several threads reading one full pass together: as soon as a page's answer arrives on one
+ * thread (its last id known, before it is decoded), the next page is asked for and decoded on
+ * another, so the pages of one model decode in parallel instead of one after the other on one
+ * thread. At most one such page ahead per model stream; the engine still takes pages in order.
+ */
+export function decodeAhead(slots: ThreadSlot[]): PageReader {
+  const busy = slots.map(() => 0);
+  /** The least busy thread, `avoid` only if no other is as free. */
+  const pick = (avoid = -1): number => {
+    let best = -1;
+    for (let i = 0; i < slots.length; i++) {
+      if (best < 0 || busy[i]! < busy[best]! || (busy[i] === busy[best] && best === avoid)) best = i;
     }
-    return slots[index] as PageReader;
+    return best;
   };
+  interface Ahead {
+    afterId: number;
+    thread: number;
+    summary: Promise<PageSummary>;
+    /** The page's last id, once its answer has arrived. */
+    next?: number;
+    at: number;
+  }
+  const ahead = new Map<string, Ahead>();
+  const streamOf = (request: PageRequest) =>
+    `${request.model}|${request.limit}|${request.copy === true}|${request.fields.join(",")}`;
+
+  const run = (request: PageRequest, afterId: number, source: Source, thread: number) => {
+    const entry: Ahead = { afterId, thread, summary: Promise.resolve() as never, at: Date.now() };
+    busy[thread]!++;
+    entry.summary = (slots[thread] as ThreadSlot)
+      .full(request, afterId, source, (next) => {
+        entry.next = next;
+        arrived(request, source, entry);
+      })
+      .finally(() => {
+        busy[thread]!--;
+      });
+    return entry;
+  };
+  /** A page's answer arrived: its successor goes to another thread, unless one is ahead already. */
+  const arrived = (request: PageRequest, source: Source, page: Ahead) => {
+    const stream = streamOf(request);
+    if (page.next === undefined || ahead.has(stream) || source.signal?.aborted) return;
+    const next = run(request, page.next, source, pick(page.thread));
+    next.summary.catch(() => {}); // surfaces when the page is asked for
+    ahead.set(stream, next);
+  };
+
   return {
-    full: (request, afterId, source) => slot(request.model).full(request, afterId, source),
-    incremental: (request, from, source) => slot(request.model).incremental(request, from, source),
+    full(request, afterId, source, onArrived) {
+      const stream = streamOf(request);
+      const now = Date.now();
+      for (const [k, v] of ahead) if (now - v.at > 60_000) ahead.delete(k);
+      const early = ahead.get(stream);
+      if (early) ahead.delete(stream);
+      if (early && early.afterId === afterId) {
+        // Its own successor was held back while it waited: send it now if its answer is in.
+        if (early.next !== undefined) {
+          onArrived?.(early.next);
+          arrived(request, source, early);
+        }
+        return early.summary;
+      }
+      const entry = run(request, afterId, source, pick());
+      if (onArrived)
+        void entry.summary.then(
+          () => entry.next !== undefined && onArrived(entry.next),
+          () => {},
+        );
+      return entry.summary;
+    },
+    incremental: (request, from, source) => (slots[pick()] as ThreadSlot).incremental(request, from, source),
     async close() {
+      ahead.clear();
       await Promise.all(slots.map((s) => s.close()));
     },
   };
 }
 
+/** A reader thread (or any PageReader that reports `onArrived`) taking part in `decodeAhead`. */
+type ThreadSlot = PageReader;
+
 /** One reader thread, started on the first request (and again after it died). */
-function readerThread(clientOptions: OdooClientOptions, limits: ThreadReaderLimits): PageReader {
+function readerThread(
+  clientOptions: OdooClientOptions,
+  limits: ThreadReaderLimits,
+  readAhead: boolean,
+): PageReader {
   // Functions (onRetry) do not cross threads; the retry policy travels with each request.
   const { retry: _retry, ...options } = clientOptions;
   const cloneable: OdooClientOptions = {
@@ -124,18 +204,22 @@ function readerThread(clientOptions: OdooClientOptions, limits: ThreadReaderLimi
     if (worker) return worker;
     // Its own options: not the parent's (a test runner's "source" condition would load TypeScript).
     const w = new Worker(entry(), {
-      workerData: { clientOptions: cloneable },
+      workerData: { clientOptions: cloneable, readAhead },
       execArgv: [],
       // The thread's live set is the pages in flight; a bounded old space makes V8 collect rather
       // than grow (the worker's RSS stays flat whatever the table sizes). A full pass's pages make
-      // little garbage (no record objects), so a young generation of 24 MB (V8's default is 48)
-      // costs no speed and keeps ~30 MB of peak RSS off (bench/README.md, session 10).
-      resourceLimits: { maxOldGenerationSizeMb: limits.heapMb, maxYoungGenerationSizeMb: 24 },
+      // little garbage (no record objects), so a young generation of 16 MB (V8's default is 48)
+      // costs no speed and keeps ~30 MB of peak RSS off per thread (bench/README.md, session 10).
+      resourceLimits: { maxOldGenerationSizeMb: limits.heapMb, maxYoungGenerationSizeMb: 16 },
     });
     w.unref(); // never what keeps the process alive
     w.on("message", (reply: ReaderReply) => {
       const p = pending.get(reply.id);
       if (!p) return;
+      if (reply.type === "arrived") {
+        p.onArrived?.(reply.lastIdHint);
+        return;
+      }
       if (reply.type === "retry") {
         p.source.retry.onRetry?.({
           call: reply.call,
@@ -164,6 +248,7 @@ function readerThread(clientOptions: OdooClientOptions, limits: ThreadReaderLimi
       | Omit<Extract<ReaderMessage, { op: "full" }>, "id">
       | Omit<Extract<ReaderMessage, { op: "incremental" }>, "id">,
     source: Source,
+    onArrived?: (lastIdHint: number) => void,
   ): Promise<PageSummary> => {
     const signal = source.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -181,8 +266,8 @@ function readerThread(clientOptions: OdooClientOptions, limits: ThreadReaderLimi
           signal?.removeEventListener("abort", onAbort);
           fn(value);
         };
-      pending.set(id, { resolve: done(resolve), reject: done(reject), source });
-      start().postMessage({ ...message, id } as ReaderMessage);
+      pending.set(id, { resolve: done(resolve), reject: done(reject), source, onArrived });
+      start().postMessage({ ...message, id, ...(onArrived ? { hints: true } : {}) } as ReaderMessage);
     });
   };
 
@@ -193,8 +278,8 @@ function readerThread(clientOptions: OdooClientOptions, limits: ThreadReaderLimi
   });
 
   return {
-    full: (request, afterId, source) =>
-      ask({ op: "full", request: wire(request), afterId, retry: policy(source) }, source),
+    full: (request, afterId, source, onArrived) =>
+      ask({ op: "full", request: wire(request), afterId, retry: policy(source) }, source, onArrived),
     incremental: (request, from, source) =>
       ask({ op: "incremental", request: wire(request), from, retry: policy(source) }, source),
     async close() {

@@ -1,9 +1,10 @@
 import type { OdooClientOptions } from "@finanzas/odoo";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../src/engine.js";
-import type { PageReader } from "../src/pages.js";
-import { MODEL_NAMES } from "../src/registry.js";
-import { createThreadReader } from "../src/thread-reader.js";
+import { inProcessReader, type PageReader, type PageRequest, type PageSummary } from "../src/pages.js";
+import { MODEL_NAMES, specOf } from "../src/registry.js";
+import { currencyDecimals, fieldsGet, resolveModel, type Source } from "../src/source.js";
+import { createThreadReader, decodeAhead } from "../src/thread-reader.js";
 import { diffWithSource, type Harness, harness, job } from "./helpers.js";
 
 /*
@@ -60,6 +61,55 @@ describe("reader thread", () => {
     } finally {
       await two.close();
     }
+  });
+
+  it("with two threads, each page is asked for and decoded on the other thread while its predecessor decodes", async () => {
+    const source: Source = { client: h.odoo, retry: { attempts: 2, baseDelayMs: 10 } };
+    const spec = specOf("account.move.line");
+    const { columns } = resolveModel(spec, await fieldsGet(source, spec.model));
+    const request: PageRequest = {
+      model: spec.model,
+      fields: columns.map((c) => c.name),
+      columns,
+      decimals: await currencyDecimals(source),
+      limit: 100,
+      copy: true,
+    };
+    // Two in-process readers stand for the threads, logging which one was asked for which page.
+    const log: string[] = [];
+    const slot = (name: string): PageReader => {
+      const r = inProcessReader();
+      return {
+        ...r,
+        full(req, afterId, src, onArrived) {
+          log.push(`${name} asked ${afterId}`);
+          return r.full(req, afterId, src, onArrived);
+        },
+      };
+    };
+    const both = decodeAhead([slot("A"), slot("B")]);
+    const plain = inProcessReader();
+    const pages: PageSummary[] = [];
+    const expected: PageSummary[] = [];
+    let afterId = 0;
+    for (;;) {
+      log.push(`engine asks ${afterId}`);
+      const page = await both.full(request, afterId, source);
+      pages.push(page);
+      expected.push(await plain.full(request, afterId, source));
+      if (page.done || page.lastId === null) break;
+      afterId = page.lastId;
+    }
+    await both.close();
+    // The same pages, byte for byte, as one reader reading them one after the other.
+    expect(pages).toEqual(expected);
+    expect(pages.length).toBeGreaterThan(5);
+    // Each page after the first was asked for (on the other thread) before the engine asked for it.
+    const firstAsk = (afterId: number) => log.findIndex((l) => l.endsWith(` asked ${afterId}`));
+    const threadOf = (afterId: number) => log[firstAsk(afterId)]?.[0];
+    const asked = pages.slice(0, -1).map((p) => p.lastId as number);
+    for (const id of asked) expect(firstAsk(id)).toBeLessThan(log.indexOf(`engine asks ${id}`));
+    for (let i = 1; i < asked.length; i++) expect(threadOf(asked[i]!)).not.toBe(threadOf(asked[i - 1]!));
   });
 
   it("fails the model with Odoo's error, by name, when the thread cannot read", async () => {
