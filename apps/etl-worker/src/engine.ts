@@ -47,6 +47,7 @@ import {
   type Position,
   type ResolvedModel,
   read,
+  rereadPerCompany,
   resolveModel,
   type Source,
   searchCount,
@@ -297,6 +298,7 @@ export function createEngine(deps: EngineDeps) {
       columns: resolved.columns,
       decimals,
       limit: settings.pageSize,
+      ...(resolved.perCompany ? { perCompany: resolved.perCompany } : {}),
     };
     return {
       resolved,
@@ -450,6 +452,7 @@ export function createEngine(deps: EngineDeps) {
         task.counts.deleted += await markDeleted(db, task.model, gone, task.lease);
         for (let i = 0; i < absent.length; i += settings.pageSize) {
           const records = await read(task.source, task.model, absent.slice(i, i + settings.pageSize), fields);
+          await rereadPerCompany(task.source, task.model, records, prepared.resolved.perCompany);
           task.counts.fetched += records.length;
           await write(task, prepared, transform(task, prepared.transformer, records));
         }
@@ -669,6 +672,7 @@ export function createEngine(deps: EngineDeps) {
           unique,
           prepared.resolved.columns.map((c) => c.name),
         );
+        await rereadPerCompany(task.source, model, records, prepared.resolved.perCompany);
         task.counts.fetched += records.length;
         await write(task, prepared, transform(task, prepared.transformer, records));
         const found = new Set(records.map((r) => r.id));

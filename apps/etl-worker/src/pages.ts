@@ -8,7 +8,16 @@
 
 import type { RecordPage } from "@finanzas/odoo";
 import type { FieldSpec } from "./registry.js";
-import { fullPageRaw, incrementalPage, type Position, type Source, secondOf } from "./source.js";
+import {
+  fullPage,
+  fullPageRaw,
+  incrementalPage,
+  type PerCompanyFields,
+  type Position,
+  rereadPerCompany,
+  type Source,
+  secondOf,
+} from "./source.js";
 import { createTransformer, type EncodedPage, type Problem, type Transformer } from "./transform.js";
 
 /** Everything a reader needs to fetch and map one page of a model. */
@@ -22,6 +31,8 @@ export interface PageRequest {
   limit: number;
   /** Encode the page as COPY text (its ids are above every id the table holds) instead of arrays. */
   copy?: boolean;
+  /** Company-dependent fields to read again in each record's company (`rereadPerCompany`). */
+  perCompany?: PerCompanyFields;
 }
 
 export interface PageSummary {
@@ -120,6 +131,12 @@ export function inProcessReader(options: { readAhead?: boolean } = {}): PageRead
     `${request.model}|${afterId}|${request.limit}|${request.fields.join(",")}`;
   return {
     async full(request, afterId, source, onArrived) {
+      if (request.perCompany) {
+        // A small model (the chart of accounts): decoded into records, completed, then encoded.
+        const page = await fullPage(source, request.model, request.fields, afterId, request.limit);
+        await rereadPerCompany(source, request.model, page.records, request.perCompany);
+        return summarize(transformerFor(request), page.records, { done: page.done, copy: request.copy });
+      }
       const key = keyOf(request, afterId);
       const early = ahead.get(key);
       ahead.delete(key);
@@ -155,6 +172,7 @@ export function inProcessReader(options: { readAhead?: boolean } = {}): PageRead
     },
     async incremental(request, from, source) {
       const page = await incrementalPage(source, request.model, request.fields, from, request.limit);
+      await rereadPerCompany(source, request.model, page.records, request.perCompany);
       return summarize(transformerFor(request), page.records, { done: page.done, next: page.next });
     },
     async close() {

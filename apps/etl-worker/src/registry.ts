@@ -30,6 +30,12 @@ export interface FieldSpec {
   currency?: string;
   /** Read even when fields_get says it is not stored (account.account `code` on 18+, per company). */
   computed?: boolean;
+  /**
+   * Company-dependent when not stored (account.account `code` on 18+): Odoo answers the value of
+   * env.company, so a record of another company reads as empty; it is read again in the context of
+   * the record's own company (see `perCompany` in source.ts).
+   */
+  perCompany?: boolean;
 }
 
 /** Alternatives: the same concept under the names different Odoo versions use. */
@@ -134,7 +140,7 @@ export const REGISTRY: readonly ModelSpec[] = [
   {
     model: "account.account",
     fields: [
-      char("code", { computed: true }),
+      char("code", { computed: true, perCompany: true }),
       char("name"),
       sel("account_type"),
       sel("internal_group"),

@@ -7,6 +7,7 @@
 import {
   type Domain,
   type FieldsMeta,
+  OdooAccessError,
   type OdooClient,
   type OdooRecord,
   OdooTransportError,
@@ -41,6 +42,14 @@ export interface ResolvedModel {
   columns: FieldSpec[];
   /** Wanted fields the server lacks (or has with another type, or not stored), as text. */
   missing: string[];
+  /** Company-dependent fields this server computes per company (see `rereadPerCompany`). */
+  perCompany?: PerCompanyFields;
+}
+
+/** Fields whose value depends on env.company, and the record's company field (many2one or many2many). */
+export interface PerCompanyFields {
+  fields: string[];
+  companyField: string;
 }
 
 export function resolveModel(spec: ModelSpec, meta: FieldsMeta): ResolvedModel {
@@ -71,8 +80,14 @@ export function resolveModel(spec: ModelSpec, meta: FieldsMeta): ResolvedModel {
     if (found) columns.push(found);
     else missing.push(reasons.join(" | "));
   }
-  // A monetary amount is rounded with its currency: read the currency field even if not wanted.
-  return { spec, columns, missing };
+  const dependent = columns.filter((c) => c.perCompany && meta[c.name]?.store === false).map((c) => c.name);
+  const companyField = columns.find((c) => c.name === "company_ids" || c.name === "company_id")?.name;
+  return {
+    spec,
+    columns,
+    missing,
+    ...(dependent.length && companyField ? { perCompany: { fields: dependent, companyField } } : {}),
+  };
 }
 
 export interface RetryPolicy {
@@ -159,6 +174,60 @@ export const searchIds = (source: Source, model: string, domain: Domain, limit =
 
 export const searchCount = (source: Source, model: string, domain: Domain) =>
   call(source, `${model}.search_count`, (c) => c.searchCount(model, domain, { context: CONTEXT }));
+
+/** The first company id of a many2one (`[id, name]` or a bare id) or many2many (`[id, …]`) value. */
+function firstCompany(value: unknown): number | undefined {
+  const first = Array.isArray(value) ? value[0] : value;
+  return typeof first === "number" && first > 0 ? first : undefined;
+}
+
+const empty = (v: unknown) => v === false || v === null || v === undefined || v === "";
+
+/**
+ * Company-dependent fields (account.account `code` on 18+) come back as the value of env.company:
+ * the user's main company unless `allowed_company_ids` says otherwise, so an account of another
+ * company reads as empty. For the records where every such field came back empty, they are read
+ * again in the context of the record's own (first) company, one `read` per company, and replaced
+ * in `records`. A company the user may not act as (access error) keeps what the first read gave.
+ */
+export async function rereadPerCompany(
+  source: Source,
+  model: string,
+  records: OdooRecord[],
+  perCompany: PerCompanyFields | undefined,
+): Promise<void> {
+  if (!perCompany || records.length === 0) return;
+  const byCompany = new Map<number, OdooRecord[]>();
+  for (const r of records) {
+    if (!perCompany.fields.every((f) => empty(r[f]))) continue;
+    const company = firstCompany(r[perCompany.companyField]);
+    if (company === undefined) continue;
+    const group = byCompany.get(company);
+    if (group) group.push(r);
+    else byCompany.set(company, [r]);
+  }
+  for (const [company, group] of byCompany) {
+    let again: OdooRecord[];
+    try {
+      again = await call(source, `${model}.read`, (c) =>
+        c.read(
+          model,
+          group.map((r) => r.id),
+          perCompany.fields,
+          { context: { ...CONTEXT, allowed_company_ids: [company] } },
+        ),
+      );
+    } catch (error) {
+      if (error instanceof OdooAccessError) continue;
+      throw error;
+    }
+    const values = new Map(again.map((r) => [r.id, r]));
+    for (const r of group) {
+      const v = values.get(r.id);
+      if (v) for (const f of perCompany.fields) r[f] = v[f];
+    }
+  }
+}
 
 /** The highest id of a model on the server (0 when it has none). */
 export async function maxId(source: Source, model: string): Promise<number> {

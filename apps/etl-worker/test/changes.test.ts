@@ -214,4 +214,39 @@ describe.each([16, 17, 18, 19] as const)("Odoo %i", (version) => {
     expect(landed.rows[0].countries).toBeGreaterThan(0);
     expect(landed.rows[0].fulls).toBeGreaterThan(0);
   });
+
+  // On 18+ an account's code is per company: Odoo answers the code of the user's main company, so
+  // read plainly the second company's chart would land without codes.
+  it("gives every account its code in its own company, the second company's too, and follows a change", async () => {
+    const companyOf = version >= 18 ? "company_ids[1]" : "company_id";
+    const { rows } = await h.store.pool.query(
+      `select ${companyOf} as company, count(*)::int as accounts, count(code)::int as coded
+       from odoo.account_account where _deleted_at is null group by 1 order by 1`,
+    );
+    expect(rows.map((r) => r.company)).toEqual([1, 2]);
+    for (const r of rows) expect(r.coded, `company ${r.company}`).toBe(r.accounts);
+    const second = await h.store.pool.query(
+      `select id from odoo.account_account where ${companyOf} = 2 order by id limit 2`,
+    );
+    const [changed, reread] = second.rows.map((r) => r.id as number);
+    const code = (id: number, value: string) =>
+      h.sim.control.update(
+        "account.account",
+        [id],
+        version >= 18 ? { code_store: { 2: value } } : { code: value },
+      );
+    code(changed!, "999001");
+    expect((await h.engine.sync(job(), ["account.account"], "incremental")).status).toBe("succeeded");
+    code(reread!, "999002");
+    expect((await h.engine.syncRecords(job(), "account.account", [reread!])).status).toBe("succeeded");
+    const after = await h.store.pool.query(
+      "select id, code from odoo.account_account where id = any($1) order by id",
+      [[changed, reread]],
+    );
+    expect(after.rows).toEqual([
+      { id: changed, code: "999001" },
+      { id: reread, code: "999002" },
+    ]);
+    expect(await diffWithSource(h, ["account.account"])).toEqual([]);
+  });
 });

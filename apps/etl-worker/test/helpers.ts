@@ -178,6 +178,19 @@ export async function diffWithSource(
     const fields = resolved.columns.map((c) => c.name);
     const ids = h.sim.store.ids(model);
     const records = new Map(h.sim.store.read(model, ids, fields).map((r) => [r.id as number, r]));
+    // Company-dependent fields (account.account code on 18+): each record's value in its own company.
+    if (resolved.perCompany) {
+      const { fields: dependent, companyField } = resolved.perCompany;
+      for (const record of records.values()) {
+        const value = record[companyField];
+        const company = Array.isArray(value) ? value[0] : value;
+        if (typeof company !== "number") continue;
+        const [own] = h.sim.store.read(model, [record.id as number], dependent, {
+          allowed_company_ids: [company],
+        });
+        for (const f of dependent) record[f] = own![f]!;
+      }
+    }
     const { rows } = await h.store.pool.query(
       `select * from odoo.${tableOf(model)} where _deleted_at is null`,
     );

@@ -52,8 +52,16 @@ export interface SimStore {
   /** Ids of a model, archived included, ascending. */
   ids(model: string): number[];
   count(model: string): number;
-  /** Like Odoo's read (load '' → many2one as bare ids), all companies, archived included. */
-  read(model: string, ids: number[], fields?: string[]): Record<string, PyValue>[];
+  /**
+   * Like Odoo's read (load '' → many2one as bare ids), all companies, archived included;
+   * company-dependent fields in the user's main company unless `context.allowed_company_ids` names one.
+   */
+  read(
+    model: string,
+    ids: number[],
+    fields?: string[],
+    context?: Record<string, unknown>,
+  ): Record<string, PyValue>[];
   /** Search as the admin would with the given context. Returns ids. */
   search(
     model: string,
@@ -122,8 +130,8 @@ export async function startOdooSim(options: OdooSimOptions = {}): Promise<OdooSi
       return Array.from(t.liveRows(), (r) => t.ids[r]!);
     },
     count: (model) => store.table(model).live,
-    read(model, ids, fields) {
-      const env = adminEnv({ active_test: false });
+    read(model, ids, fields, context = {}) {
+      const env = adminEnv({ ...context, active_test: false });
       const t = store.table(model);
       const defs = store.checkFields(t, fields ?? null);
       const rows = ids.map((id) => t.rowOf(id)).filter((r) => r >= 0);
