@@ -417,9 +417,11 @@ export function createEngine(deps: EngineDeps) {
   /**
    * Deletions: compare counts per id range (Odoo's search_count vs the live local rows), drilling
    * into ranges that differ until they are small enough to compare id by id. A deletion and an
-   * unsynced create in one range still cancel out when the create's id is below the highest local
-   * one (a late commit): the next reconciliation, after a sync has brought the create, finds it. Local ids missing in
-   * Odoo are marked _deleted_at; Odoo ids missing locally (or marked deleted) are read and upserted.
+   * unsynced create in one range would cancel out when the create's id is below the highest local
+   * one (a late commit): callers sync first (the full pass's catch-up, the reconcile job's
+   * incremental), so only a create committed while the counts run can still hide one, until the
+   * next reconciliation. Local ids missing in Odoo are marked _deleted_at; Odoo ids missing locally
+   * (or marked deleted) are read and upserted.
    */
   async function reconcile(task: ModelTask, prepared: Awaited<ReturnType<typeof prepare>>) {
     task.run.update(task.model, {}, true);
@@ -656,11 +658,25 @@ export function createEngine(deps: EngineDeps) {
         }
       });
     },
-    /** `reconcile-deletions` over `models`. */
+    /**
+     * `reconcile-deletions` over `models`. A model already synced is first caught up incrementally:
+     * a create not yet synced whose id is below the highest local one (a late commit, or a record
+     * `sync-records` brought ahead of its elders) would otherwise cancel out a deletion counted in
+     * the same id range.
+     */
     reconcileDeletions(job: JobRun, models: string[], requestedBy?: string) {
-      return execute("reconcile-deletions", job, models, null, requestedBy, (task, prepared) =>
-        reconcile(task, prepared),
-      );
+      return execute("reconcile-deletions", job, models, null, requestedBy, async (task, prepared) => {
+        const cursor = await db
+          .selectFrom("etl.cursors")
+          .select(["write_date", "full_last_id"])
+          .where("model", "=", task.model)
+          .executeTakeFirst();
+        if (cursor?.write_date && (cursor.full_last_id === null || cursor.full_last_id === undefined)) {
+          const second = Math.floor(new Date(cursor.write_date).getTime() / 1000);
+          await timed(task, "catchUp", () => incremental(task, prepared, second));
+        }
+        await reconcile(task, prepared);
+      });
     },
     /** `sync-records`: read these ids now; the ones Odoo no longer has are marked deleted. */
     syncRecords(job: JobRun, model: string, ids: number[], requestedBy?: string) {

@@ -124,6 +124,30 @@ describe("incremental sync and deletion reconciliation after realistic changes",
     );
   });
 
+  it("finds a deletion hidden by an unsynced create below the highest local id", async () => {
+    const { control } = h.sim;
+    const draft = control.createMove({ move_type: "out_invoice", amounts: [3.25], state: "draft" });
+    expect((await h.engine.sync(job(), ["account.move"], "incremental")).status).toBe("succeeded");
+    // Two creates; a user's "re-read this invoice" brings the newer one ahead of the older.
+    const older = control.createMove({ move_type: "entry", amounts: [4.5] }).ids[0]!;
+    const newer = control.createMove({ move_type: "entry", amounts: [5.5] }).ids[0]!;
+    expect((await h.engine.syncRecords(job(), "account.move", [newer])).status).toBe("succeeded");
+    // The draft, just below the unsynced one, is deleted: any id range holding both counts the same.
+    control.delete("account.move", [draft.ids[0]!]);
+    const result = await h.engine.reconcileDeletions(job(), ["account.move"]);
+    expect(result.status).toBe("succeeded");
+    const { rows } = await h.store.pool.query(
+      "select id, _deleted_at is not null as gone from odoo.account_move where id = any($1) order by id",
+      [[draft.ids[0], older, newer]],
+    );
+    expect(rows).toEqual([
+      { id: draft.ids[0], gone: true },
+      { id: older, gone: false },
+      { id: newer, gone: false },
+    ]);
+    expect(await diffWithSource(h, ["account.move"])).toEqual([]);
+  });
+
   it("clears _deleted_at when a record reappears", async () => {
     const counts = await localCounts(h);
     expect(counts["account.move"]?.deleted).toBeGreaterThan(0);
