@@ -321,6 +321,8 @@ export function createEngine(deps: EngineDeps) {
       page.format === "copy"
         ? await copyBatch(deps.pool as Pool, db, { ...batch, statements: prepared.copy, page })
         : await writeBatch(db, { ...batch, statement: prepared.statement, page });
+    // PostgreSQL has the page: its bytes go back to the reader for a later page.
+    reader.recycle?.(page);
     task.counts.upserted += changed;
     task.run.update(task.model, { ...task.counts });
   }

@@ -6,7 +6,7 @@
  * writing PostgreSQL instead of queueing behind it.
  */
 
-import type { RecordPage } from "@finanzas/odoo";
+import { BufferPool, type RecordPage } from "@finanzas/odoo";
 import type { FieldSpec } from "./registry.js";
 import {
   fullPage,
@@ -66,6 +66,11 @@ export interface PageReader {
   ): Promise<PageSummary>;
   /** The next page of an incremental pass from `from`. */
   incremental(request: PageRequest, from: Position, source: Source): Promise<PageSummary>;
+  /**
+   * A page this reader gave is written and will not be read again: a COPY page's bytes go back to
+   * be reused for a later page (no fresh buffer per page, see BufferPool). True when taken back.
+   */
+  recycle?(page: EncodedPage): boolean;
   close(): Promise<void>;
 }
 
@@ -73,12 +78,12 @@ export interface PageReader {
 export function summarize(
   transformer: Transformer,
   records: Record<string, unknown>[],
-  extra: { done: boolean; next?: Position; copy?: boolean | undefined },
+  extra: { done: boolean; next?: Position; copy?: boolean | undefined; copyBytes?: BufferPool },
 ): PageSummary {
   const problems: Problem[] = [];
   const onProblems = (found: Problem[]) => problems.push(...found);
   const encoded = extra.copy
-    ? transformer.encodeCopy(records, onProblems)
+    ? transformer.encodeCopy(records, onProblems, extra.copyBytes)
     : transformer.encode(records, onProblems);
   // Odoo's "YYYY-MM-DD HH:MM:SS" sorts as text: parse only the newest.
   let newest: string | undefined;
@@ -124,8 +129,9 @@ export function transformerCache() {
  * finished with a page). At most one page ahead per model stream; an entry nobody asks for (the
  * model failed or was aborted, or the page was the last) is dropped.
  */
-export function inProcessReader(options: { readAhead?: boolean } = {}): PageReader {
+export function inProcessReader(options: { readAhead?: boolean; copyBytes?: BufferPool } = {}): PageReader {
   const transformerFor = transformerCache();
+  const copyBytes = options.copyBytes ?? new BufferPool(4);
   const ahead = new Map<string, { page: Promise<RecordPage>; at: number }>();
   const keyOf = (request: PageRequest, afterId: number) =>
     `${request.model}|${afterId}|${request.limit}|${request.fields.join(",")}`;
@@ -135,7 +141,11 @@ export function inProcessReader(options: { readAhead?: boolean } = {}): PageRead
         // A small model (the chart of accounts): decoded into records, completed, then encoded.
         const page = await fullPage(source, request.model, request.fields, afterId, request.limit);
         await rereadPerCompany(source, request.model, page.records, request.perCompany);
-        return summarize(transformerFor(request), page.records, { done: page.done, copy: request.copy });
+        return summarize(transformerFor(request), page.records, {
+          done: page.done,
+          copy: request.copy,
+          copyBytes,
+        });
       }
       const key = keyOf(request, afterId);
       const early = ahead.get(key);
@@ -154,7 +164,7 @@ export function inProcessReader(options: { readAhead?: boolean } = {}): PageRead
         nextKey = keyOf(request, hint);
         ahead.set(nextKey, { page: next, at: now });
       }
-      const visitor = transformerFor(request).visitor(request.copy ? "copy" : "arrays");
+      const visitor = transformerFor(request).visitor(request.copy ? "copy" : "arrays", copyBytes);
       page.visit(visitor);
       const out = visitor.finish();
       const done = out.fetched < request.limit;
@@ -174,6 +184,11 @@ export function inProcessReader(options: { readAhead?: boolean } = {}): PageRead
       const page = await incrementalPage(source, request.model, request.fields, from, request.limit);
       await rereadPerCompany(source, request.model, page.records, request.perCompany);
       return summarize(transformerFor(request), page.records, { done: page.done, next: page.next });
+    },
+    recycle(page) {
+      if (page.format !== "copy" || !(page.data.buffer instanceof ArrayBuffer)) return false;
+      copyBytes.give(page.data.buffer);
+      return true;
     },
     async close() {
       ahead.clear();

@@ -4,7 +4,7 @@
  * back. Transport errors are retried here with the engine's policy; each retry is reported.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { createOdooClient, type OdooClientOptions } from "@finanzas/odoo";
+import { BufferPool, createOdooClient, type OdooClientOptions } from "@finanzas/odoo";
 import { inProcessReader, type PageRequest } from "./pages.js";
 import type { Source } from "./source.js";
 import type { ReaderMessage, ReaderReply } from "./thread-reader.js";
@@ -13,11 +13,17 @@ const { clientOptions, readAhead } = workerData as { clientOptions: OdooClientOp
 const client = createOdooClient(clientOptions);
 // Read-ahead (one thread): Odoo prepares the next page of a full pass while this thread decodes the
 // current one. With several threads the next page is fetched and decoded on another thread instead.
-const reader = inProcessReader({ readAhead });
+// COPY pages are written into these and come back once PostgreSQL has them (op "recycle").
+const copyBytes = new BufferPool(4);
+const reader = inProcessReader({ readAhead, copyBytes });
 const port = parentPort;
 if (!port) throw new Error("reader-thread.ts runs as a worker thread");
 
 port.on("message", async (message: ReaderMessage) => {
+  if (message.op === "recycle") {
+    copyBytes.give(message.data);
+    return;
+  }
   if (message.op === "close") {
     await client.close().catch(() => {});
     port.close();

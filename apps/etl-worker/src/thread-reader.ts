@@ -37,6 +37,8 @@ export type ReaderMessage =
       from: Position;
       retry: Pick<RetryPolicy, "attempts" | "baseDelayMs">;
     }
+  /** A COPY page's bytes back from the main thread once written: the next COPY page goes there. */
+  | { op: "recycle"; data: ArrayBuffer }
   | { op: "close" };
 
 export type ReaderReply =
@@ -166,6 +168,7 @@ export function decodeAhead(slots: ThreadSlot[]): PageReader {
       return entry.summary;
     },
     incremental: (request, from, source) => (slots[pick()] as ThreadSlot).incremental(request, from, source),
+    recycle: (page) => slots.some((slot) => slot.recycle?.(page)),
     async close() {
       ahead.clear();
       await Promise.all(slots.map((s) => s.close()));
@@ -196,6 +199,8 @@ function readerThread(
   let nextId = 1;
   const pending = new Map<number, Pending>();
 
+  /** COPY pages' buffers this thread made, until they are given back (`recycle`). */
+  const owned = new WeakSet<ArrayBufferLike>();
   const failAll = (error: Error) => {
     for (const p of pending.values()) p.reject(error);
     pending.clear();
@@ -230,6 +235,8 @@ function readerThread(
         return;
       }
       pending.delete(reply.id);
+      if (reply.type === "done" && reply.summary.encoded.format === "copy")
+        owned.add(reply.summary.encoded.data.buffer);
       if (reply.type === "done") p.resolve(reply.summary);
       else p.reject(new ReaderThreadError(reply.name, reply.message));
     });
@@ -282,6 +289,16 @@ function readerThread(
       ask({ op: "full", request: wire(request), afterId, retry: policy(source) }, source, onArrived),
     incremental: (request, from, source) =>
       ask({ op: "incremental", request: wire(request), from, retry: policy(source) }, source),
+    recycle(page) {
+      if (page.format !== "copy") return false;
+      const data = page.data.buffer;
+      if (!owned.has(data)) return false;
+      owned.delete(data);
+      // Its thread may have died and been replaced since: the bytes then go to the garbage collector.
+      if (worker && data instanceof ArrayBuffer)
+        worker.postMessage({ op: "recycle", data } satisfies ReaderMessage, [data]);
+      return true;
+    },
     async close() {
       const w = worker;
       worker = undefined;

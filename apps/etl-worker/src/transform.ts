@@ -6,7 +6,7 @@
  * datetimes (UTC, no zone) become ISO 8601 with `Z`. A value of any other type is a Problem, never
  * coerced: the record is not written and the problem is reported with model, id and field.
  */
-import { type RecordVisitor, toDecimalString } from "@finanzas/odoo";
+import { type BufferPool, type RecordVisitor, toDecimalString } from "@finanzas/odoo";
 import type { FieldKind, FieldSpec } from "./registry.js";
 
 export interface Problem {
@@ -88,13 +88,15 @@ export interface Transformer {
   encodeCopy(
     records: readonly Record<string, unknown>[],
     onProblems: (problems: Problem[]) => void,
+    bytes?: BufferPool,
   ): CopyPage;
   /**
    * A page built straight from the decoder (`OdooClient.searchReadPage`): hand it to `visit`, then
    * `finish` gives the encoded page, the problems, and what the page's summary needs. Values are
-   * those of `encode`/`encodeCopy`; many2one names are never decoded.
+   * those of `encode`/`encodeCopy`; many2one names are never decoded. `bytes`: where a COPY
+   * page's bytes are written (given back there once PostgreSQL has them, see `PageReader.recycle`).
    */
-  visitor(format: "arrays" | "copy"): PageVisitor;
+  visitor(format: "arrays" | "copy", bytes?: BufferPool): PageVisitor;
   /** Maps one record; returns the row, or the problems that keep it from being written. */
   row(
     record: Record<string, unknown>,
@@ -141,11 +143,16 @@ export interface CopyPage {
   rows: number;
 }
 
-/** Text → UTF-8 in an ArrayBuffer of its own (never Node's shared pool): transferable. */
-export function ownBytes(text: string): Uint8Array {
-  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+/**
+ * Text → UTF-8 in an ArrayBuffer of its own (never Node's shared pool): transferable. From `pool`
+ * when given: the page is a view of the first bytes of a reusable buffer (its whole ArrayBuffer
+ * travels, and goes back to the pool once written).
+ */
+export function ownBytes(text: string, pool?: BufferPool): Uint8Array {
+  const size = Buffer.byteLength(text);
+  const bytes = pool ? pool.take(size) : Buffer.allocUnsafeSlow(size);
   bytes.write(text);
-  return bytes;
+  return new Uint8Array(bytes.buffer, 0, size);
 }
 
 export type EncodedPage = ArrayPage | CopyPage;
@@ -339,7 +346,7 @@ export function createTransformer(
   };
 
   /** Builds a page from raw records, one at a time. */
-  const builder = (format: "arrays" | "copy") => {
+  const builder = (format: "arrays" | "copy", bytes?: BufferPool) => {
     const idList: string[] = [];
     const lists: string[][] = format === "arrays" ? columns.map(() => []) : [];
     let text = "";
@@ -371,7 +378,7 @@ export function createTransformer(
               columns: [`{${idList.join(",")}}`, ...lists.map((list) => `{${list.join(",")}}`)],
               rows: idList.length,
             }
-          : { format: "copy", data: ownBytes(text), rows };
+          : { format: "copy", data: ownBytes(text, bytes), rows };
       },
     };
   };
@@ -380,8 +387,9 @@ export function createTransformer(
     format: "arrays" | "copy",
     records: readonly Record<string, unknown>[],
     onProblems: (problems: Problem[]) => void,
+    bytes?: BufferPool,
   ): EncodedPage => {
-    const page = builder(format);
+    const page = builder(format, bytes);
     for (const record of records) if (!page.add(rawOf(record))) onProblems(problems ?? []);
     return page.page();
   };
@@ -389,9 +397,9 @@ export function createTransformer(
   return {
     columns,
     encode: (records, onProblems) => encodeWith("arrays", records, onProblems) as ArrayPage,
-    encodeCopy: (records, onProblems) => encodeWith("copy", records, onProblems) as CopyPage,
-    visitor(format) {
-      const page = builder(format);
+    encodeCopy: (records, onProblems, bytes) => encodeWith("copy", records, onProblems, bytes) as CopyPage,
+    visitor(format, bytes) {
+      const page = builder(format, bytes);
       const found: Problem[] = [];
       let fetched = 0;
       let lastId: unknown;

@@ -112,6 +112,32 @@ describe("reader thread", () => {
     for (let i = 1; i < asked.length; i++) expect(threadOf(asked[i]!)).not.toBe(threadOf(asked[i - 1]!));
   });
 
+  it("takes a COPY page's bytes back to its thread, which writes the next page into them", async () => {
+    const source: Source = { client: h.odoo, retry: { attempts: 2, baseDelayMs: 10 } };
+    const model = "account.move.line";
+    const { columns } = resolveModel(specOf(model), await fieldsGet(source, model));
+    const request: PageRequest = {
+      model,
+      fields: columns.map((c) => c.name),
+      columns,
+      decimals: await currencyDecimals(source),
+      limit: 200,
+      copy: true,
+    };
+    const first = await reader.full(request, 0, source);
+    if (first.encoded.format !== "copy") throw new Error("expected a COPY page");
+    const capacity = first.encoded.data.buffer.byteLength;
+    expect(capacity).toBeGreaterThanOrEqual(first.encoded.data.byteLength);
+    expect(reader.recycle?.(first.encoded)).toBe(true);
+    expect(first.encoded.data.buffer.byteLength).toBe(0); // moved back to the thread
+    expect(reader.recycle?.(first.encoded)).toBe(false); // once only
+    const second = await reader.full(request, first.lastId ?? 0, source);
+    const expected = await inProcessReader().full(request, first.lastId ?? 0, source);
+    if (second.encoded.format !== "copy" || expected.encoded.format !== "copy") throw new Error("COPY");
+    expect(Buffer.from(second.encoded.data).equals(Buffer.from(expected.encoded.data))).toBe(true);
+    expect(second.encoded.data.buffer.byteLength).toBe(capacity); // the same buffer, come back
+  });
+
   it("fails the model with Odoo's error, by name, when the thread cannot read", async () => {
     const refused = createThreadReader(simClient({ password: "not the password", retry: false }));
     try {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inProcessReader } from "../src/pages.js";
 import { REGISTRY } from "../src/registry.js";
 import { currencyDecimals, fieldsGet, resolveModel, type Source } from "../src/source.js";
 import { createTransformer, type Problem } from "../src/transform.js";
@@ -87,6 +88,46 @@ for (const version of [17, 19] as const) {
     });
   });
 }
+
+describe("COPY pages' bytes given back (PageReader.recycle)", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await harness("etl_recycle", { version: 17, scale: 0.03 });
+  });
+  afterAll(() => h?.close());
+
+  it("go into the next COPY page, which holds exactly its own bytes", async () => {
+    const source: Source = { client: h.odoo, retry: { attempts: 2, baseDelayMs: 10 } };
+    const model = "account.move.line";
+    const spec = REGISTRY.find((m) => m.model === model)!;
+    const { columns } = resolveModel(spec, await fieldsGet(source, model));
+    const request = {
+      model,
+      fields: columns.map((c) => c.name),
+      columns,
+      decimals: await currencyDecimals(source),
+      limit: 120,
+      copy: true,
+    };
+    const reader = inProcessReader();
+    const fresh = inProcessReader(); // never given anything back: the reference bytes
+    const first = await reader.full(request, 0, source);
+    const reused = first.encoded.format === "copy" ? first.encoded.data.buffer : undefined;
+    expect(reused).toBeInstanceOf(ArrayBuffer);
+    expect(reader.recycle?.(first.encoded)).toBe(true);
+    const second = await reader.full(request, first.lastId ?? 0, source);
+    expect(second.encoded.format === "copy" && second.encoded.data.buffer).toBe(reused);
+    const expected = await fresh.full(request, first.lastId ?? 0, source);
+    const bytesOf = (s: typeof second) => (s.encoded.format === "copy" ? Buffer.from(s.encoded.data) : null);
+    expect(bytesOf(second)?.equals(bytesOf(expected) as Buffer)).toBe(true);
+    expect(second.encoded.rows).toBe(120);
+    // An array page (an update) has no bytes to give back.
+    const arrays = await reader.full({ ...request, copy: false }, 0, source);
+    expect(reader.recycle?.(arrays.encoded)).toBe(false);
+    await reader.close();
+    await fresh.close();
+  });
+});
 
 describe("a page with a value of an unexpected type", () => {
   it("reports it with model, id and field and writes the rest", () => {

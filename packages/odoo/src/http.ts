@@ -4,12 +4,18 @@
  */
 import http from "node:http";
 import https from "node:https";
+import { BufferPool } from "./buffers.js";
 import { htmlTitle, type OdooProtocol, OdooTransportError } from "./errors.js";
 
 export interface HttpResponse {
   status: number;
   contentType: string;
   body: Buffer;
+  /**
+   * Requests sent `pooled`: gives the body's buffer back for the next answer. Call once, when
+   * nothing reads `body` any more; never called, the buffer is left to the garbage collector.
+   */
+  release?: () => void;
 }
 
 export interface HttpRequest {
@@ -20,6 +26,8 @@ export interface HttpRequest {
   body?: string | Buffer;
   protocol: OdooProtocol;
   call: string;
+  /** Read the answer into a reusable buffer (see `HttpResponse.release`): pages read, decoded, dropped. */
+  pooled?: boolean;
 }
 
 /** Network error codes worth retrying: the server may answer on the next attempt. */
@@ -43,6 +51,8 @@ export class HttpClient {
   readonly base: URL;
   private readonly agent: http.Agent;
   private readonly request: typeof http.request;
+  /** Buffers of `pooled` answers: a few pages in flight at once (read-ahead), reused page after page. */
+  readonly bodies = new BufferPool(3);
 
   constructor(
     baseUrl: string,
@@ -105,15 +115,48 @@ export class HttpClient {
         else resolve(response as HttpResponse);
       };
       const request = this.request(url, { method: req.method, headers, agent: this.agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () => {
-          done(undefined, {
-            status: res.statusCode ?? 0,
-            contentType: String(res.headers["content-type"] ?? ""),
-            body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks),
+        const status = res.statusCode ?? 0;
+        const contentType = String(res.headers["content-type"] ?? "");
+        if (req.pooled) {
+          // Each chunk copied into one buffer from the pool as it arrives (the chunks die young).
+          const declared = Number(res.headers["content-length"]);
+          let buffer = this.bodies.take(Number.isSafeInteger(declared) && declared > 0 ? declared : 1 << 20);
+          let size = 0;
+          res.on("data", (chunk: Buffer) => {
+            if (size + chunk.length > buffer.length) {
+              const bigger = this.bodies.take(Math.max(buffer.length * 2, size + chunk.length));
+              buffer.copy(bigger, 0, 0, size);
+              this.bodies.give(buffer);
+              buffer = bigger;
+            }
+            chunk.copy(buffer, size);
+            size += chunk.length;
           });
-        });
+          res.on("end", () => {
+            let released = false;
+            const owned = buffer;
+            done(undefined, {
+              status,
+              contentType,
+              body: owned.subarray(0, size),
+              release: () => {
+                if (released) return;
+                released = true;
+                this.bodies.give(owned);
+              },
+            });
+          });
+        } else {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("end", () => {
+            done(undefined, {
+              status,
+              contentType,
+              body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks),
+            });
+          });
+        }
         res.on("error", (error) => done(this.networkError(error, where, req, res.statusCode)));
         res.on("aborted", () =>
           done(

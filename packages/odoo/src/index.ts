@@ -1,3 +1,4 @@
+export { BufferPool } from "./buffers.js";
 export { type CheckReport, checkModel, formatCheckReport, type ModelCheck, runOdooCheck } from "./check.js";
 export {
   backoffDelay,

@@ -244,6 +244,8 @@ export class XmlRpcTransport extends ExecuteKwTransport {
       body: encodeMethodCall("execute_kw", [db, uid, password, c.model, c.method, args, kwargs], call),
       protocol: this.protocol,
       call,
+      // The answer's buffer is given back once the page is visited, for the next page.
+      pooled: true,
     });
     const where = `POST ${this.http.url(path).href}`;
     const head = res.body.subarray(0, 512).toString("latin1");
@@ -255,15 +257,19 @@ export class XmlRpcTransport extends ExecuteKwTransport {
     const body = res.body;
     const options = this.decodeOptions;
     let visited = false;
+    let hint: number | undefined | null = null; // null: not looked for yet
+    const lastIdHint = (): number | undefined => {
+      if (hint !== null) return hint;
+      const at = body.lastIndexOf("<name>id</name>");
+      const m =
+        at < 0
+          ? null
+          : /^<name>id<\/name>\s*<value>\s*<int>(\d{1,15})<\/int>/.exec(body.toString("latin1", at, at + 64));
+      hint = m ? Number(m[1]) : undefined;
+      return hint;
+    };
     return {
-      lastIdHint() {
-        const at = body.lastIndexOf("<name>id</name>");
-        if (at < 0) return undefined;
-        const m = /^<name>id<\/name>\s*<value>\s*<int>(\d{1,15})<\/int>/.exec(
-          body.toString("latin1", at, at + 64),
-        );
-        return m ? Number(m[1]) : undefined;
-      },
+      lastIdHint,
       visit: (visitor) => {
         if (visited) throw new Error(`${call}: a record page is visited once`);
         visited = true;
@@ -281,6 +287,11 @@ export class XmlRpcTransport extends ExecuteKwTransport {
               cause: error,
             },
           );
+        } finally {
+          // Decoded values are strings of their own: nothing refers to the answer's bytes now
+          // (the hint is kept: the buffer may hold the next answer by the time it is asked for).
+          lastIdHint();
+          res.release?.();
         }
       },
     };
