@@ -26,9 +26,10 @@ export class BufferPool {
       if (size >= bytes && (best < 0 || size < (this.free[best] as Buffer).length)) best = i;
     }
     if (best >= 0) return this.free.splice(best, 1)[0] as Buffer;
-    // A quarter more than asked, in 64 KB steps: the next page of the same model, slightly larger,
-    // fits the same buffer.
-    return Buffer.allocUnsafeSlow(Math.ceil((Math.max(bytes, 1) * 1.25) / 65_536) * 65_536);
+    // A quarter more than asked (at most 1 MB more), in 64 KB steps: the next page of the same
+    // model, slightly larger, fits the same buffer.
+    const headroom = Math.min(Math.ceil(bytes / 4), 1 << 20);
+    return Buffer.allocUnsafeSlow(Math.ceil((Math.max(bytes, 1) + headroom) / 65_536) * 65_536);
   }
 
   /**
