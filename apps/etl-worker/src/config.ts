@@ -11,8 +11,8 @@ export const ConfigSchema = Type.Object({
   ETL_MODEL_CONCURRENCY: env.int({ minimum: 1, maximum: 16, default: 4 }),
   /**
    * Threads that fetch, decode and map Odoo pages. One keeps the peak RSS lowest; with two, the
-   * pages of one model decode on both in turn (on a 2-core machine a full sync about 20 % faster,
-   * but a peak RSS of 280–355 MB instead of 230–255; bench/README.md).
+   * pages of one model decode on both in turn (on a 2-core machine a full sync about 15 % faster,
+   * at a peak RSS of 255–279 MB instead of 206–216; bench/README.md).
    */
   ETL_READER_THREADS: env.int({ minimum: 1, maximum: 8, default: 1 }),
   /** Records per Odoo page (search_read limit); 500–2000 is safe on real servers. */
