@@ -327,14 +327,28 @@ export function createEngine(deps: EngineDeps) {
     task.run.update(task.model, { ...task.counts });
   }
 
-  /** A full pass by id (resuming one in progress), then deletions are reconciled. */
-  async function fullPass(task: ModelTask, prepared: Awaited<ReturnType<typeof prepare>>) {
+  /** A model's cursor row, and whether a full pass of it is in progress (to resume). */
+  async function cursorOf(model: string) {
     const cursor = await db
       .selectFrom("etl.cursors")
       .selectAll()
-      .where("model", "=", task.model)
+      .where("model", "=", model)
       .executeTakeFirst();
-    const resuming = cursor?.full_last_id !== null && cursor?.full_last_id !== undefined;
+    const fullInProgress = cursor?.full_last_id !== null && cursor?.full_last_id !== undefined;
+    return { cursor, fullInProgress };
+  }
+
+  /** Records by id, company-dependent fields read in each record's company (reconcile, sync-records). */
+  async function readIds(task: ModelTask, prepared: Awaited<ReturnType<typeof prepare>>, ids: number[]) {
+    const fields = prepared.resolved.columns.map((c) => c.name);
+    const records = await read(task.source, task.model, ids, fields);
+    await rereadPerCompany(task.source, task.model, records, prepared.resolved.perCompany);
+    return records;
+  }
+
+  /** A full pass by id (resuming one in progress), then deletions are reconciled. */
+  async function fullPass(task: ModelTask, prepared: Awaited<ReturnType<typeof prepare>>) {
+    const { cursor, fullInProgress: resuming } = await cursorOf(task.model);
     let highWater: number | null =
       resuming && cursor?.full_high_water
         ? Math.floor(new Date(cursor.full_high_water).getTime() / 1000)
@@ -432,7 +446,6 @@ export function createEngine(deps: EngineDeps) {
     // would cancel its -1.
     const localTop = (await localMaxId(db, task.model)) + 1;
     const remoteTop = (await maxId(task.source, task.model)) + 1;
-    const fields = prepared.resolved.columns.map((c) => c.name);
     const visit = async (lo: number, hi: number): Promise<void> => {
       if (task.signal.aborted) throw task.signal.reason;
       const domain = [
@@ -455,8 +468,7 @@ export function createEngine(deps: EngineDeps) {
         const absent = remoteIds.filter((id) => !localSet.has(id));
         task.counts.deleted += await markDeleted(db, task.model, gone, task.lease);
         for (let i = 0; i < absent.length; i += settings.pageSize) {
-          const records = await read(task.source, task.model, absent.slice(i, i + settings.pageSize), fields);
-          await rereadPerCompany(task.source, task.model, records, prepared.resolved.perCompany);
+          const records = await readIds(task, prepared, absent.slice(i, i + settings.pageSize));
           task.counts.fetched += records.length;
           await write(task, prepared, transform(task, prepared.transformer, records));
         }
@@ -647,12 +659,7 @@ export function createEngine(deps: EngineDeps) {
     /** `sync`: incremental (default) or full, over `models`. */
     sync(job: JobRun, models: string[], mode: "incremental" | "full", requestedBy?: string) {
       return execute("sync", job, models, mode, requestedBy, async (task, prepared) => {
-        const cursor = await db
-          .selectFrom("etl.cursors")
-          .selectAll()
-          .where("model", "=", task.model)
-          .executeTakeFirst();
-        const fullInProgress = cursor?.full_last_id !== null && cursor?.full_last_id !== undefined;
+        const { cursor, fullInProgress } = await cursorOf(task.model);
         if (mode === "full" || fullInProgress || !cursor?.write_date) {
           await fullPass(task, prepared);
         } else {
@@ -668,12 +675,8 @@ export function createEngine(deps: EngineDeps) {
      */
     reconcileDeletions(job: JobRun, models: string[], requestedBy?: string) {
       return execute("reconcile-deletions", job, models, null, requestedBy, async (task, prepared) => {
-        const cursor = await db
-          .selectFrom("etl.cursors")
-          .select(["write_date", "full_last_id"])
-          .where("model", "=", task.model)
-          .executeTakeFirst();
-        if (cursor?.write_date && (cursor.full_last_id === null || cursor.full_last_id === undefined)) {
+        const { cursor, fullInProgress } = await cursorOf(task.model);
+        if (cursor?.write_date && !fullInProgress) {
           const second = Math.floor(new Date(cursor.write_date).getTime() / 1000);
           await timed(task, "catchUp", () => incremental(task, prepared, second));
         }
@@ -684,13 +687,7 @@ export function createEngine(deps: EngineDeps) {
     syncRecords(job: JobRun, model: string, ids: number[], requestedBy?: string) {
       return execute("sync-records", job, [model], null, requestedBy, async (task, prepared) => {
         const unique = [...new Set(ids)];
-        const records = await read(
-          task.source,
-          model,
-          unique,
-          prepared.resolved.columns.map((c) => c.name),
-        );
-        await rereadPerCompany(task.source, model, records, prepared.resolved.perCompany);
+        const records = await readIds(task, prepared, unique);
         task.counts.fetched += records.length;
         await write(task, prepared, transform(task, prepared.transformer, records));
         const found = new Set(records.map((r) => r.id));
