@@ -1,6 +1,6 @@
 import type { JobName, PayloadOf, QueueDefinition, ResultOf } from "@finanzas/contracts";
 import type { Logger } from "@finanzas/logger";
-import { type Job, UnrecoverableError, Worker } from "bullmq";
+import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { QueueConnection } from "./producer.js";
 import { redisOptions } from "./redis.js";
 import { assertMatches, PayloadError } from "./validate.js";
@@ -61,11 +61,37 @@ export function createConsumer<Q extends QueueDefinition>(
   assertHandlers(definition, handlers as Record<string, unknown>);
   const running = new Map<
     string,
-    { job: Job; token: string | undefined; abort: AbortController; done: Promise<unknown> }
+    {
+      job: Job;
+      token: string | undefined;
+      abort: AbortController;
+      done: Promise<unknown>;
+      /** Set when close() has put the job back in the queue: its outcome is no longer ours to record. */
+      returned: boolean;
+    }
   >();
   const log = options.logger.child({ queue: definition.name });
+  let closing = false;
+  // Jobs the worker had already taken from Redis when close() began, handed back before they ran.
+  const handedBack: Promise<string | undefined>[] = [];
 
   const processor = async (job: Job, token?: string) => {
+    if (closing) {
+      // Fetched in the instant before the pause: it must not start now that the service is stopping.
+      const back = job.moveToWait(token).then(
+        () => String(job.id),
+        (error: unknown) => {
+          log.warn(
+            { jobId: job.id, err: error },
+            "could not return a job taken while closing; it will be retried when its lock expires",
+          );
+          return undefined;
+        },
+      );
+      handedBack.push(back);
+      await back;
+      throw new WaitingError(); // BullMQ: the job was moved by its processor, record nothing
+    }
     const jobLog = log.child({ job: job.name, jobId: job.id, attempt: job.attemptsMade + 1 });
     const contract = definition.jobs[job.name];
     if (!contract) throw new UnrecoverableError(`queue ${definition.name} has no job named ${job.name}`);
@@ -88,13 +114,19 @@ export function createConsumer<Q extends QueueDefinition>(
     const started = Date.now();
     jobLog.info("job started");
     const done = handler(job.data, ctx);
-    running.set(String(job.id), { job, token, abort, done });
+    const entry = { job, token, abort, done, returned: false };
+    running.set(String(job.id), entry);
     try {
       const result = await done;
+      if (entry.returned) throw new WaitingError();
       assertMatches(contract.result, result, `result of ${definition.name}/${job.name}`);
       jobLog.info({ ms: Date.now() - started }, "job completed");
       return result;
     } catch (error) {
+      if (entry.returned) {
+        jobLog.info({ ms: Date.now() - started }, "job returned to the queue");
+        throw error instanceof WaitingError ? error : new WaitingError();
+      }
       jobLog.error({ err: error, ms: Date.now() - started }, "job failed");
       if (error instanceof PayloadError) throw new UnrecoverableError(error.message);
       throw error;
@@ -117,6 +149,7 @@ export function createConsumer<Q extends QueueDefinition>(
       return running.size;
     },
     async close(timeoutMs) {
+      closing = true;
       await worker.pause(true); // take no new jobs; running ones go on
       const deadline = new Promise<"timeout">((resolve) => setTimeout(resolve, timeoutMs, "timeout").unref());
       const allDone = Promise.allSettled([...running.values()].map((r) => r.done)).then(
@@ -124,9 +157,11 @@ export function createConsumer<Q extends QueueDefinition>(
       );
       const returned: string[] = [];
       if ((await Promise.race([allDone, deadline])) === "timeout") {
-        for (const [id, { job, token, abort }] of running) {
+        for (const [id, entry] of running) {
+          const { job, token, abort } = entry;
           abort.abort(new Error("service shutting down"));
           try {
+            entry.returned = true;
             await job.moveToWait(token);
             returned.push(id);
           } catch (error) {
@@ -142,6 +177,7 @@ export function createConsumer<Q extends QueueDefinition>(
         );
       }
       await worker.close(returned.length > 0);
+      for (const id of await Promise.all(handedBack)) if (id !== undefined) returned.push(id);
       return { returned };
     },
   };
