@@ -29,6 +29,7 @@ import {
   writeBatch,
 } from "./load.js";
 import { acquire, keepAlive, release } from "./locks.js";
+import type { EtlMetrics } from "./metrics.js";
 import { inProcessReader, type PageReader, type PageRequest } from "./pages.js";
 import { specOf, tableOf } from "./registry.js";
 import {
@@ -103,6 +104,8 @@ export interface EngineDeps {
   settings: EtlSettings;
   /** Where sync pages are fetched, decoded and mapped; default: on this thread with `odoo`. */
   reader?: PageReader | undefined;
+  /** Told as each model's work in a run ends (Prometheus in the service). */
+  metrics?: EtlMetrics | undefined;
 }
 
 export interface JobRun {
@@ -532,7 +535,9 @@ export function createEngine(deps: EngineDeps) {
             .map((p) => `${p.model} id ${p.id} field ${p.field}: expected ${p.expected}, got ${p.value}`)
             .join("; ")
         : undefined;
-      if (status === "succeeded")
+      // "Last success" is when the model was last brought up to date: a sync, not a few records
+      // re-read by sync-records nor a deletion check.
+      if (status === "succeeded" && mode !== null)
         await patchCursor(db, model, { last_success_at: new Date(), last_run_id: run.runId });
       log.info({ ...counts, missing: missing.length, problems: problems.length, phaseMs }, `model ${status}`);
       return { status, ...counts, missing, problems, error };
@@ -590,7 +595,18 @@ export function createEngine(deps: EngineDeps) {
         run.update(model, { status: "succeeded" });
         return;
       }
+      const modelStarted = Date.now();
       const outcome = await runModel(run, model, mode, work);
+      deps.metrics?.modelEnded({
+        model,
+        job: kind,
+        mode,
+        status: outcome.status,
+        fetched: outcome.fetched,
+        upserted: outcome.upserted,
+        deleted: outcome.deleted,
+        seconds: (Date.now() - modelStarted) / 1000,
+      });
       outcomes.set(model, outcome);
       await finishModel(db, runId, model, outcome);
       run.update(

@@ -1,6 +1,7 @@
 import { createServiceLogger, runWorkerService } from "@finanzas/bootstrap";
 import { clientOptionsFromEnv, createOdooClient } from "@finanzas/odoo";
 import { readConfig, settingsFrom } from "./config.js";
+import { createEtlMetrics } from "./metrics.js";
 import { createThreadReader } from "./thread-reader.js";
 import { createEtlWorker } from "./worker.js";
 
@@ -11,7 +12,7 @@ await runWorkerService({
   service: "etl-worker",
   config,
   logger,
-  start: async (stores, shutdown) => {
+  start: async (stores, shutdown, metrics) => {
     const clientOptions = { ...clientOptionsFromEnv(config), maxConcurrency: config.ETL_MODEL_CONCURRENCY };
     const odoo = createOdooClient(clientOptions);
     shutdown.add("odoo client", () => odoo.close());
@@ -32,6 +33,7 @@ await runWorkerService({
       publisher: stores.redis,
       settings: settingsFrom(config),
       reader,
+      metrics: createEtlMetrics(metrics, stores.database.db, logger),
     });
   },
 });

@@ -9,6 +9,7 @@ import { createEngine, type EtlSettings } from "./engine.js";
 import { reconcileDeletionsHandler } from "./jobs/reconcile-deletions.js";
 import { syncHandler } from "./jobs/sync.js";
 import { syncRecordsHandler } from "./jobs/sync-records.js";
+import type { EtlMetrics } from "./metrics.js";
 import type { PageReader } from "./pages.js";
 import { assertRegistry } from "./registry.js";
 import { ensureModelTables } from "./schema.js";
@@ -26,6 +27,8 @@ export interface WorkerDeps {
   settings: EtlSettings;
   /** Where sync pages are read (a reader thread in the service); default: this thread. */
   reader?: PageReader | undefined;
+  /** Per-model counts and timings for Prometheus (see metrics.ts). */
+  metrics?: EtlMetrics | undefined;
 }
 
 /**
@@ -47,6 +50,7 @@ export async function createEtlWorker(deps: WorkerDeps): Promise<Consumer> {
     logger: deps.logger,
     settings: deps.settings,
     reader: deps.reader,
+    metrics: deps.metrics,
   });
   const handlers: Handlers<typeof etlQueue> = {
     sync: syncHandler(engine),

@@ -5,4 +5,5 @@ serviceLifecycleSuite({
   service: "scheduler",
   entry: fileURLToPath(new URL("../dist/main.js", import.meta.url)),
   portVariable: "HEALTH_PORT",
+  metrics: [/^process_resident_memory_bytes{service="scheduler"} \d+/m],
 });

@@ -1,6 +1,8 @@
 import type { Logger } from "@finanzas/logger";
 import type { Consumer } from "@finanzas/queue";
 import { runService, type Shutdown, startHealthServer } from "@finanzas/runtime";
+import { collectDefaultMetrics, Registry as MetricsRegistry, type Registry } from "prom-client";
+import { observeJobs } from "./metrics.js";
 import { openStores, type StoreConfig, type Stores } from "./stores.js";
 
 export interface WorkerServiceConfig extends StoreConfig {
@@ -16,7 +18,11 @@ export interface WorkerService {
    * Builds what the service runs, from opened stores: a queue consumer (the workers) or anything
    * else that can be closed within a deadline (the scheduler).
    */
-  start(stores: Stores, shutdown: Shutdown): Promise<Pick<Consumer, "close">>;
+  start(
+    stores: Stores,
+    shutdown: Shutdown,
+    metrics: Registry,
+  ): Promise<Pick<Consumer, "close"> & Partial<Pick<Consumer, "observe" | "active" | "worker">>>;
 }
 
 /**
@@ -28,14 +34,21 @@ export function runWorkerService(worker: WorkerService): Promise<void> {
   const { config, logger } = worker;
   return runService(logger, async (shutdown) => {
     const stores = await openStores(worker.service, config, shutdown);
+    // Prometheus on the health port: the process (CPU, memory, event loop, GC), the queue's jobs,
+    // and whatever the service adds to the registry it is given.
+    const metrics = new MetricsRegistry();
+    metrics.setDefaultLabels({ service: worker.service });
+    collectDefaultMetrics({ register: metrics });
     const health = await startHealthServer({
       port: config.HEALTH_PORT,
       checks: stores.checks,
       logger,
       startsNotReady: true,
+      metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
     });
     shutdown.add("health server", () => health.close());
-    const running = await worker.start(stores, shutdown);
+    const running = await worker.start(stores, shutdown, metrics);
+    if (running.observe && running.worker) observeJobs(metrics, running as Consumer);
     shutdown.add("work", () => running.close(config.SHUTDOWN_TIMEOUT_MS), config.SHUTDOWN_TIMEOUT_MS + 5_000);
     shutdown.add("readiness", () => health.drain());
     health.markStarted();

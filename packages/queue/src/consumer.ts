@@ -42,10 +42,21 @@ export interface ConsumerOptions extends QueueConnection {
   logger: Logger;
 }
 
+/** How a job's run in this process ended, for metrics. */
+export interface JobEnd {
+  queue: string;
+  job: string;
+  /** `returned`: put back in the queue at shutdown (or refused while closing) for another run. */
+  outcome: "completed" | "failed" | "returned";
+  seconds: number;
+}
+
 export interface Consumer {
   readonly worker: Worker;
   /** Jobs running right now in this process. */
   readonly active: number;
+  /** Calls `listener` as each job's run ends (a throwing listener is logged, never fails the job). */
+  observe(listener: (end: JobEnd) => void): void;
   /**
    * Stops taking jobs, lets running ones finish for up to `timeoutMs`, then aborts the rest, puts
    * them back in the queue for another worker (or this one after a restart), and closes.
@@ -72,6 +83,22 @@ export function createConsumer<Q extends QueueDefinition>(
   >();
   const log = options.logger.child({ queue: definition.name });
   let closing = false;
+  const listeners: ((end: JobEnd) => void)[] = [];
+  const ended = (job: Job, outcome: JobEnd["outcome"], startedAt: number) => {
+    const end: JobEnd = {
+      queue: definition.name,
+      job: job.name,
+      outcome,
+      seconds: (Date.now() - startedAt) / 1000,
+    };
+    for (const listener of listeners) {
+      try {
+        listener(end);
+      } catch (error) {
+        log.warn({ err: error }, "a job listener threw");
+      }
+    }
+  };
   // Jobs the worker had already taken from Redis when close() began, handed back before they ran.
   const handedBack: Promise<string | undefined>[] = [];
 
@@ -90,14 +117,19 @@ export function createConsumer<Q extends QueueDefinition>(
       );
       handedBack.push(back);
       await back;
+      ended(job, "returned", Date.now());
       throw new WaitingError(); // BullMQ: the job was moved by its processor, record nothing
     }
     const jobLog = log.child({ job: job.name, jobId: job.id, attempt: job.attemptsMade + 1 });
     const contract = definition.jobs[job.name];
-    if (!contract) throw new UnrecoverableError(`queue ${definition.name} has no job named ${job.name}`);
+    if (!contract) {
+      ended(job, "failed", Date.now());
+      throw new UnrecoverableError(`queue ${definition.name} has no job named ${job.name}`);
+    }
     try {
       assertMatches(contract.payload, job.data, `payload for ${definition.name}/${job.name}`);
     } catch (error) {
+      ended(job, "failed", Date.now());
       // A payload that does not match will never match: fail now, no retry, keep it visible.
       if (error instanceof PayloadError) throw new UnrecoverableError(error.message);
       throw error;
@@ -121,13 +153,16 @@ export function createConsumer<Q extends QueueDefinition>(
       if (entry.returned) throw new WaitingError();
       assertMatches(contract.result, result, `result of ${definition.name}/${job.name}`);
       jobLog.info({ ms: Date.now() - started }, "job completed");
+      ended(job, "completed", started);
       return result;
     } catch (error) {
       if (entry.returned) {
         jobLog.info({ ms: Date.now() - started }, "job returned to the queue");
+        ended(job, "returned", started);
         throw error instanceof WaitingError ? error : new WaitingError();
       }
       jobLog.error({ err: error, ms: Date.now() - started }, "job failed");
+      ended(job, "failed", started);
       if (error instanceof PayloadError) throw new UnrecoverableError(error.message);
       throw error;
     } finally {
@@ -147,6 +182,9 @@ export function createConsumer<Q extends QueueDefinition>(
     worker,
     get active() {
       return running.size;
+    },
+    observe(listener) {
+      listeners.push(listener);
     },
     async close(timeoutMs) {
       closing = true;

@@ -7,6 +7,7 @@ export {
   type Handler,
   type Handlers,
   type JobContext,
+  type JobEnd,
 } from "./consumer.js";
 export { createProducer, type Producer, type QueueConnection } from "./producer.js";
 export { assertRedisReachable, createRedis, redisOptions, redisOptionsFromUrl } from "./redis.js";

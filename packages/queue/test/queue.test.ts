@@ -10,6 +10,7 @@ import {
   createConsumer,
   createProducer,
   type Handlers,
+  type JobEnd,
   PayloadError,
   redisOptions,
 } from "../src/index.js";
@@ -83,12 +84,17 @@ describe("a queue round trip through real Redis", () => {
   it("delivers a valid payload to its handler and stores the validated result", async () => {
     const producer = createProducer(testQueue, connection);
     const consumer = createConsumer(testQueue, handlers, { ...connection, concurrency: 2, logger });
+    const ends: JobEnd[] = [];
+    consumer.observe((end) => ends.push(end));
     try {
       const { id } = await producer.add("double", { n: 21 });
       await waitForState(producer.queue, id, ["completed"]);
       const job = await producer.queue.getJob(id);
       expect(job?.returnvalue).toEqual({ doubled: 42 });
       expect(runs[id]).toBe(1);
+      expect(ends).toEqual([
+        { queue: "roundtrip", job: "double", outcome: "completed", seconds: expect.any(Number) },
+      ]);
     } finally {
       await consumer.close(1_000);
       await producer.close();
@@ -115,6 +121,8 @@ describe("a queue round trip through real Redis", () => {
     // An old or foreign producer that skipped validation writes straight to the queue.
     const raw = new Queue(testQueue.name, { connection: redisOptions(TEST_REDIS_URL, "producer"), prefix });
     const consumer = createConsumer(testQueue, handlers, { ...connection, concurrency: 1, logger });
+    const ends: JobEnd[] = [];
+    consumer.observe((end) => ends.push(end));
     try {
       const job = await raw.add("double", { n: "twelve" }, { attempts: 5 });
       await waitForState(raw, job.id!, ["failed"]);
@@ -123,6 +131,7 @@ describe("a queue round trip through real Redis", () => {
       expect(failed?.attemptsMade).toBe(1);
       expect(runs[job.id!]).toBeUndefined();
       expect(await raw.getFailedCount()).toBeGreaterThanOrEqual(1);
+      expect(ends.map((e) => e.outcome)).toEqual(["failed"]);
     } finally {
       await consumer.close(1_000);
       await raw.close();
@@ -132,6 +141,8 @@ describe("a queue round trip through real Redis", () => {
   it("on close lets a short job finish, and returns a long one to the queue at the deadline", async () => {
     const producer = createProducer(testQueue, connection);
     const consumer = createConsumer(testQueue, handlers, { ...connection, concurrency: 2, logger });
+    const ends: JobEnd[] = [];
+    consumer.observe((end) => ends.push(end));
     try {
       const short = await producer.add("sleep", { ms: 400 });
       const long = await producer.add("sleep", { ms: 60_000 });
@@ -143,6 +154,12 @@ describe("a queue round trip through real Redis", () => {
       expect(returned).toEqual([long.id]);
       expect(await producer.queue.getJobState(short.id)).toBe("completed");
       expect(await producer.queue.getJobState(long.id)).toBe("waiting");
+      // What a metrics listener sees: the short one completed, the long one returned after ~1 s.
+      expect(ends.map((e) => [e.job, e.outcome])).toEqual([
+        ["sleep", "completed"],
+        ["sleep", "returned"],
+      ]);
+      expect(ends[1]?.seconds).toBeGreaterThanOrEqual(1);
       // Another replica (or this one after a restart) picks the returned job up again.
       const replica = createConsumer(testQueue, handlers, { ...connection, concurrency: 1, logger });
       await waitForState(producer.queue, long.id, ["active"]);

@@ -14,6 +14,8 @@ export interface HealthServerOptions {
   checkTimeoutMs?: number;
   /** Answer 503 "starting" until markStarted() (the service's own start-up, e.g. creating tables). Default false. */
   startsNotReady?: boolean;
+  /** Serves GET /metrics (Prometheus' text format) when given. */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
 export interface ReadinessReport {
@@ -50,7 +52,7 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-/** The small HTTP server every worker runs: GET /health/live and GET /health/ready. */
+/** The small HTTP server every worker runs: GET /health/live, GET /health/ready and, if given, GET /metrics. */
 export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
   let draining = false;
   let started = options.startsNotReady !== true;
@@ -70,7 +72,23 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
       );
       return;
     }
-    send(404, { error: "not found", routes: ["/health/live", "/health/ready"] });
+    if (path === "/metrics" && options.metrics) {
+      options.metrics().then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
+          res.end(body);
+        },
+        (error: unknown) => {
+          options.logger.error({ err: error }, "could not collect metrics");
+          send(500, { error: `could not collect metrics: ${errorReason(error)}` });
+        },
+      );
+      return;
+    }
+    send(404, {
+      error: "not found",
+      routes: ["/health/live", "/health/ready", ...(options.metrics ? ["/metrics"] : [])],
+    });
   });
   server.keepAliveTimeout = 1_000;
   await new Promise<void>((resolve, reject) => {

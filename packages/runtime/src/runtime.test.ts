@@ -91,6 +91,35 @@ describe("health server", () => {
     }
   });
 
+  it("serves /metrics only when given, and a 500 naming the cause when collecting fails", async () => {
+    const plain = await startHealthServer({ port: 0, host: "127.0.0.1", logger, checks: {} });
+    let fail = false;
+    const scraped = await startHealthServer({
+      port: 0,
+      host: "127.0.0.1",
+      logger,
+      checks: {},
+      metrics: async () => {
+        if (fail) throw new Error("registry broke");
+        return { contentType: "text/plain; version=0.0.4; charset=utf-8", body: "up 1\n" };
+      },
+    });
+    try {
+      expect((await fetch(`http://127.0.0.1:${plain.port}/metrics`)).status).toBe(404);
+      const ok = await fetch(`http://127.0.0.1:${scraped.port}/metrics`);
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+      expect(await ok.text()).toBe("up 1\n");
+      fail = true;
+      const broken = await fetch(`http://127.0.0.1:${scraped.port}/metrics`);
+      expect(broken.status).toBe(500);
+      expect(await broken.json()).toEqual({ error: "could not collect metrics: registry broke" });
+    } finally {
+      await plain.close();
+      await scraped.close();
+    }
+  });
+
   it("fails a check that does not answer in time", async () => {
     const report = await checkReadiness({ slow: () => new Promise(() => {}) }, 30);
     expect(report).toEqual({ ready: false, status: "not ready", checks: { slow: "error: ETIMEDOUT" } });

@@ -26,6 +26,8 @@ export interface ServiceSuiteOptions {
   portVariable: "PORT" | "HEALTH_PORT";
   /** Extra environment the service needs to boot. */
   env?: Record<string, string>;
+  /** Series that GET /metrics on the health port must show once ready (Prometheus text lines). */
+  metrics?: RegExp[];
 }
 
 /**
@@ -68,6 +70,13 @@ export function serviceLifecycleSuite(options: ServiceSuiteOptions): void {
         expect(ready).toEqual({ ready: true, status: "ready", checks: { postgres: "ok", redis: "ok" } });
         const live = await fetch(`http://127.0.0.1:${port}/health/live`);
         expect(live.status).toBe(200);
+        if (options.metrics) {
+          const scrape = await fetch(`http://127.0.0.1:${port}/metrics`);
+          expect(scrape.status).toBe(200);
+          expect(scrape.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+          const text = await scrape.text();
+          for (const series of options.metrics) expect(text).toMatch(series);
+        }
         const { code, ms } = await proc.stop("SIGTERM");
         expect(code, proc.output()).toBe(0);
         expect(ms).toBeLessThan(3_000 + 5_000);
