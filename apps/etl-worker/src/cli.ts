@@ -141,7 +141,11 @@ async function status(): Promise<number> {
         live,
         deleted,
         ago(lastSuccess, now),
-        c?.full_last_id !== null && c?.full_last_id !== undefined ? `full pass at id ${c.full_last_id}` : "",
+        c?.absent_at
+          ? "not on this Odoo (optional model, skipped)"
+          : c?.full_last_id !== null && c?.full_last_id !== undefined
+            ? `full pass at id ${c.full_last_id}`
+            : "",
       ]);
     }
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));

@@ -9,7 +9,7 @@ import type { DataChanged, RunProgress, RunResult } from "@finanzas/contracts";
 import { dataChangedChannel, odooTableName } from "@finanzas/contracts";
 import { type Database, type Kysely, sql } from "@finanzas/db";
 import type { Logger } from "@finanzas/logger";
-import { type OdooClient, OdooError } from "@finanzas/odoo";
+import { OdooAccessError, type OdooClient, OdooError, OdooUserError } from "@finanzas/odoo";
 import type { Redis } from "ioredis";
 import type { Pool } from "pg";
 import {
@@ -488,6 +488,21 @@ export function createEngine(deps: EngineDeps) {
     await patchCursor(db, task.model, { last_reconciled_at: new Date() });
   }
 
+  /**
+   * Why a model cannot be read at all, when that is the server's answer rather than a failure: it
+   * does not exist there (XML-RPC fault 2 "Object … doesn't exist", JSON-2 404) or the sync user
+   * may not read it (fault 4, JSON-2 403).
+   */
+  function absenceOf(error: unknown): string | undefined {
+    if (error instanceof OdooAccessError) return `the sync user may not read it (${error.message})`;
+    if (
+      error instanceof OdooUserError &&
+      (error.status === 404 || /doesn't exist|does not exist|unknown model/i.test(error.message))
+    )
+      return `this Odoo server does not have it (${error.message})`;
+    return undefined;
+  }
+
   /** Runs one model under its lease; never throws (the outcome says what happened). */
   async function runModel(
     run: RunState,
@@ -524,7 +539,27 @@ export function createEngine(deps: EngineDeps) {
         log,
         phaseMs,
       };
-      const prepared = await prepare(task);
+      let prepared: Awaited<ReturnType<typeof prepare>>;
+      try {
+        prepared = await prepare(task);
+      } catch (error) {
+        const absence = specOf(model).optional ? absenceOf(error) : undefined;
+        if (absence === undefined) throw error;
+        // An optional model this server lacks: noted, nothing to copy, the run goes on.
+        const now = new Date();
+        await patchCursor(db, model, {
+          absent_at: now,
+          ...(mode !== null ? { last_success_at: now, last_run_id: run.runId } : {}),
+        });
+        log.warn({ reason: absence }, "optional model not available on this Odoo: skipped");
+        return {
+          status: "succeeded",
+          ...counts,
+          missing,
+          problems,
+          error: `skipped: ${model} is optional and ${absence}`,
+        };
+      }
       missing = prepared.resolved.missing;
       await work(task, prepared);
       const status = problems.length ? "failed" : "succeeded";
@@ -538,7 +573,11 @@ export function createEngine(deps: EngineDeps) {
       // "Last success" is when the model was last brought up to date: a sync, not a few records
       // re-read by sync-records nor a deletion check.
       if (status === "succeeded" && mode !== null)
-        await patchCursor(db, model, { last_success_at: new Date(), last_run_id: run.runId });
+        await patchCursor(db, model, {
+          last_success_at: new Date(),
+          last_run_id: run.runId,
+          absent_at: null,
+        });
       log.info({ ...counts, missing: missing.length, problems: problems.length, phaseMs }, `model ${status}`);
       return { status, ...counts, missing, problems, error };
     } catch (error) {

@@ -117,6 +117,7 @@ export type CursorPatch = Partial<{
   last_full_at: Date;
   last_success_at: Date;
   last_reconciled_at: Date;
+  absent_at: Date | null;
   last_run_id: number;
 }>;
 

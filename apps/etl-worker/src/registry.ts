@@ -46,6 +46,11 @@ export interface FieldGroup {
 export interface ModelSpec {
   model: string;
   fields: (FieldSpec | FieldGroup)[];
+  /**
+   * Not one of the finance models every Odoo-compatible server must serve: when the server does not
+   * have it (or the sync user may not read it), the run notes it and goes on instead of failing.
+   */
+  optional?: boolean;
 }
 
 /** PostgreSQL column type of each kind: money and quantities numeric (never float), many2one the id. */
@@ -273,6 +278,9 @@ export const REGISTRY: readonly ModelSpec[] = [
     // Reconciliation history: what was matched between two journal items, and from which date
     // (max_date) it counts; the API's as-of aging subtracts the partials up to a date.
     model: "account.partial.reconcile",
+    // Odoo 16–19 always has it; a reduced Odoo-compatible server may not (the API's aging then
+    // works from the items' current residuals).
+    optional: true,
     fields: [
       m2o("debit_move_id"),
       m2o("credit_move_id"),

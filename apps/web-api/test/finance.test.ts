@@ -546,6 +546,45 @@ describe("aging and dashboard", () => {
     expect((await get("/api/v1/aging?kind=receivable&asOf=2024-02-29")).statusCode).toBe(200);
   });
 
+  it("on an Odoo without the reconciliation history, works from current residuals for today and later, and refuses past dates naming asOf", async () => {
+    // What the ETL records when the server has no account.partial.reconcile (etl-worker's
+    // optional.test.ts): absent_at set. The table is hidden too, so nothing can read it.
+    await query("update etl.cursors set absent_at = now() where model = 'account.partial.reconcile'");
+    await query("alter table odoo.account_partial_reconcile rename to account_partial_reconcile_hidden");
+    try {
+      const aging = await get("/api/v1/aging?kind=receivable"); // asOf omitted: today
+      expect(aging.statusCode, aging.body).toBe(200);
+      for (const kind of ["receivable", "payable"] as const) {
+        const { nonZero } = await expectAging(kind, "2099-01-01", "current");
+        expect(nonZero).toBeGreaterThanOrEqual(1);
+      }
+      const dashboard = await get("/api/v1/dashboard?asOf=2099-01-02");
+      expect(dashboard.statusCode, dashboard.body).toBe(200);
+      const [open] = await query<{ rec: string }>(
+        `select coalesce(sum(l.amount_residual), 0)::text as rec from odoo.account_move_line l
+         join odoo.account_account a on a.id = l.account_id
+         where l._deleted_at is null and l.parent_state = 'posted' and l.company_id = 1
+           and a.account_type = 'asset_receivable' and l.date <= '2099-01-02'`,
+      );
+      const company = dashboard.json().companies.find((c: { companyId: number }) => c.companyId === 1);
+      expect(norm(company.openReceivables)).toBe(norm(open!.rec));
+      const past = await get("/api/v1/aging?kind=payable&asOf=2001-02-03");
+      expect(past.statusCode).toBe(422);
+      expect(past.headers["content-type"]).toContain("application/problem+json");
+      expect(past.json().detail).toMatch(
+        /need the reconciliation history \(account\.partial\.reconcile\), which the connected Odoo does not provide/,
+      );
+      expect(past.json().errors).toEqual([
+        { field: "asOf", message: expect.stringMatching(/today .* or later/) },
+      ]);
+      expect((await get("/api/v1/dashboard?asOf=2001-02-03")).statusCode).toBe(422);
+    } finally {
+      await query("alter table odoo.account_partial_reconcile_hidden rename to account_partial_reconcile");
+      await query("update etl.cursors set absent_at = null where model = 'account.partial.reconcile'");
+    }
+    expect((await get("/api/v1/aging?kind=payable&asOf=2001-02-04")).statusCode).toBe(200);
+  });
+
   it("answers 503 naming the missing reconciliation history rather than failing", async () => {
     await query("alter table odoo.account_partial_reconcile rename to account_partial_reconcile_hidden");
     try {

@@ -44,6 +44,11 @@ export interface OdooSimOptions {
   basePath?: string;
   /** Odoo's login cooldown: after `after` failed logins, refuse logins for `seconds` (default 10 / 60; 0 disables). */
   loginCooldown?: { after: number; seconds: number };
+  /**
+   * Models this server does not have, as a reduced Odoo-compatible server may lack models real Odoo
+   * always has (e.g. `account.partial.reconcile`): calls on them get Odoo's unknown-model error.
+   */
+  without?: string[];
 }
 
 /** Read access to the generated data for tests (Odoo-shaped values, ignoring access rules). */
@@ -112,6 +117,9 @@ export async function startOdooSim(options: OdooSimOptions = {}): Promise<OdooSi
   // build the (write_date, id) index up front so the first incremental page is fast
   store.table("account.move.line").writeDateIndex();
   store.table("account.move").writeDateIndex();
+  for (const model of options.without ?? []) {
+    if (!store.tables.delete(model)) throw new Error(`without: the simulator has no model ${model}`);
+  }
   const service = new OdooService(
     store,
     { database, username, password, apiKey },

@@ -314,6 +314,7 @@ const ACCOUNT_TYPE = { receivable: "asset_receivable", payable: "liability_payab
  * after every partial's max_date this equals the items' current `amount_residual`.
  */
 const residualsAsOf = (
+  source: ResidualSource,
   asOf: string,
   kinds: readonly (keyof typeof ACCOUNT_TYPE)[],
   companyId?: number,
@@ -327,6 +328,16 @@ const residualsAsOf = (
   ];
   if (companyId !== undefined) where.push(sql`l.company_id = ${companyId}`);
   if (partnerId !== undefined) where.push(sql`l.partner_id = ${partnerId}`);
+  if (source === "current") {
+    // No reconciliation history on this Odoo: the items' residuals as Odoo keeps them now, exact
+    // for today and later dates (residualSource refuses earlier ones).
+    return sql`select l.company_id, l.partner_id, a.account_type, l.amount_residual as residual,
+        coalesce(l.date_maturity, m.invoice_date_due, l.date) as due
+      from odoo.account_move_line l
+      join odoo.account_account a on a.id = l.account_id and a._deleted_at is null
+      left join odoo.account_move m on m.id = l.move_id and m._deleted_at is null
+      where ${and(where)}`;
+  }
   return sql`select l.company_id, l.partner_id, a.account_type,
       l.balance - coalesce(matched.amount, 0) as residual,
       coalesce(l.date_maturity, m.invoice_date_due, l.date) as due
@@ -346,30 +357,52 @@ const residualsAsOf = (
 };
 
 /** Receivable or payable items open as of a date (signed so that what is owed is positive), with their days past due. */
-const openItems = (kind: "receivable" | "payable", asOf: string, companyId?: number, partnerId?: number) => {
+const openItems = (
+  source: ResidualSource,
+  kind: "receivable" | "payable",
+  asOf: string,
+  companyId?: number,
+  partnerId?: number,
+) => {
   const sign = kind === "receivable" ? sql`1` : sql`-1`;
   return sql`select company_id, partner_id, ${sign} * residual as residual, ${asOf}::date - due as days
-    from (${residualsAsOf(asOf, [kind], companyId, partnerId)}) items
+    from (${residualsAsOf(source, asOf, [kind], companyId, partnerId)}) items
     where residual <> 0`;
 };
 
 /**
- * Reads that need the reconciliation history wait for its first sync: until then every item would
- * look fully open, wrong totals that look right (after an upgrade that added the model, or during
- * the very first sync). A missing table is the error handler's 503 (problem.ts).
+ * Where open amounts as of a date come from: the reconciliation history (`history`), or, when the
+ * connected Odoo does not provide `account.partial.reconcile` (a reduced Odoo-compatible server; the
+ * ETL notes it in `etl.cursors.absent_at`), the items' current residuals (`current`), which only
+ * answer for today or later. Until the history's first sync has finished, reads wait (503): every
+ * item would look fully open, wrong totals that look right (after an upgrade that added the model,
+ * or during the very first sync). A missing table is the error handler's 503 (problem.ts).
  */
-async function assertPartialsSynced(db: Db): Promise<void> {
+type ResidualSource = "history" | "current";
+
+async function residualSource(db: Db, asOf: string): Promise<ResidualSource> {
   const synced = await db
     .selectFrom("etl.cursors")
-    .select("last_success_at")
+    .select(["last_success_at", "absent_at"])
     .where("model", "=", "account.partial.reconcile")
     .executeTakeFirst();
+  if (synced?.absent_at) {
+    if (asOf < today()) {
+      throw new HttpProblem(
+        422,
+        `open amounts as of a past date need the reconciliation history (account.partial.reconcile), which the connected Odoo does not provide: ask for today (omit asOf) or a later date`,
+        [{ field: "asOf", message: `must be today (${today()}) or later on this Odoo` }],
+      );
+    }
+    return "current";
+  }
   if (!synced?.last_success_at) {
     throw new HttpProblem(
       503,
       "the reconciliation history (account.partial.reconcile) has not finished its first sync: open items cannot be computed yet; retry when the running sync has finished (GET /api/v1/sync/state)",
     );
   }
+  return "history";
 }
 
 const bucketColumns = sql`
@@ -396,11 +429,11 @@ export async function aging(db: Db, q: Static<typeof AgingQuery>): Promise<Aging
   const asOf = q.asOf ?? today();
   const kind = q.kind ?? "receivable";
   const companies = await companyList(db, q.companyId);
-  await assertPartialsSynced(db);
+  const source = await residualSource(db, asOf);
   const grouped = await rows(
     db,
     sql<BucketRow>`select company_id, partner_id, grouping(partner_id) = 0 as partner_row, ${bucketColumns}
-      from (${openItems(kind, asOf, q.companyId, q.partnerId)}) items
+      from (${openItems(source, kind, asOf, q.companyId, q.partnerId)}) items
       group by grouping sets ((company_id, partner_id), (company_id))`,
   );
   const names = await partnerNames(
@@ -528,7 +561,7 @@ export async function dashboard(db: Db, q: Static<typeof DashboardQuery>): Promi
       order by co.id, ms.month`,
   );
   // Open and overdue as of asOf, from the reconciliation history like the aging report.
-  await assertPartialsSynced(db);
+  const source = await residualSource(db, asOf);
   const open = await rows(
     db,
     sql<{
@@ -542,7 +575,7 @@ export async function dashboard(db: Db, q: Static<typeof DashboardQuery>): Promi
         ${sum0(sql`case when account_type = 'liability_payable' then -residual end`)} as payables,
         ${sum0(sql`case when account_type = 'asset_receivable' and due < ${asOf}::date then residual end`)} as overdue_receivables,
         ${sum0(sql`case when account_type = 'liability_payable' and due < ${asOf}::date then -residual end`)} as overdue_payables
-      from (${residualsAsOf(asOf, ["receivable", "payable"], q.companyId)}) items
+      from (${residualsAsOf(source, asOf, ["receivable", "payable"], q.companyId)}) items
       group by company_id`,
   );
   const cash = await rows(

@@ -3,6 +3,7 @@ import * as m000 from "./2026_11_29_000000_schemas.js";
 import * as m100000 from "./2026_11_29_100000_etl_bookkeeping.js";
 import * as m200000 from "./2026_11_29_200000_app_auth.js";
 import * as m1130_000000 from "./2026_11_30_000000_app_token_revocation.js";
+import * as m1202_000000 from "./2026_12_02_000000_etl_cursor_absent.js";
 
 /**
  * Every migration, in order. Append-only: a migration that has run anywhere is never edited;
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   "2026_11_29_100000_etl_bookkeeping": m100000,
   "2026_11_29_200000_app_auth": m200000,
   "2026_11_30_000000_app_token_revocation": m1130_000000,
+  "2026_12_02_000000_etl_cursor_absent": m1202_000000,
 };

@@ -55,6 +55,8 @@ export interface EtlCursorsTable {
   last_full_at: Timestamp | null;
   last_success_at: Timestamp | null;
   last_reconciled_at: Timestamp | null;
+  /** An optional model the server lacks (or the user cannot read), since when; null once it syncs. */
+  absent_at: Timestamp | null;
   last_run_id: number | null;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
