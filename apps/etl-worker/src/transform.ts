@@ -229,7 +229,10 @@ export function createTransformer(
     }
     for (let i = 0; i < columns.length; i++) {
       const field = columns[i] as FieldSpec;
-      const value = raw[i + 1];
+      // Odoo marshals an empty value as false and never sends None; a null (XML-RPC <nil/> or JSON
+      // null from another Odoo-compatible server) means the same empty value.
+      const sent = raw[i + 1];
+      const value = sent === null ? false : sent;
       let text: string | null;
       if (value === undefined) {
         text = badValue(id, field, `a value (the server did not return ${field.name})`, value);

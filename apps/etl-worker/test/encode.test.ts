@@ -179,6 +179,43 @@ describe("page encodings", () => {
   });
 });
 
+describe("empty values", () => {
+  it("read a null (another server's <nil/> or JSON null) as Odoo's false, for every kind of field", () => {
+    const kinds: FieldSpec[] = [
+      { name: "name", kind: "char" },
+      { name: "quantity", kind: "float" },
+      { name: "amount", kind: "monetary", currency: "currency_id" },
+      { name: "currency_id", kind: "many2one" },
+      { name: "sequence", kind: "integer" },
+      { name: "date", kind: "date" },
+      { name: "write_date", kind: "datetime" },
+      { name: "checked", kind: "boolean" },
+      { name: "tax_ids", kind: "many2many" },
+      { name: "analytic_distribution", kind: "json" },
+    ];
+    const t = createTransformer("account.move.line", kinds, new Map());
+    const empty = (value: unknown) => Object.fromEntries(kinds.map((k) => [k.name, value]));
+    const problems: unknown[] = [];
+    const asNull = t.encode([{ id: 1, ...empty(null) }], (found) => problems.push(...found));
+    const asFalse = t.encode([{ id: 1, ...empty(false) }], (found) => problems.push(...found));
+    expect(problems).toEqual([]);
+    expect(asNull.columns).toEqual(asFalse.columns);
+    expect(asNull.columns).toEqual([
+      "{1}",
+      "{NULL}",
+      "{NULL}",
+      "{NULL}",
+      "{NULL}",
+      "{NULL}",
+      "{NULL}",
+      "{NULL}",
+      "{false}",
+      '{"{}"}',
+      "{NULL}",
+    ]);
+  });
+});
+
 describe("COPY pages over rows that are already there", () => {
   const cols: FieldSpec[] = [{ name: "name", kind: "char" }];
   const t = createTransformer("account.move", cols, new Map());
