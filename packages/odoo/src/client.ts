@@ -276,9 +276,12 @@ export function createOdooClient(options: OdooClientOptions): OdooClient {
         versionCache = version;
         return { transport: json2, uid };
       } catch (error) {
-        // 401: the password is not an API key (XML-RPC accepts passwords); 404/HTML: /json/2 is blocked.
+        // 401: the password is not an API key (XML-RPC accepts passwords); 404/HTML: /json/2 is
+        // blocked; a user error: this server cannot say whose key it is over JSON-2 (no
+        // res.users.context_get and no res.users to search), which XML-RPC's login does.
         if (
           !(error instanceof OdooAuthError) &&
+          !(error instanceof OdooUserError) &&
           !(error instanceof OdooTransportError && error.status !== undefined)
         ) {
           throw error;

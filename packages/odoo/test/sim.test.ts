@@ -182,6 +182,25 @@ describe("protocol auto and credentials", () => {
     expect(await connect(17, "auto").protocol()).toBe("xmlrpc");
   });
 
+  it("auto falls back to XML-RPC on a 19 server whose JSON-2 cannot tell whose key it is (no res.users)", async () => {
+    const sim = await startOdooSim({ version: 19, scale: 0.02, seed: 3, without: ["res.users"] });
+    const client = createOdooClient({
+      url: sim.url,
+      db: sim.database,
+      username: sim.username,
+      password: sim.password,
+      retry: false,
+    });
+    try {
+      expect(await client.protocol()).toBe("xmlrpc");
+      expect(await client.authenticate()).toBeGreaterThan(0);
+      expect(await client.searchCount("res.company", [])).toBe(sim.store.count("res.company"));
+    } finally {
+      await client.close();
+      await sim.close();
+    }
+  });
+
   it("a wrong password is OdooAuthError on every protocol", async () => {
     for (const protocol of ["xmlrpc", "jsonrpc", "json2"] as const) {
       await expect(connect(19, protocol, "wrong").searchCount("res.partner", [])).rejects.toThrow(
