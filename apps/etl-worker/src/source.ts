@@ -135,7 +135,10 @@ export const fieldsGet = (source: Source, model: string): Promise<FieldsMeta> =>
 /** Currency id → decimals, from `decimal_places` (or the rounding factor when it is not readable). */
 export async function currencyDecimals(source: Source): Promise<Map<number, number>> {
   const meta = await fieldsGet(source, "res.currency");
-  const fields = ["rounding", ...(meta.decimal_places ? ["decimal_places"] : [])];
+  // Only what the server has (asking for an unknown field is a fault); with neither, amounts are
+  // stored as sent, unrounded.
+  const fields = ["rounding", "decimal_places"].filter((f) => meta[f]);
+  if (fields.length === 0) return new Map();
   const records = await call(source, "res.currency.search_read", (c) =>
     c.searchRead("res.currency", [], { fields, context: CONTEXT, order: "id asc" }),
   );
