@@ -13,7 +13,7 @@ export function observeJobs(
   const queue = consumer.worker.name;
   const ended = new Counter({
     name: "worker_jobs_total",
-    help: "Jobs of this process's queue that ended, by job name and outcome (completed, failed, returned)",
+    help: "Job runs ended in this process, by job name and outcome: completed, failed (this attempt; BullMQ retries it while attempts remain), returned (to the queue at shutdown)",
     labelNames: ["queue", "job", "outcome"] as const,
     registers: [registry],
   });

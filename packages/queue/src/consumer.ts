@@ -116,8 +116,7 @@ export function createConsumer<Q extends QueueDefinition>(
         },
       );
       handedBack.push(back);
-      await back;
-      ended(job, "returned", Date.now());
+      if ((await back) !== undefined) ended(job, "returned", Date.now());
       throw new WaitingError(); // BullMQ: the job was moved by its processor, record nothing
     }
     const jobLog = log.child({ job: job.name, jobId: job.id, attempt: job.attemptsMade + 1 });
