@@ -75,6 +75,7 @@ describe("sync control", () => {
     expect(lines.rows).toBe(etl.sim.store.count("account.move.line"));
     expect(lines.lastSuccessAt).not.toBeNull();
     expect(lines.lagSeconds).toBeGreaterThanOrEqual(0);
+    expect(state.models.every((m: { absentAt: string | null }) => m.absentAt === null)).toBe(true);
   });
 
   it("creates its read indexes on the synced tables once they exist (after the data-changed signal)", async () => {
@@ -552,6 +553,9 @@ describe("aging and dashboard", () => {
     await query("update etl.cursors set absent_at = now() where model = 'account.partial.reconcile'");
     await query("alter table odoo.account_partial_reconcile rename to account_partial_reconcile_hidden");
     try {
+      const state = (await get("/api/v1/sync/state", t.tokens.finance)).json();
+      const partials = state.models.find((m: { model: string }) => m.model === "account.partial.reconcile");
+      expect(Date.parse(partials.absentAt)).toBeGreaterThan(Date.now() - 60_000);
       const aging = await get("/api/v1/aging?kind=receivable"); // asOf omitted: today
       expect(aging.statusCode, aging.body).toBe(200);
       for (const kind of ["receivable", "payable"] as const) {

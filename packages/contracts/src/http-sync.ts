@@ -119,6 +119,10 @@ export const SyncModelState = Type.Object({
   lastSuccessAt: Type.Union([DateTimeString, Type.Null()]),
   rows: Type.Integer({ description: "Rows in the synced table, soft-deleted excluded" }),
   lagSeconds: Type.Union([Type.Number(), Type.Null()], { description: "Seconds since the last success" }),
+  absentAt: Type.Union([DateTimeString, Type.Null()], {
+    description:
+      "Set when the last sync found this optional model (account.partial.reconcile) missing on the Odoo server or unreadable by the sync user; aging and the dashboard then answer only for today and later",
+  }),
 });
 export const SyncState = Type.Object({ models: Type.Array(SyncModelState) });
 

@@ -128,6 +128,7 @@ export async function syncState(db: Db) {
         lastSuccessAt: lastSuccess ? lastSuccess.toISOString() : null,
         rows: count,
         lagSeconds: lastSuccess ? Math.max(0, Math.round((now - lastSuccess.getTime()) / 1000)) : null,
+        absentAt: c.absent_at ? new Date(c.absent_at).toISOString() : null,
       };
     }),
   );
