@@ -514,8 +514,6 @@ const addMonths = (month: string, delta: number): string => {
 
 export async function dashboard(db: Db, q: Static<typeof DashboardQuery>): Promise<Dashboard> {
   const asOf = q.asOf ?? today();
-  // Open and overdue come from the reconciliation history like the aging report: checked first.
-  const source = await residualSource(db, asOf);
   // Default: the 12 months ending with the latest month that has posted entries (on or before asOf),
   // so a company whose books stop earlier still sees its figures.
   const latest = q.to
@@ -562,6 +560,9 @@ export async function dashboard(db: Db, q: Static<typeof DashboardQuery>): Promi
       where co._deleted_at is null ${q.companyId === undefined ? sql`` : sql`and co.id = ${q.companyId}`}
       order by co.id, ms.month`,
   );
+  // Open and overdue as of asOf, from the reconciliation history like the aging report. Checked
+  // after the first read of odoo.*: before any sync, that read's 503 says what to do.
+  const source = await residualSource(db, asOf);
   const open = await rows(
     db,
     sql<{
