@@ -328,23 +328,18 @@ const residualsAsOf = (
   ];
   if (companyId !== undefined) where.push(sql`l.company_id = ${companyId}`);
   if (partnerId !== undefined) where.push(sql`l.partner_id = ${partnerId}`);
-  if (source === "current") {
-    // No reconciliation history on this Odoo: the items' residuals as Odoo keeps them now, exact
-    // for today and later dates (residualSource refuses earlier ones).
-    return sql`select l.company_id, l.partner_id, a.account_type, l.amount_residual as residual,
-        coalesce(l.date_maturity, m.invoice_date_due, l.date) as due
-      from odoo.account_move_line l
-      join odoo.account_account a on a.id = l.account_id and a._deleted_at is null
-      left join odoo.account_move m on m.id = l.move_id and m._deleted_at is null
-      where ${and(where)}`;
-  }
+  // Without a reconciliation history on this Odoo (`current`): the items' residuals as Odoo keeps
+  // them now, exact for today and later dates (residualSource refuses earlier ones).
+  const history = source === "history";
   return sql`select l.company_id, l.partner_id, a.account_type,
-      l.balance - coalesce(matched.amount, 0) as residual,
+      ${history ? sql`l.balance - coalesce(matched.amount, 0)` : sql`l.amount_residual`} as residual,
       coalesce(l.date_maturity, m.invoice_date_due, l.date) as due
     from odoo.account_move_line l
     join odoo.account_account a on a.id = l.account_id and a._deleted_at is null
     left join odoo.account_move m on m.id = l.move_id and m._deleted_at is null
-    left join (
+    ${
+      history
+        ? sql`left join (
       select line_id, sum(amount) as amount from (
         select p.debit_move_id as line_id, p.amount from odoo.account_partial_reconcile p
           where p._deleted_at is null and p.max_date <= ${asOf}::date
@@ -352,7 +347,9 @@ const residualsAsOf = (
         select p.credit_move_id, -p.amount from odoo.account_partial_reconcile p
           where p._deleted_at is null and p.max_date <= ${asOf}::date
       ) sides group by line_id
-    ) matched on matched.line_id = l.id
+    ) matched on matched.line_id = l.id`
+        : sql``
+    }
     where ${and(where)}`;
 };
 
