@@ -62,9 +62,9 @@ export function mount<N extends ApiRouteName>(
       reply,
     });
 
-  const hitsOf = deps.metrics.cacheHits.labels(name);
+  const hitsOf = deps.metrics.cacheHits.bind({ route: name });
   const keys = new Map<string, { generation: string; key: string }>();
-  const missesOf = deps.metrics.cacheMisses.labels(name);
+  const missesOf = deps.metrics.cacheMisses.bind({ route: name });
   const fromRedisOrDb = async (request: FastifyRequest, reply: FastifyReply, key: string) => {
     const hit = await deps.cache.get(key).catch(() => null);
     if (hit) {
