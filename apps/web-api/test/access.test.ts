@@ -174,6 +174,9 @@ describe("access", () => {
       expect(res.body).toMatch(/queue_jobs\{queue="reports",state="waiting"\}/);
       expect(res.body).toMatch(/queue_jobs\{queue="mail",state="waiting"\}/);
       expect(res.body).toContain("api_cache_misses_total");
+      // cached reads have their series from the start; routes that are never cached have none
+      expect(res.body).toMatch(/^api_cache_hits_total\{route="listInvoices"\} 0$/m);
+      expect(res.body).not.toMatch(/api_cache_(hits|misses)_total\{route="login"\}/);
     } finally {
       await scoped.close();
     }

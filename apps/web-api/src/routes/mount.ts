@@ -62,6 +62,42 @@ export function mount<N extends ApiRouteName>(
       reply,
     });
 
+  // The catalog is typed per route above; Fastify sees plain schemas (its inference over the whole
+  // catalog would be needlessly deep).
+  (app as unknown as FastifyInstance).route({
+    method: route.method,
+    url: route.url,
+    config: { ...options.config, access: route.access, routeName: name },
+    schema: {
+      operationId: name,
+      summary: route.summary,
+      tags: [route.tag],
+      ...(route.access === "public" ? {} : { security: [{ bearerAuth: [] }] }),
+      ...(route.params ? { params: route.params } : {}),
+      ...(route.querystring ? { querystring: route.querystring } : {}),
+      ...(route.body ? { body: route.body } : {}),
+      response: { ...route.response, "4xx": problemSchema, "5xx": problemSchema },
+    },
+    handler: route.cached
+      ? cachedHandler(deps, name, call, status)
+      : async (request, reply) => {
+          const data = await call(request, reply);
+          reply.code(status);
+          return status === 204 ? reply.send(null) : data;
+        },
+  });
+}
+
+/**
+ * The handler of a cached read: the in-process layer answers synchronously, then Redis, then the
+ * route's own handler (whose answer is stored). Only these routes have cache-hit and miss series.
+ */
+function cachedHandler(
+  deps: MountDeps,
+  name: ApiRouteName,
+  call: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
+  status: number,
+) {
   const hitsOf = deps.metrics.cacheHits.bind({ route: name });
   const keys = new Map<string, { generation: string; key: string }>();
   const missesOf = deps.metrics.cacheMisses.bind({ route: name });
@@ -84,53 +120,30 @@ export function mount<N extends ApiRouteName>(
     return sendJson(request, reply, { etag, body: Buffer.from(body) });
   };
 
-  // The catalog is typed per route above; Fastify sees plain schemas (its inference over the whole
-  // catalog would be needlessly deep).
-  (app as unknown as FastifyInstance).route({
-    method: route.method,
-    url: route.url,
-    config: { ...options.config, access: route.access, routeName: name },
-    schema: {
-      operationId: name,
-      summary: route.summary,
-      tags: [route.tag],
-      ...(route.access === "public" ? {} : { security: [{ bearerAuth: [] }] }),
-      ...(route.params ? { params: route.params } : {}),
-      ...(route.querystring ? { querystring: route.querystring } : {}),
-      ...(route.body ? { body: route.body } : {}),
-      response: { ...route.response, "4xx": problemSchema, "5xx": problemSchema },
-    },
-    handler: route.cached
-      ? (request: FastifyRequest, reply: FastifyReply) => {
-          const role = request.user?.role ?? "public";
-          // The same URL and role always make the same key (in a generation): skip canonicalising.
-          const memoKey = `${role} ${request.url}`;
-          let memo = keys.get(memoKey);
-          if (memo === undefined || memo.generation !== deps.cache.generation) {
-            memo = {
-              generation: deps.cache.generation,
-              key: deps.cache.key(name, role, { p: request.params, q: request.query }),
-            };
-            if (keys.size >= 1000) keys.clear();
-            if (memoKey.length <= 512) keys.set(memoKey, memo); // bounded memory: ≤ 1000 short URLs
-          }
-          const key = memo.key;
-          // The hot path: the in-process layer answers synchronously, no promise involved.
-          const local = deps.cache.peek(key);
-          if (local) {
-            hitsOf.inc();
-            reply.header("x-cache", "hit");
-            sendJson(request, reply, local);
-            return;
-          }
-          return fromRedisOrDb(request, reply, key);
-        }
-      : async (request, reply) => {
-          const data = await call(request, reply);
-          reply.code(status);
-          return status === 204 ? reply.send(null) : data;
-        },
-  });
+  return (request: FastifyRequest, reply: FastifyReply) => {
+    const role = request.user?.role ?? "public";
+    // The same URL and role always make the same key (in a generation): skip canonicalising.
+    const memoKey = `${role} ${request.url}`;
+    let memo = keys.get(memoKey);
+    if (memo === undefined || memo.generation !== deps.cache.generation) {
+      memo = {
+        generation: deps.cache.generation,
+        key: deps.cache.key(name, role, { p: request.params, q: request.query }),
+      };
+      if (keys.size >= 1000) keys.clear();
+      if (memoKey.length <= 512) keys.set(memoKey, memo); // bounded memory: ≤ 1000 short URLs
+    }
+    const key = memo.key;
+    // The hot path: the in-process layer answers synchronously, no promise involved.
+    const local = deps.cache.peek(key);
+    if (local) {
+      hitsOf.inc();
+      reply.header("x-cache", "hit");
+      sendJson(request, reply, local);
+      return;
+    }
+    return fromRedisOrDb(request, reply, key);
+  };
 }
 
 /**
