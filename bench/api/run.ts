@@ -10,6 +10,8 @@
  *
  * Targets (issue 5): cached list ≥ 50% of hello-world's requests/s; uncached list p99 < 50 ms at
  * 10 concurrent clients.
+ * The ratio's targets run in BENCH_API_ROUNDS rounds (default 3); the median of the per-round
+ * ratios is the figure.
  */
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";

@@ -101,7 +101,7 @@ export class BoundHistogram<L extends string> extends BoundMetric<L, HistogramSe
       values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
       values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
     }
-    return { name: this.name, help: this.help, type: "histogram", aggregator: "sum", values };
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
   reset(): void {
@@ -131,7 +131,7 @@ export class BoundCounter<L extends string> extends BoundMetric<L, { labels: Lab
 
   get(): Exposition {
     const values = [...this.series.values()].map((s) => ({ labels: s.labels, value: s.value }));
-    return { name: this.name, help: this.help, type: "counter", aggregator: "sum", values };
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
   reset(): void {
