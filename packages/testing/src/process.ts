@@ -32,6 +32,34 @@ export function startProcess(
   return startNode([...args, entry], env);
 }
 
+/** Children started here that have not exited yet. */
+const running = new Set<ChildProcess>();
+let endsWithParent = false;
+
+/**
+ * Children end with the process that started them: when it exits (normally or by process.exit)
+ * and when a SIGINT, SIGTERM or SIGHUP ends it, each running child gets SIGTERM. Before, killing
+ * only a benchmark's or a test's own process left its servers running. A signal handled by some
+ * other listener stays handled there; otherwise it is raised again, so the process still ends as
+ * the signal would have ended it.
+ */
+function endChildrenWithParent(): void {
+  if (endsWithParent) return;
+  endsWithParent = true;
+  const endAll = () => {
+    for (const child of running) child.kill("SIGTERM");
+  };
+  process.once("exit", endAll);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    const onSignal = () => {
+      endAll();
+      process.removeListener(signal, onSignal);
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
+}
+
 /** Starts this Node with `args` (in `cwd`), exactly `env` on top of PATH/HOME, output captured. */
 export function startNode(
   args: string[],
@@ -43,6 +71,9 @@ export function startNode(
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  endChildrenWithParent();
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   let output = "";
   child.stdout?.on("data", (chunk) => {
     output += chunk;
