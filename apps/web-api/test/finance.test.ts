@@ -85,11 +85,18 @@ describe("sync control", () => {
       names = (
         await query<{ indexname: string }>("select indexname from pg_indexes where schemaname = 'odoo'")
       ).map((r) => r.indexname);
-      if (names.includes("api_partner_name_id")) break;
+      if (names.includes("api_partner_search")) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(names).toEqual(
-      expect.arrayContaining(["api_move_date_id", "api_line_move", "api_payment_date_id"]),
+      expect.arrayContaining([
+        "api_move_date_id",
+        "api_line_move",
+        "api_payment_date_id",
+        // text search: pg_trgm's GIN indexes (the test database's PostgreSQL has the extension)
+        "api_move_search",
+        "api_partner_search",
+      ]),
     );
   });
 
@@ -192,6 +199,44 @@ describe("invoices", () => {
       if (expected.length) nonEmpty++;
     }
     expect(nonEmpty).toBeGreaterThanOrEqual(9);
+  });
+
+  it("searches number, reference and payment reference each on its own: never a match across two", async () => {
+    const [bill] = await query<{ id: number; name: string; ref: string }>(
+      `select id, name, ref from odoo.account_move where _deleted_at is null and move_type = 'in_invoice'
+         and ref like 'F-%' and name like 'BILL/%' order by id limit 1`,
+    );
+    const [paid] = await query<{ id: number; payment_reference: string }>(
+      `select id, payment_reference from odoo.account_move where _deleted_at is null and move_type = 'out_invoice'
+         and payment_reference is not null order by id desc limit 1`,
+    );
+    const searches = [
+      bill!.ref, // the vendor's reference only
+      bill!.ref.toLowerCase(), // case-insensitive
+      paid!.payment_reference.slice(-9), // the tail of a payment reference
+      `${bill!.name.slice(-3)}${bill!.ref.slice(0, 3)}`, // the number's end and the reference's start: no field holds it
+      `${bill!.ref}${bill!.name.slice(0, 4)}`, // the reference's end and the payment reference's start
+    ];
+    const found: number[] = [];
+    for (const q of searches) {
+      const pattern = `%${q}%`;
+      const expected = await query<{ id: number }>(
+        `select id from odoo.account_move where _deleted_at is null and move_type in ${invoiceTypes}
+           and (name ilike $1 or ref ilike $1 or payment_reference ilike $1) order by id`,
+        [pattern],
+      );
+      const got = await allPages(`/api/v1/invoices?q=${encodeURIComponent(q)}`, 200);
+      expect(
+        got.map((i) => i.id).sort((a, b) => a - b),
+        q,
+      ).toEqual(expected.map((r) => r.id));
+      found.push(got.length);
+    }
+    expect(found[0]).toBeGreaterThan(0);
+    expect(found[1]).toBe(found[0]);
+    expect(found[2]).toBeGreaterThan(0);
+    expect(found[3]).toBe(0);
+    expect(found[4]).toBe(0);
   });
 
   it("serves money as decimal strings with the currency code, and the detail with its lines", async () => {

@@ -10,22 +10,77 @@ import type { Logger } from "@finanzas/logger";
  * No session-level advisory lock: it would not survive a transaction-mode pooler (Supabase).
  * Partial on `_deleted_at is null`, like every read.
  */
+/** Where the trigram operator class goes in a definition (its schema is looked up at run time). */
+const TRGM = "%TRGM%";
+
+/**
+ * The text a search matches: the fields one after another, joined by U+001F. The API's search
+ * pattern admits no control character, so a match never spans two fields: `text ilike '%q%'` is
+ * the same as `field1 ilike '%q%' or field2 ilike … `, and one trigram index serves it. `alias`
+ * qualifies the columns in a query; the index has them bare (PostgreSQL matches the two).
+ */
+export const searchTextOf = (columns: readonly string[], alias?: string): string =>
+  columns.map((c) => `coalesce(${alias ? `${alias}.` : ""}${c}, '')`).join(" || E'\\x1f' || ");
+
+/** What the invoice list's and the partner list's `q` search. */
+export const INVOICE_SEARCH = ["name", "ref", "payment_reference"] as const;
+export const PARTNER_SEARCH = ["name", "ref", "vat"] as const;
+
 const INDEXES: [name: string, table: string, definition: string][] = [
   ["api_move_date_id", "account_move", "((coalesce(date, '0001-01-01'::date)), id)"],
   ["api_move_due_id", "account_move", "((coalesce(invoice_date_due, date, '0001-01-01'::date)), id)"],
   ["api_move_partner", "account_move", "(partner_id)"],
   ["api_move_name_id", "account_move", "((coalesce(name, '')), id)"],
+  // `q` on invoices: a number or reference anywhere in 10^5–10^6 moves without reading them all
+  ["api_move_search", "account_move", `using gin ((${searchTextOf(INVOICE_SEARCH)}) ${TRGM})`],
   ["api_line_move", "account_move_line", "(move_id)"],
   ["api_line_account_date", "account_move_line", "(account_id, (coalesce(date, '0001-01-01'::date)), id)"],
   ["api_line_date_id", "account_move_line", "((coalesce(date, '0001-01-01'::date)), id)"],
   ["api_line_partner", "account_move_line", "(partner_id)"],
   ["api_payment_date_id", "account_payment", "((coalesce(date, '0001-01-01'::date)), id)"],
   ["api_partner_name_id", "res_partner", "((coalesce(name, '')), id)"],
+  ["api_partner_search", "res_partner", `using gin ((${searchTextOf(PARTNER_SEARCH)}) ${TRGM})`],
 ];
+
+type Client = Pick<Db["pool"], "query">;
+
+/**
+ * pg_trgm's GIN operator class, schema-qualified (Supabase keeps extensions in `extensions`), after
+ * creating the extension where it is missing (trusted since PostgreSQL 13: a database owner may);
+ * null when it cannot be had. Text search still answers without it, by reading every row.
+ */
+async function trigramOpclass(client: Client, logger: Logger): Promise<string | null> {
+  const find = async () =>
+    (
+      await client.query<{ schema: string }>(
+        `select n.nspname as schema from pg_opclass c
+           join pg_namespace n on n.oid = c.opcnamespace join pg_am am on am.oid = c.opcmethod
+          where c.opcname = 'gin_trgm_ops' and am.amname = 'gin' limit 1`,
+      )
+    ).rows[0]?.schema;
+  let schema = await find();
+  let failure: unknown;
+  if (schema === undefined) {
+    // Two replicas creating it at once: the loser's error is harmless, the lookup below tells.
+    await client.query("create extension if not exists pg_trgm").catch((error: unknown) => {
+      failure = error;
+    });
+    schema = await find();
+  }
+  if (schema === undefined) {
+    logger.warn(
+      { err: failure },
+      "the pg_trgm extension is not available: invoice and partner text search reads every row",
+    );
+    return null;
+  }
+  return `"${schema.replaceAll('"', '""')}".gin_trgm_ops`;
+}
 
 export function createIndexKeeper(pool: Db["pool"], logger: Logger): { ensure(): Promise<void> } {
   let done = false;
   let running: Promise<void> | null = null;
+  let trgm: string | null | undefined; // the operator class; null: not available here
   const run = async () => {
     const client = await pool.connect();
     try {
@@ -33,8 +88,12 @@ export function createIndexKeeper(pool: Db["pool"], logger: Logger): { ensure():
         "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'odoo'",
       );
       const present = new Set(rows.map((r) => r.relname));
-      const missing = INDEXES.filter(([name, table]) => present.has(table) && !present.has(name));
+      let missing = INDEXES.filter(([name, table]) => present.has(table) && !present.has(name));
       const tablesMissing = INDEXES.some(([, table]) => !present.has(table));
+      if (trgm === undefined && missing.some(([, , definition]) => definition.includes(TRGM)))
+        trgm = await trigramOpclass(client, logger);
+      // Without pg_trgm the trigram indexes are given up on (asked once per process, not per signal).
+      if (trgm === null) missing = missing.filter(([, , definition]) => !definition.includes(TRGM));
       if (missing.length === 0) {
         done = !tablesMissing;
         return;
@@ -42,7 +101,7 @@ export function createIndexKeeper(pool: Db["pool"], logger: Logger): { ensure():
       for (const [name, table, definition] of missing) {
         try {
           await client.query(
-            `create index concurrently if not exists ${name} on odoo.${table} ${definition} where _deleted_at is null`,
+            `create index concurrently if not exists ${name} on odoo.${table} ${definition.replace(TRGM, trgm ?? "")} where _deleted_at is null`,
           );
           logger.info({ index: name, table: `odoo.${table}` }, "created a read index");
         } catch (error) {

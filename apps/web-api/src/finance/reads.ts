@@ -15,6 +15,7 @@ import { sql } from "@finanzas/db";
 import type { Static } from "@sinclair/typebox";
 import type { RawBuilder } from "kysely";
 import { HttpProblem } from "../problem.js";
+import { INVOICE_SEARCH, PARTNER_SEARCH, searchTextOf } from "./indexes.js";
 import { and, keyset } from "./keyset.js";
 
 /*
@@ -36,6 +37,10 @@ const today = (): string => new Date().toISOString().slice(0, 10);
 /** Text search input: letters, digits and a few separators (the schema already enforces it); no wildcards. */
 const like = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
+/** The searched fields as one text, the same expression as the trigram indexes' (see indexes.ts). */
+const INVOICE_SEARCH_TEXT = sql.raw(`(${searchTextOf(INVOICE_SEARCH, "m")})`);
+const PARTNER_SEARCH_TEXT = sql.raw(`(${searchTextOf(PARTNER_SEARCH, "p")})`);
+
 async function rows<T>(db: Db, query: RawBuilder<T>): Promise<T[]> {
   return (await query.execute(db)).rows;
 }
@@ -56,7 +61,7 @@ export async function listPartners(db: Db, q: Static<typeof PartnerQuery>) {
   const where = [sql`p._deleted_at is null`, ks.after];
   if (q.q) {
     const pattern = like(q.q);
-    where.push(sql`(p.name ilike ${pattern} or p.ref ilike ${pattern} or p.vat ilike ${pattern})`);
+    where.push(sql`${PARTNER_SEARCH_TEXT} ilike ${pattern}`);
   }
   if (q.kind === "customer") where.push(sql`p.customer_rank > 0`);
   if (q.kind === "vendor") where.push(sql`p.supplier_rank > 0`);
@@ -151,9 +156,7 @@ export async function listInvoices(db: Db, q: InvoiceQuery) {
   if (q.overdue === false) where.push(sql`not coalesce(${overdueCondition(today())}, false)`);
   if (q.q) {
     const pattern = like(q.q);
-    where.push(
-      sql`(m.name ilike ${pattern} or m.ref ilike ${pattern} or m.payment_reference ilike ${pattern})`,
-    );
+    where.push(sql`${INVOICE_SEARCH_TEXT} ilike ${pattern}`);
   }
   const found = await rows(
     db,
