@@ -503,6 +503,38 @@ export function createEngine(deps: EngineDeps) {
     return undefined;
   }
 
+  /**
+   * The planner's statistics of a model's table, refreshed (ANALYZE) after a full pass, and after
+   * any other run once the rows changed since the last ANALYZE pass autovacuum's own threshold (50
+   * + 10 % of the table as last analyzed). Autovacuum gets there too, but a minute or more later, or never where it
+   * is off; until then the API plans its reads over a table it believes empty. Measured: the
+   * dashboard's open items over 500 000 freshly synced journal items ran for over 11 minutes on a
+   * nested loop, and in under a second once analyzed. A failure here is logged, not the model's.
+   */
+  async function refreshStatistics(task: ModelTask, full: boolean): Promise<void> {
+    const table = tableOf(task.model);
+    try {
+      if (!full) {
+        const { rows } = await sql<{ tuples: string; changed: string | null }>`
+          select greatest(c.reltuples, 0)::text as tuples, s.n_mod_since_analyze::text as changed
+          from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          left join pg_stat_user_tables s on s.relid = c.oid
+          where n.nspname = 'odoo' and c.relname = ${table}`.execute(db);
+        const stat = rows[0];
+        if (!stat) return;
+        // This run's own writes count at once; PostgreSQL's counter adds earlier runs' (it lags a
+        // little: each connection reports its writes when it next goes idle).
+        const changed = Math.max(task.counts.upserted + task.counts.deleted, Number(stat.changed ?? 0));
+        if (changed <= 50 + 0.1 * Number(stat.tuples)) return;
+      }
+      const started = performance.now();
+      await sql`analyze ${sql.table(`odoo.${table}`)}`.execute(db);
+      task.phaseMs.analyze = Math.round(performance.now() - started);
+    } catch (error) {
+      task.log.warn({ err: error }, "could not refresh the table's planner statistics (ANALYZE)");
+    }
+  }
+
   /** Runs one model under its lease; never throws (the outcome says what happened). */
   async function runModel(
     run: RunState,
@@ -562,6 +594,7 @@ export function createEngine(deps: EngineDeps) {
       }
       missing = prepared.resolved.missing;
       await work(task, prepared);
+      await refreshStatistics(task, mode === "full");
       const status = problems.length ? "failed" : "succeeded";
       const error = problems.length
         ? `${problems.length} value(s) of an unexpected type, records not written: ` +
