@@ -360,8 +360,12 @@ export const Dashboard = Type.Object({
           journalId: OdooId,
           journalName: NullableString,
           journalType: Type.String(),
-          balance: Decimal,
+          balance: Type.Union([Decimal], {
+            description:
+              "The balance of the journal's default account as of asOf, over the posted items of every journal (Odoo's 'balance in GL'), in company currency; 0 without a default account",
+          }),
         }),
+        { description: "Bank and cash journals" },
       ),
     }),
   ),
