@@ -667,6 +667,50 @@ describe("aging and dashboard", () => {
     }
     expect((await get("/api/v1/aging?kind=payable&asOf=2024-01-31")).statusCode).toBe(200);
   });
+
+  it("counts a payment dated after asOf as not yet made, even when asOf is today", async () => {
+    // Today's open amounts come from the items' residuals only when no match is dated later; a
+    // payment dated next month has already reduced the invoice's residual, not what it owed today.
+    const { control } = etl.sim;
+    const partner = control.create("res.partner", { name: "Paid Next Month S.A.", customer_rank: 1 }).ids[0]!;
+    const invoice = control.createMove({
+      move_type: "out_invoice",
+      company_id: 1,
+      partner_id: partner,
+      state: "posted",
+      date: "2024-06-03",
+      amounts: [200],
+    }).ids[0]!;
+    const later = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
+    control.payInvoice(invoice, { date: later });
+    const { run } = await etl.sync({});
+    expect(run.status).toBe("succeeded");
+    const [residual] = await query<{ r: string }>(
+      "select amount_residual::text as r from odoo.account_move where id = $1",
+      [invoice],
+    );
+    expect(norm(residual!.r)).toBe("0"); // paid, as Odoo keeps it now
+
+    const owedBy = async (asOf?: string) => {
+      const res = await get(
+        `/api/v1/aging?kind=receivable&companyId=1&partnerId=${partner}${asOf ? `&asOf=${asOf}` : ""}`,
+      );
+      expect(res.statusCode, res.body).toBe(200);
+      return norm(res.json().companies[0].totals.total);
+    };
+    expect(await owedBy()).toBe("200");
+    expect(await owedBy(today())).toBe("200");
+    expect(await owedBy(later)).toBe("0");
+    const dashboard = (await get(`/api/v1/dashboard?companyId=1`)).json();
+    const [want] = await query<{ rec: string }>(
+      `select coalesce(sum(${owed("partials")}), 0)::text as rec from odoo.account_move_line l
+       join odoo.account_account a on a.id = l.account_id
+       where l._deleted_at is null and l.parent_state = 'posted' and l.company_id = 1
+         and a.account_type = 'asset_receivable' and l.date <= $1::date`,
+      [today()],
+    );
+    expect(norm(dashboard.companies[0].openReceivables)).toBe(norm(want!.rec));
+  });
 });
 
 describe("cache", () => {

@@ -38,6 +38,8 @@ const INDEXES: [name: string, table: string, definition: string][] = [
   ["api_line_date_id", "account_move_line", "((coalesce(date, '0001-01-01'::date)), id)"],
   ["api_line_partner", "account_move_line", "(partner_id)"],
   ["api_payment_date_id", "account_payment", "((coalesce(date, '0001-01-01'::date)), id)"],
+  // the latest reconciliation's date: whether open amounts as of a date may use the items' residuals
+  ["api_partial_max_date", "account_partial_reconcile", "(max_date)"],
   ["api_partner_name_id", "res_partner", "((coalesce(name, '')), id)"],
   ["api_partner_search", "res_partner", `using gin ((${searchTextOf(PARTNER_SEARCH)}) ${TRGM})`],
 ];

@@ -331,8 +331,9 @@ const residualsAsOf = (
   ];
   if (companyId !== undefined) where.push(sql`l.company_id = ${companyId}`);
   if (partnerId !== undefined) where.push(sql`l.partner_id = ${partnerId}`);
-  // Without a reconciliation history on this Odoo (`current`): the items' residuals as Odoo keeps
-  // them now, exact for today and later dates (residualSource refuses earlier ones).
+  // `current`: the items' residuals as Odoo keeps them now, exact on or after the latest partial's
+  // date (or, without a reconciliation history on this Odoo, for today and later dates; residualSource
+  // refuses earlier ones).
   const history = source === "history";
   return sql`select l.company_id, l.partner_id, a.account_type,
       ${history ? sql`l.balance - coalesce(matched.amount, 0)` : sql`l.amount_residual`} as residual,
@@ -371,10 +372,10 @@ const openItems = (
 };
 
 /**
- * Where open amounts as of a date come from: the reconciliation history (`history`), or, when the
- * connected Odoo does not provide `account.partial.reconcile` (a reduced Odoo-compatible server; the
- * ETL notes it in `etl.cursors.absent_at`), the items' current residuals (`current`), which only
- * answer for today or later. Until the history's first sync has finished, reads wait (503): every
+ * Where open amounts as of a date come from: the reconciliation history (`history`), or the items'
+ * current residuals (`current`): on or after the latest partial's date, where the two agree, and
+ * when the connected Odoo does not provide `account.partial.reconcile` (a reduced Odoo-compatible
+ * server; the ETL notes it in `etl.cursors.absent_at`), where they only answer for today or later. Until the history's first sync has finished, reads wait (503): every
  * item would look fully open, wrong totals that look right (after an upgrade that added the model,
  * or during the very first sync). A missing table is the error handler's 503 (problem.ts).
  */
@@ -402,6 +403,17 @@ async function residualSource(db: Db, asOf: string): Promise<ResidualSource> {
       "the reconciliation history (account.partial.reconcile) has not finished its first sync: open items cannot be computed yet; retry when the running sync has finished (GET /api/v1/sync/state)",
     );
   }
+  // On or after the latest partial's date every partial counts, and each item's residual as of then
+  // is Odoo's own `amount_residual` (balance − debit-side + credit-side partials): read it instead of
+  // summing the whole history (the usual case, asOf = today; a third of the time at 500 000 items).
+  // Two steps down the read index on max_date.
+  const [latest] = await rows(
+    db,
+    sql<{ latest: string | null; undated: boolean }>`select
+      (select max(max_date)::text from odoo.account_partial_reconcile where _deleted_at is null) as latest,
+      exists (select 1 from odoo.account_partial_reconcile where _deleted_at is null and max_date is null) as undated`,
+  );
+  if (latest && !latest.undated && (latest.latest === null || latest.latest <= asOf)) return "current";
   return "history";
 }
 
