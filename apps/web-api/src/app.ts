@@ -47,6 +47,7 @@ export type AppConfig = Pick<
   | "LOGIN_RATE_LIMIT_MAX"
   | "LOGIN_RATE_LIMIT_WINDOW_SECONDS"
   | "CACHE_TTL_SECONDS"
+  | "REPORT_STATEMENT_TIMEOUT_MS"
   | "TRUST_PROXY"
 >;
 
@@ -258,7 +259,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
   });
   await userRoutes(app, { ...mountDeps, db, revocations });
-  await financeRoutes(app, { ...mountDeps, db });
+  await financeRoutes(app, {
+    ...mountDeps,
+    db,
+    reportStatementTimeoutMs: config.REPORT_STATEMENT_TIMEOUT_MS,
+  });
   await syncRoutes(app, { ...mountDeps, db, etl, redis: deps.redis });
   await registerAdminQueues(app, {
     queues,

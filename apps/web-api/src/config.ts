@@ -33,6 +33,8 @@ export const ConfigSchema = Type.Object({
   LOGIN_RATE_LIMIT_MAX: env.int({ minimum: 1, maximum: 10_000, default: 10 }),
   LOGIN_RATE_LIMIT_WINDOW_SECONDS: env.int({ minimum: 1, maximum: 86_400, default: 900 }),
   CACHE_TTL_SECONDS: env.int({ minimum: 0, maximum: 86_400, default: 300 }),
+  /** How long one statement of the aging report or the dashboard may run before PostgreSQL stops it (503). */
+  REPORT_STATEMENT_TIMEOUT_MS: env.int({ minimum: 100, maximum: 3_600_000, default: 30_000 }),
   TRUST_PROXY: env.bool({ default: false }),
 });
 

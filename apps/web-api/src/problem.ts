@@ -142,6 +142,14 @@ export function registerProblemHandlers(app: FastifyInstance): void {
         errors: [{ field: "body", message: "is empty" }],
       });
     }
+    if ((error as { code?: unknown }).code === "57014") {
+      // query_canceled: the statement timeout of the aging report or the dashboard, or an operator.
+      return sendProblem(request, reply, {
+        status: 503,
+        detail:
+          "the database stopped this read before it finished (it ran past REPORT_STATEMENT_TIMEOUT_MS, or was cancelled): retry later, or narrow it (companyId, partnerId)",
+      });
+    }
     const missing = missingSyncedTable(error);
     if (missing) {
       return sendProblem(request, reply, {

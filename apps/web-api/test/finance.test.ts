@@ -668,6 +668,38 @@ describe("aging and dashboard", () => {
     expect((await get("/api/v1/aging?kind=payable&asOf=2024-01-31")).statusCode).toBe(200);
   });
 
+  it("stops an aging report or dashboard statement that runs past REPORT_STATEMENT_TIMEOUT_MS: 503, connection freed", async () => {
+    // A second replica with a short timeout, over the same database; a migration holds a lock on the
+    // journal items meanwhile, so every report statement that reads them waits.
+    const short = await startTestApp("finance_timeout", {
+      testDb: t.testDb,
+      env: { REPORT_STATEMENT_TIMEOUT_MS: "300", CACHE_TTL_SECONDS: "0" },
+    });
+    const locker = await t.database.pool.connect();
+    try {
+      await locker.query("begin");
+      await locker.query("lock table odoo.account_move_line in access exclusive mode");
+      for (const url of ["/api/v1/aging?kind=receivable", "/api/v1/dashboard"]) {
+        const started = Date.now();
+        const res = await short.app.inject({ method: "GET", url, headers: auth(short.tokens.viewer) });
+        expect(res.statusCode, res.body).toBe(503);
+        expect(res.headers["content-type"]).toContain("application/problem+json");
+        expect(res.json().detail).toMatch(/REPORT_STATEMENT_TIMEOUT_MS/);
+        expect(Date.now() - started).toBeLessThan(5_000);
+      }
+      // nothing of the replica's is left waiting on the lock
+      const [waiting] = await query<{ n: number }>(
+        "select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()",
+      );
+      expect(waiting!.n).toBe(0);
+    } finally {
+      await locker.query("rollback");
+      locker.release();
+      await short.close();
+    }
+    expect((await get("/api/v1/aging?kind=receivable")).statusCode).toBe(200);
+  });
+
   it("counts a payment dated after asOf as not yet made, even when asOf is today", async () => {
     // Today's open amounts come from the items' residuals only when no match is dated later; a
     // payment dated next month has already reduced the invoice's residual, not what it owed today.
