@@ -506,10 +506,11 @@ export function createEngine(deps: EngineDeps) {
   /**
    * The planner's statistics of a model's table, refreshed (ANALYZE) after a full pass, and after
    * any other run once the rows changed since the last ANALYZE pass autovacuum's own threshold (50
-   * + 10 % of the table as last analyzed). Autovacuum gets there too, but a minute or more later, or never where it
-   * is off; until then the API plans its reads over a table it believes empty. Measured: the
-   * dashboard's open items over 500 000 freshly synced journal items ran for over 11 minutes on a
-   * nested loop, and in under a second once analyzed. A failure here is logged, not the model's.
+   * + 10 % of the table as last analyzed). Autovacuum gets there too, but a minute or more later,
+   * or never where it is off; until then the API plans its reads over a table it believes empty.
+   * Measured: the dashboard's open items over 500 000 freshly synced journal items ran for over 11
+   * minutes on a nested loop, and in about a second once analyzed. A failure here is logged, not
+   * the model's.
    */
   async function refreshStatistics(task: ModelTask, full: boolean): Promise<void> {
     const table = tableOf(task.model);

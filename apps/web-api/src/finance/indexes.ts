@@ -1,15 +1,6 @@
 import type { Db } from "@finanzas/db";
 import type { Logger } from "@finanzas/logger";
 
-/*
- * Read-side indexes on the ETL's tables. The ETL creates `odoo.*` (primary keys only, so its
- * upserts stay cheap); the indexes that serve the API's sorts and filters belong to the reader and
- * are created here: at start, and again after each data-changed signal until the tables exist.
- * `create index concurrently if not exists` never blocks the ETL's writes; replicas racing on the
- * same index are harmless (the loser sees it exists, or gets a duplicate error taken as success).
- * No session-level advisory lock: it would not survive a transaction-mode pooler (Supabase).
- * Partial on `_deleted_at is null`, like every read.
- */
 /** Where the trigram operator class goes in a definition (its schema is looked up at run time). */
 const TRGM = "%TRGM%";
 
@@ -26,6 +17,15 @@ export const searchTextOf = (columns: readonly string[], alias?: string): string
 export const INVOICE_SEARCH = ["name", "ref", "payment_reference"] as const;
 export const PARTNER_SEARCH = ["name", "ref", "vat"] as const;
 
+/*
+ * Read-side indexes on the ETL's tables. The ETL creates `odoo.*` (primary keys only, so its
+ * upserts stay cheap); the indexes that serve the API's sorts and filters belong to the reader and
+ * are created here: at start, and again after each data-changed signal until the tables exist.
+ * `create index concurrently if not exists` never blocks the ETL's writes; replicas racing on the
+ * same index are harmless (the loser sees it exists, or gets a duplicate error taken as success).
+ * No session-level advisory lock: it would not survive a transaction-mode pooler (Supabase).
+ * Partial on `_deleted_at is null`, like every read.
+ */
 const INDEXES: [name: string, table: string, definition: string][] = [
   ["api_move_date_id", "account_move", "((coalesce(date, '0001-01-01'::date)), id)"],
   ["api_move_due_id", "account_move", "((coalesce(invoice_date_due, date, '0001-01-01'::date)), id)"],

@@ -332,8 +332,8 @@ const residualsAsOf = (
   if (companyId !== undefined) where.push(sql`l.company_id = ${companyId}`);
   if (partnerId !== undefined) where.push(sql`l.partner_id = ${partnerId}`);
   // `current`: the items' residuals as Odoo keeps them now, exact on or after the latest partial's
-  // date (or, without a reconciliation history on this Odoo, for today and later dates; residualSource
-  // refuses earlier ones).
+  // date (or, without a reconciliation history on this Odoo, for today and later dates;
+  // residualSource refuses earlier ones).
   const history = source === "history";
   return sql`select l.company_id, l.partner_id, a.account_type,
       ${history ? sql`l.balance - coalesce(matched.amount, 0)` : sql`l.amount_residual`} as residual,
@@ -375,9 +375,10 @@ const openItems = (
  * Where open amounts as of a date come from: the reconciliation history (`history`), or the items'
  * current residuals (`current`): on or after the latest partial's date, where the two agree, and
  * when the connected Odoo does not provide `account.partial.reconcile` (a reduced Odoo-compatible
- * server; the ETL notes it in `etl.cursors.absent_at`), where they only answer for today or later. Until the history's first sync has finished, reads wait (503): every
- * item would look fully open, wrong totals that look right (after an upgrade that added the model,
- * or during the very first sync). A missing table is the error handler's 503 (problem.ts).
+ * server; the ETL notes it in `etl.cursors.absent_at`), where they only answer for today or later.
+ * Until the history's first sync has finished, reads wait (503): every item would look fully open,
+ * wrong totals that look right (after an upgrade that added the model, or during the very first
+ * sync). A missing table is the error handler's 503 (problem.ts).
  */
 type ResidualSource = "history" | "current";
 
