@@ -274,12 +274,11 @@ try {
       ? (sorted[mid] as number)
       : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
   };
-  const per = (of: (r: Round) => number) => rounds.map(of);
   const rps = (m: Measured) => m.requests.average;
-  const plain = per((r) => rps(r.cached) / rps(r.hello));
-  const gzip = per((r) => rps(r.gzip) / rps(r.hello));
-  const floor = per((r) => rps(r.floor) / rps(r.hello));
-  const overFloor = per((r) => rps(r.cached) / rps(r.floor));
+  const plain = rounds.map((r) => rps(r.cached) / rps(r.hello));
+  const gzip = rounds.map((r) => rps(r.gzip) / rps(r.hello));
+  const floor = rounds.map((r) => rps(r.floor) / rps(r.hello));
+  const overFloor = rounds.map((r) => rps(r.cached) / rps(r.floor));
   const list = (xs: number[]) => xs.map(pct).join(", ");
   console.log(`\nper round (median of ${ROUNDS} in brackets):`);
   console.log(`  cached, as a browser asks (gzip) / hello-world: ${list(gzip)} [${pct(median(gzip))}]`);
