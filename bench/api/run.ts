@@ -16,7 +16,7 @@
  */
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { ensureModelTables } from "../../apps/etl-worker/src/schema.js";
+import { ensureModelTables } from "@finanzas/ledger";
 import { createDb } from "../../packages/db/src/index.js";
 import {
   createTestDatabase,

@@ -10,9 +10,8 @@
  * Prints one JSON line: { ms, records, maxRssMb, cpuSeconds }.
  */
 
+import { ensureModelTables, REGISTRY } from "@finanzas/ledger";
 import { upsertStatement } from "../../apps/etl-worker/src/load.js";
-import { REGISTRY } from "../../apps/etl-worker/src/registry.js";
-import { ensureModelTables } from "../../apps/etl-worker/src/schema.js";
 import {
   currencyDecimals,
   fieldsGet,

@@ -10,10 +10,9 @@
  *   pnpm exec tsx bench/etl/load.ts [scale=10]     # scale 10 ≈ 100 000 journal items
  */
 
+import { ensureModelTables, REGISTRY } from "@finanzas/ledger";
 import { copyBatch, copyStatements, upsertStatement, writeBatch } from "../../apps/etl-worker/src/load.js";
 import { tryAcquire } from "../../apps/etl-worker/src/locks.js";
-import { REGISTRY } from "../../apps/etl-worker/src/registry.js";
-import { ensureModelTables } from "../../apps/etl-worker/src/schema.js";
 import {
   currencyDecimals,
   fieldsGet,

@@ -7,9 +7,9 @@
 import { parseArgs } from "node:util";
 import { etlQueue, type RunProgress, type RunResult } from "@finanzas/contracts";
 import { createDb, sql } from "@finanzas/db";
+import { MODEL_NAMES, tableOf } from "@finanzas/ledger";
 import { createProducer, QueueEvents, redisOptions } from "@finanzas/queue";
 import { readCliConfig } from "./config.js";
-import { MODEL_NAMES, tableOf } from "./registry.js";
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const fail = (message: string): never => {

@@ -8,6 +8,7 @@
 import type { DataChanged, RunProgress, RunResult } from "@finanzas/contracts";
 import { dataChangedChannel, odooTableName } from "@finanzas/contracts";
 import { type Database, type Kysely, sql } from "@finanzas/db";
+import { specOf, tableOf } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
 import { OdooAccessError, type OdooClient, OdooError, OdooUserError } from "@finanzas/odoo";
 import type { Redis } from "ioredis";
@@ -31,7 +32,6 @@ import {
 import { acquire, keepAlive, release } from "./locks.js";
 import type { EtlMetrics } from "./metrics.js";
 import { inProcessReader, type PageReader, type PageRequest } from "./pages.js";
-import { specOf, tableOf } from "./registry.js";
 import {
   createRun,
   finishModel,

@@ -10,9 +10,9 @@
  */
 import type { Database, Kysely, Transaction } from "@finanzas/db";
 import { CompiledQuery, sql } from "@finanzas/db";
+import { COLUMN_TYPES, type FieldSpec, tableOf } from "@finanzas/ledger";
 import type { Pool, PoolClient } from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import { COLUMN_TYPES, type FieldSpec, tableOf } from "./registry.js";
 import type { ArrayPage, CopyPage } from "./transform.js";
 
 export class LeaseLostError extends Error {

@@ -1,7 +1,7 @@
 import type { Database, Kysely } from "@finanzas/db";
+import { MODEL_NAMES } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { MODEL_NAMES } from "./registry.js";
 import type { JobKind } from "./runs.js";
 
 /** One model's work in a run, as it ended. */

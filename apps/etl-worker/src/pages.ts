@@ -6,8 +6,8 @@
  * writing PostgreSQL instead of queueing behind it.
  */
 
+import type { FieldSpec } from "@finanzas/ledger";
 import { BufferPool, type RecordPage } from "@finanzas/odoo";
-import type { FieldSpec } from "./registry.js";
 import {
   fullPage,
   fullPageRaw,

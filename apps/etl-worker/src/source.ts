@@ -4,6 +4,8 @@
  * `active_test: false` so archived records come too; transport errors are retried with backoff
  * on top of the client's own retries.
  */
+
+import type { FieldKind, FieldSpec, ModelSpec } from "@finanzas/ledger";
 import {
   type Domain,
   type FieldsMeta,
@@ -13,7 +15,6 @@ import {
   OdooTransportError,
   type RecordPage,
 } from "@finanzas/odoo";
-import type { FieldKind, FieldSpec, ModelSpec } from "./registry.js";
 import { sleep } from "./sleep.js";
 import { decimalsOfRounding } from "./transform.js";
 

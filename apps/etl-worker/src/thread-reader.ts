@@ -10,9 +10,9 @@
  */
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import type { FieldSpec } from "@finanzas/ledger";
 import type { OdooClientOptions } from "@finanzas/odoo";
 import type { PageReader, PageRequest, PageSummary } from "./pages.js";
-import type { FieldSpec } from "./registry.js";
 import type { Position, RetryPolicy, Source } from "./source.js";
 
 type WireRequest = Omit<PageRequest, "decimals" | "columns"> & {

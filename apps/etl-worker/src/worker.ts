@@ -1,5 +1,6 @@
 import { etlQueue } from "@finanzas/contracts";
 import type { Database, Kysely } from "@finanzas/db";
+import { assertRegistry, ensureModelTables } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
 import type { OdooClient } from "@finanzas/odoo";
 import { type Consumer, createConsumer, type Handlers, type QueueConnection } from "@finanzas/queue";
@@ -11,8 +12,6 @@ import { syncHandler } from "./jobs/sync.js";
 import { syncRecordsHandler } from "./jobs/sync-records.js";
 import type { EtlMetrics } from "./metrics.js";
 import type { PageReader } from "./pages.js";
-import { assertRegistry } from "./registry.js";
-import { ensureModelTables } from "./schema.js";
 
 export interface WorkerDeps {
   connection: QueueConnection;

@@ -1,5 +1,5 @@
+import { MODEL_NAMES } from "@finanzas/ledger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MODEL_NAMES } from "../src/registry.js";
 import { diffWithSource, type Harness, harness, job, localCounts } from "./helpers.js";
 
 describe("incremental sync and deletion reconciliation after realistic changes", () => {

@@ -1,6 +1,6 @@
 import { sql } from "@finanzas/db";
+import { MODEL_NAMES } from "@finanzas/ledger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MODEL_NAMES } from "../src/registry.js";
 import { type Harness, harness, job } from "./helpers.js";
 
 /**

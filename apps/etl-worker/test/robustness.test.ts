@@ -1,6 +1,6 @@
+import { MODEL_NAMES } from "@finanzas/ledger";
 import { OdooTransportError } from "@finanzas/odoo";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MODEL_NAMES } from "../src/registry.js";
 import { diffWithSource, type Harness, harness, job } from "./helpers.js";
 
 describe("Odoo answering 502s and resets mid-sync", () => {

@@ -1,8 +1,8 @@
+import { MODEL_NAMES, specOf } from "@finanzas/ledger";
 import type { OdooClientOptions } from "@finanzas/odoo";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../src/engine.js";
 import { inProcessReader, type PageReader, type PageRequest, type PageSummary } from "../src/pages.js";
-import { MODEL_NAMES, specOf } from "../src/registry.js";
 import { currencyDecimals, fieldsGet, resolveModel, type Source } from "../src/source.js";
 import { createThreadReader, decodeAhead } from "../src/thread-reader.js";
 import { diffWithSource, type Harness, harness, job } from "./helpers.js";

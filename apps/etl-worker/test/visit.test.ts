@@ -1,6 +1,6 @@
+import { REGISTRY } from "@finanzas/ledger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inProcessReader } from "../src/pages.js";
-import { REGISTRY } from "../src/registry.js";
 import { currencyDecimals, fieldsGet, resolveModel, type Source } from "../src/source.js";
 import { createTransformer, type Problem } from "../src/transform.js";
 import { diffWithSource, type Harness, harness, job } from "./helpers.js";

@@ -1,15 +1,14 @@
 import { parseEnv } from "@finanzas/config";
 import { etlQueue } from "@finanzas/contracts";
-import { createLogger } from "@finanzas/logger";
 import { redisOptionsFromUrl } from "@finanzas/queue";
-import { deleteQueueKeys, TEST_REDIS_URL, testQueuePrefix } from "@finanzas/testing";
+import { deleteQueueKeys, TEST_REDIS_URL, testLogger, testQueuePrefix } from "@finanzas/testing";
 import { Queue } from "bullmq";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigSchema } from "../src/config.js";
 import { syncSchedules } from "../src/scheduler.js";
 import { schedulesFrom } from "../src/schedules.js";
 
-const logger = createLogger({ service: "scheduler-test", version: "0", level: "silent", pretty: false });
+const logger = testLogger("scheduler");
 const prefix = testQueuePrefix("etl-schedules");
 const connection = { redisUrl: TEST_REDIS_URL, prefix };
 const inspect = new Queue(etlQueue.name, { connection: redisOptionsFromUrl(TEST_REDIS_URL), prefix });

@@ -1,7 +1,7 @@
 import type { RunResult } from "@finanzas/contracts";
+import { MODEL_NAMES } from "@finanzas/ledger";
 import { type JobContext, UnrecoverableError } from "@finanzas/queue";
 import type { JobRun } from "../engine.js";
-import { MODEL_NAMES } from "../registry.js";
 
 export const jobRun = (ctx: JobContext): JobRun => ({
   jobId: ctx.jobId,

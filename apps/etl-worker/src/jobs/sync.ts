@@ -1,7 +1,7 @@
 import type { etlQueue } from "@finanzas/contracts";
+import { MODEL_NAMES } from "@finanzas/ledger";
 import type { Handler } from "@finanzas/queue";
 import type { Engine } from "../engine.js";
-import { MODEL_NAMES } from "../registry.js";
 import { assertKnownModels, jobRun, throwIfFailed } from "./common.js";
 
 /** `sync`: every registered model (or the payload's subset), incremental unless `mode: full`. */

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { DEFAULT_PAGE_SIZE, type etlQueue, odooTableName } from "@finanzas/contracts";
 import type { Database, Kysely } from "@finanzas/db";
+import { decodeCursor, encodeCursor } from "@finanzas/ledger";
 import type { Producer } from "@finanzas/queue";
 import type { Redis } from "ioredis";
 import type { AppInstance } from "../app.js";
-import { decodeCursor, encodeCursor } from "../finance/keyset.js";
 import { findRuns, knownModels, listRuns, runModels, runSummary, syncState } from "../finance/sync-repo.js";
 import { HttpProblem } from "../problem.js";
 import { type MountDeps, mount } from "./mount.js";

@@ -3,7 +3,7 @@ import { createDb, type Db } from "@finanzas/db";
 import { createLogger } from "@finanzas/logger";
 import { createTestDatabase, type TestDatabase } from "@finanzas/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createIndexKeeper, INVOICE_SEARCH, searchTextOf } from "../src/finance/indexes.js";
+import { createIndexKeeper, INVOICE_SEARCH, searchTextOf } from "../src/indexes.js";
 
 /*
  * The read indexes where pg_trgm cannot be had: web-api connects as a role that owns the synced

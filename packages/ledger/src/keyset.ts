@@ -1,6 +1,6 @@
 import { sql } from "@finanzas/db";
 import type { RawBuilder } from "kysely";
-import { HttpProblem } from "../problem.js";
+import { InvalidQueryError } from "./errors.js";
 
 /** How a sort key orders rows: the SQL expression (never null) and the type of its values. */
 export interface SortSpec {
@@ -17,7 +17,7 @@ export function encodeCursor(sort: string, value: CursorValue, id: number): stri
 
 export function decodeCursor(cursor: string, sort: string): { value: CursorValue; id: number } {
   const bad = (why: string) =>
-    new HttpProblem(400, `invalid cursor: ${why}`, [{ field: "query.cursor", message: why }]);
+    new InvalidQueryError(`invalid cursor: ${why}`, [{ param: "cursor", message: why }]);
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
@@ -35,19 +35,18 @@ export function decodeCursor(cursor: string, sort: string): { value: CursorValue
   return { value, id: id as number };
 }
 
+const badCursor = () =>
+  new InvalidQueryError("invalid cursor", [
+    { param: "cursor", message: "is not a cursor this API returned" },
+  ]);
+
 const cast = (value: CursorValue, type: SortSpec["type"]) => {
   switch (type) {
     case "date":
-      if (typeof value !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(value))
-        throw new HttpProblem(400, "invalid cursor", [
-          { field: "query.cursor", message: "is not a cursor this API returned" },
-        ]);
+      if (typeof value !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(value)) throw badCursor();
       return sql`${value}::date`;
     case "numeric":
-      if (!/^-?\d+(\.\d+)?$/.test(String(value)))
-        throw new HttpProblem(400, "invalid cursor", [
-          { field: "query.cursor", message: "is not a cursor this API returned" },
-        ]);
+      if (!/^-?\d+(\.\d+)?$/.test(String(value))) throw badCursor();
       return sql`${String(value)}::numeric`;
     case "integer":
       return sql`${Number(value)}::integer`;
@@ -56,31 +55,37 @@ const cast = (value: CursorValue, type: SortSpec["type"]) => {
   }
 };
 
+/** `-date` → `date`: the sort key a sort parameter names. */
+type SortKey<S extends string> = S extends `-${infer K}` ? K : S;
+
+/** The sort keys of a query, tied to its contract's sort tuple: a key missing here does not compile. */
+export type SortMap<T extends readonly string[]> = Record<SortKey<T[number]>, SortSpec>;
+
 export interface Keyset {
   /** WHERE fragment placing the page after the cursor (or true). */
   after: RawBuilder<unknown>;
   orderBy: RawBuilder<unknown>;
   /** Fetch one more than the page to know whether there is a next page. */
   limit: number;
-  page<T extends { id: number }>(rows: (T & { _k: CursorValue })[]): { items: T[]; next: string | null };
+  page<T extends { id: number; _k: CursorValue }>(rows: T[]): { items: Omit<T, "_k">[]; next: string | null };
 }
 
 /**
  * Keyset pagination over (sort expression, id): a stable total order, so pages neither skip nor
  * repeat rows even while rows are added or removed between requests; no OFFSET.
  */
-export function keyset(
-  sortParam: string,
-  sorts: Record<string, SortSpec>,
+export function keyset<T extends readonly string[]>(
+  sortParam: T[number],
+  sorts: SortMap<T>,
   idExpr: RawBuilder<unknown>,
   limit: number,
   cursor: string | undefined,
 ): Keyset {
   const desc = sortParam.startsWith("-");
-  const spec = sorts[desc ? sortParam.slice(1) : sortParam];
+  const spec = (sorts as Record<string, SortSpec | undefined>)[desc ? sortParam.slice(1) : sortParam];
   if (!spec)
-    throw new HttpProblem(400, `unknown sort ${sortParam}`, [
-      { field: "query.sort", message: "is not a sort option" },
+    throw new InvalidQueryError(`unknown sort ${sortParam}`, [
+      { param: "sort", message: "is not a sort option" },
     ]);
   const dir = desc ? sql`desc` : sql`asc`;
   let after: RawBuilder<unknown> = sql`true`;
@@ -96,13 +101,9 @@ export function keyset(
     limit: limit + 1,
     page(rows) {
       const more = rows.length > limit;
-      const items = (more ? rows.slice(0, limit) : rows).map(({ _k: _, ...rest }) => rest as never);
+      const items = (more ? rows.slice(0, limit) : rows).map(({ _k: _, ...rest }) => rest);
       const last = more ? rows[limit - 1] : undefined;
       return { items, next: last ? encodeCursor(sortParam, last._k, last.id) : null };
     },
   };
 }
-
-/** `a and b and …` of the given conditions (true when none). */
-export const and = (conditions: RawBuilder<unknown>[]): RawBuilder<unknown> =>
-  conditions.length ? sql.join(conditions, sql` and `) : sql`true`;
