@@ -214,7 +214,8 @@ function readerThread(
       // The thread's live set is the pages in flight; a bounded old space makes V8 collect rather
       // than grow (the worker's RSS stays flat whatever the table sizes). A full pass's pages make
       // little garbage (no record objects), so a young generation of 16 MB (V8's default is 48)
-      // costs no speed and keeps ~30 MB of peak RSS off per thread (bench/README.md, session 10).
+      // costs no speed and keeps ~30 MB of peak RSS off per thread (bench/README.md, the ETL record
+      // of 2026-11-29 09:46).
       resourceLimits: { maxOldGenerationSizeMb: limits.heapMb, maxYoungGenerationSizeMb: 16 },
     });
     w.unref(); // never what keeps the process alive

@@ -10,7 +10,7 @@ export interface WorkerDeps {
 
 /**
  * The consumer of the `${mailQueue.name}` queue. One handler per job of the contract, each in its own
- * file under src/jobs/; the contract has no jobs until the issue that builds them.
+ * file under src/jobs/. The contract declares no jobs on this queue, so the handler map is empty.
  */
 export function createMailWorker(deps: WorkerDeps): Consumer {
   const handlers: Handlers<typeof mailQueue> = {};

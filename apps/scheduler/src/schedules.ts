@@ -16,8 +16,9 @@ export const schedule = <Q extends QueueDefinition, J extends JobName<Q>>(s: Sch
   s as unknown as Schedule;
 
 /**
- * Every schedule of the system, from configuration. Each issue that adds a recurring job adds it
- * here (the ETL's incremental sync and deletion reconciliation, report and mailing runs).
+ * Every schedule of the system, from configuration: the ETL's incremental sync and deletion
+ * reconciliation, each switched off by setting its cron to `off`. A recurring job of any queue is
+ * scheduled here.
  */
 export function schedulesFrom(
   config: Pick<Config, "ETL_SYNC_CRON" | "ETL_RECONCILE_CRON" | "SCHEDULE_TZ">,

@@ -2,8 +2,9 @@ import { defineJob, defineQueue } from "./define.js";
 import { ReconcileDeletionsPayload, RunResult, SyncPayload, SyncRecordsPayload } from "./etl.js";
 
 /*
- * The three queues of the system. Each job is added here by the issue that builds it (the ETL's
- * sync jobs, the report worker's workbooks, the mailer's mailings); no placeholder jobs.
+ * The three queues of the system and their jobs. Only jobs that a consumer handles are declared,
+ * with no placeholders: `etl` has the sync jobs; `reports` and `mail` declare none, so their
+ * workers start with no handlers.
  */
 
 /** Consumed by etl-worker: pull Odoo, upsert PostgreSQL. Produced by web-api and scheduler. */
