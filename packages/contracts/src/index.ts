@@ -17,4 +17,5 @@ export * from "./http-finance.js";
 export * from "./http-routes.js";
 export * from "./http-sync.js";
 export { etlQueue, mailQueue, queues, reportsQueue } from "./queues.js";
+export * from "./reports.js";
 export * from "./sessions.js";

@@ -1,5 +1,11 @@
 import { defineJob, defineQueue } from "./define.js";
 import { ReconcileDeletionsPayload, RunResult, SyncPayload, SyncRecordsPayload } from "./etl.js";
+import {
+  BuildReportPayload,
+  BuildReportResult,
+  CleanupReportsPayload,
+  CleanupReportsResult,
+} from "./reports.js";
 
 /*
  * The three queues of the system and their jobs. Only jobs that a consumer handles are declared,
@@ -40,7 +46,25 @@ export const etlQueue = defineQueue({
 });
 
 /** Consumed by report-worker: builds .xlsx files from PostgreSQL. Produced by web-api and scheduler. */
-export const reportsQueue = defineQueue({ name: "reports", jobs: {} });
+export const reportsQueue = defineQueue({
+  name: "reports",
+  jobs: {
+    "build-report": defineJob({
+      description:
+        "Build the workbook of a report record (reports.reports) from the synced copy, store it and mark the record done; the job id is the report id",
+      payload: BuildReportPayload,
+      result: BuildReportResult,
+    }),
+    "cleanup-reports": defineJob({
+      description: "Delete the files and records of reports past their expiry (REPORT_TTL_HOURS)",
+      payload: CleanupReportsPayload,
+      result: CleanupReportsResult,
+      options: { attempts: 2 },
+    }),
+  },
+  // A retried build starts its file again from the top (a half file is never marked done).
+  defaultJobOptions: { attempts: 3, backoff: { type: "exponential", delay: 10_000 } },
+});
 
 /** Consumed by mailer: renders and sends email. Produced by web-api and scheduler. */
 export const mailQueue = defineQueue({ name: "mail", jobs: {} });
