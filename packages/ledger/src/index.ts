@@ -55,6 +55,15 @@ export {
   specOf,
   tableOf,
 } from "./registry.js";
+export {
+  canonicalJson,
+  fileStillUsed,
+  type NewReport,
+  type ReportRecord,
+  reportRequestKey,
+  requestReport,
+  syncedDataVersion,
+} from "./report-records.js";
 export { cursorBatches, inSnapshot, type SnapshotOptions } from "./snapshot.js";
 export { type Db, today } from "./sql.js";
 export { ensureModelTables } from "./tables.js";
