@@ -114,14 +114,16 @@ export function createS3Storage(options: S3StorageOptions): S3Storage {
             throw error;
           }),
         ]);
-        if (read.status === "rejected" && firstFailure === "source") throw read.reason;
-        if (sent.status === "rejected") {
-          throw new Error(`cannot store ${key} in bucket ${bucket} at ${where}: ${message(sent.reason)}`, {
-            cause: sent.reason,
-          });
+        if (read.status === "fulfilled" && sent.status === "fulfilled") return digest.result();
+        // An abort is the caller's AbortError (as from the filesystem backend), not an upload failure.
+        if (opts.signal?.aborted) throw read.status === "rejected" ? read.reason : abortError(opts.signal);
+        if (read.status === "rejected" && (firstFailure === "source" || sent.status === "fulfilled")) {
+          throw read.reason;
         }
-        if (read.status === "rejected") throw read.reason;
-        return digest.result();
+        const reason = sent.status === "rejected" ? sent.reason : undefined;
+        throw new Error(`cannot store ${key} in bucket ${bucket} at ${where}: ${message(reason)}`, {
+          cause: reason,
+        });
       } finally {
         opts.signal?.removeEventListener("abort", abort);
       }
@@ -168,6 +170,14 @@ export function createS3Storage(options: S3StorageOptions): S3Storage {
       }
     },
   };
+}
+
+function abortError(signal: AbortSignal): Error {
+  return Object.assign(new Error("The operation was aborted"), {
+    name: "AbortError",
+    code: "ABORT_ERR",
+    cause: signal.reason,
+  });
 }
 
 function message(error: unknown): string {
