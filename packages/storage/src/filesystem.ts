@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { createWriteStream, type Dirent } from "node:fs";
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -60,7 +60,7 @@ export function createFilesystemStorage(options: FilesystemStorageOptions): File
     const cutoff = Date.now() - olderThanMs;
     let removed = 0;
     const walk = async (dir: string): Promise<void> => {
-      let entries: import("node:fs").Dirent[];
+      let entries: Dirent[];
       try {
         entries = await readdir(dir, { withFileTypes: true });
       } catch (error) {
@@ -115,7 +115,7 @@ export function createFilesystemStorage(options: FilesystemStorageOptions): File
 
     async get(key: string): Promise<StoredObject | null> {
       const path = pathOf(key);
-      let handle: import("node:fs/promises").FileHandle;
+      let handle: FileHandle;
       try {
         handle = await open(path, "r");
       } catch (error) {
