@@ -8,11 +8,13 @@
  *   partner statement) as plain functions over Kysely, returning domain types and throwing the
  *   domain errors of errors.ts. The web-api, the report-worker and the mailer read through them.
  */
+
+export { sumDecimals } from "./decimal.js";
 export * from "./errors.js";
 export { createIndexKeeper, INVOICE_SEARCH, PARTNER_SEARCH, searchTextOf } from "./indexes.js";
 export { decodeCursor, encodeCursor, type Keyset, keyset, type SortMap, type SortSpec } from "./keyset.js";
 export { accountOfCompany, listAccounts } from "./queries/accounts.js";
-export { type AgingParams, aging, type OpenItem, openItemList } from "./queries/aging.js";
+export { type AgingParams, aging, type OpenItem, openItemBatches, openItemList } from "./queries/aging.js";
 export {
   type AccountBalance,
   accountBalances,
@@ -28,7 +30,13 @@ export {
   type GeneralLedgerParams,
   generalLedger,
 } from "./queries/general-ledger.js";
-export { getInvoice, invoiceFilters, listInvoices } from "./queries/invoices.js";
+export {
+  getInvoice,
+  type InvoiceRegisterRow,
+  invoiceFilters,
+  invoiceRegister,
+  listInvoices,
+} from "./queries/invoices.js";
 export { listJournalItems } from "./queries/journal-items.js";
 export { type ResidualSource, residualSource } from "./queries/open-items.js";
 export {
@@ -41,7 +49,12 @@ export {
 } from "./queries/partner-statement.js";
 export { getPartner, listPartners, partnerBalances } from "./queries/partners.js";
 export { listPayments } from "./queries/payments.js";
-export { type TrialBalanceParams, trialBalance } from "./queries/trial-balance.js";
+export {
+  type BalanceTotals,
+  type TrialBalance,
+  type TrialBalanceParams,
+  trialBalance,
+} from "./queries/trial-balance.js";
 export {
   assertRegistry,
   COLUMN_TYPES,

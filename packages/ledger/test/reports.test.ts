@@ -35,10 +35,17 @@ async function ledger(params: Parameters<typeof generalLedger>[1], batchSize?: n
 
 describe("trial balance", () => {
   it("carries balance-sheet accounts over, starts income and expense at the fiscal year, and balances to zero", async () => {
-    const rows = await trialBalance(books.store.db, {
+    const { accounts: rows, totals } = await trialBalance(books.store.db, {
       dateFrom: "2024-01-01",
       dateTo: "2024-03-31",
       companyId: 1,
+    });
+    expect(totals.get(1)).toEqual({
+      initialBalance: "0",
+      debit: "301.5",
+      credit: "301.5",
+      periodBalance: "0.0",
+      endingBalance: "0.0",
     });
     const byCode = Object.fromEntries(rows.map((r) => [r.code ?? "undistributed", r]));
     expect(Object.keys(byCode)).toEqual(["400000", "430000", "572000", "600000", "700000", "undistributed"]);
@@ -62,7 +69,7 @@ describe("trial balance", () => {
   });
 
   it("opens a later period of the same year with that year's income so far", async () => {
-    const rows = await trialBalance(books.store.db, {
+    const { accounts: rows } = await trialBalance(books.store.db, {
       dateFrom: "2024-02-01",
       dateTo: "2024-02-29",
       companyId: 1,
@@ -75,7 +82,10 @@ describe("trial balance", () => {
   });
 
   it("covers each company in its own currency, and refuses a period the wrong way round", async () => {
-    const rows = await trialBalance(books.store.db, { dateFrom: "2024-01-01", dateTo: "2024-12-31" });
+    const { accounts: rows } = await trialBalance(books.store.db, {
+      dateFrom: "2024-01-01",
+      dateTo: "2024-12-31",
+    });
     expect([...new Set(rows.map((r) => `${r.companyId} ${r.currency} ${r.decimals}`))]).toEqual([
       "1 EUR 2",
       "2 CLP 0",

@@ -1,6 +1,7 @@
 import type { AgingQuery, AgingReport } from "@finanzas/contracts";
-import { sql } from "@finanzas/db";
+import { type Database, sql, type Transaction } from "@finanzas/db";
 import type { Static } from "@sinclair/typebox";
+import { cursorBatches } from "../snapshot.js";
 import { type Db, money, type OpenItemKind, rows, sum0, today } from "../sql.js";
 import { companyList, currencyDecimals, partnerNames } from "./companies.js";
 import { openItems, type ResidualFilter, residualSource } from "./open-items.js";
@@ -110,22 +111,14 @@ export interface OpenItem {
   companyCurrencyDecimals: number;
 }
 
-/**
- * The open items behind `aging` for the same question, one per journal item, by partner, then due
- * date: what a finance user checks a bucket against, and what a statement lists. The open amounts
- * add up, per partner and bucket, to `aging`'s figures.
- */
-export async function openItemList(
-  db: Db,
-  q: { kind?: OpenItemKind | undefined; asOf?: string | undefined } & ResidualFilter,
-): Promise<OpenItem[]> {
+type OpenItemQuery = { kind?: OpenItemKind | undefined; asOf?: string | undefined } & ResidualFilter;
+
+async function openItemQuery(db: Db, q: OpenItemQuery) {
   const asOf = q.asOf ?? today();
   const kind = q.kind ?? "receivable";
   const source = await residualSource(db, asOf);
   const sign = kind === "receivable" ? sql`1` : sql`-1`;
-  return rows(
-    db,
-    sql<OpenItem>`select o.id, o.company_id as "companyId", o.partner_id as "partnerId", p.name as "partnerName",
+  return sql<OpenItem>`select o.id, o.company_id as "companyId", o.partner_id as "partnerId", p.name as "partnerName",
         l.move_id as "moveId", coalesce(m.name, l.move_name) as document, coalesce(m.ref, l.ref) as reference,
         l.date, o.due as "dueDate", o.days as "daysOverdue",
         ${money(sql`${sign} * l.balance`)} as "originalAmount", ${money(sql`o.residual`)} as "openAmount",
@@ -138,6 +131,23 @@ export async function openItemList(
       left join odoo.res_currency cur on cur.id = l.currency_id and cur._deleted_at is null
       left join odoo.res_company co on co.id = o.company_id and co._deleted_at is null
       left join odoo.res_currency ccur on ccur.id = co.currency_id and ccur._deleted_at is null
-      order by o.company_id, p.name nulls last, o.partner_id nulls last, o.due, o.id`,
-  );
+      order by o.company_id, p.name nulls last, o.partner_id nulls last, o.due, o.id`;
+}
+
+/**
+ * The open items behind `aging` for the same question, one per journal item, by company, partner,
+ * then due date: what a finance user checks a bucket against, and what a statement lists. The open
+ * amounts add up, per partner and bucket, to `aging`'s figures.
+ */
+export async function openItemList(db: Db, q: OpenItemQuery): Promise<OpenItem[]> {
+  return rows(db, await openItemQuery(db, q));
+}
+
+/** `openItemList` streamed through a server-side cursor, for reports over many items. */
+export async function* openItemBatches(
+  trx: Transaction<Database>,
+  q: OpenItemQuery,
+  batchSize?: number,
+): AsyncGenerator<OpenItem[]> {
+  yield* cursorBatches(trx, await openItemQuery(trx, q), batchSize);
 }

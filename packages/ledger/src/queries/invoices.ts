@@ -6,12 +6,14 @@ import {
   type InvoiceLine,
   type InvoiceQuery,
 } from "@finanzas/contracts";
-import { sql } from "@finanzas/db";
+import { type Database, sql, type Transaction } from "@finanzas/db";
 import type { Static } from "@sinclair/typebox";
 import { NotFoundError } from "../errors.js";
 import { INVOICE_SEARCH, searchTextOf } from "../indexes.js";
 import { keyset, type SortMap } from "../keyset.js";
+import { cursorBatches } from "../snapshot.js";
 import { and, type Db, INVOICE_TYPES, like, money, PURCHASE_TYPES, rows, SALE_TYPES, today } from "../sql.js";
+import { currencyDecimals } from "./companies.js";
 
 /** The searched fields as one text, the same expression as the trigram index's (see indexes.ts). */
 const INVOICE_SEARCH_TEXT = sql.raw(`(${searchTextOf(INVOICE_SEARCH, "m")})`);
@@ -105,4 +107,45 @@ export async function getInvoice(db: Db, id: number): Promise<Static<typeof Invo
       order by l.id`,
   );
   return { ...invoice, lines };
+}
+
+/** One row of the invoice register: amounts in the document's currency (`currency`, `decimals`). */
+export interface InvoiceRegisterRow {
+  id: number;
+  companyId: number | null;
+  name: string | null;
+  moveType: string;
+  invoiceDate: string | null;
+  dueDate: string | null;
+  partnerName: string | null;
+  vat: string | null;
+  amountUntaxed: string | null;
+  amountTax: string | null;
+  amountTotal: string | null;
+  amountResidual: string | null;
+  currency: string | null;
+  decimals: number;
+  state: string;
+  paymentState: string | null;
+}
+
+/**
+ * The invoices and bills the invoice list's filters select, for a register: per company, by invoice
+ * date and number, streamed through a server-side cursor. Credit notes and refunds carry their
+ * amounts negated, as Odoo's reports show them (signed by the document's direction).
+ */
+export function invoiceRegister(
+  trx: Transaction<Database>,
+  q: Omit<InvoiceQuery, "sort" | "limit" | "cursor">,
+  batchSize?: number,
+): AsyncGenerator<InvoiceRegisterRow[]> {
+  const sign = sql`(case when m.move_type in ('out_refund', 'in_refund') then -1 else 1 end)`;
+  const query = sql<InvoiceRegisterRow>`select m.id, m.company_id as "companyId", m.name, m.move_type as "moveType",
+      m.invoice_date as "invoiceDate", m.invoice_date_due as "dueDate", p.name as "partnerName", p.vat,
+      ${money(sql`${sign} * m.amount_untaxed`)} as "amountUntaxed", ${money(sql`${sign} * m.amount_tax`)} as "amountTax",
+      ${money(sql`${sign} * m.amount_total`)} as "amountTotal", ${money(sql`${sign} * m.amount_residual`)} as "amountResidual",
+      cur.name as currency, ${currencyDecimals("cur")} as decimals, m.state, m.payment_state as "paymentState"
+    from ${invoiceFrom} where ${and(invoiceFilters(q))}
+    order by m.company_id, m.invoice_date nulls last, m.name, m.id`;
+  return cursorBatches(trx, query, batchSize);
 }
