@@ -13,9 +13,9 @@
  *   await sheet.end();
  *   await wb.finish();
  *
- * `addRow` resolves at once unless the zip or `output` is full (back-pressure), and at least every
- * YIELD_EVERY_ROWS rows it waits one turn of the event loop, so a long report never starves timers
- * (a BullMQ lock renewal) even when the output keeps up.
+ * `addRow` resolves at once unless the zip or `output` is full (back-pressure); after each chunk,
+ * and at least every YIELD_EVERY_ROWS rows, it waits one turn of the event loop, so a long report
+ * never starves timers (a BullMQ lock renewal) even when the output keeps up.
  *
  * The zip is yazl: it streams each entry through zlib's deflate (in the thread pool, beside the
  * JavaScript building rows), switches to ZIP64 by itself past 4 GiB, and pipes to `output` with
@@ -291,10 +291,13 @@ class SheetWriter implements XlsxSheet {
     if (this.chunk.length >= CHUNK_CHARS) {
       const room = this.stream.write(this.chunk);
       this.chunk = "";
-      if (!room) {
-        this.sinceYield = 0;
-        return this.wb.waitFor(this.stream, "drain");
-      }
+      this.sinceYield = 0;
+      if (!room) return this.wb.waitFor(this.stream, "drain");
+      // A turn of the event loop after each chunk even when the zip has room: zlib's deflate runs
+      // in the thread pool and hands each piece back through a callback on this thread, so
+      // letting that callback in now keeps deflate busy while the next rows are built (deflate,
+      // not building rows, is what bounds the rate).
+      return nextTurn();
     }
     if (++this.sinceYield >= YIELD_EVERY_ROWS) {
       this.sinceYield = 0;
