@@ -1,0 +1,15 @@
+export {
+  type CellValue,
+  type ColumnSpec,
+  type ColumnType,
+  createXlsxWriter,
+  type DecimalCell,
+  type DocumentProperties,
+  EXCEL_MAX_ROWS,
+  type RowOptions,
+  type RowValues,
+  type SheetOptions,
+  type XlsxSheet,
+  type XlsxWorkbook,
+  type XlsxWriterOptions,
+} from "./writer.js";

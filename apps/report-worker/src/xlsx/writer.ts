@@ -1,0 +1,368 @@
+/**
+ * A streaming .xlsx writer for reports of millions of rows at flat memory.
+ *
+ * Each row becomes its `<row>` XML at once and is appended to a string chunk; every ~64 KB the chunk
+ * is written to the zip entry of the sheet (`xl/worksheets/sheetN.xml`), which deflates it on the
+ * way to `output`. Nothing per row is kept: text is inline (no shared-string table), styles are a
+ * fixed table, and the few things known only at the end (sheet names, autofilter ranges) are a line
+ * per sheet.
+ *
+ *   const wb = createXlsxWriter(output, { title, creator, created });
+ *   const sheet = wb.addSheet({ name: "General ledger", columns, titleRows });
+ *   for await (const row of rows) await sheet.addRow(row);
+ *   await sheet.end();
+ *   await wb.finish();
+ *
+ * `addRow` resolves at once unless the zip or `output` is full (back-pressure); after each chunk,
+ * and at least every YIELD_EVERY_ROWS rows, it waits one turn of the event loop, so a long report
+ * never starves timers (a BullMQ lock renewal) even when the output keeps up.
+ *
+ * The zip is yazl: it streams each entry through zlib's deflate (in the thread pool, beside the
+ * JavaScript building rows), switches to ZIP64 by itself past 4 GiB, and pipes to `output` with
+ * stream back-pressure.
+ */
+import type { Writable } from "node:stream";
+import { PassThrough } from "node:stream";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { ZipFile } from "yazl";
+import {
+  appXml,
+  contentTypesXml,
+  coreXml,
+  type DocumentProperties,
+  rootRelsXml,
+  type SheetEntry,
+  sheetPath,
+  workbookRelsXml,
+  workbookXml,
+} from "./parts.js";
+import { type ColumnSpec, RowEncoder, type RowValues } from "./rows.js";
+import { cleanSheetName, SheetNames } from "./sheet-names.js";
+import { type RowStyle, stylesXml } from "./styles.js";
+
+export type { CellValue, DecimalCell } from "./cells.js";
+export type { DocumentProperties } from "./parts.js";
+export type { ColumnSpec, RowValues } from "./rows.js";
+export type { ColumnType } from "./styles.js";
+
+/** Excel's rows per sheet. */
+export const EXCEL_MAX_ROWS = 1_048_576;
+/** Rows are sent to the zip in chunks of about this many characters. */
+const CHUNK_CHARS = 64 * 1024;
+/** The most rows written without a turn of the event loop. */
+export const YIELD_EVERY_ROWS = 2048;
+/** What a sheet's entry stream buffers before addRow waits for the zip. */
+const ENTRY_HIGH_WATER_MARK = 256 * 1024;
+
+export interface XlsxWriterOptions extends DocumentProperties {
+  /** Deflate level 0–9; default 6 (zlib's own default: most of the size gain, a third of level 9's time). */
+  compressionLevel?: number;
+}
+
+export interface SheetOptions {
+  /** Repaired and made unique if needed: see sheet-names.ts. */
+  name: string;
+  columns: readonly ColumnSpec[];
+  /** Rows above the header: the report's title (first row, larger), then e.g. the filters used. */
+  titleRows?: readonly (readonly string[])[];
+  /** Keep the title and header rows in view while scrolling; default true. */
+  freezeHeader?: boolean;
+  /** Filter buttons on the header over the rows written (trailing `total` rows excepted); default true. */
+  autoFilter?: boolean;
+  /**
+   * Rows per sheet, title and header included; default Excel's 1 048 576. A sheet that would pass
+   * it continues on a new sheet, "<name> (2)", with the title and header rows repeated.
+   */
+  maxRows?: number;
+}
+
+export interface RowOptions {
+  /** bold: the whole row bold; subtotal: bold with a rule above; total: bold, rule above, double rule below. */
+  style?: Exclude<RowStyle, "normal">;
+}
+
+export interface XlsxSheet {
+  /** The name of the sheet being written now (a continuation sheet's once there is one). */
+  readonly name: string;
+  /** The names of this sheet and its continuation sheets so far. */
+  readonly names: readonly string[];
+  /** Data rows written, over all continuation sheets. */
+  readonly rows: number;
+  /**
+   * Writes one row: an array in column order, or an object read by each column's `key`. Resolves
+   * at once unless the output is behind; a value that does not fit its column rejects and writes
+   * nothing of the row.
+   */
+  addRow(values: RowValues, options?: RowOptions): Promise<void>;
+  /** Closes the sheet; resolves when the zip has taken all of it. */
+  end(): Promise<void>;
+}
+
+export interface XlsxWorkbook {
+  /** Starts a sheet. The previous one must have ended: one sheet is written at a time. */
+  addSheet(options: SheetOptions): XlsxSheet;
+  /**
+   * Ends the open sheet if any, writes the workbook part, relationships, content types and
+   * properties, and resolves when `output` has flushed ('finish'). Rejects if the output failed.
+   */
+  finish(): Promise<void>;
+  /** Every sheet name, in order, continuation sheets included. */
+  readonly sheetNames: readonly string[];
+}
+
+const DONE: Promise<void> = Promise.resolve();
+
+/**
+ * A writer of one .xlsx to `output` (a file, an upload stream). The caller owns `output`: to give
+ * up half way, destroy it; pending and later calls then reject.
+ */
+export function createXlsxWriter(output: Writable, options: XlsxWriterOptions): XlsxWorkbook {
+  return new WorkbookWriter(output, options);
+}
+
+class WorkbookWriter implements XlsxWorkbook {
+  readonly zip = new ZipFile();
+  readonly entries: SheetEntry[] = [];
+  readonly names = new SheetNames();
+  readonly entryOptions: { mtime: Date; compressionLevel: number; forceDosTimestamp: boolean };
+  failure: Error | undefined;
+  private readonly onFailure = new Set<(error: Error) => void>();
+  private open: SheetWriter | undefined;
+  private finishing = false;
+  private outputFinished = false;
+
+  constructor(
+    private readonly output: Writable,
+    options: XlsxWriterOptions,
+  ) {
+    const level = options.compressionLevel ?? 6;
+    if (!Number.isInteger(level) || level < 0 || level > 9)
+      throw new RangeError("compressionLevel must be 0–9");
+    // The UT extra field is left out (forceDosTimestamp): nothing reads it in a workbook, and it
+    // keeps the entries exactly as Office writes them.
+    this.entryOptions = { mtime: options.created, compressionLevel: level, forceDosTimestamp: true };
+    const core = coreXml(options);
+
+    const fail = (error: Error) => this.fail(error);
+    this.zip.on("error", fail);
+    this.zip.outputStream.on("error", fail);
+    output.on("error", fail);
+    output.on("finish", () => {
+      this.outputFinished = true;
+    });
+    output.on("close", () => {
+      if (!this.outputFinished)
+        this.fail(new Error("the output was closed before the workbook was finished"));
+    });
+    this.zip.outputStream.pipe(output);
+
+    // The parts known from the start go first; those that list the sheets are written by finish().
+    this.addPart("_rels/.rels", rootRelsXml());
+    this.addPart("docProps/core.xml", core);
+    this.addPart("xl/styles.xml", stylesXml());
+  }
+
+  get sheetNames(): readonly string[] {
+    return this.entries.map((e) => e.name);
+  }
+
+  addPart(path: string, xml: string): void {
+    this.zip.addBuffer(Buffer.from(xml, "utf8"), path, this.entryOptions);
+  }
+
+  addSheet(options: SheetOptions): XlsxSheet {
+    if (this.failure) throw this.failure;
+    if (this.finishing) throw new Error("the workbook is finished: no sheet can be added");
+    if (this.open) throw new Error(`sheet "${this.open.name}" is still open: end it before adding another`);
+    const sheet = new SheetWriter(this, options, () => {
+      this.open = undefined;
+    });
+    this.open = sheet;
+    return sheet;
+  }
+
+  async finish(): Promise<void> {
+    if (this.finishing) throw new Error("finish() was called already");
+    if (this.failure) throw this.failure;
+    if (this.open) await this.open.end();
+    if (this.entries.length === 0) throw new Error("a workbook needs at least one sheet");
+    this.finishing = true;
+    const names = this.entries.map((e) => e.name);
+    this.addPart("xl/workbook.xml", workbookXml(this.entries));
+    this.addPart("xl/_rels/workbook.xml.rels", workbookRelsXml(this.entries.length));
+    this.addPart("docProps/app.xml", appXml(names));
+    this.addPart("[Content_Types].xml", contentTypesXml(this.entries.length));
+    this.zip.end();
+    if (!this.outputFinished) await this.waitFor(this.output, "finish");
+  }
+
+  fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    for (const reject of this.onFailure) reject(error);
+    this.onFailure.clear();
+  }
+
+  /** Resolves on `event` from `emitter`, rejects if the workbook fails first. */
+  waitFor(emitter: NodeJS.EventEmitter, event: string): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        emitter.off(event, done);
+        this.onFailure.delete(failed);
+        resolve();
+      };
+      const failed = (error: Error) => {
+        emitter.off(event, done);
+        reject(error);
+      };
+      emitter.on(event, done);
+      this.onFailure.add(failed);
+    });
+  }
+}
+
+/** One sheet as the caller sees it: one or more worksheet parts (continuation sheets). */
+class SheetWriter implements XlsxSheet {
+  readonly names: string[] = [];
+  rows = 0;
+  private readonly encoder: RowEncoder;
+  private readonly titleRows: readonly (readonly string[])[];
+  private readonly headerRow: number;
+  private readonly maxRows: number;
+  private readonly freezeHeader: boolean;
+  private readonly autoFilter: boolean;
+  private readonly baseName: string;
+  private entry!: SheetEntry;
+  private stream!: PassThrough;
+  private chunk = "";
+  /** The last row number written in the current part. */
+  private row = 0;
+  /** The last row of the current part that is not a `total` row: where the autofilter ends. */
+  private filterEnd = 0;
+  private sinceYield = 0;
+  private ended = false;
+
+  constructor(
+    private readonly wb: WorkbookWriter,
+    options: SheetOptions,
+    private readonly onEnd: () => void,
+  ) {
+    this.baseName = cleanSheetName(options.name);
+    this.encoder = new RowEncoder(options.columns, () => this.name);
+    this.titleRows = options.titleRows ?? [];
+    this.headerRow = this.titleRows.length + 1;
+    this.maxRows = options.maxRows ?? EXCEL_MAX_ROWS;
+    if (!Number.isInteger(this.maxRows) || this.maxRows > EXCEL_MAX_ROWS || this.maxRows <= this.headerRow) {
+      throw new RangeError(
+        `maxRows must be an integer above the ${this.headerRow} title and header rows and at most ${EXCEL_MAX_ROWS}`,
+      );
+    }
+    this.freezeHeader = options.freezeHeader ?? true;
+    this.autoFilter = options.autoFilter ?? true;
+    this.openPart(this.wb.names.claim(this.baseName));
+  }
+
+  get name(): string {
+    return this.entry.name;
+  }
+
+  addRow(values: RowValues, options?: RowOptions): Promise<void> {
+    if (this.ended) return Promise.reject(new Error(`sheet "${this.name}" has ended: no row can be added`));
+    if (this.wb.failure) return Promise.reject(this.wb.failure);
+    // Encode before anything changes, so a bad value leaves neither half a row nor an empty
+    // continuation sheet behind.
+    const full = this.row >= this.maxRows;
+    const row = full ? this.headerRow + 1 : this.row + 1;
+    let xml: string;
+    try {
+      xml = this.encoder.row(values, row, options?.style ?? "normal");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (full) {
+      this.closePart();
+      this.openPart(this.wb.names.claim(this.baseName, this.names.length + 1));
+    }
+    this.chunk += xml;
+    this.row = row;
+    if (options?.style !== "total") this.filterEnd = row;
+    this.rows++;
+    if (this.chunk.length >= CHUNK_CHARS) {
+      const room = this.stream.write(this.chunk);
+      this.chunk = "";
+      this.sinceYield = 0;
+      if (!room) return this.wb.waitFor(this.stream, "drain");
+      // A turn of the event loop after each chunk even when the zip has room: zlib's deflate runs
+      // in the thread pool and hands each piece back through a callback on this thread, so
+      // letting that callback in now keeps deflate busy while the next rows are built (deflate,
+      // not building rows, is what bounds the rate).
+      return nextTurn();
+    }
+    if (++this.sinceYield >= YIELD_EVERY_ROWS) {
+      this.sinceYield = 0;
+      return nextTurn();
+    }
+    return DONE;
+  }
+
+  end(): Promise<void> {
+    if (this.ended) return Promise.reject(new Error(`sheet "${this.name}" has ended already`));
+    this.ended = true;
+    this.onEnd();
+    const stream = this.stream;
+    this.closePart();
+    // 'end': the zip has read the whole part (it is the entry being deflated now).
+    return stream.readableEnded ? DONE : this.wb.waitFor(stream, "end");
+  }
+
+  /** Starts worksheet part `name`: its entry in the zip, then the XML up to and including the header row. */
+  private openPart(name: string): void {
+    const index = this.wb.entries.length;
+    this.entry = { name };
+    this.wb.entries.push(this.entry);
+    this.names.push(name);
+    this.stream = new PassThrough({ highWaterMark: ENTRY_HIGH_WATER_MARK });
+    this.wb.zip.addReadStream(this.stream, sheetPath(index), this.wb.entryOptions);
+
+    const h = this.headerRow;
+    // CT_Worksheet (ECMA-376 part 1 §18.3.1.99) fixes the order of its children: sheetPr,
+    // dimension, sheetViews, sheetFormatPr, cols, sheetData, …, autoFilter, …, pageMargins. The
+    // optional <dimension> (the used range) is left out: it is known only at the end.
+    const pane = this.freezeHeader
+      ? `<pane ySplit="${h}" topLeftCell="A${h + 1}" activePane="bottomLeft" state="frozen"/>` +
+        `<selection pane="bottomLeft" activeCell="A${h + 1}" sqref="A${h + 1}"/>`
+      : "";
+    let xml =
+      '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' +
+      '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"' +
+      ' xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">' +
+      `<sheetViews><sheetView${index === 0 ? ' tabSelected="1"' : ""} workbookViewId="0">${pane}</sheetView></sheetViews>` +
+      '<sheetFormatPr defaultRowHeight="15"/>' +
+      this.encoder.colsXml +
+      "<sheetData>";
+    this.titleRows.forEach((texts, i) => {
+      xml += RowEncoder.titleRow(texts, i + 1, i === 0);
+    });
+    xml += this.encoder.header(h);
+    this.chunk = xml;
+    this.row = h;
+    this.filterEnd = h;
+  }
+
+  /** Ends the current part: the rest of its XML after the rows, and the end of its zip entry. */
+  private closePart(): void {
+    let tail = "</sheetData>";
+    if (this.autoFilter) {
+      // The header and the data rows of this part (just the header when it has none). Total rows
+      // at the end stay below the range, so sorting or filtering never moves a grand total into
+      // the data; subtotals among the rows are inside it.
+      this.entry.filterRef = `A${this.headerRow}:${this.encoder.lastColumn}${this.filterEnd}`;
+      tail += `<autoFilter ref="${this.entry.filterRef}"/>`;
+    }
+    tail +=
+      '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>';
+    this.stream.end(this.chunk + tail);
+    this.chunk = "";
+  }
+}
