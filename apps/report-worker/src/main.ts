@@ -1,4 +1,5 @@
 import { createServiceLogger, runWorkerService } from "@finanzas/bootstrap";
+import { createStorage } from "@finanzas/storage";
 import { readConfig } from "./config.js";
 import { createReportWorker } from "./worker.js";
 
@@ -9,6 +10,17 @@ await runWorkerService({
   service: "report-worker",
   config,
   logger,
-  start: async (stores) =>
-    createReportWorker({ connection: stores.connection, logger, concurrency: config.REPORT_CONCURRENCY }),
+  start: async (stores) => {
+    const storage = createStorage(config);
+    await storage.check();
+    return createReportWorker({
+      connection: stores.connection,
+      logger,
+      concurrency: config.REPORT_CONCURRENCY,
+      db: stores.database.db,
+      storage,
+      ttlHours: config.REPORT_TTL_HOURS,
+      statementTimeoutMs: config.REPORT_BUILD_STATEMENT_TIMEOUT_MS,
+    });
+  },
 });

@@ -121,9 +121,10 @@ export const BuildReportPayload = Type.Object(
 );
 export const BuildReportResult = Type.Object({
   reportId: Type.String(),
+  status: Type.Union(REPORT_STATUSES.map((s) => Type.Literal(s))),
   rows: Type.Integer(),
-  bytes: Type.Integer(),
-  storageKey: Type.String(),
+  bytes: Type.Union([Type.Integer(), Type.Null()]),
+  storageKey: Type.Union([Type.String(), Type.Null()]),
 });
 
 export const CleanupReportsPayload = Type.Object(

@@ -137,3 +137,42 @@ export async function fileStillUsed(db: Db, storageKey: string, exceptId: string
     .executeTakeFirst();
   return other !== undefined;
 }
+
+/**
+ * A request's parameters as stored and compared: dates a report defaults to today are fixed to
+ * the day of the request, so that "as of today" asked tomorrow is another report.
+ */
+export function normalizeReportParams<K extends ReportKind>(
+  kind: K,
+  params: Record<string, unknown>,
+  day: string,
+): Record<string, unknown> {
+  const fixed = { ...params };
+  if (kind === "aged-balance" && fixed.asOf === undefined) fixed.asOf = day;
+  if (kind === "partner-statement" && fixed.asOf === undefined) fixed.asOf = day;
+  for (const key of ["partnerIds", "accountIds", "journalIds"]) {
+    const ids = fixed[key];
+    if (Array.isArray(ids)) fixed[key] = [...ids].sort((a, b) => Number(a) - Number(b));
+  }
+  return fixed;
+}
+
+/** The name a report's file is offered under: `aged-receivables-2024-12-31.xlsx`. */
+export function reportFileName(kind: ReportKind, params: Record<string, unknown>, day: string): string {
+  const p = params as Record<string, string | number | undefined>;
+  const name = (() => {
+    switch (kind) {
+      case "aged-balance":
+        return `aged-${p.type === "payable" ? "payables" : "receivables"}-${p.asOf ?? day}`;
+      case "general-ledger":
+        return `general-ledger-${p.dateFrom}-to-${p.dateTo}`;
+      case "trial-balance":
+        return `trial-balance-${p.dateFrom}-to-${p.dateTo}`;
+      case "invoice-register":
+        return `invoice-register-${day}`;
+      case "partner-statement":
+        return `statement-${p.partnerId}-${p.asOf ?? day}`;
+    }
+  })();
+  return `${name}.xlsx`;
+}
