@@ -21,6 +21,7 @@ await runWorkerService({
       storage,
       ttlHours: config.REPORT_TTL_HOURS,
       statementTimeoutMs: config.REPORT_BUILD_STATEMENT_TIMEOUT_MS,
+      batchSize: config.REPORT_BATCH_ROWS,
     });
   },
 });

@@ -78,7 +78,7 @@ export async function startHarness(
       logger,
       concurrency: 2,
       db: store.db,
-      storage,
+      storage: harness.storage,
       ttlHours: 72,
       statementTimeoutMs: 30_000,
       progressEveryMs: 20,
@@ -88,17 +88,16 @@ export async function startHarness(
     workers.push(worker);
     return worker;
   };
-  const worker = startWorker();
   const files = mkdtempSync(join(tmpdir(), `reports-read-${label}-`));
   let downloads = 0;
-  return {
+  const harness: Harness = {
     database,
     store,
     odoo,
     storage,
     prefix,
     producer,
-    worker,
+    worker: undefined as unknown as Consumer,
     startWorker,
     async request(request, requestedBy = null) {
       const day = today();
@@ -133,7 +132,7 @@ export async function startHarness(
     async open(report) {
       if (!report.storage_key)
         throw new Error(`report ${report.id} has no file (${report.status}: ${report.error})`);
-      const object = await storage.get(report.storage_key);
+      const object = await harness.storage.get(report.storage_key);
       if (!object) throw new Error(`the file of report ${report.id} is not in storage`);
       const path = join(files, `${++downloads}.xlsx`);
       writeFileSync(path, await buffer(object.body));
@@ -150,6 +149,8 @@ export async function startHarness(
       rmSync(files, { recursive: true, force: true });
     },
   };
+  harness.worker = startWorker();
+  return harness;
 }
 
 /** The data rows of a sheet (below its title rows and header), as plain values. */
