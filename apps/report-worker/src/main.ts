@@ -1,6 +1,7 @@
 import { createServiceLogger, runWorkerService } from "@finanzas/bootstrap";
 import { createStorage } from "@finanzas/storage";
 import { readConfig } from "./config.js";
+import { sweepTempFiles } from "./jobs/build-report.js";
 import { createReportWorker } from "./worker.js";
 
 const config = readConfig(process.env);
@@ -13,6 +14,8 @@ await runWorkerService({
   start: async (stores) => {
     const storage = createStorage(config);
     await storage.check();
+    const swept = await sweepTempFiles();
+    if (swept) logger.info({ swept }, "removed temporary files of builds that died");
     return createReportWorker({
       connection: stores.connection,
       logger,
@@ -22,6 +25,7 @@ await runWorkerService({
       ttlHours: config.REPORT_TTL_HOURS,
       statementTimeoutMs: config.REPORT_BUILD_STATEMENT_TIMEOUT_MS,
       batchSize: config.REPORT_BATCH_ROWS,
+      lockDurationMs: config.REPORT_LOCK_SECONDS * 1000,
     });
   },
 });

@@ -10,6 +10,8 @@ export interface WorkerDeps extends BuildDeps {
   connection: QueueConnection;
   logger: Logger;
   concurrency: number;
+  /** A dead worker's report is taken up again within about twice this (REPORT_LOCK_SECONDS). */
+  lockDurationMs?: number | undefined;
   db: Kysely<Database>;
   storage: Storage;
 }
@@ -24,5 +26,6 @@ export function createReportWorker(deps: WorkerDeps): Consumer {
     ...deps.connection,
     concurrency: deps.concurrency,
     logger: deps.logger,
+    lockDurationMs: deps.lockDurationMs,
   });
 }

@@ -40,6 +40,11 @@ export function assertHandlers(definition: QueueDefinition, handlers: Record<str
 export interface ConsumerOptions extends QueueConnection {
   concurrency: number;
   logger: Logger;
+  /**
+   * How long a job's lock lasts without renewal (BullMQ renews it every half): a job whose worker
+   * died is taken up again within about twice this. Default BullMQ's 30 s.
+   */
+  lockDurationMs?: number | undefined;
 }
 
 /** How a job's run in this process ended, for metrics. */
@@ -174,6 +179,9 @@ export function createConsumer<Q extends QueueDefinition>(
     prefix: options.prefix,
     concurrency: options.concurrency,
     autorun: true,
+    ...(options.lockDurationMs === undefined
+      ? {}
+      : { lockDuration: options.lockDurationMs, stalledInterval: options.lockDurationMs }),
   });
   worker.on("error", (error) => log.error({ err: error }, "queue worker error"));
 

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ReportKind, type ReportParamsOf, type ReportStatus, reportsQueue } from "@finanzas/contracts";
@@ -25,6 +25,25 @@ export interface BuildDeps {
   progressEveryMs?: number;
   /** Rows fetched from a cursor at once (default 2 000). */
   batchSize?: number;
+}
+
+const TEMP_PREFIX = "finanzas-report-";
+
+/**
+ * Removes the temporary files of builds that died with their worker (SIGKILL, OOM) more than a day
+ * ago; a build in progress on another worker of this host is younger than that.
+ */
+export async function sweepTempFiles(olderThanMs = 24 * 3_600_000): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(tmpdir())) {
+    if (!name.startsWith(TEMP_PREFIX)) continue;
+    const path = join(tmpdir(), name);
+    const info = await stat(path).catch(() => undefined);
+    if (!info || Date.now() - info.mtimeMs < olderThanMs) continue;
+    await rm(path, { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
 }
 
 /** The report was cancelled while it was being built: its file is dropped. */
@@ -78,7 +97,7 @@ export const buildReportHandler =
       await markCancelled(db, reportId);
       return result("cancelled");
     }
-    const dir = await mkdtemp(join(tmpdir(), "finanzas-report-"));
+    const dir = await mkdtemp(join(tmpdir(), TEMP_PREFIX));
     const file = join(dir, `${reportId}.xlsx`);
     try {
       const built = await build(
