@@ -20,8 +20,8 @@ afterAll(async () => {
 
 const config = (env: Record<string, string> = {}) => parseEnv("scheduler", ConfigSchema, env);
 
-describe("ETL schedules", () => {
-  it("default to an incremental sync every 15 minutes and a nightly deletion reconciliation", () => {
+describe("ETL and report schedules", () => {
+  it("default to an incremental sync every 15 minutes, a nightly deletion reconciliation and an hourly report cleanup", () => {
     const schedules = schedulesFrom(config());
     expect(schedules.map((s) => [s.id, s.queue.name, s.job, s.cron, s.payload])).toEqual([
       [
@@ -32,7 +32,11 @@ describe("ETL schedules", () => {
         { mode: "incremental", requestedBy: "scheduler" },
       ],
       ["etl-reconcile-deletions", "etl", "reconcile-deletions", "30 2 * * *", { requestedBy: "scheduler" }],
+      ["reports-cleanup", "reports", "cleanup-reports", "17 * * * *", { requestedBy: "scheduler" }],
     ]);
+    expect(schedulesFrom(config({ REPORT_CLEANUP_CRON: "off" })).map((s) => s.id)).not.toContain(
+      "reports-cleanup",
+    );
   });
 
   it("rejects a malformed cron with the variable's name", () => {
