@@ -11,7 +11,6 @@
  */
 
 import { ensureModelTables, REGISTRY } from "@finanzas/ledger";
-import { upsertStatement } from "../../apps/etl-worker/src/load.js";
 import {
   currencyDecimals,
   fieldsGet,
@@ -19,7 +18,8 @@ import {
   fullPageRaw,
   resolveModel,
   type Source,
-} from "../../apps/etl-worker/src/source.js";
+} from "../../apps/etl-worker/src/odoo/source.js";
+import { upsertStatement } from "../../apps/etl-worker/src/postgres/load.js";
 import { createTransformer } from "../../apps/etl-worker/src/transform.js";
 import { createDb } from "../../packages/db/src/index.js";
 import { createOdooClient } from "../../packages/odoo/src/index.js";

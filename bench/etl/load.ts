@@ -11,15 +11,20 @@
  */
 
 import { ensureModelTables, REGISTRY } from "@finanzas/ledger";
-import { copyBatch, copyStatements, upsertStatement, writeBatch } from "../../apps/etl-worker/src/load.js";
-import { tryAcquire } from "../../apps/etl-worker/src/locks.js";
 import {
   currencyDecimals,
   fieldsGet,
   fullPage,
   resolveModel,
   type Source,
-} from "../../apps/etl-worker/src/source.js";
+} from "../../apps/etl-worker/src/odoo/source.js";
+import {
+  copyBatch,
+  copyStatements,
+  upsertStatement,
+  writeBatch,
+} from "../../apps/etl-worker/src/postgres/load.js";
+import { tryAcquire } from "../../apps/etl-worker/src/postgres/locks.js";
 import { createTransformer } from "../../apps/etl-worker/src/transform.js";
 import { createDb, createPool, migrateToLatest } from "../../packages/db/src/index.js";
 import { createOdooClient } from "../../packages/odoo/src/index.js";

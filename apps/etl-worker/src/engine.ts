@@ -13,6 +13,22 @@ import type { Logger } from "@finanzas/logger";
 import { OdooAccessError, type OdooClient, OdooError, OdooUserError } from "@finanzas/odoo";
 import type { Redis } from "ioredis";
 import type { Pool } from "pg";
+import type { EtlMetrics } from "./metrics.js";
+import { inProcessReader, type PageReader, type PageRequest } from "./odoo/pages.js";
+import {
+  currencyDecimals,
+  fieldsGet,
+  maxId,
+  type Position,
+  type ResolvedModel,
+  read,
+  rereadPerCompany,
+  resolveModel,
+  type Source,
+  searchCount,
+  searchIds,
+} from "./odoo/source.js";
+import { ReaderThreadError } from "./odoo/thread-reader.js";
 import {
   type CopyStatements,
   copyBatch,
@@ -28,10 +44,8 @@ import {
   tableMaxId,
   upsertStatement,
   writeBatch,
-} from "./load.js";
-import { acquire, keepAlive, release } from "./locks.js";
-import type { EtlMetrics } from "./metrics.js";
-import { inProcessReader, type PageReader, type PageRequest } from "./pages.js";
+} from "./postgres/load.js";
+import { acquire, keepAlive, release } from "./postgres/locks.js";
 import {
   createRun,
   finishModel,
@@ -40,21 +54,7 @@ import {
   type ModelCounts,
   markModelRunning,
   succeededEarlier,
-} from "./runs.js";
-import {
-  currencyDecimals,
-  fieldsGet,
-  maxId,
-  type Position,
-  type ResolvedModel,
-  read,
-  rereadPerCompany,
-  resolveModel,
-  type Source,
-  searchCount,
-  searchIds,
-} from "./source.js";
-import { ReaderThreadError } from "./thread-reader.js";
+} from "./postgres/runs.js";
 import {
   type ArrayPage,
   createTransformer,

@@ -2,7 +2,7 @@ import type { Database, Kysely } from "@finanzas/db";
 import { MODEL_NAMES } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import type { JobKind } from "./runs.js";
+import type { JobKind } from "./postgres/runs.js";
 
 /** One model's work in a run, as it ended. */
 export interface ModelEnd {

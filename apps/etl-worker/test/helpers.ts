@@ -13,7 +13,7 @@ import {
   type EtlSettings,
   type JobRun,
 } from "../src/engine.js";
-import { fieldsGet, resolveModel } from "../src/source.js";
+import { fieldsGet, resolveModel } from "../src/odoo/source.js";
 
 export const quietLogger: Logger = testLogger("etl-worker");
 

@@ -2,13 +2,13 @@ import { MODEL_NAMES, specOf } from "@finanzas/ledger";
 import type { OdooClientOptions } from "@finanzas/odoo";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../src/engine.js";
-import { inProcessReader, type PageReader, type PageRequest, type PageSummary } from "../src/pages.js";
-import { currencyDecimals, fieldsGet, resolveModel, type Source } from "../src/source.js";
-import { createThreadReader, decodeAhead } from "../src/thread-reader.js";
+import { inProcessReader, type PageReader, type PageRequest, type PageSummary } from "../src/odoo/pages.js";
+import { currencyDecimals, fieldsGet, resolveModel, type Source } from "../src/odoo/source.js";
+import { createThreadReader, decodeAhead } from "../src/odoo/thread-reader.js";
 import { diffWithSource, type Harness, harness, job } from "./helpers.js";
 
 /*
- * The service reads sync pages on a worker thread (the built dist/reader-thread.js): the copy must
+ * The service reads sync pages on a worker thread (the built dist/odoo/reader-thread.js): the copy must
  * be the same as with pages read on the main thread, and Odoo's errors must come back by name.
  */
 describe("reader thread", () => {

@@ -1,7 +1,7 @@
 import { REGISTRY } from "@finanzas/ledger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inProcessReader } from "../src/pages.js";
-import { currencyDecimals, fieldsGet, resolveModel, type Source } from "../src/source.js";
+import { inProcessReader } from "../src/odoo/pages.js";
+import { currencyDecimals, fieldsGet, resolveModel, type Source } from "../src/odoo/source.js";
 import { createTransformer, type Problem } from "../src/transform.js";
 import { diffWithSource, type Harness, harness, job } from "./helpers.js";
 

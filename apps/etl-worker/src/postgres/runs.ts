@@ -1,7 +1,7 @@
 /** Run history: `etl.runs` (one row per job attempt) and `etl.run_models` (one row per model of a run). */
 import type { Database, Kysely } from "@finanzas/db";
 import { sql } from "@finanzas/db";
-import type { Problem } from "./transform.js";
+import type { Problem } from "../transform.js";
 
 export type JobKind = "sync" | "sync-records" | "reconcile-deletions";
 export type Status = "queued" | "running" | "succeeded" | "failed";

@@ -13,7 +13,7 @@ import { CompiledQuery, sql } from "@finanzas/db";
 import { COLUMN_TYPES, type FieldSpec, tableOf } from "@finanzas/ledger";
 import type { Pool, PoolClient } from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import type { ArrayPage, CopyPage } from "./transform.js";
+import type { ArrayPage, CopyPage } from "../transform.js";
 
 export class LeaseLostError extends Error {
   constructor(model: string) {
