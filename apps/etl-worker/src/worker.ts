@@ -6,7 +6,7 @@ import type { OdooClient } from "@finanzas/odoo";
 import { type Consumer, createConsumer, type Handlers, type QueueConnection } from "@finanzas/queue";
 import type { Redis } from "ioredis";
 import type { Pool } from "pg";
-import { createEngine, type EtlSettings } from "./engine.js";
+import { createEngine, type EtlSettings } from "./engine/index.js";
 import { reconcileDeletionsHandler } from "./jobs/reconcile-deletions.js";
 import { syncHandler } from "./jobs/sync.js";
 import { syncRecordsHandler } from "./jobs/sync-records.js";

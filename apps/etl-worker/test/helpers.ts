@@ -12,7 +12,7 @@ import {
   type EngineDeps,
   type EtlSettings,
   type JobRun,
-} from "../src/engine.js";
+} from "../src/engine/index.js";
 import { fieldsGet, resolveModel } from "../src/odoo/source.js";
 
 export const quietLogger: Logger = testLogger("etl-worker");
