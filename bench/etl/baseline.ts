@@ -12,15 +12,15 @@
 
 import { ensureModelTables, REGISTRY } from "@finanzas/ledger";
 import {
+  createTransformer,
   currencyDecimals,
   fieldsGet,
   fullPage,
   fullPageRaw,
   resolveModel,
   type Source,
-} from "../../apps/etl-worker/src/odoo/source.js";
-import { upsertStatement } from "../../apps/etl-worker/src/postgres/load.js";
-import { createTransformer } from "../../apps/etl-worker/src/transform.js";
+  upsertStatement,
+} from "etl-worker/bench";
 import { createDb } from "../../packages/db/src/index.js";
 import { createOdooClient } from "../../packages/odoo/src/index.js";
 
