@@ -18,7 +18,7 @@ export interface WorkerDeps {
   logger: Logger;
   concurrency: number;
   db: Kysely<Database>;
-  /** The pool behind `db`, for COPY on first full passes (see engine/passes/full.ts); without it, upserts only. */
+  /** The pool behind `db`, for COPY on first full passes (engine/passes/full.ts); else upserts only. */
   pool?: Pool | undefined;
   odoo: OdooClient;
   /** Where the "data changed" signal is published. */

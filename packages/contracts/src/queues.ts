@@ -38,7 +38,10 @@ export const etlQueue = defineQueue({
   defaultJobOptions: { attempts: 3, backoff: { type: "exponential", delay: 30_000 } },
 });
 
-/** The `etl` queue's job names: persisted in `etl.runs.job`, announced in DataChanged, labels of the ETL's metrics. */
+/**
+ * The `etl` queue's job names: persisted in `etl.runs.job`, announced in DataChanged, the `job`
+ * label of the ETL's metrics.
+ */
 export type EtlJobName = JobName<typeof etlQueue>;
 export const ETL_JOB_NAMES = Object.keys(etlQueue.jobs) as readonly EtlJobName[];
 
