@@ -11,16 +11,16 @@
  */
 
 import { ensureModelTables, REGISTRY } from "@finanzas/ledger";
-import { upsertStatement } from "../../apps/etl-worker/src/load.js";
 import {
+  createTransformer,
   currencyDecimals,
   fieldsGet,
   fullPage,
   fullPageRaw,
   resolveModel,
   type Source,
-} from "../../apps/etl-worker/src/source.js";
-import { createTransformer } from "../../apps/etl-worker/src/transform.js";
+  upsertStatement,
+} from "etl-worker/bench";
 import { createDb } from "../../packages/db/src/index.js";
 import { createOdooClient } from "../../packages/odoo/src/index.js";
 

@@ -7,12 +7,13 @@
 import { randomUUID } from "node:crypto";
 import type { RunResult } from "@finanzas/contracts";
 import type { Db } from "@finanzas/db";
-import { ensureModelTables, MODEL_NAMES } from "@finanzas/ledger";
+import { ensureModelTables } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
 import type { OdooClient } from "@finanzas/odoo";
 import type { Consumer, QueueConnection } from "@finanzas/queue";
 import type { Redis } from "ioredis";
-import { createEngine, DEFAULT_SETTINGS, type EtlSettings } from "./engine.js";
+import { createEngine, DEFAULT_SETTINGS, type EtlSettings } from "./engine/index.js";
+import { sync } from "./jobs/sync.js";
 import { createEtlWorker } from "./worker.js";
 
 /** Settings for tests: small pages, short retries and leases. */
@@ -44,7 +45,8 @@ export async function syncOnce(options: {
     logger: options.logger,
     settings: { ...TEST_SETTINGS, ...options.settings },
   });
-  const result = await engine.sync(
+  const result = await sync(
+    engine,
     {
       jobId: randomUUID(),
       attempt: 1,
@@ -52,9 +54,8 @@ export async function syncOnce(options: {
       logger: options.logger,
       progress: async () => {},
     },
-    [...(options.models ?? MODEL_NAMES)],
+    options.models,
     options.mode ?? "full",
-    undefined,
   );
   if (result.status !== "succeeded") {
     throw new Error(`sync failed: ${JSON.stringify(result.models.filter((m) => m.status === "failed"))}`);

@@ -6,19 +6,19 @@ import type { OdooClient } from "@finanzas/odoo";
 import { type Consumer, createConsumer, type Handlers, type QueueConnection } from "@finanzas/queue";
 import type { Redis } from "ioredis";
 import type { Pool } from "pg";
-import { createEngine, type EtlSettings } from "./engine.js";
+import { createEngine, type EtlSettings } from "./engine/index.js";
 import { reconcileDeletionsHandler } from "./jobs/reconcile-deletions.js";
 import { syncHandler } from "./jobs/sync.js";
 import { syncRecordsHandler } from "./jobs/sync-records.js";
 import type { EtlMetrics } from "./metrics.js";
-import type { PageReader } from "./pages.js";
+import type { PageReader } from "./odoo/pages.js";
 
 export interface WorkerDeps {
   connection: QueueConnection;
   logger: Logger;
   concurrency: number;
   db: Kysely<Database>;
-  /** The pool behind `db`, for COPY on first full passes (see engine.ts); without it, upserts only. */
+  /** The pool behind `db`, for COPY on first full passes (engine/passes/full.ts); else upserts only. */
   pool?: Pool | undefined;
   odoo: OdooClient;
   /** Where the "data changed" signal is published. */

@@ -3,8 +3,14 @@ import type { FieldSpec } from "@finanzas/ledger";
 import { ensureModelTables } from "@finanzas/ledger";
 import { createTestDatabase, type TestDatabase } from "@finanzas/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { copyBatch, copyStatements, type Lease, LeaseLostError, upsertStatement } from "../src/load.js";
-import { tryAcquire } from "../src/locks.js";
+import {
+  copyBatch,
+  copyStatements,
+  type Lease,
+  LeaseLostError,
+  upsertStatement,
+} from "../src/postgres/load.js";
+import { tryAcquire } from "../src/postgres/locks.js";
 import { createTransformer, type Transformer } from "../src/transform.js";
 
 /*

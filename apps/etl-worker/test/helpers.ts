@@ -12,8 +12,8 @@ import {
   type EngineDeps,
   type EtlSettings,
   type JobRun,
-} from "../src/engine.js";
-import { fieldsGet, resolveModel } from "../src/source.js";
+} from "../src/engine/index.js";
+import { fieldsGet, resolveModel } from "../src/odoo/source.js";
 
 export const quietLogger: Logger = testLogger("etl-worker");
 

@@ -1,4 +1,4 @@
-import { defineJob, defineQueue } from "./define.js";
+import { defineJob, defineQueue, type JobName } from "./define.js";
 import { ReconcileDeletionsPayload, RunResult, SyncPayload, SyncRecordsPayload } from "./etl.js";
 import {
   BuildReportPayload,
@@ -44,6 +44,13 @@ export const etlQueue = defineQueue({
   // A sync retried by BullMQ resumes from its committed cursor, so retries are cheap and safe.
   defaultJobOptions: { attempts: 3, backoff: { type: "exponential", delay: 30_000 } },
 });
+
+/**
+ * The `etl` queue's job names: persisted in `etl.runs.job`, announced in DataChanged, the `job`
+ * label of the ETL's metrics.
+ */
+export type EtlJobName = JobName<typeof etlQueue>;
+export const ETL_JOB_NAMES = Object.keys(etlQueue.jobs) as readonly EtlJobName[];
 
 /** Consumed by report-worker: builds .xlsx files from PostgreSQL. Produced by web-api and scheduler. */
 export const reportsQueue = defineQueue({

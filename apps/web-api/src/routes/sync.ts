@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { DEFAULT_PAGE_SIZE, type etlQueue, odooTableName } from "@finanzas/contracts";
+import { DEFAULT_PAGE_SIZE, type etlQueue, odooTableName, type RunStatus } from "@finanzas/contracts";
 import type { Database, Kysely } from "@finanzas/db";
 import { decodeCursor, encodeCursor } from "@finanzas/ledger";
 import type { Producer } from "@finanzas/queue";
@@ -19,7 +19,7 @@ type JobState = Awaited<
   ReturnType<NonNullable<Awaited<ReturnType<Producer<typeof etlQueue>["queue"]["getJob"]>>>["getState"]>
 >;
 
-const statusOfJob = (state: JobState | "unknown"): "queued" | "running" | "succeeded" | "failed" =>
+const statusOfJob = (state: JobState | "unknown"): RunStatus =>
   state === "active"
     ? "running"
     : state === "completed"

@@ -8,12 +8,12 @@
  * STDIN` instead, in the same transaction with the same lease check and cursor: PostgreSQL inserts
  * them in bulk, for less than half the CPU of the upsert.
  */
-import type { Database, Kysely, Transaction } from "@finanzas/db";
+import type { Database, Kysely, Selectable, Transaction } from "@finanzas/db";
 import { CompiledQuery, sql } from "@finanzas/db";
 import { COLUMN_TYPES, type FieldSpec, tableOf } from "@finanzas/ledger";
 import type { Pool, PoolClient } from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import type { ArrayPage, CopyPage } from "./transform.js";
+import type { ArrayPage, CopyPage } from "../transform.js";
 
 export class LeaseLostError extends Error {
   constructor(model: string) {
@@ -133,6 +133,24 @@ export async function patchCursor(
   patch: CursorPatch,
 ): Promise<void> {
   await upsertCursor(trx, model, patch).execute();
+}
+
+/** A model's cursor as the passes read it. */
+export interface CursorState {
+  row: Selectable<Database["etl.cursors"]> | undefined;
+  /** A full pass is in progress (its last committed id is `full_last_id`): the next one resumes it. */
+  fullInProgress: boolean;
+  /** The incremental cursor's write_date in whole seconds; null until a first sync completes. */
+  second: number | null;
+}
+
+export async function readCursor(db: Kysely<Database>, model: string): Promise<CursorState> {
+  const row = await db.selectFrom("etl.cursors").selectAll().where("model", "=", model).executeTakeFirst();
+  return {
+    row,
+    fullInProgress: row?.full_last_id !== null && row?.full_last_id !== undefined,
+    second: row?.write_date ? Math.floor(new Date(row.write_date).getTime() / 1000) : null,
+  };
 }
 
 export interface Batch {

@@ -11,8 +11,8 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Database, Kysely } from "@finanzas/db";
 import { sql } from "@finanzas/db";
+import { sleep } from "../sleep.js";
 import type { Lease } from "./load.js";
-import { sleep } from "./sleep.js";
 
 export const ownerId = (): string => `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 

@@ -57,12 +57,12 @@ export class ReaderThreadError extends Error {
 
 /**
  * The thread's entry: the built `reader-thread.js` next to this file, or, when this runs from the
- * TypeScript sources (tests), the built one in `dist/` (tests run after the build).
+ * TypeScript sources (tests), the built one in `dist/odoo/` (tests run after the build).
  */
 const entry = (): string => {
   const here = fileURLToPath(import.meta.url);
   return here.endsWith(".ts")
-    ? fileURLToPath(new URL("../dist/reader-thread.js", import.meta.url))
+    ? fileURLToPath(new URL("../../dist/odoo/reader-thread.js", import.meta.url))
     : fileURLToPath(new URL("./reader-thread.js", import.meta.url));
 };
 

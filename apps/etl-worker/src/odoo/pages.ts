@@ -8,6 +8,7 @@
 
 import type { FieldSpec } from "@finanzas/ledger";
 import { BufferPool, type RecordPage } from "@finanzas/odoo";
+import { createTransformer, type EncodedPage, type Problem, type Transformer } from "../transform.js";
 import {
   fullPage,
   fullPageRaw,
@@ -18,7 +19,6 @@ import {
   type Source,
   secondOf,
 } from "./source.js";
-import { createTransformer, type EncodedPage, type Problem, type Transformer } from "./transform.js";
 
 /** Everything a reader needs to fetch and map one page of a model. */
 export interface PageRequest {

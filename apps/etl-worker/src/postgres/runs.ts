@@ -1,18 +1,16 @@
 /** Run history: `etl.runs` (one row per job attempt) and `etl.run_models` (one row per model of a run). */
+import type { EtlJobName, FinishedRunStatus, SyncMode } from "@finanzas/contracts";
 import type { Database, Kysely } from "@finanzas/db";
 import { sql } from "@finanzas/db";
-import type { Problem } from "./transform.js";
-
-export type JobKind = "sync" | "sync-records" | "reconcile-deletions";
-export type Status = "queued" | "running" | "succeeded" | "failed";
+import type { Problem } from "../transform.js";
 
 export async function createRun(
   db: Kysely<Database>,
   run: {
-    job: JobKind;
+    job: EtlJobName;
     jobId: string;
     attempt: number;
-    mode: "incremental" | "full" | null;
+    mode: SyncMode | null;
     models: string[];
     requestedBy: string | undefined;
   },
@@ -67,12 +65,12 @@ export async function markModelRunning(
   db: Kysely<Database>,
   runId: number,
   model: string,
-  mode: string,
+  mode: SyncMode,
 ): Promise<void> {
   await markRunRunning(db, runId);
   await db
     .updateTable("etl.run_models")
-    .set({ status: "running", started_at: sql<Date>`now()`, mode: mode as "incremental" | "full" })
+    .set({ status: "running", started_at: sql<Date>`now()`, mode })
     .where("run_id", "=", runId)
     .where("model", "=", model)
     .execute();
@@ -89,7 +87,7 @@ export async function finishModel(
   runId: number,
   model: string,
   outcome: ModelCounts & {
-    status: "succeeded" | "failed";
+    status: FinishedRunStatus;
     missing: string[];
     problems: Problem[];
     error: string | undefined;
@@ -115,7 +113,7 @@ export async function finishModel(
 export async function finishRun(
   db: Kysely<Database>,
   runId: number,
-  outcome: ModelCounts & { status: "succeeded" | "failed"; error: string | undefined },
+  outcome: ModelCounts & { status: FinishedRunStatus; error: string | undefined },
 ): Promise<void> {
   await db
     .updateTable("etl.runs")

@@ -15,8 +15,8 @@ import {
   OdooTransportError,
   type RecordPage,
 } from "@finanzas/odoo";
-import { sleep } from "./sleep.js";
-import { decimalsOfRounding } from "./transform.js";
+import { sleep } from "../sleep.js";
+import { decimalsOfRounding } from "../transform.js";
 
 export const CONTEXT = { active_test: false } as const;
 
