@@ -8,8 +8,9 @@ import { createIndexKeeper } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
 import { createProducer, Queue, type QueueConnection, redisOptions } from "@finanzas/queue";
 import type { ReadinessCheck } from "@finanzas/runtime";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from "fastify";
+import Fastify, { type FastifyBaseLogger } from "fastify";
 import type { Redis } from "ioredis";
+import type { Access, AppInstance } from "./app-types.js";
 import { createTokenRevocations, type TokenRevocations } from "./auth/revocations.js";
 import { createTokenSigner, generateSecret } from "./auth/tokens.js";
 import { ensureFirstAdmin, hasEnabledAdmin } from "./auth/users.js";
@@ -17,7 +18,7 @@ import { createReadCache } from "./cache.js";
 import type { Config } from "./config.js";
 import { latestFinishedRun } from "./finance/sync-repo.js";
 import { registerAdminQueues } from "./plugins/admin-queues.js";
-import { type Access, registerAuth } from "./plugins/auth.js";
+import { registerAuth } from "./plugins/auth.js";
 import { registerHeaders } from "./plugins/headers.js";
 import { createMetrics, registerMetrics, registerMetricsRoute } from "./plugins/metrics.js";
 import { registerOpenApi } from "./plugins/openapi.js";
@@ -69,14 +70,6 @@ export interface AppDeps {
    */
   revocationResyncMs?: number;
 }
-
-export type AppInstance = FastifyInstance<
-  RawServerDefault,
-  import("node:http").IncomingMessage,
-  import("node:http").ServerResponse,
-  FastifyBaseLogger,
-  TypeBoxTypeProvider
->;
 
 export interface RouteInfo {
   method: string;

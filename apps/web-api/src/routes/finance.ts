@@ -11,7 +11,7 @@ import {
   listPartners,
   listPayments,
 } from "@finanzas/ledger";
-import type { AppInstance } from "../app.js";
+import type { AppInstance } from "../app-types.js";
 import { type MountDeps, mount } from "./mount.js";
 
 /** Finance reads over the synced copy of Odoo (@finanzas/ledger); every one cached (see mount). */

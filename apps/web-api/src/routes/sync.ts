@@ -4,7 +4,7 @@ import type { Database, Kysely } from "@finanzas/db";
 import { decodeCursor, encodeCursor } from "@finanzas/ledger";
 import type { Producer } from "@finanzas/queue";
 import type { Redis } from "ioredis";
-import type { AppInstance } from "../app.js";
+import type { AppInstance } from "../app-types.js";
 import { findRuns, knownModels, listRuns, runModels, runSummary, syncState } from "../finance/sync-repo.js";
 import { HttpProblem } from "../problem.js";
 import { type MountDeps, mount } from "./mount.js";
