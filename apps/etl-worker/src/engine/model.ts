@@ -40,8 +40,8 @@ import {
   type Problem,
   type Transformer,
 } from "../transform.js";
-import type { EngineParts } from "./index.js";
-import type { RunState } from "./run.js";
+import type { RunState } from "./run-state.js";
+import type { EngineParts } from "./types.js";
 
 /** What one model's work has: the engine, its run, its lease, where it reads Odoo, its tallies. */
 export interface ModelTask {

@@ -10,52 +10,15 @@ import {
   type EtlJobName,
   type FinishedRunStatus,
   odooTableName,
-  type RunProgress,
   type RunResult,
 } from "@finanzas/contracts";
 import { type ModelSpec, tableOf } from "@finanzas/ledger";
-import { currencyDecimals, type Source } from "../odoo/source.js";
 import { createRun, finishModel, finishRun, type ModelCounts, succeededEarlier } from "../postgres/runs.js";
 import { rowEstimates } from "../postgres/statistics.js";
-import type { EngineParts, JobRun, RunRequest } from "./index.js";
 import { type ModelContext, type Outcome, runModel } from "./model.js";
 import { eachLimited } from "./pipeline.js";
-
-/** What the models of a run share: its id and job, its published progress, the currencies' decimals. */
-export class RunState {
-  readonly progress: RunProgress;
-  private lastPublished = 0;
-  private decimals: Promise<Map<number, number>> | undefined;
-  constructor(
-    readonly runId: number,
-    readonly job: JobRun,
-    models: readonly string[],
-  ) {
-    this.progress = {
-      runId,
-      phase: "queued",
-      models: Object.fromEntries(
-        models.map((m) => [m, { status: "queued" as const, fetched: 0, upserted: 0, deleted: 0 }]),
-      ),
-    };
-  }
-  currencyDecimals(source: Source): Promise<Map<number, number>> {
-    this.decimals ??= currencyDecimals(source).catch((error: unknown) => {
-      this.decimals = undefined;
-      throw error;
-    });
-    return this.decimals;
-  }
-  update(model: string, patch: Partial<RunProgress["models"][string]>, force = false): void {
-    const entry = this.progress.models[model];
-    if (entry) Object.assign(entry, patch);
-    const now = Date.now();
-    if (force || now - this.lastPublished > 500) {
-      this.lastPublished = now;
-      this.job.progress(structuredClone(this.progress)).catch(() => {});
-    }
-  }
-}
+import { RunState } from "./run-state.js";
+import type { EngineParts, JobRun, RunRequest } from "./types.js";
 
 /**
  * The order models start in: largest first (longest-processing-time first), so the biggest table
