@@ -123,9 +123,14 @@ export async function planRecipients(
   if (mailing.partnerIds) partnerIds = [...mailing.partnerIds];
   else if (mailing.kind === "reminder")
     partnerIds = [...byPartner].filter(([, l]) => overdueOf(l).length > 0).map(([id]) => id);
+  // owing something in at least one company (each company's figures are in its own currency)
   else
     partnerIds = [...byPartner]
-      .filter(([, l]) => signOf(addDecimals(l.map((i) => i.openAmount))) > 0)
+      .filter(([, l]) =>
+        [...new Set(l.map((i) => i.companyId))].some(
+          (c) => signOf(addDecimals(l.filter((i) => i.companyId === c).map((i) => i.openAmount))) > 0,
+        ),
+      )
       .map(([id]) => id);
   partnerIds.sort((a, b) => a - b);
   if (partnerIds.length === 0) return [];
