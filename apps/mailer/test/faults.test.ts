@@ -26,7 +26,13 @@ let templateId: string;
 beforeAll(async () => {
   world = await startWorld("mailer_faults");
   smtp = await startTestSmtp();
-  mailer = startMailer(world, { smtpUrl: smtp.url, throttlePauseMs: 1_500, retryDelayMs: 300, attempts: 8, concurrency: 4 });
+  mailer = startMailer(world, {
+    smtpUrl: smtp.url,
+    throttlePauseMs: 1_500,
+    retryDelayMs: 300,
+    attempts: 8,
+    concurrency: 4,
+  });
   partners = (await world.db
     .selectFrom("odoo.res_partner")
     .select(["id", "email"])
@@ -38,7 +44,14 @@ beforeAll(async () => {
   templateId = (
     await world.db
       .insertInto("mail.templates")
-      .values({ key: "notice", kind: "custom", lang: "es", name: "Aviso", subject: "Aviso {{ partner.id }}", html: "<p>{{ partner.name }}</p>" })
+      .values({
+        key: "notice",
+        kind: "custom",
+        lang: "es",
+        name: "Aviso",
+        subject: "Aviso {{ partner.id }}",
+        html: "<p>{{ partner.name }}</p>",
+      })
       .returning("id")
       .executeTakeFirstOrThrow()
   ).id;
@@ -113,7 +126,9 @@ describe("SMTP faults", () => {
         : undefined;
     const { messages } = await mailAll();
     const failed = messages.filter((m) => m.state === "failed");
-    expect(failed.map((m) => m.partner_id)).toEqual(partners.filter((p) => p.email === bad.email).map((p) => p.id));
+    expect(failed.map((m) => m.partner_id)).toEqual(
+      partners.filter((p) => p.email === bad.email).map((p) => p.id),
+    );
     expect(failed[0]!.smtp_response).toMatch(/^550 5\.1\.1/);
     expect(failed[0]!.attempts).toBe(1);
     const suppression = await world.db
