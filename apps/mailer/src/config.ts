@@ -101,6 +101,13 @@ export function configProblems(config: Config): string[] {
   return problems;
 }
 
+/** The checks across variables, as a ConfigError (for the deployment tests, like web-api's). */
+export function checkConfig(config: Config): Config {
+  const problems = configProblems(config);
+  if (problems.length) throw new ConfigError("mailer", problems);
+  return config;
+}
+
 /** Parses and checks; throws a ConfigError listing every problem. */
 export function parseConfig(source: Record<string, string | undefined>): Config {
   const config = parseEnv("mailer", ConfigSchema, source) as Config;
