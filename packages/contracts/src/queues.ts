@@ -1,6 +1,14 @@
 import { defineJob, defineQueue, type JobName } from "./define.js";
 import { ReconcileDeletionsPayload, RunResult, SyncPayload, SyncRecordsPayload } from "./etl.js";
 import {
+  PlanMailingPayload,
+  PlanMailingResult,
+  RunRemindersPayload,
+  RunRemindersResult,
+  SendMessagePayload,
+  SendMessageResult,
+} from "./mail.js";
+import {
   BuildReportPayload,
   BuildReportResult,
   CleanupReportsPayload,
@@ -9,8 +17,7 @@ import {
 
 /*
  * The three queues of the system and their jobs. Only jobs that a consumer handles are declared,
- * with no placeholders: `etl` has the sync jobs; `reports` and `mail` declare none, so their
- * workers start with no handlers.
+ * with no placeholders.
  */
 
 /** Consumed by etl-worker: pull Odoo, upsert PostgreSQL. Produced by web-api and scheduler. */
@@ -73,7 +80,37 @@ export const reportsQueue = defineQueue({
   defaultJobOptions: { attempts: 3, backoff: { type: "exponential", delay: 10_000 } },
 });
 
-/** Consumed by mailer: renders and sends email. Produced by web-api and scheduler. */
-export const mailQueue = defineQueue({ name: "mail", jobs: {} });
+/**
+ * Consumed by mailer: renders and sends email. Produced by web-api and scheduler (and by the mailer
+ * itself: a planned mailing enqueues one send-message per outbox row). The queue is rate limited
+ * across every mailer replica (MAIL_RATE_PER_SECOND). Retries of a message are the outbox's
+ * decision: a send-message job retries only after a temporary SMTP failure left its row `retry`.
+ */
+export const mailQueue = defineQueue({
+  name: "mail",
+  jobs: {
+    "plan-mailing": defineJob({
+      description:
+        "Choose a mailing's recipients from the synced copy, write one outbox row per recipient (skipped ones with the reason), then enqueue a send-message per row to send; the job id is the mailing id",
+      payload: PlanMailingPayload,
+      result: PlanMailingResult,
+      options: { attempts: 3, backoff: { type: "exponential", delay: 10_000 } },
+    }),
+    "send-message": defineJob({
+      description:
+        "Claim one outbox row (queued or retry) and send it; its statement attachment, when it has one, is a reports build-report child job that finishes first. The job id is the message id",
+      payload: SendMessagePayload,
+      result: SendMessageResult,
+    }),
+    "run-reminders": defineJob({
+      description:
+        "Start a payment-reminder mailing over every customer with overdue items (the scheduler's)",
+      payload: RunRemindersPayload,
+      result: RunRemindersResult,
+      options: { attempts: 2 },
+    }),
+  },
+  defaultJobOptions: { attempts: 8, backoff: { type: "exponential", delay: 5_000 } },
+});
 
 export const queues = { etl: etlQueue, reports: reportsQueue, mail: mailQueue } as const;

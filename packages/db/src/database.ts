@@ -1,5 +1,6 @@
 import type { AppTables } from "./tables/app.js";
 import type { EtlTables } from "./tables/etl.js";
+import type { MailTables } from "./tables/mail.js";
 import type { OdooTables } from "./tables/odoo.js";
 import type { ReportTables } from "./tables/reports.js";
 
@@ -8,4 +9,4 @@ import type { ReportTables } from "./tables/reports.js";
  * "schema.table". Each area keeps its table interfaces in its own file under tables/; application
  * code uses Selectable/Insertable/Updateable of these, never the table interfaces directly.
  */
-export interface Database extends AppTables, EtlTables, OdooTables, ReportTables {}
+export interface Database extends AppTables, EtlTables, MailTables, OdooTables, ReportTables {}
