@@ -17,7 +17,7 @@ export * from "./http-common.js";
 export * from "./http-finance.js";
 export * from "./http-routes.js";
 export * from "./http-sync.js";
-export { ETL_JOB_NAMES, type EtlJobName, etlQueue, mailQueue, queues, reportsQueue } from "./queues.js";
 export * from "./mail.js";
+export { ETL_JOB_NAMES, type EtlJobName, etlQueue, mailQueue, queues, reportsQueue } from "./queues.js";
 export * from "./reports.js";
 export * from "./sessions.js";

@@ -47,6 +47,7 @@ export interface ConsumerOptions extends QueueConnection {
    * died is taken up again within about twice this. Default BullMQ's 30 s.
    */
   lockDurationMs?: number | undefined;
+  /**
    * At most `max` jobs started per `durationMs` on this queue, across every worker of every replica
    * (BullMQ's queue-global limiter, kept in Redis). Every worker of the queue should set the same.
    */
