@@ -207,9 +207,10 @@ export class RowEncoder {
   }
 
   /** A title row (report title, the filters used): text from column A on; the first is larger. */
-  static titleRow(texts: readonly string[], row: number, first: boolean): string {
+  static titleRow(texts: readonly (string | null | undefined)[], row: number, first: boolean): string {
     let cells = "";
     texts.forEach((text, i) => {
+      if (text === null || text === undefined) return;
       cells += textCell(
         `<c r="${columnLetters(i)}${row}"${first ? ` s="${TITLE_STYLE}"` : ""}`,
         String(text),

@@ -64,7 +64,7 @@ export interface SheetOptions {
   name: string;
   columns: readonly ColumnSpec[];
   /** Rows above the header: the report's title (first row, larger), then e.g. the filters used. */
-  titleRows?: readonly (readonly string[])[];
+  titleRows?: readonly (readonly (string | null | undefined)[])[];
   /** Keep the title and header rows in view while scrolling; default true. */
   freezeHeader?: boolean;
   /** Filter buttons on the header over the rows written (trailing `total` rows excepted); default true. */
@@ -90,8 +90,9 @@ export interface XlsxSheet {
   readonly rows: number;
   /**
    * Writes one row: an array in column order, or an object read by each column's `key`. Resolves
-   * at once unless the output is behind; a value that does not fit its column rejects and writes
-   * nothing of the row.
+   * at once, or after a turn of the event loop when a chunk went to the zip, or when the output has
+   * caught up if it is behind. A value that does not fit its column rejects and writes nothing of
+   * the row.
    */
   addRow(values: RowValues, options?: RowOptions): Promise<void>;
   /** Closes the sheet; resolves when the zip has taken all of it. */
@@ -227,7 +228,7 @@ class SheetWriter implements XlsxSheet {
   readonly names: string[] = [];
   rows = 0;
   private readonly encoder: RowEncoder;
-  private readonly titleRows: readonly (readonly string[])[];
+  private readonly titleRows: readonly (readonly (string | null | undefined)[])[];
   private readonly headerRow: number;
   private readonly maxRows: number;
   private readonly freezeHeader: boolean;
