@@ -137,8 +137,9 @@ class WorkbookWriter implements XlsxWorkbook {
     options: XlsxWriterOptions,
   ) {
     const level = options.compressionLevel ?? 6;
-    if (!Number.isInteger(level) || level < 0 || level > 9)
+    if (!Number.isInteger(level) || level < 0 || level > 9) {
       throw new RangeError("compressionLevel must be 0–9");
+    }
     // The UT extra field is left out (forceDosTimestamp): nothing reads it in a workbook, and it
     // keeps the entries exactly as Office writes them.
     this.entryOptions = { mtime: options.created, compressionLevel: level, forceDosTimestamp: true };
@@ -152,8 +153,9 @@ class WorkbookWriter implements XlsxWorkbook {
       this.outputFinished = true;
     });
     output.on("close", () => {
-      if (!this.outputFinished)
+      if (!this.outputFinished) {
         this.fail(new Error("the output was closed before the workbook was finished"));
+      }
     });
     this.zip.outputStream.pipe(output);
 
@@ -185,9 +187,9 @@ class WorkbookWriter implements XlsxWorkbook {
   async finish(): Promise<void> {
     if (this.finishing) throw new Error("finish() was called already");
     if (this.failure) throw this.failure;
-    if (this.open) await this.open.end();
     if (this.entries.length === 0) throw new Error("a workbook needs at least one sheet");
     this.finishing = true;
+    if (this.open) await this.open.end();
     const names = this.entries.map((e) => e.name);
     this.addPart("xl/workbook.xml", workbookXml(this.entries));
     this.addPart("xl/_rels/workbook.xml.rels", workbookRelsXml(this.entries.length));
