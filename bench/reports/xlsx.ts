@@ -235,8 +235,9 @@ function measure(writer: Writer, rows: number): Promise<ChildResult & { peakRssM
 
 async function main(): Promise<void> {
   const rows = Number(process.argv[2] ?? 1_000_000);
-  if (!Number.isInteger(rows) || rows < 4)
+  if (!Number.isInteger(rows) || rows < 4) {
     throw new Error(`rows must be an integer ≥ 4, not ${process.argv[2]}`);
+  }
   log(
     `xlsx writers: ${rows.toLocaleString("en")} rows × 9 columns, frozen header, autofilter, deflate level 6`,
   );
