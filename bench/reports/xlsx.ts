@@ -256,7 +256,7 @@ async function main(): Promise<void> {
   );
   log("| --- | --: | --: | --: | --: | --: | --: |");
   for (const [name, r] of [
-    ["report-worker xlsx (yazl)", ours],
+    ["report-worker xlsx", ours],
     ["exceljs 4 stream WorkbookWriter", exceljs],
   ] as const) {
     log(

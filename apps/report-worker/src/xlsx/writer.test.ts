@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import ExcelJS from "exceljs";
 import { afterAll, describe, expect, it } from "vitest";
+import { runPython } from "../../test/python.js";
 import { type ColumnSpec, createXlsxWriter, type XlsxWorkbook } from "./index.js";
 import { YIELD_EVERY_ROWS } from "./writer.js";
 
@@ -12,18 +13,6 @@ const dir = mkdtempSync(join(tmpdir(), "xlsx-writer-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const tempFile = () => join(dir, `book-${++files}.xlsx`);
-
-/** The first of $PYTHON, python3, /usr/bin/python3 that can import openpyxl. */
-function findPython(): string {
-  const candidates = [process.env.PYTHON, "python3", "/usr/bin/python3"].filter((c): c is string => !!c);
-  for (const python of candidates) {
-    if (spawnSync(python, ["-c", "import openpyxl"]).status === 0) return python;
-  }
-  throw new Error(
-    `no python with openpyxl among ${candidates.join(", ")}: install python3-openpyxl or set PYTHON`,
-  );
-}
-const python = findPython();
 
 interface PyCell {
   v: string | number | boolean;
@@ -79,9 +68,7 @@ print(json.dumps(out))
 `;
 
 function readWithOpenpyxl(path: string): PyBook {
-  const run = spawnSync(python, ["-c", READ_WITH_OPENPYXL, path], { encoding: "utf8", maxBuffer: 256 << 20 });
-  if (run.status !== 0) throw new Error(`openpyxl could not read ${path}:\n${run.stderr}`);
-  return JSON.parse(run.stdout) as PyBook;
+  return runPython<PyBook>(READ_WITH_OPENPYXL, [path]);
 }
 
 const created = new Date("2024-05-31T14:15:16Z");
