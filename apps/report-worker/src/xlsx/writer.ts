@@ -3,9 +3,9 @@
  *
  * Each row becomes its `<row>` XML at once and is appended to a string chunk; every ~128 KB the
  * chunk goes to the zip entry of the sheet (`xl/worksheets/sheetN.xml`), which deflates it on the
- * way to `output` (zip.ts). Nothing per row is kept: text is inline (no shared-string table), styles are a
- * fixed table, and the few things known only at the end (sheet names, autofilter ranges) are a line
- * per sheet.
+ * way to `output` (zip.ts). Nothing per row is kept: text is inline (no shared-string table),
+ * styles are a fixed table, and the few things known only at the end (sheet names, autofilter
+ * ranges) are a line per sheet.
  *
  *   const wb = createXlsxWriter(output, { title, creator, created });
  *   const sheet = wb.addSheet({ name: "General ledger", columns, titleRows });
@@ -48,7 +48,7 @@ const CHUNK_CHARS = 128 * 1024;
 export const YIELD_EVERY_ROWS = 2048;
 
 export interface XlsxWriterOptions extends DocumentProperties {
-  /** Deflate level 0–9; default 6 (zlib's own default: most of the size gain, a third of level 9's time). */
+  /** Deflate level 0–9; default 6, zlib's own default. */
   compressionLevel?: number;
   /** Sizes and offsets from which ZIP64 records are written; default 4 GiB − 1, lowered only by tests. */
   zip64Above?: number;
@@ -72,7 +72,7 @@ export interface SheetOptions {
 }
 
 export interface RowOptions {
-  /** bold: the whole row bold; subtotal: bold with a rule above; total: bold, rule above, double rule below. */
+  /** bold: the row in bold; subtotal: bold, a rule above; total: bold, a rule above, a double rule below. */
   style?: Exclude<RowStyle, "normal">;
 }
 
