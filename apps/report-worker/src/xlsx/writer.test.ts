@@ -451,11 +451,12 @@ describe("back-pressure and the event loop", () => {
     for (; n < 100_000; n++) await sheet.addRow([n]);
     clearInterval(timer);
     await wb.finish();
-    // Rows written between two runs of the timer: a few batches of YIELD_EVERY_ROWS at most (a
-    // batch can take less than the timer's 1 ms), never the whole sheet.
+    // Rows written between two runs of the timer: a batch of YIELD_EVERY_ROWS or two (a batch can
+    // take less than the timer's 1 ms). Without the yields the only pause would be the zip's queue
+    // of pending blocks filling up, every ~10 000 rows here.
     const gaps = [...firedAt, n].map((at, i) => at - (firedAt[i - 1] ?? 0));
     expect(firedAt.length).toBeGreaterThanOrEqual(10);
-    expect(Math.max(...gaps)).toBeLessThanOrEqual(8 * YIELD_EVERY_ROWS);
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(3 * YIELD_EVERY_ROWS);
   });
 
   it("rejects pending and later calls when the output is destroyed half way", async () => {
