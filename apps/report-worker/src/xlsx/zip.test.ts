@@ -89,9 +89,10 @@ describe("the zip writer", () => {
       ["last.xml", 0],
     ]);
     expect(zip.entries[1]!.sha256).toBe(await sha256(whole));
-    // Blocks primed with the 32 KiB before them compress as well as one stream (within 1%).
+    // Blocks primed with the 32 KiB before them compress as well as one stream (within 0.5%;
+    // unprimed 128 KB blocks come out 1.4% larger).
     const single = deflateRawSync(Buffer.from(whole), { level: 6 }).length;
-    expect(Math.abs(zip.entries[1]!.compressed - single) / single).toBeLessThan(0.01);
+    expect(Math.abs(zip.entries[1]!.compressed - single) / single).toBeLessThan(0.005);
     expect(zip.entries.some((e) => e.zip64) || zip.zip64End).toBe(false);
 
     const unzip = spawnSync("unzip", ["-t", path], { encoding: "utf8" });
