@@ -17,6 +17,8 @@
 import type { Writable } from "node:stream";
 import { constants, crc32, deflateRaw, type ZlibOptions } from "node:zlib";
 
+/** zlib's output buffer per deflate job. */
+const OUTPUT_CHUNK_BYTES = 128 * 1024;
 /** Deflate's window: each block is primed with this much of the input before it. */
 const DICTIONARY_BYTES = 32 * 1024;
 /**
@@ -203,6 +205,9 @@ export class ZipWriter {
       const options: ZlibOptions = {
         level: this.options.level,
         finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
+        // One output buffer holds a whole block's deflated bytes (~60 KB for 512 KB of sheet), so
+        // each job comes back in one callback.
+        chunkSize: OUTPUT_CHUNK_BYTES,
         ...(dictionary ? { dictionary } : {}),
       };
       if (!last && data.length > 0) {
