@@ -9,7 +9,7 @@
  *
  * Compared with, in the same run: one plain pass over the journal items in PostgreSQL
  * (`select sum(balance) from odoo.account_move_line`), the least any figure over the whole ledger
- * costs. No target in an issue; the figures guard the plans (an unanalyzed table once made the
+ * costs. No target: the figures guard the query plans (an unanalyzed table once made the
  * dashboard run for over 11 minutes at this scale).
  */
 import { fileURLToPath } from "node:url";

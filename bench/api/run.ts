@@ -8,7 +8,7 @@
  * BENCH_CPU_PROF=<dir> starts the cached server with `node --cpu-prof` (the profile lands in <dir>
  * when it stops); `node bench/api/profile.mjs <file.cpuprofile>` sums self time per function and package.
  *
- * Targets (issue 5): cached list ≥ 50% of hello-world's requests/s, judged as a browser asks for
+ * Targets: cached list ≥ 50% of hello-world's requests/s, judged as a browser asks for
  * it (Accept-Encoding: gzip); uncached list p99 < 50 ms at 10 concurrent clients.
  * The ratio's targets run in BENCH_API_ROUNDS rounds (default 5); the median of the per-round
  * ratios is the figure. Each round also measures bare Fastify answering the cached page's own bytes
@@ -16,7 +16,7 @@
  */
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { ensureModelTables } from "../../apps/etl-worker/src/schema.js";
+import { ensureModelTables } from "@finanzas/ledger";
 import { createDb } from "../../packages/db/src/index.js";
 import {
   createTestDatabase,

@@ -10,18 +10,17 @@
  * Prints one JSON line: { ms, records, maxRssMb, cpuSeconds }.
  */
 
-import { upsertStatement } from "../../apps/etl-worker/src/load.js";
-import { REGISTRY } from "../../apps/etl-worker/src/registry.js";
-import { ensureModelTables } from "../../apps/etl-worker/src/schema.js";
+import { ensureModelTables, REGISTRY } from "@finanzas/ledger";
 import {
+  createTransformer,
   currencyDecimals,
   fieldsGet,
   fullPage,
   fullPageRaw,
   resolveModel,
   type Source,
-} from "../../apps/etl-worker/src/source.js";
-import { createTransformer } from "../../apps/etl-worker/src/transform.js";
+  upsertStatement,
+} from "etl-worker/bench";
 import { createDb } from "../../packages/db/src/index.js";
 import { createOdooClient } from "../../packages/odoo/src/index.js";
 

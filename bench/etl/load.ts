@@ -7,21 +7,24 @@
  * into an empty table, then the upsert again over the rows already there (a full re-sync).
  * Prints PostgreSQL's CPU seconds (its backends' /proc time) and the wall time of each.
  *
+ *   pnpm exec turbo run build --filter=etl-worker  # the worker's code, as etl-worker/bench exports it
  *   pnpm exec tsx bench/etl/load.ts [scale=10]     # scale 10 ≈ 100 000 journal items
  */
 
-import { copyBatch, copyStatements, upsertStatement, writeBatch } from "../../apps/etl-worker/src/load.js";
-import { tryAcquire } from "../../apps/etl-worker/src/locks.js";
-import { REGISTRY } from "../../apps/etl-worker/src/registry.js";
-import { ensureModelTables } from "../../apps/etl-worker/src/schema.js";
+import { ensureModelTables, REGISTRY } from "@finanzas/ledger";
 import {
+  copyBatch,
+  copyStatements,
+  createTransformer,
   currencyDecimals,
   fieldsGet,
   fullPage,
   resolveModel,
   type Source,
-} from "../../apps/etl-worker/src/source.js";
-import { createTransformer } from "../../apps/etl-worker/src/transform.js";
+  tryAcquire,
+  upsertStatement,
+  writeBatch,
+} from "etl-worker/bench";
 import { createDb, createPool, migrateToLatest } from "../../packages/db/src/index.js";
 import { createOdooClient } from "../../packages/odoo/src/index.js";
 import { startOdooSim } from "../../packages/odoo-sim/src/index.js";

@@ -1,6 +1,6 @@
 /**
  * XML-RPC decode throughput: the fast decoder of @finanzas/odoo vs the `xmlrpc` package's own
- * sax-based parser, on the same ~20 MB response (20 000 account.move.line-like records marshalled
+ * sax-based parser, on the same ~30 MB response (20 000 account.move.line-like records marshalled
  * exactly as CPython/Odoo write them), in the same run. Checks both give deep-equal results.
  *
  *   pnpm --filter @finanzas/odoo bench            (or: pnpm exec tsx bench/odoo/decode.ts [records])

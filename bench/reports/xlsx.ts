@@ -18,7 +18,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ColumnSpec, createXlsxWriter } from "../../apps/report-worker/src/xlsx/index.js";
+import { type ColumnSpec, createXlsxWriter } from "report-worker/bench";
 
 type Writer = "ours" | "exceljs";
 interface ChildResult {

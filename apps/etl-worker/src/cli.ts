@@ -5,17 +5,20 @@
  * `pnpm etl:status`: per model, the cursor, the last success, the row count and the lag.
  */
 import { parseArgs } from "node:util";
-import { etlQueue, type RunProgress, type RunResult } from "@finanzas/contracts";
+import { etlQueue, type RunProgress, type RunResult, type RunStatus } from "@finanzas/contracts";
 import { createDb, sql } from "@finanzas/db";
+import { MODEL_NAMES, tableOf } from "@finanzas/ledger";
 import { createProducer, QueueEvents, redisOptions } from "@finanzas/queue";
 import { readCliConfig } from "./config.js";
-import { MODEL_NAMES, tableOf } from "./registry.js";
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const fail = (message: string): never => {
   process.stderr.write(`etl: ${message}\n`);
   process.exit(1);
 };
+
+/** How the progress and the outcome show a model's status. */
+const MARK: Record<RunStatus, string> = { queued: "·", running: "…", succeeded: "✓", failed: "✗" };
 
 const USAGE = `usage:
   pnpm etl:run [--full] [--models account.move,account.move.line]   enqueue a sync and follow it
@@ -66,8 +69,7 @@ async function run(args: string[]): Promise<number> {
       const progress = data as RunProgress;
       const line = Object.entries(progress.models)
         .map(
-          ([m, p]) =>
-            `${m} ${p.status === "succeeded" ? "✓" : p.status === "failed" ? "✗" : p.status === "running" ? "…" : "·"} ${p.fetched}/${p.upserted}${p.deleted ? `/-${p.deleted}` : ""}`,
+          ([m, p]) => `${m} ${MARK[p.status]} ${p.fetched}/${p.upserted}${p.deleted ? `/-${p.deleted}` : ""}`,
         )
         .join("  ");
       if (line !== lastLine) out(`[run ${progress.runId}] ${line}`);
@@ -83,7 +85,7 @@ async function run(args: string[]): Promise<number> {
       clearTimeout(waiting);
       for (const m of result.models) {
         out(
-          `${m.status === "succeeded" ? "✓" : "✗"} ${m.model.padEnd(26)} fetched ${m.fetched}, upserted ${m.upserted}, deleted ${m.deleted}` +
+          `${MARK[m.status]} ${m.model.padEnd(26)} fetched ${m.fetched}, upserted ${m.upserted}, deleted ${m.deleted}` +
             (m.missingFields.length ? ` (missing on this Odoo: ${m.missingFields.join(", ")})` : "") +
             (m.error ? `\n    ${m.error}` : ""),
         );

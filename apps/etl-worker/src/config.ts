@@ -1,6 +1,6 @@
 import { commonEnv, env, loadConfig, type Static, Type } from "@finanzas/config";
 import { odooEnv } from "@finanzas/odoo";
-import { DEFAULT_SETTINGS, type EtlSettings } from "./engine.js";
+import { DEFAULT_SETTINGS, type EtlSettings } from "./engine/index.js";
 
 export const ConfigSchema = Type.Object({
   ...commonEnv,

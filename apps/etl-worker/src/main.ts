@@ -2,7 +2,7 @@ import { createServiceLogger, runWorkerService } from "@finanzas/bootstrap";
 import { clientOptionsFromEnv, createOdooClient } from "@finanzas/odoo";
 import { readConfig, settingsFrom } from "./config.js";
 import { createEtlMetrics } from "./metrics.js";
-import { createThreadReader } from "./thread-reader.js";
+import { createThreadReader } from "./odoo/thread-reader.js";
 import { createEtlWorker } from "./worker.js";
 
 const config = readConfig(process.env);

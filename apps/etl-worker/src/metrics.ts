@@ -1,15 +1,15 @@
+import { ETL_JOB_NAMES, type EtlJobName, type FinishedRunStatus, type SyncMode } from "@finanzas/contracts";
 import type { Database, Kysely } from "@finanzas/db";
+import { MODEL_NAMES } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { MODEL_NAMES } from "./registry.js";
-import type { JobKind } from "./runs.js";
 
 /** One model's work in a run, as it ended. */
 export interface ModelEnd {
   model: string;
-  job: JobKind;
-  mode: "incremental" | "full" | null;
-  status: "succeeded" | "failed";
+  job: EtlJobName;
+  mode: SyncMode | null;
+  status: FinishedRunStatus;
   fetched: number;
   upserted: number;
   deleted: number;
@@ -33,7 +33,7 @@ export interface EtlMetrics {
 export function createEtlMetrics(registry: Registry, db: Kysely<Database>, logger: Logger): EtlMetrics {
   const runs = new Counter({
     name: "etl_model_runs_total",
-    help: "Models' work in ETL runs of this process, by job (sync, sync-records, reconcile-deletions), mode and status",
+    help: `Models' work in ETL runs of this process, by job (${ETL_JOB_NAMES.join(", ")}), mode and status`,
     labelNames: ["model", "job", "mode", "status"] as const,
     registers: [registry],
   });

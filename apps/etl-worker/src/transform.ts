@@ -6,8 +6,9 @@
  * datetimes (UTC, no zone) become ISO 8601 with `Z`. A value of any other type is a Problem, never
  * coerced: the record is not written and the problem is reported with model, id and field.
  */
+
+import type { FieldKind, FieldSpec } from "@finanzas/ledger";
 import { type BufferPool, type RecordVisitor, toDecimalString } from "@finanzas/odoo";
-import type { FieldKind, FieldSpec } from "./registry.js";
 
 export interface Problem {
   model: string;

@@ -1,25 +1,24 @@
 import { etlQueue } from "@finanzas/contracts";
 import type { Database, Kysely } from "@finanzas/db";
+import { assertRegistry, ensureModelTables } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
 import type { OdooClient } from "@finanzas/odoo";
 import { type Consumer, createConsumer, type Handlers, type QueueConnection } from "@finanzas/queue";
 import type { Redis } from "ioredis";
 import type { Pool } from "pg";
-import { createEngine, type EtlSettings } from "./engine.js";
+import { createEngine, type EtlSettings } from "./engine/index.js";
 import { reconcileDeletionsHandler } from "./jobs/reconcile-deletions.js";
 import { syncHandler } from "./jobs/sync.js";
 import { syncRecordsHandler } from "./jobs/sync-records.js";
 import type { EtlMetrics } from "./metrics.js";
-import type { PageReader } from "./pages.js";
-import { assertRegistry } from "./registry.js";
-import { ensureModelTables } from "./schema.js";
+import type { PageReader } from "./odoo/pages.js";
 
 export interface WorkerDeps {
   connection: QueueConnection;
   logger: Logger;
   concurrency: number;
   db: Kysely<Database>;
-  /** The pool behind `db`, for COPY on first full passes (see engine.ts); without it, upserts only. */
+  /** The pool behind `db`, for COPY on first full passes (engine/passes/full.ts); else upserts only. */
   pool?: Pool | undefined;
   odoo: OdooClient;
   /** Where the "data changed" signal is published. */

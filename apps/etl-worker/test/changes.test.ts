@@ -1,12 +1,15 @@
+import { MODEL_NAMES } from "@finanzas/ledger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MODEL_NAMES } from "../src/registry.js";
+import { reconcileDeletions } from "../src/jobs/reconcile-deletions.js";
+import { sync } from "../src/jobs/sync.js";
+import { syncRecords } from "../src/jobs/sync-records.js";
 import { diffWithSource, type Harness, harness, job, localCounts } from "./helpers.js";
 
 describe("incremental sync and deletion reconciliation after realistic changes", () => {
   let h: Harness;
   beforeAll(async () => {
     h = await harness("etl_changes", { version: 17, scale: 0.05 }, { pageSize: 100 });
-    const full = await h.engine.sync(job(), [...MODEL_NAMES], "full");
+    const full = await sync(h.engine, job(), [...MODEL_NAMES], "full");
     expect(full.status).toBe("succeeded");
   });
   afterAll(() => h?.close());
@@ -47,12 +50,12 @@ describe("incremental sync and deletion reconciliation after realistic changes",
     const regenerated = control.regenerateLines(drafts[1]!);
     expect(regenerated.removed.length).toBeGreaterThan(0);
 
-    const first = await h.engine.sync(job(), [...MODEL_NAMES], "incremental");
+    const first = await sync(h.engine, job(), [...MODEL_NAMES], "incremental");
     expect(first.status).toBe("succeeded");
     // a late commit: a transaction that started 5 minutes before the last change and committed after the sync
     control.lateCommit("account.move", [posted[1]!], { ref: "late commit" }, 300);
 
-    const second = await h.engine.sync(job(), [...MODEL_NAMES], "incremental");
+    const second = await sync(h.engine, job(), [...MODEL_NAMES], "incremental");
     expect(second.status).toBe("succeeded");
     // The incremental read the changed lines (the burst included), not the whole table.
     const linesFetched = first.models.find((m) => m.model === "account.move.line")?.fetched ?? 0;
@@ -64,7 +67,7 @@ describe("incremental sync and deletion reconciliation after realistic changes",
     expect(beforeReconcile.length).toBeGreaterThan(0);
     expect(beforeReconcile.every((d) => d.endsWith("deleted in Odoo, live locally"))).toBe(true);
 
-    const reconciled = await h.engine.reconcileDeletions(job(), [...MODEL_NAMES]);
+    const reconciled = await reconcileDeletions(h.engine, job(), [...MODEL_NAMES]);
     expect(reconciled.status).toBe("succeeded");
     expect(await diffWithSource(h)).toEqual([]);
     const deletedLines = reconciled.models.find((m) => m.model === "account.move.line")?.deleted;
@@ -104,11 +107,11 @@ describe("incremental sync and deletion reconciliation after realistic changes",
     // A draft is synced, then deleted (with its lines) and another one created: both at the top of
     // the id space, so a count per range alone would see nothing change.
     const draft = control.createMove({ move_type: "out_invoice", amounts: [12.5], state: "draft" });
-    expect((await h.engine.sync(job(), [...MODEL_NAMES], "incremental")).status).toBe("succeeded");
+    expect((await sync(h.engine, job(), [...MODEL_NAMES], "incremental")).status).toBe("succeeded");
     const newest = draft.ids[0]!;
     const deleted = control.delete("account.move", [newest]);
     const created = control.createMove({ move_type: "entry", amounts: [7.5] });
-    const result = await h.engine.reconcileDeletions(job(), ["account.move", "account.move.line"]);
+    const result = await reconcileDeletions(h.engine, job(), ["account.move", "account.move.line"]);
     expect(result.status).toBe("succeeded");
     expect(await diffWithSource(h)).toEqual([]);
     const moves = await h.store.pool.query(
@@ -127,14 +130,14 @@ describe("incremental sync and deletion reconciliation after realistic changes",
   it("finds a deletion hidden by an unsynced create below the highest local id", async () => {
     const { control } = h.sim;
     const draft = control.createMove({ move_type: "out_invoice", amounts: [3.25], state: "draft" });
-    expect((await h.engine.sync(job(), ["account.move"], "incremental")).status).toBe("succeeded");
+    expect((await sync(h.engine, job(), ["account.move"], "incremental")).status).toBe("succeeded");
     // Two creates; a user's "re-read this invoice" brings the newer one ahead of the older.
     const older = control.createMove({ move_type: "entry", amounts: [4.5] }).ids[0]!;
     const newer = control.createMove({ move_type: "entry", amounts: [5.5] }).ids[0]!;
-    expect((await h.engine.syncRecords(job(), "account.move", [newer])).status).toBe("succeeded");
+    expect((await syncRecords(h.engine, job(), "account.move", [newer])).status).toBe("succeeded");
     // The draft, just below the unsynced one, is deleted: any id range holding both counts the same.
     control.delete("account.move", [draft.ids[0]!]);
-    const result = await h.engine.reconcileDeletions(job(), ["account.move"]);
+    const result = await reconcileDeletions(h.engine, job(), ["account.move"]);
     expect(result.status).toBe("succeeded");
     const { rows } = await h.store.pool.query(
       "select id, _deleted_at is not null as gone from odoo.account_move where id = any($1) order by id",
@@ -159,7 +162,7 @@ describe("incremental sync and deletion reconciliation after realistic changes",
     // the opposite way: mark a live record deleted and let reconciliation bring it back.
     const live = h.sim.store.ids("account.move")[0]!;
     await h.store.pool.query("update odoo.account_move set _deleted_at = now() where id = $1", [live]);
-    const result = await h.engine.reconcileDeletions(job(), ["account.move"]);
+    const result = await reconcileDeletions(h.engine, job(), ["account.move"]);
     expect(result.status).toBe("succeeded");
     const back = await h.store.pool.query("select _deleted_at from odoo.account_move where id = $1", [live]);
     expect(back.rows[0]._deleted_at).toBeNull();
@@ -172,7 +175,7 @@ describe("sync-records", () => {
   let h: Harness;
   beforeAll(async () => {
     h = await harness("etl_records", { version: 19, scale: 0.02 });
-    expect((await h.engine.sync(job(), [...MODEL_NAMES], "full")).status).toBe("succeeded");
+    expect((await sync(h.engine, job(), [...MODEL_NAMES], "full")).status).toBe("succeeded");
   });
   afterAll(() => h?.close());
 
@@ -182,7 +185,7 @@ describe("sync-records", () => {
     });
     h.sim.control.update("account.move", [edited!], { ref: "just edited" });
     h.sim.control.delete("account.move", [removed!]);
-    const result = await h.engine.syncRecords(job(), "account.move", [edited!, removed!]);
+    const result = await syncRecords(h.engine, job(), "account.move", [edited!, removed!]);
     expect(result.status).toBe("succeeded");
     expect(result.models[0]).toMatchObject({ fetched: 1, upserted: 1, deleted: 1 });
     const { rows } = await h.store.pool.query(
@@ -208,7 +211,7 @@ describe.each([16, 17, 18, 19] as const)("Odoo %i", (version) => {
   afterAll(() => h?.close());
 
   it("lands every model, renamed fields under their own names, and reports the fields it lacks", async () => {
-    const result = await h.engine.sync(job(), [...MODEL_NAMES], "full");
+    const result = await sync(h.engine, job(), [...MODEL_NAMES], "full");
     expect(result.status, JSON.stringify(result.models.filter((m) => m.error))).toBe("succeeded");
     expect(await diffWithSource(h)).toEqual([]);
     const moves = result.models.find((m) => m.model === "account.move");
@@ -260,9 +263,9 @@ describe.each([16, 17, 18, 19] as const)("Odoo %i", (version) => {
         version >= 18 ? { code_store: { 2: value } } : { code: value },
       );
     code(changed!, "999001");
-    expect((await h.engine.sync(job(), ["account.account"], "incremental")).status).toBe("succeeded");
+    expect((await sync(h.engine, job(), ["account.account"], "incremental")).status).toBe("succeeded");
     code(reread!, "999002");
-    expect((await h.engine.syncRecords(job(), "account.account", [reread!])).status).toBe("succeeded");
+    expect((await syncRecords(h.engine, job(), "account.account", [reread!])).status).toBe("succeeded");
     const after = await h.store.pool.query(
       "select id, code from odoo.account_account where id = any($1) order by id",
       [[changed, reread]],

@@ -1,10 +1,16 @@
 import { CompiledQuery, createDb, type Db } from "@finanzas/db";
+import type { FieldSpec } from "@finanzas/ledger";
+import { ensureModelTables } from "@finanzas/ledger";
 import { createTestDatabase, type TestDatabase } from "@finanzas/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { copyBatch, copyStatements, type Lease, LeaseLostError, upsertStatement } from "../src/load.js";
-import { tryAcquire } from "../src/locks.js";
-import type { FieldSpec } from "../src/registry.js";
-import { ensureModelTables } from "../src/schema.js";
+import {
+  copyBatch,
+  copyStatements,
+  type Lease,
+  LeaseLostError,
+  upsertStatement,
+} from "../src/postgres/load.js";
+import { tryAcquire } from "../src/postgres/locks.js";
 import { createTransformer, type Transformer } from "../src/transform.js";
 
 /*

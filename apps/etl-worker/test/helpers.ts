@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { createDb, type Db } from "@finanzas/db";
-import { createLogger, type Logger } from "@finanzas/logger";
-import { createOdooClient, type OdooClient } from "@finanzas/odoo";
-import { type OdooSim, type OdooSimOptions, PyFloat, startOdooSim } from "@finanzas/odoo-sim";
-import { createTestDatabase, type TestDatabase } from "@finanzas/testing";
+import { columnsOf, ensureModelTables, type FieldSpec, REGISTRY, tableOf } from "@finanzas/ledger";
+import type { Logger } from "@finanzas/logger";
+import type { OdooClient } from "@finanzas/odoo";
+import { type OdooSim, type OdooSimOptions, PyFloat } from "@finanzas/odoo-sim";
+import { createTestDatabase, startTestOdoo, type TestDatabase, testLogger } from "@finanzas/testing";
 import {
   createEngine,
   DEFAULT_SETTINGS,
@@ -11,17 +12,10 @@ import {
   type EngineDeps,
   type EtlSettings,
   type JobRun,
-} from "../src/engine.js";
-import { columnsOf, type FieldSpec, REGISTRY, tableOf } from "../src/registry.js";
-import { ensureModelTables } from "../src/schema.js";
-import { fieldsGet, resolveModel } from "../src/source.js";
+} from "../src/engine/index.js";
+import { fieldsGet, resolveModel } from "../src/odoo/source.js";
 
-export const quietLogger: Logger = createLogger({
-  service: "etl-test",
-  version: "0",
-  level: process.env.TEST_LOG_LEVEL ?? "silent",
-  pretty: false,
-});
+export const quietLogger: Logger = testLogger("etl-worker");
 
 export interface Harness {
   sim: OdooSim;
@@ -42,19 +36,10 @@ export async function harness(
   sim: OdooSimOptions = {},
   settings: Partial<EtlSettings> = {},
 ): Promise<Harness> {
-  const [odooSim, database] = await Promise.all([
-    startOdooSim({ seed: 7, scale: 0.05, ...sim }),
-    createTestDatabase(label),
-  ]);
+  const [testOdoo, database] = await Promise.all([startTestOdoo(sim), createTestDatabase(label)]);
+  const { sim: odooSim, odoo } = testOdoo;
   const store = createDb({ url: database.url, max: 8 });
   await ensureModelTables(store.db);
-  const odoo = createOdooClient({
-    url: odooSim.url,
-    db: odooSim.database,
-    username: odooSim.username,
-    password: odooSim.password,
-    retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 100 },
-  });
   const all: EtlSettings = {
     ...DEFAULT_SETTINGS,
     pageSize: 200,
@@ -85,9 +70,8 @@ export async function harness(
     settings: all,
     published,
     async close() {
-      await odoo.close();
+      await testOdoo.close();
       await store.close();
-      await odooSim.close();
       await database.drop();
     },
   };

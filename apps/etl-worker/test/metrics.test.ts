@@ -1,5 +1,7 @@
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sync } from "../src/jobs/sync.js";
+import { syncRecords } from "../src/jobs/sync-records.js";
 import { createEtlMetrics } from "../src/metrics.js";
 import { type Harness, harness, job, quietLogger } from "./helpers.js";
 
@@ -29,7 +31,7 @@ describe("etl metrics (Prometheus)", () => {
     // Nothing synced yet: no last-success series, so absent() alerts fire for a worker that never synced.
     expect(await value(registry, "etl_last_success_timestamp_seconds", {})).toBeUndefined();
 
-    const result = await engine.sync(job(), ["res.currency", "account.journal"], "incremental");
+    const result = await sync(engine, job(), ["res.currency", "account.journal"], "incremental");
     expect(result.status).toBe("succeeded");
     const history = await h.store.db
       .selectFrom("etl.run_models")
@@ -75,7 +77,7 @@ describe("etl metrics (Prometheus)", () => {
 
     // A few records re-read now is not a sync of the model: the last success (and the lag) stay.
     const ids = h.sim.store.ids("account.journal").slice(0, 2);
-    const reread = await engine.syncRecords(job(), "account.journal", ids);
+    const reread = await syncRecords(engine, job(), "account.journal", ids);
     expect(reread.status).toBe("succeeded");
     expect(
       await value(registry, "etl_model_runs_total", {

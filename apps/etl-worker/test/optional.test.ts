@@ -1,5 +1,7 @@
+import { MODEL_NAMES } from "@finanzas/ledger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MODEL_NAMES } from "../src/registry.js";
+import { reconcileDeletions } from "../src/jobs/reconcile-deletions.js";
+import { sync } from "../src/jobs/sync.js";
 import { diffWithSource, type Harness, harness, job } from "./helpers.js";
 
 const OPTIONAL = "account.partial.reconcile";
@@ -18,7 +20,7 @@ describe.each([17, 19] as const)(
 
     it("syncs every required model, notes the missing optional one, and the run succeeds", async () => {
       expect(await h.odoo.protocol()).toBe(version === 19 ? "json2" : "xmlrpc");
-      const result = await h.engine.sync(job(), [...MODEL_NAMES], "full");
+      const result = await sync(h.engine, job(), [...MODEL_NAMES], "full");
       expect(result.status, JSON.stringify(result.models.filter((m) => m.status === "failed"))).toBe(
         "succeeded",
       );
@@ -36,14 +38,14 @@ describe.each([17, 19] as const)(
       expect(cursor.absent_at).toBeTruthy();
       expect(cursor.last_success_at).toBeTruthy();
       // The same for the nightly deletion check and an incremental sync: never a failed run.
-      expect((await h.engine.reconcileDeletions(job(), [...MODEL_NAMES])).status).toBe("succeeded");
-      expect((await h.engine.sync(job(), [OPTIONAL], "incremental")).status).toBe("succeeded");
+      expect((await reconcileDeletions(h.engine, job(), [...MODEL_NAMES])).status).toBe("succeeded");
+      expect((await sync(h.engine, job(), [OPTIONAL], "incremental")).status).toBe("succeeded");
     });
 
     it("still fails the run when a required model is missing", async () => {
       const sim = await harness(`etl_required_${version}`, { version, without: ["account.journal"] });
       try {
-        const result = await sim.engine.sync(job(), ["account.journal", "res.currency"], "incremental");
+        const result = await sync(sim.engine, job(), ["account.journal", "res.currency"], "incremental");
         expect(result.status).toBe("failed");
         const journal = result.models.find((m) => m.model === "account.journal");
         expect(journal?.status).toBe("failed");

@@ -1,6 +1,7 @@
 import { sql } from "@finanzas/db";
+import { MODEL_NAMES } from "@finanzas/ledger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MODEL_NAMES } from "../src/registry.js";
+import { sync } from "../src/jobs/sync.js";
 import { type Harness, harness, job } from "./helpers.js";
 
 /**
@@ -26,7 +27,7 @@ describe("model scheduling", () => {
     ).map((r) => r.model);
 
   it("starts journal items, then journal entries, first when nothing was synced yet", async () => {
-    const result = await h.engine.sync(job(), [...MODEL_NAMES], "full");
+    const result = await sync(h.engine, job(), [...MODEL_NAMES], "full");
     expect(result.status).toBe("succeeded");
     const order = await startOrder(result.runId);
     expect(order.slice(0, 2)).toEqual(["account.move.line", "account.move"]);
@@ -43,7 +44,8 @@ describe("model scheduling", () => {
       h.store.db,
     );
     const size = new Map(rows.map((r) => [r.model, Number(r.n)]));
-    const result = await h.engine.sync(
+    const result = await sync(
+      h.engine,
       job(),
       ["res.currency", "res.partner", "account.journal"],
       "incremental",

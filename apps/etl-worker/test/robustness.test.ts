@@ -1,6 +1,7 @@
+import { MODEL_NAMES } from "@finanzas/ledger";
 import { OdooTransportError } from "@finanzas/odoo";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MODEL_NAMES } from "../src/registry.js";
+import { sync } from "../src/jobs/sync.js";
 import { diffWithSource, type Harness, harness, job } from "./helpers.js";
 
 describe("Odoo answering 502s and resets mid-sync", () => {
@@ -22,7 +23,7 @@ describe("Odoo answering 502s and resets mid-sync", () => {
       },
     });
     h.sim.control.injectFault({ kind: "http504", count: 3 });
-    const result = await h.engine.sync(run, [...MODEL_NAMES], "full");
+    const result = await sync(h.engine, run, [...MODEL_NAMES], "full");
     const injected = h.sim.control.getStats().faultsInjected;
     h.sim.control.clearFaults();
     expect(result.status, JSON.stringify(result.models.filter((m) => m.error))).toBe("succeeded");
@@ -59,7 +60,8 @@ describe("Odoo answering 502s and resets mid-sync", () => {
       odoo: failing,
       settings: { ...h.settings, retryAttempts: 3, retryBaseDelayMs: 5 },
     });
-    const result = await partial.sync(
+    const result = await sync(
+      partial,
       job(),
       ["res.partner", "account.move.line", "account.move"],
       "incremental",
@@ -91,8 +93,8 @@ describe("two concurrent sync requests", () => {
     const other = h.engineWith({});
     h.sim.control.injectFault({ kind: "slow", delayMs: 5 });
     const [a, b] = await Promise.all([
-      h.engine.sync(job(), [...MODEL_NAMES], "full"),
-      other.sync(job(), [...MODEL_NAMES].reverse(), "full"),
+      sync(h.engine, job(), [...MODEL_NAMES], "full"),
+      sync(other, job(), [...MODEL_NAMES].reverse(), "full"),
     ]);
     h.sim.control.clearFaults();
     expect([a.status, b.status]).toEqual(["succeeded", "succeeded"]);

@@ -1,5 +1,6 @@
+import { MODEL_NAMES } from "@finanzas/ledger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MODEL_NAMES } from "../src/registry.js";
+import { sync } from "../src/jobs/sync.js";
 import { diffWithSource, type Harness, harness, job } from "./helpers.js";
 
 describe("full sync", () => {
@@ -10,7 +11,7 @@ describe("full sync", () => {
   afterAll(() => h?.close());
 
   it("copies every field of every record of every model, archived included", async () => {
-    const result = await h.engine.sync(job(), [...MODEL_NAMES], "full");
+    const result = await sync(h.engine, job(), [...MODEL_NAMES], "full");
     expect(result.status, JSON.stringify(result.models.filter((m) => m.error))).toBe("succeeded");
     expect(await diffWithSource(h)).toEqual([]);
     const archived = await h.store.pool.query(
@@ -46,12 +47,12 @@ describe("full sync", () => {
     const before = await analyzed();
     const [one] = h.sim.store.ids("res.partner");
     h.sim.control.update("res.partner", [one!], { ref: "small change" });
-    expect((await h.engine.sync(job(), ["res.partner"], "incremental")).status).toBe("succeeded");
+    expect((await sync(h.engine, job(), ["res.partner"], "incremental")).status).toBe("succeeded");
     expect((await analyzed()).n).toBe(before.n);
 
     const added = Math.ceil(60 + 0.2 * before.tuples);
     for (let i = 0; i < added; i++) h.sim.control.create("res.partner", { name: `Statistics ${i}` });
-    expect((await h.engine.sync(job(), ["res.partner"], "incremental")).status).toBe("succeeded");
+    expect((await sync(h.engine, job(), ["res.partner"], "incremental")).status).toBe("succeeded");
     const after = await analyzed();
     expect(after.n).toBe(before.n + 1);
     expect(after.tuples).toBe(before.tuples + added);

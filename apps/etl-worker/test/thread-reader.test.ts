@@ -1,14 +1,15 @@
+import { MODEL_NAMES, specOf } from "@finanzas/ledger";
 import type { OdooClientOptions } from "@finanzas/odoo";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Engine } from "../src/engine.js";
-import { inProcessReader, type PageReader, type PageRequest, type PageSummary } from "../src/pages.js";
-import { MODEL_NAMES, specOf } from "../src/registry.js";
-import { currencyDecimals, fieldsGet, resolveModel, type Source } from "../src/source.js";
-import { createThreadReader, decodeAhead } from "../src/thread-reader.js";
+import type { Engine } from "../src/engine/index.js";
+import { sync } from "../src/jobs/sync.js";
+import { inProcessReader, type PageReader, type PageRequest, type PageSummary } from "../src/odoo/pages.js";
+import { currencyDecimals, fieldsGet, resolveModel, type Source } from "../src/odoo/source.js";
+import { createThreadReader, decodeAhead } from "../src/odoo/thread-reader.js";
 import { diffWithSource, type Harness, harness, job } from "./helpers.js";
 
 /*
- * The service reads sync pages on a worker thread (the built dist/reader-thread.js): the copy must
+ * The service reads sync pages on a worker thread (the built dist/odoo/reader-thread.js): the copy must
  * be the same as with pages read on the main thread, and Odoo's errors must come back by name.
  */
 describe("reader thread", () => {
@@ -38,13 +39,13 @@ describe("reader thread", () => {
   });
 
   it("copies every field of every record of every model, as the main thread does", async () => {
-    const result = await engine.sync(job(), [...MODEL_NAMES], "full");
+    const result = await sync(engine, job(), [...MODEL_NAMES], "full");
     expect(result.status, JSON.stringify(result.models.filter((m) => m.error))).toBe("succeeded");
     expect(await diffWithSource(h)).toEqual([]);
     const lines = result.models.find((m) => m.model === "account.move.line");
     expect(lines?.fetched).toBeGreaterThanOrEqual(h.sim.store.count("account.move.line"));
     // an incremental pass over the same data through the thread changes nothing
-    const again = await engine.sync(job(), [...MODEL_NAMES], "incremental");
+    const again = await sync(engine, job(), [...MODEL_NAMES], "incremental");
     expect(again.status).toBe("succeeded");
     expect(again.models.reduce((n, m) => n + m.upserted, 0)).toBe(0);
     expect(await diffWithSource(h)).toEqual([]);
@@ -55,7 +56,7 @@ describe("reader thread", () => {
     try {
       await h.store.pool.query("truncate odoo.account_move_line, odoo.account_move, odoo.res_partner");
       await h.store.pool.query("delete from etl.cursors");
-      const result = await engineWith(two).sync(job(), [...MODEL_NAMES], "full");
+      const result = await sync(engineWith(two), job(), [...MODEL_NAMES], "full");
       expect(result.status, JSON.stringify(result.models.filter((m) => m.error))).toBe("succeeded");
       expect(await diffWithSource(h)).toEqual([]);
     } finally {
@@ -141,7 +142,7 @@ describe("reader thread", () => {
   it("fails the model with Odoo's error, by name, when the thread cannot read", async () => {
     const refused = createThreadReader(simClient({ password: "not the password", retry: false }));
     try {
-      const result = await engineWith(refused).sync(job(), ["res.currency"], "full");
+      const result = await sync(engineWith(refused), job(), ["res.currency"], "full");
       expect(result.status).toBe("failed");
       expect(result.models[0]?.error).toMatch(/^OdooAuthError: /);
     } finally {
@@ -152,10 +153,10 @@ describe("reader thread", () => {
   it("starts a new thread after close, and close is idempotent", async () => {
     const r = createThreadReader(simClient());
     const e = engineWith(r);
-    expect((await e.sync(job(), ["res.company"], "full")).status).toBe("succeeded");
+    expect((await sync(e, job(), ["res.company"], "full")).status).toBe("succeeded");
     await r.close();
     await r.close();
-    expect((await e.sync(job(), ["res.company"], "full")).status).toBe("succeeded");
+    expect((await sync(e, job(), ["res.company"], "full")).status).toBe("succeeded");
     await r.close();
   });
 });

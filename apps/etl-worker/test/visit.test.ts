@@ -1,7 +1,8 @@
+import { REGISTRY } from "@finanzas/ledger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inProcessReader } from "../src/pages.js";
-import { REGISTRY } from "../src/registry.js";
-import { currencyDecimals, fieldsGet, resolveModel, type Source } from "../src/source.js";
+import { sync } from "../src/jobs/sync.js";
+import { inProcessReader } from "../src/odoo/pages.js";
+import { currencyDecimals, fieldsGet, resolveModel, type Source } from "../src/odoo/source.js";
 import { createTransformer, type Problem } from "../src/transform.js";
 import { diffWithSource, type Harness, harness, job } from "./helpers.js";
 
@@ -73,7 +74,8 @@ for (const version of [17, 19] as const) {
     });
 
     it("a full sync through it equals the source, hostile names included", async () => {
-      const result = await h.engine.sync(
+      const result = await sync(
+        h.engine,
         job(),
         REGISTRY.map((m) => m.model),
         "full",

@@ -1,13 +1,30 @@
-import { commonEnv, env, loadConfig, type Static, Type } from "@finanzas/config";
+import { ConfigError, commonEnv, env, loadConfig, type Static, Type } from "@finanzas/config";
+import { storageConfigProblems, storageEnv } from "@finanzas/storage";
 
 export const ConfigSchema = Type.Object({
   ...commonEnv,
+  ...storageEnv,
   HEALTH_PORT: env.port(3103),
   REPORT_CONCURRENCY: env.int({ minimum: 1, maximum: 256, default: 2 }),
+  /** Hours a finished report's file is kept; the scheduler's cleanup deletes it and its record then. */
+  REPORT_TTL_HOURS: env.int({ minimum: 1, maximum: 24 * 365, default: 72 }),
+  /** How long one statement of a report may run (ms): a fetch of its cursor, a balance query. */
+  REPORT_BUILD_STATEMENT_TIMEOUT_MS: env.int({ minimum: 1_000, maximum: 3_600_000, default: 300_000 }),
+  /** A report whose worker died is built again within about twice this (BullMQ's job lock). */
+  REPORT_LOCK_SECONDS: env.int({ minimum: 2, maximum: 600, default: 30 }),
+  /** Rows fetched per round trip of a report's cursor: memory holds about one batch. */
+  REPORT_BATCH_ROWS: env.int({ minimum: 1, maximum: 100_000, default: 2_000 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
 
 /** The only place this service reads its environment. */
-export const readConfig = (source: Record<string, string | undefined>): Config =>
-  loadConfig("report-worker", ConfigSchema, source);
+export const readConfig = (source: Record<string, string | undefined>): Config => {
+  const config = loadConfig("report-worker", ConfigSchema, source);
+  const problems = storageConfigProblems(config);
+  if (problems.length) {
+    process.stderr.write(`${new ConfigError("report-worker", problems).message}\n`);
+    process.exit(1);
+  }
+  return config;
+};

@@ -1,5 +1,7 @@
 import { createServiceLogger, runWorkerService } from "@finanzas/bootstrap";
+import { createStorage } from "@finanzas/storage";
 import { readConfig } from "./config.js";
+import { sweepTempFiles } from "./jobs/build-report.js";
 import { createReportWorker } from "./worker.js";
 
 const config = readConfig(process.env);
@@ -9,6 +11,21 @@ await runWorkerService({
   service: "report-worker",
   config,
   logger,
-  start: async (stores) =>
-    createReportWorker({ connection: stores.connection, logger, concurrency: config.REPORT_CONCURRENCY }),
+  start: async (stores) => {
+    const storage = createStorage(config);
+    await storage.check();
+    const swept = await sweepTempFiles();
+    if (swept) logger.info({ swept }, "removed temporary files of builds that died");
+    return createReportWorker({
+      connection: stores.connection,
+      logger,
+      concurrency: config.REPORT_CONCURRENCY,
+      db: stores.database.db,
+      storage,
+      ttlHours: config.REPORT_TTL_HOURS,
+      statementTimeoutMs: config.REPORT_BUILD_STATEMENT_TIMEOUT_MS,
+      batchSize: config.REPORT_BATCH_ROWS,
+      lockDurationMs: config.REPORT_LOCK_SECONDS * 1000,
+    });
+  },
 });

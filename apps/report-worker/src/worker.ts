@@ -1,22 +1,31 @@
 import { reportsQueue } from "@finanzas/contracts";
+import type { Database, Kysely } from "@finanzas/db";
 import type { Logger } from "@finanzas/logger";
 import { type Consumer, createConsumer, type Handlers, type QueueConnection } from "@finanzas/queue";
+import type { Storage } from "@finanzas/storage";
+import { type BuildDeps, buildReportHandler } from "./jobs/build-report.js";
+import { cleanupReportsHandler } from "./jobs/cleanup-reports.js";
 
-export interface WorkerDeps {
+export interface WorkerDeps extends BuildDeps {
   connection: QueueConnection;
   logger: Logger;
   concurrency: number;
+  /** A dead worker's report is taken up again within about twice this (REPORT_LOCK_SECONDS). */
+  lockDurationMs?: number | undefined;
+  db: Kysely<Database>;
+  storage: Storage;
 }
 
-/**
- * The consumer of the `${reportsQueue.name}` queue. One handler per job of the contract, each in its own
- * file under src/jobs/; the contract has no jobs until the issue that builds them.
- */
+/** The consumer of the `reports` queue: one handler per job of the contract, each in src/jobs/. */
 export function createReportWorker(deps: WorkerDeps): Consumer {
-  const handlers: Handlers<typeof reportsQueue> = {};
+  const handlers: Handlers<typeof reportsQueue> = {
+    "build-report": buildReportHandler(deps),
+    "cleanup-reports": cleanupReportsHandler(deps),
+  };
   return createConsumer(reportsQueue, handlers, {
     ...deps.connection,
     concurrency: deps.concurrency,
     logger: deps.logger,
+    lockDurationMs: deps.lockDurationMs,
   });
 }

@@ -15,6 +15,8 @@ export const ConfigSchema = Type.Object({
   ETL_SYNC_CRON: cron("*/15 * * * *"),
   /** Deletion reconciliation of every registered model (nightly). */
   ETL_RECONCILE_CRON: cron("30 2 * * *"),
+  /** Deletion of expired report files and records (REPORT_TTL_HOURS of the report-worker). */
+  REPORT_CLEANUP_CRON: cron("17 * * * *"),
   /** Time zone the crons are read in. */
   SCHEDULE_TZ: env.string({ default: "UTC", description: "an IANA time zone, e.g. UTC or Europe/Madrid" }),
 });

@@ -1,4 +1,10 @@
-import { etlQueue, type JobName, type PayloadOf, type QueueDefinition } from "@finanzas/contracts";
+import {
+  etlQueue,
+  type JobName,
+  type PayloadOf,
+  type QueueDefinition,
+  reportsQueue,
+} from "@finanzas/contracts";
 import type { Config } from "./config.js";
 
 /** One recurring job: on `cron` (in `tz`), enqueue `job` with `payload` on `queue`. */
@@ -16,11 +22,12 @@ export const schedule = <Q extends QueueDefinition, J extends JobName<Q>>(s: Sch
   s as unknown as Schedule;
 
 /**
- * Every schedule of the system, from configuration. Each issue that adds a recurring job adds it
- * here (the ETL's incremental sync and deletion reconciliation, report and mailing runs).
+ * Every schedule of the system, from configuration: the ETL's incremental sync and deletion
+ * reconciliation, and the deletion of expired reports, each switched off by setting its cron to `off`. A recurring job of any queue is
+ * scheduled here.
  */
 export function schedulesFrom(
-  config: Pick<Config, "ETL_SYNC_CRON" | "ETL_RECONCILE_CRON" | "SCHEDULE_TZ">,
+  config: Pick<Config, "ETL_SYNC_CRON" | "ETL_RECONCILE_CRON" | "REPORT_CLEANUP_CRON" | "SCHEDULE_TZ">,
 ): Schedule[] {
   const all: Schedule[] = [];
   const tz = config.SCHEDULE_TZ;
@@ -44,6 +51,18 @@ export function schedulesFrom(
         job: "reconcile-deletions",
         payload: { requestedBy: "scheduler" },
         cron: config.ETL_RECONCILE_CRON,
+        tz,
+      }),
+    );
+  }
+  if (config.REPORT_CLEANUP_CRON !== "off") {
+    all.push(
+      schedule({
+        id: "reports-cleanup",
+        queue: reportsQueue,
+        job: "cleanup-reports",
+        payload: { requestedBy: "scheduler" },
+        cron: config.REPORT_CLEANUP_CRON,
         tz,
       }),
     );

@@ -1,15 +1,14 @@
 import { parseEnv } from "@finanzas/config";
 import { etlQueue } from "@finanzas/contracts";
-import { createLogger } from "@finanzas/logger";
 import { redisOptionsFromUrl } from "@finanzas/queue";
-import { deleteQueueKeys, TEST_REDIS_URL, testQueuePrefix } from "@finanzas/testing";
+import { deleteQueueKeys, TEST_REDIS_URL, testLogger, testQueuePrefix } from "@finanzas/testing";
 import { Queue } from "bullmq";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigSchema } from "../src/config.js";
 import { syncSchedules } from "../src/scheduler.js";
 import { schedulesFrom } from "../src/schedules.js";
 
-const logger = createLogger({ service: "scheduler-test", version: "0", level: "silent", pretty: false });
+const logger = testLogger("scheduler");
 const prefix = testQueuePrefix("etl-schedules");
 const connection = { redisUrl: TEST_REDIS_URL, prefix };
 const inspect = new Queue(etlQueue.name, { connection: redisOptionsFromUrl(TEST_REDIS_URL), prefix });
@@ -21,8 +20,8 @@ afterAll(async () => {
 
 const config = (env: Record<string, string> = {}) => parseEnv("scheduler", ConfigSchema, env);
 
-describe("ETL schedules", () => {
-  it("default to an incremental sync every 15 minutes and a nightly deletion reconciliation", () => {
+describe("ETL and report schedules", () => {
+  it("default to an incremental sync every 15 minutes, a nightly deletion reconciliation and an hourly report cleanup", () => {
     const schedules = schedulesFrom(config());
     expect(schedules.map((s) => [s.id, s.queue.name, s.job, s.cron, s.payload])).toEqual([
       [
@@ -33,7 +32,11 @@ describe("ETL schedules", () => {
         { mode: "incremental", requestedBy: "scheduler" },
       ],
       ["etl-reconcile-deletions", "etl", "reconcile-deletions", "30 2 * * *", { requestedBy: "scheduler" }],
+      ["reports-cleanup", "reports", "cleanup-reports", "17 * * * *", { requestedBy: "scheduler" }],
     ]);
+    expect(schedulesFrom(config({ REPORT_CLEANUP_CRON: "off" })).map((s) => s.id)).not.toContain(
+      "reports-cleanup",
+    );
   });
 
   it("rejects a malformed cron with the variable's name", () => {

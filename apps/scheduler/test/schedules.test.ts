@@ -1,14 +1,13 @@
 import { defineJob, defineQueue } from "@finanzas/contracts";
-import { createLogger } from "@finanzas/logger";
 import { redisOptionsFromUrl } from "@finanzas/queue";
-import { deleteQueueKeys, TEST_REDIS_URL, testQueuePrefix } from "@finanzas/testing";
+import { deleteQueueKeys, TEST_REDIS_URL, testLogger, testQueuePrefix } from "@finanzas/testing";
 import { Type } from "@sinclair/typebox";
 import { Queue } from "bullmq";
 import { afterAll, describe, expect, it } from "vitest";
 import { syncSchedules } from "../src/scheduler.js";
 import { schedule } from "../src/schedules.js";
 
-const logger = createLogger({ service: "scheduler-test", version: "0", level: "silent", pretty: false });
+const logger = testLogger("scheduler");
 const prefix = testQueuePrefix("schedules");
 const connection = { redisUrl: TEST_REDIS_URL, prefix };
 

@@ -4,20 +4,21 @@ import fastifyRedis from "@fastify/redis";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { etlQueue, mailQueue, reportsQueue } from "@finanzas/contracts";
 import type { Db } from "@finanzas/db";
+import { createIndexKeeper } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
 import { createProducer, Queue, type QueueConnection, redisOptions } from "@finanzas/queue";
 import type { ReadinessCheck } from "@finanzas/runtime";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from "fastify";
+import Fastify, { type FastifyBaseLogger } from "fastify";
 import type { Redis } from "ioredis";
+import type { Access, AppInstance } from "./app-types.js";
 import { createTokenRevocations, type TokenRevocations } from "./auth/revocations.js";
 import { createTokenSigner, generateSecret } from "./auth/tokens.js";
 import { ensureFirstAdmin, hasEnabledAdmin } from "./auth/users.js";
 import { createReadCache } from "./cache.js";
 import type { Config } from "./config.js";
-import { createIndexKeeper } from "./finance/indexes.js";
 import { latestFinishedRun } from "./finance/sync-repo.js";
 import { registerAdminQueues } from "./plugins/admin-queues.js";
-import { type Access, registerAuth } from "./plugins/auth.js";
+import { registerAuth } from "./plugins/auth.js";
 import { registerHeaders } from "./plugins/headers.js";
 import { createMetrics, registerMetrics, registerMetricsRoute } from "./plugins/metrics.js";
 import { registerOpenApi } from "./plugins/openapi.js";
@@ -69,14 +70,6 @@ export interface AppDeps {
    */
   revocationResyncMs?: number;
 }
-
-export type AppInstance = FastifyInstance<
-  RawServerDefault,
-  import("node:http").IncomingMessage,
-  import("node:http").ServerResponse,
-  FastifyBaseLogger,
-  TypeBoxTypeProvider
->;
 
 export interface RouteInfo {
   method: string;

@@ -1,3 +1,4 @@
+import { LedgerError } from "@finanzas/ledger";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
@@ -118,6 +119,16 @@ export function registerProblemHandlers(app: FastifyInstance): void {
         status: error.status,
         detail: error.detail,
         ...(error.errors ? { errors: error.errors } : {}),
+      });
+    }
+    if (error instanceof LedgerError) {
+      // A finance query's refusal: its parameters are the request's query parameters.
+      return sendProblem(request, reply, {
+        status: error.status,
+        detail: error.message,
+        ...(error.params.length
+          ? { errors: error.params.map((p) => ({ field: `query.${p.param}`, message: p.message })) }
+          : {}),
       });
     }
     if (error.validation) {

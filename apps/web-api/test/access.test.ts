@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { apiRoutes } from "@finanzas/contracts";
+import { ensureModelTables } from "@finanzas/ledger";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureModelTables } from "../../etl-worker/src/schema.js";
 import { ADMIN_EMAIL, auth, PASSWORD, startTestApp, type TestApp } from "./helpers.js";
 
 /*

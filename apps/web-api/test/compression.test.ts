@@ -1,6 +1,6 @@
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { acceptsGzip } from "../src/routes/mount.js";
+import { acceptsGzip } from "../src/cached-reply.js";
 import { type Etl, startEtl } from "./etl.js";
 import { auth, startTestApp, type TestApp } from "./helpers.js";
 

@@ -3,15 +3,14 @@
  * consumer on this suite's queue prefix, syncing from an Odoo simulator over HTTP. Syncs are
  * requested through the web-api (POST /api/v1/sync/runs), exactly as a user would.
  */
-import { createOdooClient, type OdooClient } from "@finanzas/odoo";
-import { type OdooSim, startOdooSim } from "@finanzas/odoo-sim";
+
+import type { OdooClient } from "@finanzas/odoo";
+import type { OdooSim } from "@finanzas/odoo-sim";
 import type { Consumer } from "@finanzas/queue";
 import { createRedis } from "@finanzas/queue";
-import { TEST_REDIS_URL } from "@finanzas/testing";
+import { startTestOdoo, TEST_REDIS_URL } from "@finanzas/testing";
+import { startTestEtlWorker } from "etl-worker/testing";
 import type { Redis } from "ioredis";
-import { DEFAULT_SETTINGS } from "../../etl-worker/src/engine.js";
-import { ensureModelTables } from "../../etl-worker/src/schema.js";
-import { createEtlWorker } from "../../etl-worker/src/worker.js";
 import { auth, logger, type TestApp } from "./helpers.js";
 
 export interface Etl {
@@ -24,24 +23,14 @@ export interface Etl {
 }
 
 export async function startEtl(t: TestApp, scale = 0.05): Promise<Etl> {
-  const sim = await startOdooSim({ seed: 11, scale, version: 17 });
-  const odoo = createOdooClient({
-    url: sim.url,
-    db: sim.database,
-    username: sim.username,
-    password: sim.password,
-    retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 100 },
-  });
+  const { sim, odoo, close: closeOdoo } = await startTestOdoo({ seed: 11, scale, version: 17 });
   const publisher: Redis = createRedis(TEST_REDIS_URL);
-  await ensureModelTables(t.database.db);
-  const consumer = await createEtlWorker({
+  const consumer = await startTestEtlWorker({
     connection: { redisUrl: TEST_REDIS_URL, prefix: t.prefix },
-    logger,
-    concurrency: 1,
-    db: t.database.db,
+    store: t.database,
     odoo,
     publisher,
-    settings: { ...DEFAULT_SETTINGS, pageSize: 500, retryBaseDelayMs: 20, lockTtlSeconds: 10 },
+    logger,
   });
   return {
     sim,
@@ -72,8 +61,7 @@ export async function startEtl(t: TestApp, scale = 0.05): Promise<Etl> {
     async close() {
       await consumer.close(5_000);
       publisher.disconnect();
-      await odoo.close();
-      await sim.close();
+      await closeOdoo();
     },
   };
 }

@@ -644,7 +644,7 @@ describe("aging and dashboard", () => {
         /need the reconciliation history \(account\.partial\.reconcile\), which the connected Odoo does not provide/,
       );
       expect(past.json().errors).toEqual([
-        { field: "asOf", message: expect.stringMatching(/today .* or later/) },
+        { field: "query.asOf", message: expect.stringMatching(/today .* or later/) },
       ]);
       expect((await get("/api/v1/dashboard?asOf=2001-02-03")).statusCode).toBe(422);
     } finally {

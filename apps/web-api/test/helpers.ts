@@ -2,25 +2,21 @@ import { randomUUID } from "node:crypto";
 import { parseEnv } from "@finanzas/config";
 import type { Role } from "@finanzas/contracts";
 import { createDb, type Db } from "@finanzas/db";
-import { createLogger, type Logger } from "@finanzas/logger";
+import type { Logger } from "@finanzas/logger";
 import { createRedis } from "@finanzas/queue";
 import {
   createTestDatabase,
   deleteQueueKeys,
   TEST_REDIS_URL,
   type TestDatabase,
+  testLogger,
   testQueuePrefix,
 } from "@finanzas/testing";
 import type { Redis } from "ioredis";
 import { type App, buildApp } from "../src/app.js";
 import { ConfigSchema, checkConfig } from "../src/config.js";
 
-export const logger: Logger = createLogger({
-  service: "web-api",
-  version: "test",
-  level: process.env.TEST_LOG_LEVEL ?? "silent",
-  pretty: false,
-});
+export const logger: Logger = testLogger("web-api");
 
 export const PASSWORD = "correct horse battery staple";
 export const ADMIN_EMAIL = "admin@example.com";

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Role } from "@finanzas/contracts";
 import { createDb, type Db } from "@finanzas/db";
+import { ensureModelTables } from "@finanzas/ledger";
 import { createRedis } from "@finanzas/queue";
 import {
   createTestDatabase,
@@ -10,7 +11,6 @@ import {
   testQueuePrefix,
 } from "@finanzas/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureModelTables } from "../../etl-worker/src/schema.js";
 import { type App, buildApp } from "../src/app.js";
 import { ADMIN_EMAIL, auth, logger, PASSWORD, testConfig } from "./helpers.js";
 

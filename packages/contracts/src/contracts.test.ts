@@ -1,5 +1,20 @@
+import type { TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_JOB_OPTIONS, queues } from "./index.js";
+import {
+  DataChanged,
+  DEFAULT_JOB_OPTIONS,
+  ETL_JOB_NAMES,
+  ModelOutcome,
+  queues,
+  RUN_STATUSES,
+  RunStatus,
+  SYNC_MODES,
+  SyncMode,
+  SyncRunMode,
+  SyncRunStatus,
+  SyncRunSummary,
+} from "./index.js";
 
 describe("queue definitions", () => {
   it("name each queue once, after the key it is exported under", () => {
@@ -16,5 +31,28 @@ describe("queue definitions", () => {
     expect(queues.etl.defaultJobOptions.backoff?.delay).toBeGreaterThan(
       DEFAULT_JOB_OPTIONS.backoff?.delay ?? 0,
     );
+  });
+});
+
+describe("etl job names, run statuses and sync modes", () => {
+  const accepts = (schema: TSchema, value: unknown) => Value.Check(schema, value);
+
+  it("are what every etl schema accepts, and nothing else", () => {
+    // Persisted identifiers (queued jobs, etl.runs.job): fails when one is renamed in place.
+    expect([...ETL_JOB_NAMES]).toEqual(["sync", "sync-records", "reconcile-deletions"]);
+    for (const job of ETL_JOB_NAMES) expect(accepts(DataChanged.properties.job, job), job).toBe(true);
+    expect(accepts(DataChanged.properties.job, "resync")).toBe(false);
+    for (const schema of [RunStatus, SyncRunStatus, ModelOutcome.properties.status]) {
+      for (const status of RUN_STATUSES) expect(accepts(schema, status), status).toBe(true);
+      expect(accepts(schema, "cancelled")).toBe(false);
+    }
+    for (const schema of [SyncMode, SyncRunMode]) {
+      for (const mode of SYNC_MODES) expect(accepts(schema, mode), mode).toBe(true);
+      expect(accepts(schema, "sideways")).toBe(false);
+    }
+  });
+
+  it("name the run history's job in the API's description of it", () => {
+    expect(SyncRunSummary.properties.job.description).toBe("sync, sync-records or reconcile-deletions");
   });
 });

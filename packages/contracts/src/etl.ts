@@ -1,18 +1,22 @@
 import { type Static, Type } from "@sinclair/typebox";
 
 /*
- * The ETL's public surface: payloads and results of the `etl` queue's jobs, the progress a running
- * job publishes, and the "data changed" signal other services subscribe to.
+ * The ETL's public surface: payloads and results of the `etl` queue's jobs and the progress a running
+ * job publishes (the "data changed" signal other services subscribe to is in data-changed.ts).
  */
 
 /** An Odoo model name as the registry knows it (`account.move.line`); unknown names fail the job. */
 export const OdooModelName = Type.String({ pattern: "^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)*$", maxLength: 64 });
 
-export const SyncMode = Type.Union([Type.Literal("incremental"), Type.Literal("full")], {
-  description:
-    "incremental (default): records written since the model's cursor minus ETL_OVERLAP_SECONDS; full: every record, then deletions are reconciled",
-});
-export type SyncMode = Static<typeof SyncMode>;
+export const SYNC_MODES = ["incremental", "full"] as const;
+export const SyncMode = Type.Union(
+  SYNC_MODES.map((mode) => Type.Literal(mode)),
+  {
+    description:
+      "incremental (default): records written since the model's cursor minus ETL_OVERLAP_SECONDS; full: every record, then deletions are reconciled",
+  },
+);
+export type SyncMode = (typeof SYNC_MODES)[number];
 
 const requestedBy = Type.Optional(
   Type.String({
@@ -52,13 +56,12 @@ export const ReconcileDeletionsPayload = Type.Object(
 );
 export type ReconcileDeletionsPayload = Static<typeof ReconcileDeletionsPayload>;
 
-export const RunStatus = Type.Union([
-  Type.Literal("queued"),
-  Type.Literal("running"),
-  Type.Literal("succeeded"),
-  Type.Literal("failed"),
-]);
-export type RunStatus = Static<typeof RunStatus>;
+/** Where a run, or one model of it, stands. Persisted in `etl.runs` and `etl.run_models`. */
+export const RUN_STATUSES = ["queued", "running", "succeeded", "failed"] as const;
+export const RunStatus = Type.Union(RUN_STATUSES.map((status) => Type.Literal(status)));
+export type RunStatus = (typeof RUN_STATUSES)[number];
+/** How a finished run, or one model of it, ended. */
+export type FinishedRunStatus = Extract<RunStatus, "succeeded" | "failed">;
 
 export const ModelOutcome = Type.Object({
   model: Type.String(),
@@ -96,33 +99,6 @@ export const RunProgress = Type.Object({
   ),
 });
 export type RunProgress = Static<typeof RunProgress>;
-
-/**
- * "Data changed": published by etl-worker on Redis pub/sub after a run committed changes to the
- * `odoo` schema (also after a run that failed part-way: what committed is announced). Subscribers
- * (the web-api's cache) drop what they hold for the listed models. At-most-once, like any pub/sub:
- * a subscriber that reconnects should treat the reconnect itself as "everything changed".
- */
-export const DataChanged = Type.Object({
-  /** `etl.runs.id` of the run. */
-  runId: Type.Integer(),
-  job: Type.Union([Type.Literal("sync"), Type.Literal("sync-records"), Type.Literal("reconcile-deletions")]),
-  /** Models whose rows changed (upserted or marked deleted), e.g. ["account.move", "account.move.line"]. */
-  models: Type.Array(Type.String()),
-  /** Their PostgreSQL tables, e.g. ["odoo.account_move", "odoo.account_move_line"]. */
-  tables: Type.Array(Type.String()),
-  /** Per model: rows upserted and rows marked deleted by this run. */
-  counts: Type.Record(Type.String(), Type.Object({ upserted: Type.Integer(), deleted: Type.Integer() })),
-  /** ISO 8601 time of the commit. */
-  at: Type.String(),
-});
-export type DataChanged = Static<typeof DataChanged>;
-
-/**
- * The Redis pub/sub channel of DataChanged messages (JSON text). Namespaced by QUEUE_PREFIX so that
- * environments sharing a Redis never hear each other: `${prefix}:etl:data-changed`.
- */
-export const dataChangedChannel = (prefix: string): string => `${prefix}:etl:data-changed`;
 
 /** The PostgreSQL table a model is copied to: `account.move.line` → `odoo.account_move_line`. */
 export const odooTableName = (model: string): string => `odoo.${model.replace(/\./g, "_")}`;

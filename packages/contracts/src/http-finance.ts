@@ -159,7 +159,8 @@ export const INVOICE_SORTS = [
   "name",
   "-name",
 ] as const;
-export const InvoiceQuery = Query({
+/** The invoice list's filters: also the invoice register report's parameters. */
+export const INVOICE_FILTERS = {
   direction: Type.Optional(
     Enum(["sale", "purchase"], "sale: invoices and credit notes; purchase: bills and refunds"),
   ),
@@ -177,6 +178,9 @@ export const InvoiceQuery = Query({
     Type.Boolean({ description: "true: posted, unpaid and past due today; false: not overdue" }),
   ),
   q: Type.Optional(SearchText),
+};
+export const InvoiceQuery = Query({
+  ...INVOICE_FILTERS,
   sort: sortOf(INVOICE_SORTS, "-date"),
   ...paging,
 });

@@ -1,5 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { RunStatus, SYNC_MODES } from "./etl.js";
 import { Cursor, DateTimeString, Limit, NullableString, Query } from "./http-common.js";
+import { ETL_JOB_NAMES } from "./queues.js";
 
 /* Sync control: the web-api enqueues ETL jobs through the contracts' queue definitions and reads the
  * ETL's run history; it never talks to Odoo. */
@@ -7,10 +9,13 @@ import { Cursor, DateTimeString, Limit, NullableString, Query } from "./http-com
 /** An Odoo model name, e.g. account.move. */
 export const SyncModelName = Type.String({ pattern: "^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)+$", maxLength: 64 });
 
-export const SyncRunMode = Type.Union([Type.Literal("incremental"), Type.Literal("full")], {
-  description:
-    "incremental (default): changes since the cursor; full: re-read everything, then reconcile deletions",
-});
+export const SyncRunMode = Type.Union(
+  SYNC_MODES.map((mode) => Type.Literal(mode)),
+  {
+    description:
+      "incremental (default): changes since the cursor; full: re-read everything, then reconcile deletions",
+  },
+);
 
 export const SyncRunCreate = Type.Object(
   {
@@ -27,12 +32,8 @@ export const SyncRunCreate = Type.Object(
   { additionalProperties: false },
 );
 
-export const SyncRunStatus = Type.Union([
-  Type.Literal("queued"),
-  Type.Literal("running"),
-  Type.Literal("succeeded"),
-  Type.Literal("failed"),
-]);
+/** A run's status, as the ETL records it. */
+export const SyncRunStatus = RunStatus;
 
 export const SyncRunAccepted = Type.Object({
   runId: Type.String({
@@ -61,7 +62,9 @@ const runFields = {
   runNumber: Type.Union([Type.Integer(), Type.Null()], {
     description: "etl.runs id of the latest attempt; null while queued",
   }),
-  job: Type.String({ description: "sync, sync-records or reconcile-deletions" }),
+  job: Type.String({
+    description: `${ETL_JOB_NAMES.slice(0, -1).join(", ")} or ${ETL_JOB_NAMES.at(-1)}`,
+  }),
   status: SyncRunStatus,
   mode: Type.String(),
   models: Type.Array(Type.String()),

@@ -1,3 +1,4 @@
+export * from "./data-changed.js";
 export {
   DEFAULT_JOB_OPTIONS,
   defineJob,
@@ -16,5 +17,7 @@ export * from "./http-common.js";
 export * from "./http-finance.js";
 export * from "./http-routes.js";
 export * from "./http-sync.js";
-export { etlQueue, mailQueue, queues, reportsQueue } from "./queues.js";
+export * from "./mail.js";
+export { ETL_JOB_NAMES, type EtlJobName, etlQueue, mailQueue, queues, reportsQueue } from "./queues.js";
+export * from "./reports.js";
 export * from "./sessions.js";

@@ -1,9 +1,23 @@
-import { defineJob, defineQueue } from "./define.js";
+import { defineJob, defineQueue, type JobName } from "./define.js";
 import { ReconcileDeletionsPayload, RunResult, SyncPayload, SyncRecordsPayload } from "./etl.js";
+import {
+  PlanMailingPayload,
+  PlanMailingResult,
+  RunRemindersPayload,
+  RunRemindersResult,
+  SendMessagePayload,
+  SendMessageResult,
+} from "./mail.js";
+import {
+  BuildReportPayload,
+  BuildReportResult,
+  CleanupReportsPayload,
+  CleanupReportsResult,
+} from "./reports.js";
 
 /*
- * The three queues of the system. Each job is added here by the issue that builds it (the ETL's
- * sync jobs, the report worker's workbooks, the mailer's mailings); no placeholder jobs.
+ * The three queues of the system and their jobs. Only jobs that a consumer handles are declared,
+ * with no placeholders.
  */
 
 /** Consumed by etl-worker: pull Odoo, upsert PostgreSQL. Produced by web-api and scheduler. */
@@ -38,10 +52,65 @@ export const etlQueue = defineQueue({
   defaultJobOptions: { attempts: 3, backoff: { type: "exponential", delay: 30_000 } },
 });
 
-/** Consumed by report-worker: builds .xlsx files from PostgreSQL. Produced by web-api and scheduler. */
-export const reportsQueue = defineQueue({ name: "reports", jobs: {} });
+/**
+ * The `etl` queue's job names: persisted in `etl.runs.job`, announced in DataChanged, the `job`
+ * label of the ETL's metrics.
+ */
+export type EtlJobName = JobName<typeof etlQueue>;
+export const ETL_JOB_NAMES = Object.keys(etlQueue.jobs) as readonly EtlJobName[];
 
-/** Consumed by mailer: renders and sends email. Produced by web-api and scheduler. */
-export const mailQueue = defineQueue({ name: "mail", jobs: {} });
+/** Consumed by report-worker: builds .xlsx files from PostgreSQL. Produced by web-api and scheduler. */
+export const reportsQueue = defineQueue({
+  name: "reports",
+  jobs: {
+    "build-report": defineJob({
+      description:
+        "Build the workbook of a report record (reports.reports) from the synced copy, store it and mark the record done; the job id is the report id",
+      payload: BuildReportPayload,
+      result: BuildReportResult,
+    }),
+    "cleanup-reports": defineJob({
+      description: "Delete the files and records of reports past their expiry (REPORT_TTL_HOURS)",
+      payload: CleanupReportsPayload,
+      result: CleanupReportsResult,
+      options: { attempts: 2 },
+    }),
+  },
+  // A retried build starts its file again from the top (a half file is never marked done).
+  defaultJobOptions: { attempts: 3, backoff: { type: "exponential", delay: 10_000 } },
+});
+
+/**
+ * Consumed by mailer: renders and sends email. Produced by web-api and scheduler (and by the mailer
+ * itself: a planned mailing enqueues one send-message per outbox row). The queue is rate limited
+ * across every mailer replica (MAIL_RATE_PER_SECOND). Retries of a message are the outbox's
+ * decision: a send-message job retries only after a temporary SMTP failure left its row `retry`.
+ */
+export const mailQueue = defineQueue({
+  name: "mail",
+  jobs: {
+    "plan-mailing": defineJob({
+      description:
+        "Choose a mailing's recipients from the synced copy, write one outbox row per recipient (skipped ones with the reason), then enqueue a send-message per row to send; the job id is the mailing id",
+      payload: PlanMailingPayload,
+      result: PlanMailingResult,
+      options: { attempts: 3, backoff: { type: "exponential", delay: 10_000 } },
+    }),
+    "send-message": defineJob({
+      description:
+        "Claim one outbox row (queued or retry) and send it; its statement attachment, when it has one, is a reports build-report child job that finishes first. The job id is the message id",
+      payload: SendMessagePayload,
+      result: SendMessageResult,
+    }),
+    "run-reminders": defineJob({
+      description:
+        "Start a payment-reminder mailing over every customer with overdue items (the scheduler's)",
+      payload: RunRemindersPayload,
+      result: RunRemindersResult,
+      options: { attempts: 2 },
+    }),
+  },
+  defaultJobOptions: { attempts: 8, backoff: { type: "exponential", delay: 5_000 } },
+});
 
 export const queues = { etl: etlQueue, reports: reportsQueue, mail: mailQueue } as const;

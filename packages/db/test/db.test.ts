@@ -2,6 +2,14 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import {
+  ETL_JOB_NAMES,
+  type EtlJobName,
+  RUN_STATUSES,
+  type RunStatus,
+  SYNC_MODES,
+  type SyncMode,
+} from "@finanzas/contracts";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -86,6 +94,39 @@ describe("migrations", () => {
         n: number;
       }>`select count(*)::int as n from pg_namespace where nspname = 'odoo'`.execute(database.db);
       expect(rows[0]?.n).toBe(1);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it("let the etl tables hold exactly the contracts' job names, run statuses and modes", async () => {
+    const url = freshUrl();
+    await migrateToLatest(url);
+    const database = createDb({ url, max: 1 });
+    try {
+      const { db } = database;
+      const insertRun = (job: EtlJobName, status: RunStatus, mode: SyncMode | null) =>
+        db
+          .insertInto("etl.runs")
+          .values({ job, status, mode, models: ["res.partner"] })
+          .returning("id")
+          .executeTakeFirstOrThrow();
+      for (const job of ETL_JOB_NAMES) {
+        for (const status of RUN_STATUSES) {
+          for (const mode of [...SYNC_MODES, null]) {
+            const { id } = await insertRun(job, status, mode);
+            await db
+              .insertInto("etl.run_models")
+              .values({ run_id: id, model: "res.partner", status, mode })
+              .execute();
+          }
+        }
+      }
+      const { rows } = await sql<{ n: number }>`select count(*)::int as n from etl.run_models`.execute(db);
+      expect(rows[0]?.n).toBe(ETL_JOB_NAMES.length * RUN_STATUSES.length * (SYNC_MODES.length + 1));
+      // A name outside the contracts is refused by the table itself.
+      await expect(insertRun("resync" as EtlJobName, "queued", null)).rejects.toThrow(/check constraint/);
+      await expect(insertRun("sync", "cancelled" as RunStatus, null)).rejects.toThrow(/check constraint/);
     } finally {
       await database.close();
     }

@@ -292,7 +292,13 @@ describe("docker/.env.example", () => {
 
   it("has no default in compose for the secrets: compose refuses to start without them", () => {
     const required = [...new Set(used.filter((i) => i.text.includes(":?")).map((i) => i.name))].sort();
-    expect(required).toEqual(["DATABASE_URL", "JWT_SECRET", "POSTGRES_PASSWORD"]);
+    expect(required).toEqual([
+      "DATABASE_URL",
+      "JWT_SECRET",
+      "MAIL_FROM",
+      "MAIL_UNSUBSCRIBE_SECRET",
+      "POSTGRES_PASSWORD",
+    ]);
     const example = exampleVars();
     for (const name of required) expect(example[name], name).toMatch(/demo/);
     // The demo's database URL carries the demo password.
@@ -311,6 +317,10 @@ describe("docker/.env.example", () => {
       ODOO_DB: "the simulator's database",
       ODOO_USERNAME: "the simulator's login",
       ODOO_PASSWORD: "the simulator's password",
+      SMTP_URL: "the demo's SMTP server is the mailpit service",
+      MAIL_FROM: "required in production; the demo carries a placeholder",
+      MAIL_UNSUBSCRIBE_SECRET: "required in production; the demo carries a placeholder",
+      REPORTS_DIR: "a volume mounted in the containers, not a directory of the checkout",
     };
     const example = exampleVars();
     const differing = new Set<string>();

@@ -184,7 +184,7 @@ describe("affected images", () => {
         selectImages({
           images: all,
           affectedPackages: ["etl-worker"],
-          changedFiles: ["apps/etl-worker/src/x.ts"],
+          changedFiles: ["apps/etl-worker/package.json"],
         }),
       ),
     ).toEqual(["etl-worker"]);

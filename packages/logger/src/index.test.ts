@@ -34,6 +34,25 @@ describe("createLogger", () => {
     expect(text).toContain("ana");
     expect(text).toContain("[redacted]");
   });
+
+  it("redacts S3 credentials, as variables and as the SDK's credentials object", () => {
+    const { lines, destination } = capture();
+    const logger = createLogger({ service: "report-worker", version: "1", destination });
+    logger.info(
+      {
+        config: {
+          S3_BUCKET: "finanzas-reports",
+          S3_ACCESS_KEY_ID: "AKIAEXAMPLE",
+          S3_SECRET_ACCESS_KEY: "s3-secret",
+        },
+        credentials: { accessKeyId: "AKIAEXAMPLE", secretAccessKey: "s3-secret", sessionToken: "s3-token" },
+      },
+      "storage",
+    );
+    const text = JSON.stringify(lines[0]);
+    expect(text).not.toMatch(/AKIAEXAMPLE|s3-secret|s3-token/);
+    expect(text).toContain("finanzas-reports");
+  });
 });
 
 describe("redactUrl", () => {

@@ -19,6 +19,11 @@ export const SECRET_KEYS = [
   "ODOO_PASSWORD",
   "SMTP_PASS",
   "ADMIN_PASSWORD",
+  "S3_ACCESS_KEY_ID",
+  "S3_SECRET_ACCESS_KEY",
+  "accessKeyId",
+  "secretAccessKey",
+  "sessionToken",
 ] as const;
 
 const REDACT_PATHS = SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]).concat([

@@ -1,11 +1,29 @@
+import type { Env } from "./env.js";
 import type { FieldDef } from "./models.js";
 import { err, frames } from "./py.js";
-import type { Env, Store } from "./store.js";
 import type { Table } from "./table.js";
 import { NULL_DATE } from "./table.js";
 import { parseDate, parseDatetime, US_PER_DAY, US_PER_SEC } from "./time.js";
 
 export type Pred = (row: number) => boolean;
+
+/**
+ * What the compiler reads from the store (Store implements it): tables, their value getters and
+ * display names. Declared here so the store can compile domains without the two importing each other.
+ */
+export interface DomainSource {
+  /** Odoo 19 (18.4+) compares datetimes at whole seconds; ≤ 18 at microseconds. */
+  readonly wholeSecondDatetimes: boolean;
+  table(model: string): Table;
+  rawGetter(
+    t: Table,
+    f: FieldDef,
+    env: Env,
+    opts?: { compare?: boolean },
+  ): (row: number) => number | string | null;
+  x2manyGetter(t: Table, f: FieldDef): (row: number) => number[];
+  displayName(model: string, id: number, env: Env): string | false;
+}
 
 type Node =
   | { t: "and" | "or"; a: Node; b: Node }
@@ -109,7 +127,7 @@ function likeRegex(pattern: string, wrap: boolean, insensitive: boolean): RegExp
 
 export class DomainCompiler {
   constructor(
-    private readonly store: Store,
+    private readonly store: DomainSource,
     private readonly env: Env,
   ) {}
 

@@ -1,10 +1,11 @@
 import { Control } from "./control.js";
+import type { Env } from "./env.js";
 import { type GenerationReport, generate } from "./generate.js";
 import { ODOO_VERSIONS, type OdooVersion } from "./models.js";
 import type { PyValue } from "./py.js";
 import { OdooService } from "./rpc.js";
 import { createSimServer, listen } from "./server.js";
-import { type Env, Store } from "./store.js";
+import { Store } from "./store.js";
 import { formatDatetimeMicro } from "./time.js";
 
 export type {
@@ -18,10 +19,11 @@ export type {
   WriteOptions,
 } from "./control.js";
 export { Control } from "./control.js";
+export type { Env } from "./env.js";
 export { type GenerationReport, generate, prng } from "./generate.js";
 export type { FieldDef, FieldType, ModelDef, OdooVersion } from "./models.js";
 export { floatRepr, OdooException, PyFloat, type PyValue } from "./py.js";
-export { type Env, Store } from "./store.js";
+export { Store } from "./store.js";
 export { dumpFault, dumpResponse, parseMethodCall } from "./xmlrpc.js";
 
 export interface OdooSimOptions {

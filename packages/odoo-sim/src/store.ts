@@ -1,4 +1,5 @@
-import { DomainCompiler } from "./domain.js";
+import { DomainCompiler, type DomainSource } from "./domain.js";
+import type { Env } from "./env.js";
 import {
   buildModels,
   type ComputeArgs,
@@ -10,16 +11,6 @@ import {
 import { err, frames, PyFloat, type PyValue } from "./py.js";
 import { NULL_DATE, Table } from "./table.js";
 import { formatDate, formatDatetime, US_PER_SEC } from "./time.js";
-
-export interface Env {
-  uid: number;
-  /** env.companies: allowed_company_ids, else every company of the user. */
-  companies: number[];
-  /** env.company: the first allowed company, else the user's main company. */
-  company: number;
-  activeTest: boolean;
-  context: Record<string, unknown>;
-}
 
 export interface SearchOptions {
   offset?: number;
@@ -40,7 +31,7 @@ const MOVE_DRAFT_NAMES: Record<string, string> = {
 };
 
 /** The whole database: one {@link Table} per model plus the query engine over them. */
-export class Store {
+export class Store implements DomainSource {
   readonly models: Map<string, ModelDef>;
   readonly tables = new Map<string, Table>();
   readonly uid = 2;

@@ -1,6 +1,6 @@
 import type { JobName, PayloadOf, QueueDefinition, ResultOf } from "@finanzas/contracts";
 import type { Logger } from "@finanzas/logger";
-import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
+import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { QueueConnection } from "./producer.js";
 import { redisOptions } from "./redis.js";
 import { assertMatches, PayloadError } from "./validate.js";
@@ -10,6 +10,8 @@ export interface JobContext {
   /** 1 on the first run, 2 on the first retry, … */
   attempt: number;
   logger: Logger;
+  /** How many runs the job may have in all (its `attempts` option): the last one is `attempt === maxAttempts`. */
+  maxAttempts: number;
   /** Aborted when the service must stop before the job ends; long jobs check it between steps. */
   signal: AbortSignal;
   progress(value: number | object): Promise<void>;
@@ -40,6 +42,45 @@ export function assertHandlers(definition: QueueDefinition, handlers: Record<str
 export interface ConsumerOptions extends QueueConnection {
   concurrency: number;
   logger: Logger;
+  /**
+   * How long a job's lock lasts without renewal (BullMQ renews it every half): a job whose worker
+   * died is taken up again within about twice this. Default BullMQ's 30 s.
+   */
+  lockDurationMs?: number | undefined;
+  /**
+   * At most `max` jobs started per `durationMs` on this queue, across every worker of every replica
+   * (BullMQ's queue-global limiter, kept in Redis). Every worker of the queue should set the same.
+   */
+  limiter?: { max: number; durationMs: number };
+}
+
+/**
+ * Thrown by a handler when the service it talks to asked to slow down (an SMTP 421): the whole
+ * queue, on every replica, starts no job for `ms`, and this job goes back to wait without using
+ * an attempt.
+ */
+export class QueuePaused extends Error {
+  constructor(
+    readonly ms: number,
+    reason: string,
+  ) {
+    super(`queue paused for ${ms} ms: ${reason}`);
+    this.name = "QueuePaused";
+  }
+}
+
+/**
+ * Thrown by a handler whose job cannot run yet (what it needs is not ready): the job runs again
+ * after `ms`, without using an attempt.
+ */
+export class RunLater extends Error {
+  constructor(
+    readonly ms: number,
+    reason: string,
+  ) {
+    super(`run again in ${ms} ms: ${reason}`);
+    this.name = "RunLater";
+  }
 }
 
 /** How a job's run in this process ended, for metrics. */
@@ -138,6 +179,7 @@ export function createConsumer<Q extends QueueDefinition>(
     const ctx: JobContext = {
       jobId: String(job.id),
       attempt: job.attemptsMade + 1,
+      maxAttempts: job.opts.attempts ?? 1,
       logger: jobLog,
       signal: abort.signal,
       progress: (value) => job.updateProgress(value),
@@ -160,6 +202,18 @@ export function createConsumer<Q extends QueueDefinition>(
         ended(job, "returned", started);
         throw error instanceof WaitingError ? error : new WaitingError();
       }
+      if (error instanceof QueuePaused) {
+        jobLog.warn({ ms: Date.now() - started, pauseMs: error.ms }, error.message);
+        ended(job, "returned", started);
+        await worker.rateLimit(error.ms);
+        throw Worker.RateLimitError();
+      }
+      if (error instanceof RunLater) {
+        jobLog.info({ ms: Date.now() - started, delayMs: error.ms }, error.message);
+        ended(job, "returned", started);
+        await job.moveToDelayed(Date.now() + error.ms, token);
+        throw new DelayedError();
+      }
       jobLog.error({ err: error, ms: Date.now() - started }, "job failed");
       ended(job, "failed", started);
       if (error instanceof PayloadError) throw new UnrecoverableError(error.message);
@@ -174,6 +228,12 @@ export function createConsumer<Q extends QueueDefinition>(
     prefix: options.prefix,
     concurrency: options.concurrency,
     autorun: true,
+    ...(options.lockDurationMs === undefined
+      ? {}
+      : { lockDuration: options.lockDurationMs, stalledInterval: options.lockDurationMs }),
+    ...(options.limiter
+      ? { limiter: { max: options.limiter.max, duration: options.limiter.durationMs } }
+      : {}),
   });
   worker.on("error", (error) => log.error({ err: error }, "queue worker error"));
 

@@ -8,7 +8,10 @@ export {
   type Handlers,
   type JobContext,
   type JobEnd,
+  QueuePaused,
+  RunLater,
 } from "./consumer.js";
+export { createFlowProducer, type FlowChild, type FlowProducer } from "./flow.js";
 export { createProducer, type Producer, type QueueConnection } from "./producer.js";
 export { assertRedisReachable, createRedis, redisOptions, redisOptionsFromUrl } from "./redis.js";
 export { assertMatches, PayloadError } from "./validate.js";

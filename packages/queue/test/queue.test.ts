@@ -1,6 +1,5 @@
 import { defineJob, defineQueue } from "@finanzas/contracts";
-import { createLogger } from "@finanzas/logger";
-import { deleteQueueKeys, TEST_REDIS_URL, testQueuePrefix } from "@finanzas/testing";
+import { deleteQueueKeys, TEST_REDIS_URL, testLogger, testQueuePrefix } from "@finanzas/testing";
 import { Type } from "@sinclair/typebox";
 import { Queue } from "bullmq";
 import { afterAll, describe, expect, it } from "vitest";
@@ -15,7 +14,7 @@ import {
   redisOptions,
 } from "../src/index.js";
 
-const logger = createLogger({ service: "queue-test", version: "0", level: "silent", pretty: false });
+const logger = testLogger("queue");
 const prefix = testQueuePrefix("queue");
 const connection = { redisUrl: TEST_REDIS_URL, prefix };
 

@@ -1,7 +1,7 @@
 import type { RunResult } from "@finanzas/contracts";
+import { MODEL_NAMES, type ModelSpec, REGISTRY } from "@finanzas/ledger";
 import { type JobContext, UnrecoverableError } from "@finanzas/queue";
-import type { JobRun } from "../engine.js";
-import { MODEL_NAMES } from "../registry.js";
+import type { JobRun } from "../engine/index.js";
 
 export const jobRun = (ctx: JobContext): JobRun => ({
   jobId: ctx.jobId,
@@ -29,12 +29,20 @@ export function throwIfFailed(result: RunResult): RunResult {
   return result;
 }
 
-/** Unknown model names fail the job at once, without retry. */
-export function assertKnownModels(models: readonly string[]): void {
-  const unknown = models.filter((m) => !MODEL_NAMES.includes(m));
+const BY_NAME = new Map(REGISTRY.map((spec) => [spec.model, spec]));
+
+/**
+ * The registry's models a job names (every registered model when it names none): the one place a
+ * request's model names are checked. Unknown names fail the job at once, without retry, before
+ * anything is recorded.
+ */
+export function modelsOf(names: readonly string[] | undefined): ModelSpec[] {
+  if (names === undefined) return [...REGISTRY];
+  const unknown = names.filter((name) => !BY_NAME.has(name));
   if (unknown.length) {
     throw new UnrecoverableError(
       `unknown model(s) ${unknown.join(", ")}: the registry has ${MODEL_NAMES.join(", ")}`,
     );
   }
+  return names.map((name) => BY_NAME.get(name) as ModelSpec);
 }

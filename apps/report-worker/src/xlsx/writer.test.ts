@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import ExcelJS from "exceljs";
 import { afterAll, describe, expect, it } from "vitest";
-import { runPython } from "../../test/python.js";
+import { type PyBook, readWithOpenpyxl } from "../../test/openpyxl.js";
 import { type ColumnSpec, createXlsxWriter, type XlsxWorkbook } from "./index.js";
 import { YIELD_EVERY_ROWS } from "./writer.js";
 
@@ -13,63 +13,6 @@ const dir = mkdtempSync(join(tmpdir(), "xlsx-writer-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const tempFile = () => join(dir, `book-${++files}.xlsx`);
-
-interface PyCell {
-  v: string | number | boolean;
-  t: string;
-  dt: string;
-  fmt: string;
-  bold: boolean;
-  size: number;
-  top: string | null;
-}
-interface PySheet {
-  title: string;
-  freeze: string | null;
-  filter: string | null;
-  widths: Record<string, number>;
-  rows: (PyCell | null)[][];
-}
-interface PyBook {
-  sheets: PySheet[];
-  props: { title: string; creator: string; subject: string | null; created: string };
-  definedNames: string[];
-}
-
-// Reads every sheet with openpyxl (not read-only: freeze panes and widths are only read in full
-// mode) and prints what a user of the file would see.
-const READ_WITH_OPENPYXL = `
-import datetime, json, re, sys, zipfile
-import openpyxl
-path = sys.argv[1]
-wb = openpyxl.load_workbook(path)
-p = wb.properties
-out = {"props": {"title": p.title, "creator": p.creator, "subject": p.subject,
-                 "created": p.created.isoformat() if p.created else None}, "sheets": []}
-for ws in wb.worksheets:
-    rows = []
-    for row in ws.iter_rows():
-        cells = []
-        for c in row:
-            if c.value is None and not c.has_style:
-                cells.append(None)
-                continue
-            v = c.value
-            if isinstance(v, (datetime.datetime, datetime.date)):
-                v = v.isoformat()
-            cells.append({"v": v, "t": type(c.value).__name__, "dt": c.data_type, "fmt": c.number_format,
-                          "bold": bool(c.font.b), "size": c.font.sz, "top": c.border.top.style})
-        rows.append(cells)
-    out["sheets"].append({"title": ws.title, "freeze": ws.freeze_panes, "filter": ws.auto_filter.ref,
-                          "widths": {k: d.width for k, d in ws.column_dimensions.items()}, "rows": rows})
-with zipfile.ZipFile(path) as z:
-    out["definedNames"] = re.findall(r"<definedName[^>]*>[^<]*</definedName>", z.read("xl/workbook.xml").decode())
-print(json.dumps(out))
-`;
-
-function readWithOpenpyxl(path: string): PyBook {
-  return runPython<PyBook>(READ_WITH_OPENPYXL, [path]);
-}
 
 const created = new Date("2024-05-31T14:15:16Z");
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deflateRawSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { runPython } from "../../test/python.js";
+import { runPython } from "../../test/openpyxl.js";
 import { createXlsxWriter } from "./index.js";
 import { ZipWriter } from "./zip.js";
 

@@ -1,4 +1,4 @@
-import { odooTableName } from "@finanzas/contracts";
+import { odooTableName, type RunStatus } from "@finanzas/contracts";
 import type { Database, Kysely } from "@finanzas/db";
 import { sql } from "@finanzas/db";
 
@@ -89,14 +89,14 @@ export const runSummary = (r: RunRow) => ({
 });
 
 /** Run history, newest first, keyset on id. */
-export async function listRuns(db: Db, options: { limit: number; beforeId?: number; status?: string }) {
+export async function listRuns(db: Db, options: { limit: number; beforeId?: number; status?: RunStatus }) {
   let query = db
     .selectFrom("etl.runs")
     .select(runColumns)
     .orderBy("id", "desc")
     .limit(options.limit + 1);
   if (options.beforeId !== undefined) query = query.where("id", "<", options.beforeId);
-  if (options.status) query = query.where("status", "=", options.status as never);
+  if (options.status) query = query.where("status", "=", options.status);
   return query.execute();
 }
 

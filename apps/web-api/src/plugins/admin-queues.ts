@@ -3,10 +3,10 @@ import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { FastifyAdapter } from "@bull-board/fastify";
 import type { Database, Kysely } from "@finanzas/db";
 import type { Queue } from "@finanzas/queue";
-import type { AppInstance } from "../app.js";
+import type { AppInstance } from "../app-types.js";
+import { authenticate } from "../auth/authenticate.js";
 import type { TokenSigner } from "../auth/tokens.js";
 import { sendProblem } from "../problem.js";
-import { authenticate } from "../routes/auth.js";
 import { ADMIN_COOKIE } from "./auth.js";
 
 export interface AdminQueuesOptions {

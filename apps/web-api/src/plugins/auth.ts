@@ -1,31 +1,8 @@
 import type { Role } from "@finanzas/contracts";
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from "fastify";
-import type { AppInstance } from "../app.js";
+import type { AppInstance, AuthUser } from "../app-types.js";
 import { InvalidTokenError, type TokenSigner } from "../auth/tokens.js";
 import { sendProblem } from "../problem.js";
-
-export interface AuthUser {
-  id: string;
-  role: Role;
-  email: string;
-}
-
-/**
- * Who may call a route: "public"; a list of roles; or "metrics" (admins, or the METRICS_TOKEN).
- * A route without `access` does not exist: buildApp refuses to start (see assertEveryRouteAuthorised).
- */
-export type Access = "public" | readonly Role[] | "metrics";
-
-declare module "fastify" {
-  interface FastifyContextConfig {
-    access?: Access;
-    /** Name of the route in the contracts' catalog. */
-    routeName?: string;
-  }
-  interface FastifyRequest {
-    user: AuthUser | null;
-  }
-}
 
 const bearer = (request: FastifyRequest): string | undefined => {
   const header = request.headers.authorization;

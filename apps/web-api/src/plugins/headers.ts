@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from "fastify";
-import type { AppInstance } from "../app.js";
+import type { AppInstance } from "../app-types.js";
 
 /**
  * Security headers, CORS and the request id, set in one synchronous onRequest hook from header sets

@@ -1,7 +1,7 @@
 import type { Queue } from "@finanzas/queue";
 import type { FastifyReply, FastifyRequest, onSendHookHandler } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
-import type { AppInstance } from "../app.js";
+import type { AppInstance } from "../app-types.js";
 import { BoundCounter, BoundHistogram, type BoundObserver } from "./bound-metrics.js";
 
 export interface Metrics {

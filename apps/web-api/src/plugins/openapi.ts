@@ -1,6 +1,6 @@
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
-import type { AppInstance } from "../app.js";
+import type { AppInstance } from "../app-types.js";
 
 /**
  * OpenAPI 3.1 at /openapi.json and Swagger UI at /docs, generated from the route schemas (the same

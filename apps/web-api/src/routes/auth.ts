@@ -1,8 +1,8 @@
 import type { TokenResponse } from "@finanzas/contracts";
-import type { Database, Kysely, Selectable } from "@finanzas/db";
+import type { Database, Kysely } from "@finanzas/db";
 import { sql } from "@finanzas/db";
-import type { AppInstance } from "../app.js";
-import { burnVerification, verifyPassword } from "../auth/passwords.js";
+import type { AppInstance } from "../app-types.js";
+import { authenticate } from "../auth/authenticate.js";
 import type { TokenRevocations } from "../auth/revocations.js";
 import {
   issueRefreshToken,
@@ -11,7 +11,7 @@ import {
   rotateRefreshToken,
 } from "../auth/sessions.js";
 import type { TokenSigner } from "../auth/tokens.js";
-import { findUserByEmail, findUserById, toUserDto } from "../auth/users.js";
+import { findUserById, toUserDto, type UserRow } from "../auth/users.js";
 import { HttpProblem } from "../problem.js";
 import { type MountDeps, mount } from "./mount.js";
 
@@ -22,20 +22,6 @@ export interface AuthRouteDeps extends MountDeps {
   refreshTtlDays: number;
   /** Rate limit for the login route (strict). */
   loginRateLimit: { max: number; timeWindow: number };
-}
-
-type UserRow = Selectable<Database["app.users"]>;
-
-/** Checks email and password; the same 401 whether the email is unknown, the password wrong or the user disabled. */
-export async function authenticate(db: Kysely<Database>, email: string, password: string): Promise<UserRow> {
-  const user = await findUserByEmail(db, email);
-  if (!user) {
-    await burnVerification(password);
-    throw new HttpProblem(401, "wrong email or password");
-  }
-  const ok = await verifyPassword(user.password_hash, password);
-  if (!ok || user.disabled_at) throw new HttpProblem(401, "wrong email or password");
-  return user;
 }
 
 export async function authRoutes(app: AppInstance, deps: AuthRouteDeps): Promise<void> {

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { DEFAULT_PAGE_SIZE, type etlQueue, odooTableName } from "@finanzas/contracts";
+import { DEFAULT_PAGE_SIZE, type etlQueue, odooTableName, type RunStatus } from "@finanzas/contracts";
 import type { Database, Kysely } from "@finanzas/db";
+import { decodeCursor, encodeCursor } from "@finanzas/ledger";
 import type { Producer } from "@finanzas/queue";
 import type { Redis } from "ioredis";
-import type { AppInstance } from "../app.js";
-import { decodeCursor, encodeCursor } from "../finance/keyset.js";
+import type { AppInstance } from "../app-types.js";
 import { findRuns, knownModels, listRuns, runModels, runSummary, syncState } from "../finance/sync-repo.js";
 import { HttpProblem } from "../problem.js";
 import { type MountDeps, mount } from "./mount.js";
@@ -19,7 +19,7 @@ type JobState = Awaited<
   ReturnType<NonNullable<Awaited<ReturnType<Producer<typeof etlQueue>["queue"]["getJob"]>>>["getState"]>
 >;
 
-const statusOfJob = (state: JobState | "unknown"): "queued" | "running" | "succeeded" | "failed" =>
+const statusOfJob = (state: JobState | "unknown"): RunStatus =>
   state === "active"
     ? "running"
     : state === "completed"

@@ -1,6 +1,6 @@
 import type { Database, Kysely } from "@finanzas/db";
 import { sql } from "@finanzas/db";
-import type { AppInstance } from "../app.js";
+import type { AppInstance } from "../app-types.js";
 import { hashPassword } from "../auth/passwords.js";
 import type { TokenRevocations } from "../auth/revocations.js";
 import { revokeUserSessions } from "../auth/sessions.js";

@@ -4,6 +4,8 @@ import * as m100000 from "./2026_11_29_100000_etl_bookkeeping.js";
 import * as m200000 from "./2026_11_29_200000_app_auth.js";
 import * as m1130_000000 from "./2026_11_30_000000_app_token_revocation.js";
 import * as m1202_000000 from "./2026_12_02_000000_etl_cursor_absent.js";
+import * as m1207_000000 from "./2026_12_07_000000_reports.js";
+import * as m1207_100000 from "./2026_12_07_100000_mail.js";
 
 /**
  * Every migration, in order. Append-only: a migration that has run anywhere is never edited;
@@ -16,4 +18,6 @@ export const migrations: Record<string, Migration> = {
   "2026_11_29_200000_app_auth": m200000,
   "2026_11_30_000000_app_token_revocation": m1130_000000,
   "2026_12_02_000000_etl_cursor_absent": m1202_000000,
+  "2026_12_07_000000_reports": m1207_000000,
+  "2026_12_07_100000_mail": m1207_100000,
 };

@@ -1,17 +1,20 @@
+import type { EtlJobName, RunStatus, SyncMode } from "@finanzas/contracts";
 import type { ColumnType, Generated } from "kysely";
 
-/** The ETL's bookkeeping tables, schema `etl` (migration 2026_11_29_100000_etl_bookkeeping). */
+/**
+ * The ETL's bookkeeping tables, schema `etl` (migration 2026_11_29_100000_etl_bookkeeping). Job
+ * names, statuses and modes are the contracts' (the migration's check constraints list the same).
+ */
 
-type RunStatus = "queued" | "running" | "succeeded" | "failed";
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Count = ColumnType<number, number | undefined, number>;
 
 export interface EtlRunsTable {
   id: Generated<number>;
-  job: "sync" | "sync-records" | "reconcile-deletions";
+  job: EtlJobName;
   job_id: string | null;
   attempt: ColumnType<number, number | undefined, number>;
-  mode: "incremental" | "full" | null;
+  mode: SyncMode | null;
   models: string[];
   status: RunStatus;
   requested_by: string | null;
@@ -29,7 +32,7 @@ export interface EtlRunModelsTable {
   run_id: number;
   model: string;
   status: RunStatus;
-  mode: "incremental" | "full" | null;
+  mode: SyncMode | null;
   fetched: Count;
   upserted: Count;
   deleted: Count;

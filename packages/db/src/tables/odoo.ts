@@ -1,8 +1,8 @@
 /**
  * The synced copy of Odoo, schema `odoo`: one table per model of the ETL's registry
- * (apps/etl-worker/src/registry.ts), id = the Odoo id, one column per field under Odoo's name,
+ * (packages/ledger/src/registry.ts), id = the Odoo id, one column per field under Odoo's name,
  * plus `_synced_at` and `_deleted_at` (set when the record is gone from Odoo). Generated from the
- * registry: apps/etl-worker/test/registry.test.ts fails when they differ (UPDATE_ODOO_TABLES=1
+ * registry: packages/ledger/test/registry.test.ts fails when they differ (UPDATE_ODOO_TABLES=1
  * rewrites this file). numeric columns arrive as exact decimal strings, dates as 'YYYY-MM-DD'.
  * Columns of fields a given Odoo version lacks (e.g. `checked` before 18) stay NULL.
  */

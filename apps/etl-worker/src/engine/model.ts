@@ -1,0 +1,297 @@
+/**
+ * One model's work in a run: its lease taken (waiting for another run that holds it) and kept alive,
+ * its field list resolved against the server's fields_get, the passes a job asks for run over it,
+ * its table's planner statistics refreshed, and its outcome recorded. Also what every pass shares:
+ * writing a page with the model's cursor, and reporting the records a page left out.
+ */
+import type { FinishedRunStatus, SyncMode } from "@finanzas/contracts";
+import type { ModelSpec } from "@finanzas/ledger";
+import type { Logger } from "@finanzas/logger";
+import { OdooAccessError, OdooError, OdooUserError } from "@finanzas/odoo";
+import type { Pool } from "pg";
+import type { PageRequest } from "../odoo/pages.js";
+import {
+  fieldsGet,
+  type ResolvedModel,
+  read,
+  rereadPerCompany,
+  resolveModel,
+  type Source,
+} from "../odoo/source.js";
+import { ReaderThreadError } from "../odoo/thread-reader.js";
+import {
+  type CopyStatements,
+  type CursorPatch,
+  copyBatch,
+  copyStatements,
+  type Lease,
+  LeaseLostError,
+  patchCursor,
+  upsertStatement,
+  writeBatch,
+} from "../postgres/load.js";
+import { acquire, keepAlive, release } from "../postgres/locks.js";
+import { type ModelCounts, markModelRunning } from "../postgres/runs.js";
+import { refreshStatistics } from "../postgres/statistics.js";
+import {
+  type ArrayPage,
+  createTransformer,
+  type EncodedPage,
+  type Problem,
+  type Transformer,
+} from "../transform.js";
+import type { RunState } from "./run-state.js";
+import type { EngineParts } from "./types.js";
+
+/** What one model's work has: the engine, its run, its lease, where it reads Odoo, its tallies. */
+export interface ModelTask {
+  engine: EngineParts;
+  run: RunState;
+  spec: ModelSpec;
+  model: string;
+  lease: Lease;
+  signal: AbortSignal;
+  source: Source;
+  counts: ModelCounts;
+  problems: Problem[];
+  log: Logger;
+  /** Wall time of each phase of the model's work (ms), logged with its outcome. */
+  phaseMs: Record<string, number>;
+}
+
+/** The model as this server has it: its columns, how its records are mapped and written. */
+export interface Prepared {
+  resolved: ResolvedModel;
+  transformer: Transformer;
+  statement: string;
+  copy: CopyStatements;
+  request: PageRequest;
+}
+
+/** What a pass works with: the model's task, prepared. */
+export interface ModelContext extends ModelTask {
+  prepared: Prepared;
+}
+
+export type Outcome = ModelCounts & {
+  status: FinishedRunStatus;
+  missing: string[];
+  problems: Problem[];
+  error: string | undefined;
+};
+
+/** Runs a phase of a model's work and records its wall time on the task. */
+export async function timed<T>(
+  task: Pick<ModelTask, "phaseMs">,
+  phase: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const started = performance.now();
+  try {
+    return await fn();
+  } finally {
+    task.phaseMs[phase] = Math.round((task.phaseMs[phase] ?? 0) + performance.now() - started);
+  }
+}
+
+const errorText = (error: unknown): string => {
+  if (error instanceof OdooError) return `${error.name}: ${error.message}`;
+  // Raised on the reader thread: its name travelled with it (OdooAuthError, OdooTransportError, …).
+  if (error instanceof ReaderThreadError && error.name !== "Error") return `${error.name}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+};
+
+const sourceFor = (engine: EngineParts, signal: AbortSignal, log: Logger): Source => ({
+  client: engine.odoo,
+  signal,
+  retry: {
+    attempts: engine.settings.retryAttempts,
+    baseDelayMs: engine.settings.retryBaseDelayMs,
+    onRetry: ({ call, attempt, delayMs, error }) =>
+      log.warn({ call, attempt, delayMs, err: errorText(error) }, "Odoo call failed, retrying"),
+  },
+});
+
+/** Records with a value of an unexpected type: kept on the run (first 1000) and logged. */
+export function report(task: ModelTask, problems: readonly Problem[]): void {
+  for (const p of problems) {
+    if (task.problems.length < 1000) task.problems.push(p);
+    task.log.error(p, "value of an unexpected type: record not written");
+  }
+}
+
+/** Records through the transformer, straight to the upsert's column arrays; problems reported. */
+export function encode(context: ModelContext, records: Record<string, unknown>[]): ArrayPage {
+  return context.prepared.transformer.encode(records, (problems) => report(context, problems));
+}
+
+/** The model's fields on this server, its transformer, its upsert and COPY statements, its page request. */
+async function prepare(task: ModelTask): Promise<Prepared> {
+  const meta = await fieldsGet(task.source, task.model);
+  const resolved = resolveModel(task.spec, meta);
+  if (resolved.missing.length) {
+    task.log.warn({ missing: resolved.missing }, "wanted fields this Odoo does not have: not synced");
+  }
+  const decimals = await task.run.currencyDecimals(task.source);
+  const transformer = createTransformer(task.model, resolved.columns, decimals);
+  const request: PageRequest = {
+    model: task.model,
+    fields: resolved.columns.map((c) => c.name),
+    columns: resolved.columns,
+    decimals,
+    limit: task.engine.settings.pageSize,
+    ...(resolved.perCompany ? { perCompany: resolved.perCompany } : {}),
+  };
+  return {
+    resolved,
+    transformer,
+    statement: upsertStatement(task.model, resolved.columns),
+    copy: copyStatements(task.model, resolved.columns),
+    request,
+  };
+}
+
+/** One page written in one transaction with the lease check and, when given, the cursor's move. */
+export async function write(context: ModelContext, page: EncodedPage, cursor?: CursorPatch): Promise<void> {
+  const { engine, prepared } = context;
+  if (context.signal.aborted) throw context.signal.reason;
+  const batch = { model: context.model, lease: context.lease, ...(cursor ? { cursor } : {}) };
+  const changed =
+    page.format === "copy"
+      ? await copyBatch(engine.pool as Pool, engine.db, { ...batch, statements: prepared.copy, page })
+      : await writeBatch(engine.db, { ...batch, statement: prepared.statement, page });
+  // PostgreSQL has the page: its bytes go back to the reader for a later page.
+  engine.reader.recycle?.(page);
+  context.counts.upserted += changed;
+  context.run.update(context.model, { ...context.counts });
+}
+
+/** Records by id, company-dependent fields read in each record's company (reconcile, sync-records). */
+export async function readIds(context: ModelContext, ids: number[]): Promise<Record<string, unknown>[]> {
+  const { resolved } = context.prepared;
+  const fields = resolved.columns.map((c) => c.name);
+  const records = await read(context.source, context.model, ids, fields);
+  await rereadPerCompany(context.source, context.model, records, resolved.perCompany);
+  return records;
+}
+
+/**
+ * Why a model cannot be read at all, when that is the server's answer rather than a failure: it
+ * does not exist there (XML-RPC fault 2 "Object … doesn't exist", JSON-2 404) or the sync user
+ * may not read it (fault 4, JSON-2 403).
+ */
+function absenceOf(error: unknown): string | undefined {
+  if (error instanceof OdooAccessError) return `the sync user may not read it (${error.message})`;
+  if (
+    error instanceof OdooUserError &&
+    (error.status === 404 || /doesn't exist|does not exist|unknown model/i.test(error.message))
+  )
+    return `this Odoo server does not have it (${error.message})`;
+  return undefined;
+}
+
+/** Runs one model under its lease; never throws (the outcome says what happened). */
+export async function runModel(
+  engine: EngineParts,
+  run: RunState,
+  spec: ModelSpec,
+  mode: SyncMode | null,
+  work: (context: ModelContext) => Promise<void>,
+): Promise<Outcome> {
+  const { db, settings } = engine;
+  const model = spec.model;
+  const log = run.job.logger.child({ model, runId: run.runId });
+  const counts: ModelCounts = { fetched: 0, upserted: 0, deleted: 0 };
+  const problems: Problem[] = [];
+  const phaseMs: Record<string, number> = {};
+  let missing: string[] = [];
+  let lease: Lease | undefined;
+  let stopKeepAlive = () => {};
+  const abort = new AbortController();
+  const onJobAbort = () => abort.abort(run.job.signal.reason);
+  run.job.signal.addEventListener("abort", onJobAbort, { once: true });
+  if (run.job.signal.aborted) abort.abort(run.job.signal.reason);
+  try {
+    lease = await acquire(db, model, run.runId, settings.lockTtlSeconds, abort.signal, (holder) =>
+      log.info({ holder }, "model is being synced by another run: waiting for it"),
+    );
+    stopKeepAlive = keepAlive(db, lease, (error) => abort.abort(error));
+    await markModelRunning(db, run.runId, model, mode ?? "incremental");
+    run.update(model, { status: "running" }, true);
+    const task: ModelTask = {
+      engine,
+      run,
+      spec,
+      model,
+      lease,
+      signal: abort.signal,
+      source: sourceFor(engine, abort.signal, log),
+      counts,
+      problems,
+      log,
+      phaseMs,
+    };
+    let prepared: Prepared;
+    try {
+      prepared = await prepare(task);
+    } catch (error) {
+      const absence = spec.optional ? absenceOf(error) : undefined;
+      if (absence === undefined) throw error;
+      // An optional model this server lacks: noted, nothing to copy, the run goes on.
+      const now = new Date();
+      await patchCursor(db, model, {
+        absent_at: now,
+        ...(mode !== null ? { last_success_at: now, last_run_id: run.runId } : {}),
+      });
+      log.warn({ reason: absence }, "optional model not available on this Odoo: skipped");
+      return {
+        status: "succeeded",
+        ...counts,
+        missing,
+        problems,
+        error: `skipped: ${model} is optional and ${absence}`,
+      };
+    }
+    missing = prepared.resolved.missing;
+    await work({ ...task, prepared });
+    try {
+      const analyzeMs = await refreshStatistics(db, model, {
+        full: mode === "full",
+        changed: counts.upserted + counts.deleted,
+      });
+      if (analyzeMs !== undefined) phaseMs.analyze = analyzeMs;
+    } catch (error) {
+      // Autovacuum gets there later: logged, not the model's failure.
+      log.warn({ err: error }, "could not refresh the table's planner statistics (ANALYZE)");
+    }
+    const status: FinishedRunStatus = problems.length ? "failed" : "succeeded";
+    const error = problems.length
+      ? `${problems.length} value(s) of an unexpected type, records not written: ` +
+        problems
+          .slice(0, 5)
+          .map((p) => `${p.model} id ${p.id} field ${p.field}: expected ${p.expected}, got ${p.value}`)
+          .join("; ")
+      : undefined;
+    // "Last success" is when the model was last brought up to date: a sync, not a few records
+    // re-read by sync-records nor a deletion check.
+    if (status === "succeeded" && mode !== null)
+      await patchCursor(db, model, {
+        last_success_at: new Date(),
+        last_run_id: run.runId,
+        absent_at: null,
+      });
+    log.info({ ...counts, missing: missing.length, problems: problems.length, phaseMs }, `model ${status}`);
+    return { status, ...counts, missing, problems, error };
+  } catch (error) {
+    const reason = abort.signal.aborted && !(error instanceof LeaseLostError) ? abort.signal.reason : error;
+    log.error({ err: reason, ...counts }, "model failed");
+    return { status: "failed", ...counts, missing, problems, error: errorText(reason) };
+  } finally {
+    stopKeepAlive();
+    run.job.signal.removeEventListener("abort", onJobAbort);
+    if (lease)
+      await release(db, lease).catch((error: unknown) =>
+        log.warn({ err: error }, "could not release the lock"),
+      );
+  }
+}

@@ -1,0 +1,185 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  type RunningMailer,
+  startMailer,
+  startMailing,
+  startWorld,
+  type World,
+  waitForMailing,
+} from "./harness.js";
+import { startTestSmtp, type TestSmtp } from "./smtp.js";
+
+/*
+ * Faults injected by a real SMTP server in the middle of mailings: a 421 (the whole queue pauses,
+ * then resumes), one recipient refused with 550 5.1.1 (failed, address suppressed), the connection
+ * dropped after the whole message was sent (unknown, never sent again), and the server down for a
+ * while (retried with backoff until it is back). Every message ends in one final state, and no
+ * message is delivered twice.
+ */
+
+let world: World;
+let smtp: TestSmtp;
+let mailer: RunningMailer;
+let partners: { id: number; email: string }[];
+let templateId: string;
+
+beforeAll(async () => {
+  world = await startWorld("mailer_faults");
+  smtp = await startTestSmtp();
+  mailer = startMailer(world, {
+    smtpUrl: smtp.url,
+    throttlePauseMs: 1_500,
+    retryDelayMs: 300,
+    attempts: 8,
+    concurrency: 4,
+  });
+  partners = (await world.db
+    .selectFrom("odoo.res_partner")
+    .select(["id", "email"])
+    .where("email", "like", "%@%")
+    .where("_deleted_at", "is", null)
+    .orderBy("id")
+    .limit(24)
+    .execute()) as { id: number; email: string }[];
+  templateId = (
+    await world.db
+      .insertInto("mail.templates")
+      .values({
+        key: "notice",
+        kind: "custom",
+        lang: "es",
+        name: "Aviso",
+        subject: "Aviso {{ partner.id }}",
+        html: "<p>{{ partner.name }}</p>",
+      })
+      .returning("id")
+      .executeTakeFirstOrThrow()
+  ).id;
+}, 180_000);
+
+afterAll(async () => {
+  await mailer?.close();
+  await smtp?.stop();
+  await world?.close();
+});
+
+beforeEach(() => {
+  smtp.fault = () => undefined;
+  smtp.dataDelayMs = 0;
+});
+
+/** Received copies per Message-ID. */
+function deliveries(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of smtp.received) {
+    const id = r.parsed.messageId ?? "";
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return counts;
+}
+
+async function mailAll() {
+  const id = await startMailing(world, "custom", { templateId, partnerIds: partners.map((p) => p.id) });
+  return waitForMailing(world, id, 90_000);
+}
+
+function expectExactlyOnce(messages: { state: string; message_id: string }[]) {
+  const copies = deliveries();
+  for (const m of messages) {
+    expect(["sent", "failed", "skipped", "unknown", "cancelled"]).toContain(m.state);
+    const n = copies.get(`<${m.message_id}>`) ?? 0;
+    if (m.state === "sent") expect(n, `${m.message_id} sent`).toBe(1);
+    else if (m.state === "unknown") expect(n).toBeLessThanOrEqual(1);
+    else expect(n, `${m.message_id} ${m.state}`).toBe(0);
+  }
+}
+
+describe("SMTP faults", () => {
+  it("a 421 in the middle pauses the whole queue, then every message goes out once", async () => {
+    let refused = 0;
+    let refusedAt = 0;
+    smtp.fault = (stage, _to, index) => {
+      if (stage === "data" && index === 6 && refused === 0) {
+        refused++;
+        refusedAt = Date.now();
+        return { at: "data", code: 421, message: "4.7.0 Too many messages, slow down" };
+      }
+      return undefined;
+    };
+    const { mailing, messages } = await mailAll();
+    expect(mailing.status).toBe("done");
+    expect(refused).toBe(1);
+    expect(messages.every((m) => m.state === "sent")).toBe(true);
+    expectExactlyOnce(messages);
+    // nothing was accepted during the pause (a job already past the limiter may still finish)
+    const during = smtp.received.filter((r) => r.at > refusedAt + 200 && r.at < refusedAt + 1_300);
+    expect(during.length).toBeLessThanOrEqual(4);
+    const after = smtp.received.filter((r) => r.at >= refusedAt + 1_300);
+    expect(after.length).toBeGreaterThan(0);
+  });
+
+  it("550 5.1.1 for one recipient fails that message and suppresses its address; the rest go out", async () => {
+    const bad = partners[3]!;
+    smtp.fault = (stage, to) =>
+      stage === "rcpt" && to === bad.email
+        ? { at: "rcpt", code: 550, message: "5.1.1 <x>: Recipient address rejected: User unknown" }
+        : undefined;
+    const { messages } = await mailAll();
+    const failed = messages.filter((m) => m.state === "failed");
+    expect(failed.map((m) => m.partner_id)).toEqual(
+      partners.filter((p) => p.email === bad.email).map((p) => p.id),
+    );
+    expect(failed[0]!.smtp_response).toMatch(/^550 5\.1\.1/);
+    expect(failed[0]!.attempts).toBe(1);
+    const suppression = await world.db
+      .selectFrom("mail.suppressions")
+      .selectAll()
+      .where("email", "=", bad.email.toLowerCase())
+      .executeTakeFirst();
+    expect(suppression).toMatchObject({ reason: "bounced", message_id: failed[0]!.id });
+    expect(messages.filter((m) => m.state === "sent").length).toBe(messages.length - failed.length);
+    expectExactlyOnce(messages);
+    // the next mailing skips the suppressed address before sending
+    smtp.fault = () => undefined;
+    const again = await mailAll();
+    const skipped = again.messages.filter((m) => m.state === "skipped");
+    expect(skipped.map((m) => m.skip_reason)).toEqual(failed.map(() => "address suppressed (bounced)"));
+    await world.db.deleteFrom("mail.suppressions").execute();
+  });
+
+  it("a connection dropped after the whole message leaves it unknown, never sent again by itself", async () => {
+    let dropped = "";
+    const third = smtp.dataSeen + 3;
+    smtp.fault = (stage, to, index) => {
+      if (stage === "data" && index === third && !dropped) {
+        dropped = to;
+        return { at: "data", drop: true };
+      }
+      return undefined;
+    };
+    const { mailing, messages } = await mailAll();
+    expect(mailing.status).toBe("done");
+    const unknown = messages.filter((m) => m.state === "unknown");
+    expect(unknown).toHaveLength(1);
+    expect(unknown[0]!.email).toBe(dropped);
+    expect(unknown[0]!.last_error).toMatch(/after the whole message was handed to the server/);
+    expect(messages.filter((m) => m.state === "sent")).toHaveLength(messages.length - 1);
+    // retries and backoffs come and go: the unknown message is still delivered once only
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(deliveries().get(`<${unknown[0]!.message_id}>`)).toBe(1);
+    expectExactlyOnce(messages);
+  });
+
+  it("the server down for a while: messages retry with backoff and all go out once it is back", async () => {
+    await smtp.stop();
+    const id = await startMailing(world, "custom", { templateId, partnerIds: partners.map((p) => p.id) });
+    await waitForMailing(world, id, 30_000, (states) => states.includes("retry"));
+    await new Promise((r) => setTimeout(r, 1_500));
+    await smtp.start();
+    const { mailing, messages } = await waitForMailing(world, id, 90_000);
+    expect(mailing.status).toBe("done");
+    expect(messages.every((m) => m.state === "sent")).toBe(true);
+    expect(Math.max(...messages.map((m) => m.attempts))).toBeGreaterThan(1);
+    expectExactlyOnce(messages);
+  });
+});

@@ -1,0 +1,244 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type ReportKind, type ReportParamsOf, type ReportStatus, reportsQueue } from "@finanzas/contracts";
+import type { Database, Kysely } from "@finanzas/db";
+import { inSnapshot, LedgerError, NotSyncedError, syncedDataVersion } from "@finanzas/ledger";
+import type { Handler, JobContext } from "@finanzas/queue";
+import { UnrecoverableError } from "@finanzas/queue";
+import type { Storage } from "@finanzas/storage";
+import { type BuildContext, REPORTS } from "../reports/index.js";
+import { createXlsxWriter } from "../xlsx/index.js";
+
+export const XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+export interface BuildDeps {
+  db: Kysely<Database>;
+  storage: Storage;
+  /** Hours a finished file is kept (REPORT_TTL_HOURS). */
+  ttlHours: number;
+  statementTimeoutMs: number;
+  /** Rows per sheet before a continuation sheet; Excel's limit unless a test sets less. */
+  maxRowsPerSheet?: number;
+  /** How often progress reaches the job and the record, and cancellation is checked (ms). */
+  progressEveryMs?: number;
+  /** Rows fetched from a cursor at once (default 2 000). */
+  batchSize?: number;
+}
+
+const TEMP_PREFIX = "finanzas-report-";
+
+/**
+ * Removes the temporary files of builds that died with their worker (SIGKILL, OOM) more than a day
+ * ago; a build in progress on another worker of this host is younger than that.
+ */
+export async function sweepTempFiles(olderThanMs = 24 * 3_600_000): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(tmpdir())) {
+    if (!name.startsWith(TEMP_PREFIX)) continue;
+    const path = join(tmpdir(), name);
+    const info = await stat(path).catch(() => undefined);
+    if (!info || Date.now() - info.mtimeMs < olderThanMs) continue;
+    await rm(path, { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}
+
+/** The report was cancelled while it was being built: its file is dropped. */
+class Cancelled extends Error {}
+
+/** Where a report's file is stored: by month, under its id. */
+export const storageKeyOf = (id: string, at: Date) =>
+  `reports/${at.toISOString().slice(0, 4)}/${at.toISOString().slice(5, 7)}/${id}.xlsx`;
+
+/**
+ * `build-report`: builds a report record's workbook from one snapshot of the synced copy into a
+ * temporary file (streamed, memory flat), stores it (the object appears only once whole), and only
+ * then marks the record succeeded. A build that dies half way leaves nothing marked done; BullMQ
+ * runs it again from the top. A cancelled report stops at its next batch of rows.
+ */
+export const buildReportHandler =
+  (deps: BuildDeps): Handler<typeof reportsQueue, "build-report"> =>
+  async ({ reportId }, ctx) => {
+    const { db } = deps;
+    const record = await db
+      .selectFrom("reports.reports")
+      .selectAll()
+      .where("id", "=", reportId)
+      .executeTakeFirst();
+    if (!record) throw new UnrecoverableError(`no report ${reportId}: it was deleted`);
+    const result = (status: ReportStatus, rows = record.rows) => ({
+      reportId,
+      status,
+      rows,
+      bytes: record.bytes,
+      storageKey: record.storage_key,
+    });
+    if (record.status === "succeeded" || record.status === "failed" || record.status === "cancelled") {
+      return result(record.status as ReportStatus);
+    }
+    const started = await db
+      .updateTable("reports.reports")
+      .set((eb) => ({
+        status: "running",
+        started_at: new Date(),
+        attempts: eb("attempts", "+", 1),
+        progress: 0,
+        rows: 0,
+        error: null,
+      }))
+      .where("id", "=", reportId)
+      .where("status", "in", ["queued", "running"])
+      .where("cancel_requested_at", "is", null)
+      .executeTakeFirst();
+    if (Number(started.numUpdatedRows) === 0) {
+      await markCancelled(db, reportId);
+      return result("cancelled");
+    }
+    const dir = await mkdtemp(join(tmpdir(), TEMP_PREFIX));
+    const file = join(dir, `${reportId}.xlsx`);
+    try {
+      const built = await build(
+        deps,
+        record.kind as ReportKind,
+        record.params,
+        record.created_at,
+        file,
+        reportId,
+        ctx,
+      );
+      const key = storageKeyOf(reportId, record.created_at);
+      const stored = await deps.storage.put(key, createReadStream(file), {
+        contentType: XLSX_CONTENT_TYPE,
+        signal: ctx.signal,
+      });
+      const done = await db
+        .updateTable("reports.reports")
+        .set({
+          status: "succeeded",
+          progress: 100,
+          rows: built.rows,
+          bytes: stored.bytes,
+          checksum: stored.sha256,
+          storage_key: key,
+          data_version: built.dataVersion,
+          finished_at: new Date(),
+          expires_at: new Date(Date.now() + deps.ttlHours * 3_600_000),
+        })
+        .where("id", "=", reportId)
+        .where("status", "=", "running")
+        .where("cancel_requested_at", "is", null)
+        .executeTakeFirst();
+      if (Number(done.numUpdatedRows) === 0) {
+        // cancelled (or deleted) in the last instant: the file is nobody's
+        await deps.storage.delete(key);
+        await markCancelled(db, reportId);
+        return result("cancelled", built.rows);
+      }
+      ctx.logger.info({ reportId, kind: record.kind, rows: built.rows, bytes: stored.bytes }, "report built");
+      return { reportId, status: "succeeded", rows: built.rows, bytes: stored.bytes, storageKey: key };
+    } catch (error) {
+      if (error instanceof Cancelled) {
+        await markCancelled(db, reportId);
+        return result("cancelled");
+      }
+      if (ctx.signal.aborted) throw error; // shutting down: the job goes back to the queue as it is
+      // parameters the data cannot answer never will: fail now; anything else is retried
+      const permanent = error instanceof LedgerError && !(error instanceof NotSyncedError);
+      const last = permanent || ctx.attempt >= (reportsQueue.defaultJobOptions.attempts ?? 1);
+      await db
+        .updateTable("reports.reports")
+        .set({
+          status: last ? "failed" : "queued",
+          error: (error as Error).message,
+          ...(last ? { finished_at: new Date() } : {}),
+        })
+        .where("id", "=", reportId)
+        .where("status", "=", "running")
+        .execute();
+      if (permanent) throw new UnrecoverableError((error as Error).message);
+      throw error;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+async function build(
+  deps: BuildDeps,
+  kind: ReportKind,
+  params: Record<string, unknown>,
+  requestedAt: Date,
+  file: string,
+  reportId: string,
+  job: JobContext,
+): Promise<{ rows: number; dataVersion: string | null }> {
+  const output = createWriteStream(file);
+  const closed = new Promise<void>((resolve, reject) => {
+    output.on("close", resolve);
+    output.on("error", reject);
+  });
+  const spec = REPORTS[kind];
+  const workbook = createXlsxWriter(output, {
+    title: spec.title,
+    creator: "Finanzas",
+    created: requestedAt,
+    subject: JSON.stringify(params),
+  });
+  let rows = 0;
+  let lastTick = Date.now();
+  const every = deps.progressEveryMs ?? 1_000;
+  try {
+    const dataVersion = await inSnapshot(
+      deps.db,
+      { statementTimeoutMs: deps.statementTimeoutMs },
+      async (trx) => {
+        const ctx: BuildContext = {
+          trx,
+          workbook,
+          generatedAt: requestedAt,
+          maxRows: deps.maxRowsPerSheet,
+          batchSize: deps.batchSize,
+          async wrote(n) {
+            rows += n;
+            if (job.signal.aborted) throw job.signal.reason ?? new Error("shutting down");
+            if (Date.now() - lastTick < every) return;
+            lastTick = Date.now();
+            await job.progress({ rows });
+            const now = await deps.db
+              .updateTable("reports.reports")
+              .set({ rows })
+              .where("id", "=", reportId)
+              .returning("cancel_requested_at")
+              .executeTakeFirst();
+            if (!now || now.cancel_requested_at) throw new Cancelled();
+          },
+        };
+        // the version of the data this snapshot sees (the runs table is in it too)
+        const version = await syncedDataVersion(trx);
+        await (spec.build as (ctx: BuildContext, params: ReportParamsOf<typeof kind>) => Promise<void>)(
+          ctx,
+          params as ReportParamsOf<typeof kind>,
+        );
+        return version;
+      },
+    );
+    await workbook.finish();
+    await closed;
+    return { rows, dataVersion };
+  } catch (error) {
+    output.destroy();
+    await closed.catch(() => undefined);
+    throw error;
+  }
+}
+
+async function markCancelled(db: Kysely<Database>, reportId: string): Promise<void> {
+  await db
+    .updateTable("reports.reports")
+    .set({ status: "cancelled", finished_at: new Date() })
+    .where("id", "=", reportId)
+    .where("status", "in", ["queued", "running"])
+    .execute();
+}

@@ -1,0 +1,180 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CreateBucketCommand } from "@aws-sdk/client-s3";
+import { sql } from "@finanzas/db";
+import { createS3Storage } from "@finanzas/storage";
+import { syncOnce } from "etl-worker/testing";
+import S3rver from "s3rver";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { storageKeyOf } from "../src/jobs/build-report.js";
+import { dataRows, type Harness, logger, startHarness } from "./harness.js";
+
+/*
+ * A report's life beyond its workbook: cancelled half way, found again for an identical request
+ * while the data is unchanged (and not once a sync changed it), deleted when it expires, and
+ * stored in an S3-compatible object store.
+ */
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness("reports_jobs");
+}, 120_000);
+afterAll(async () => {
+  await h?.close();
+});
+
+const record = (id: string) =>
+  h.store.db.selectFrom("reports.reports").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+
+describe("cancel", () => {
+  it("stops a running report at its next batch: no file, the record says cancelled", async () => {
+    // one row per fetch and progress on every batch: slow enough to be caught half way
+    await h.worker.close(5_000);
+    const slow = h.startWorker({ batchSize: 1, progressEveryMs: 0 });
+    try {
+      const { report } = await h.request({
+        kind: "general-ledger",
+        params: { dateFrom: "2020-01-01", dateTo: "2030-12-31" },
+      });
+      const deadline = Date.now() + 30_000;
+      while ((await record(report.id)).rows < 20) {
+        if (Date.now() > deadline) throw new Error("the report never got going");
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      // what DELETE /api/v1/reports/:id does to a running report
+      await h.store.db
+        .updateTable("reports.reports")
+        .set({ cancel_requested_at: new Date() })
+        .where("id", "=", report.id)
+        .execute();
+      const done = await h.settle(report.id);
+      expect(done.status).toBe("cancelled");
+      expect(done.storage_key).toBeNull();
+      expect(await h.storage.get(storageKeyOf(report.id, done.created_at))).toBeNull();
+      const { rows } = await sql<{ n: number }>`select count(*)::integer as n from odoo.account_move_line
+        where account_id is not null and parent_state = 'posted'`.execute(h.store.db);
+      expect(done.rows).toBeLessThan(rows[0]!.n);
+    } finally {
+      await slow.close(5_000);
+      h.worker = h.startWorker();
+    }
+  });
+});
+
+describe("an identical request", () => {
+  it("gets the stored file at once while the data is unchanged, and a new one after a sync changed it", async () => {
+    const request = {
+      kind: "aged-balance" as const,
+      params: { type: "receivable" as const, asOf: "2030-01-01" },
+    };
+    const first = await h.request(request);
+    expect(first.reused).toBe(false);
+    const built = await h.settle(first.report.id);
+    expect(built.status).toBe("succeeded");
+
+    const again = await h.request(request, null);
+    expect(again.reused).toBe(true);
+    expect(again.report).toMatchObject({
+      status: "succeeded",
+      storage_key: built.storage_key,
+      checksum: built.checksum,
+    });
+    expect(again.report.id).not.toBe(built.id);
+
+    // a customer pays an open invoice in Odoo; the next sync brings it
+    const open = h.odoo.sim.store.search("account.move", [
+      ["move_type", "=", "out_invoice"],
+      ["state", "=", "posted"],
+      ["payment_state", "=", "not_paid"],
+    ]);
+    h.odoo.sim.control.payInvoice(open[0]!, { date: "2029-12-01" });
+    await syncOnce({ store: h.store, odoo: h.odoo.odoo, logger, mode: "incremental" });
+
+    const after = await h.request(request);
+    expect(after.reused).toBe(false);
+    const rebuilt = await h.settle(after.report.id);
+    expect(rebuilt.status).toBe("succeeded");
+    expect(rebuilt.checksum).not.toBe(built.checksum);
+    const [before, now] = [await h.open(built), await h.open(rebuilt)];
+    const total = (book: typeof before) => dataRows(book.sheets[0]!).at(-1)![6];
+    expect(Number(total(now))).toBeLessThan(Number(total(before)));
+  });
+});
+
+describe("expiry", () => {
+  it("deletes expired records, and a shared file only with its last record", async () => {
+    const request = {
+      kind: "trial-balance" as const,
+      params: { dateFrom: "2024-01-01", dateTo: "2024-01-31" },
+    };
+    const a = await h.settle((await h.request(request)).report.id);
+    const b = (await h.request(request)).report; // reuses a's file
+    expect(b.storage_key).toBe(a.storage_key);
+    const expire = (id: string) =>
+      h.store.db
+        .updateTable("reports.reports")
+        .set({ expires_at: new Date(Date.now() - 1000) })
+        .where("id", "=", id)
+        .execute();
+    const cleanup = async () => {
+      const { id } = await h.producer.add("cleanup-reports", {});
+      for (let i = 0; i < 400; i++) {
+        const job = await h.producer.queue.getJob(id);
+        if (await job?.isCompleted()) return job!.returnvalue as { deleted: number };
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error("cleanup did not finish");
+    };
+    await expire(a.id);
+    expect((await cleanup()).deleted).toBe(1);
+    expect(await h.storage.get(a.storage_key!)).not.toBeNull(); // b still points at it
+    await expire(b.id);
+    expect((await cleanup()).deleted).toBe(1);
+    expect(await h.storage.get(a.storage_key!)).toBeNull();
+    const left = await h.store.db
+      .selectFrom("reports.reports")
+      .select("id")
+      .where("id", "in", [a.id, b.id])
+      .execute();
+    expect(left).toEqual([]);
+  });
+});
+
+describe("S3-compatible storage", () => {
+  let server: S3rver;
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "reports-s3rver-"));
+    server = new S3rver({ address: "127.0.0.1", port: 0, directory: dir, silent: true });
+    const { port } = await server.run();
+    const s3 = createS3Storage({
+      endpoint: `http://127.0.0.1:${port}`,
+      bucket: "finanzas-reports",
+      region: "us-east-1",
+      accessKeyId: "S3RVER",
+      secretAccessKey: "S3RVER",
+      forcePathStyle: true,
+    });
+    await s3.client.send(new CreateBucketCommand({ Bucket: "finanzas-reports" }));
+    await h.worker.close(5_000);
+    h.worker = h.startWorker({ storage: s3 });
+    h.storage = s3;
+  });
+  afterAll(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("stores the workbook in the bucket, where it opens like the file one", async () => {
+    const { report } = await h.request({
+      kind: "trial-balance",
+      params: { dateFrom: "2024-01-01", dateTo: "2024-12-31", companyId: 1 },
+    });
+    const done = await h.settle(report.id);
+    expect(done.status, done.error ?? "").toBe("succeeded");
+    const object = await h.storage.get(done.storage_key!);
+    expect(object?.bytes).toBe(done.bytes);
+    const book = await h.open(done);
+    expect(dataRows(book.sheets[0]!).at(-1)![1]).toBe("Total");
+  });
+});
