@@ -14,10 +14,10 @@
  */
 import { spawn } from "node:child_process";
 import { createWriteStream, readFileSync, rmSync, statSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import ExcelJS from "exceljs";
 import { type ColumnSpec, createXlsxWriter } from "report-worker/bench";
 
 type Writer = "ours" | "exceljs";
@@ -122,33 +122,7 @@ async function runOurs(rows: number, path: string, atQuarter: () => void): Promi
   await wb.finish();
 }
 
-/** The part of exceljs's API used here (its types do not resolve from bench/). */
-interface ExcelJsStreaming {
-  stream: {
-    xlsx: {
-      WorkbookWriter: new (
-        options: Record<string, unknown>,
-      ) => {
-        addWorksheet(
-          name: string,
-          options: { views: { state: "frozen"; ySplit: number }[] },
-        ): {
-          columns: { header: string; width?: number; style: { numFmt: string } }[];
-          autoFilter: string;
-          addRow(values: unknown[]): { commit(): void };
-          commit(): void;
-        };
-        commit(): Promise<void>;
-      };
-    };
-  };
-}
-
 async function runExceljs(rows: number, path: string, atQuarter: () => void): Promise<void> {
-  // exceljs is a devDependency of report-worker (its tests read workbooks with it), so it is
-  // resolved from there.
-  const require = createRequire(join(root, "apps/report-worker/package.json"));
-  const ExcelJS = require("exceljs") as ExcelJsStreaming;
   const wb = new ExcelJS.stream.xlsx.WorkbookWriter({
     filename: path,
     useStyles: true,
