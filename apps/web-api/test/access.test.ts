@@ -45,6 +45,11 @@ const POLICY: Record<string, Who[] | "public"> = {
   "GET /api/v1/sync/runs/:id": SYNC,
   "GET /api/v1/sync/state": SYNC,
   "POST /api/v1/sync/records": SYNC,
+  "POST /api/v1/reports": ALL,
+  "GET /api/v1/reports": ALL,
+  "GET /api/v1/reports/:id": ALL,
+  "GET /api/v1/reports/:id/file": ALL,
+  "DELETE /api/v1/reports/:id": ALL,
   "GET /admin/login": "public",
   "POST /admin/login": "public",
   "GET /admin/queues*": ADMIN,
@@ -84,6 +89,7 @@ const concrete = (url: string) =>
   url
     .replace("/users/:id", `/users/${randomUUID()}`)
     .replace("/sync/runs/:id", "/sync/runs/sync-unknown")
+    .replace("/reports/:id", `/reports/${randomUUID()}`)
     .replace(/:queueName/g, "nope")
     .replace(/:jobId/g, "1")
     .replace(/:queueStatus/g, "failed")
