@@ -1,4 +1,4 @@
-import { type Static, Type } from "@sinclair/typebox";
+import { type Static, type TLiteral, type TUnion, Type } from "@sinclair/typebox";
 import { Cursor, DateString, DateTimeString, Limit, OdooId, Page, Query } from "./http-common.js";
 
 /*
@@ -108,7 +108,9 @@ export type MailingStatus = (typeof MAILING_STATUSES)[number];
 export const SUPPRESSION_REASONS = ["bounced", "unsubscribed", "manual"] as const;
 export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
 
-const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
+/** One of `values`, typed as their union (a map over them would type it as any string). */
+const literals = <const T extends readonly string[]>(values: T) =>
+  Type.Union(values.map((v) => Type.Literal(v))) as unknown as TUnion<TLiteral<T[number]>[]>;
 const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const MessageCounts = Type.Object(

@@ -60,7 +60,13 @@ export {
   TemplateError,
   type TemplateSource,
 } from "./render.js";
-export { listSuppressions, suppress, suppressedAmong, unsuppress } from "./suppressions.js";
+export {
+  getSuppression,
+  listSuppressions,
+  suppress,
+  suppressedAmong,
+  unsuppress,
+} from "./suppressions.js";
 export {
   createTemplate,
   getTemplate,
