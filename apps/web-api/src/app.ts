@@ -28,6 +28,7 @@ import { requestLogging } from "./request-logger.js";
 import { authRoutes } from "./routes/auth.js";
 import { financeRoutes } from "./routes/finance.js";
 import { healthRoutes } from "./routes/health.js";
+import { mailRoutes } from "./routes/mail.js";
 import { syncRoutes } from "./routes/sync.js";
 import { userRoutes } from "./routes/users.js";
 import { validatorCompiler } from "./validation.js";
@@ -50,6 +51,7 @@ export type AppConfig = Pick<
   | "CACHE_TTL_SECONDS"
   | "REPORT_STATEMENT_TIMEOUT_MS"
   | "TRUST_PROXY"
+  | "MAIL_UNSUBSCRIBE_SECRET"
 >;
 
 export interface AppDeps {
@@ -155,8 +157,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const indexes = createIndexKeeper(deps.database.pool, logger);
   await indexes.ensure();
 
+  let unsubscribeSecret = config.MAIL_UNSUBSCRIBE_SECRET;
+  if (!unsubscribeSecret) {
+    unsubscribeSecret = generateSecret();
+    logger.warn(
+      "MAIL_UNSUBSCRIBE_SECRET is not set: using a random secret for this process, so unsubscribe links the mailer signs are refused (set the mailer's value; production refuses to start without one)",
+    );
+  }
+
   const etl = createProducer(etlQueue, deps.connection);
-  const otherQueues = [reportsQueue, mailQueue].map(
+  const mail = createProducer(mailQueue, deps.connection);
+  const otherQueues = [reportsQueue].map(
     (q) =>
       new Queue(q.name, {
         connection: redisOptions(deps.connection.redisUrl, "producer"),
@@ -164,7 +175,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       }),
   );
   for (const q of otherQueues) q.on("error", () => {});
-  const queues = [etl.queue, ...otherQueues];
+  const queues = [etl.queue, ...otherQueues, mail.queue];
   const metrics = createMetrics(queues);
   const cache = createReadCache({
     redis: deps.redis,
@@ -182,7 +193,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   app.addHook("onClose", async () => {
     await cache.close();
-    await Promise.allSettled([etl.close(), ...otherQueues.map((q) => q.close())]);
+    await Promise.allSettled([etl.close(), mail.close(), ...otherQueues.map((q) => q.close())]);
   });
 
   registerMetrics(app, metrics);
@@ -258,6 +269,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     reportStatementTimeoutMs: config.REPORT_STATEMENT_TIMEOUT_MS,
   });
   await syncRoutes(app, { ...mountDeps, db, etl, redis: deps.redis });
+  await mailRoutes(app, { ...mountDeps, db, mail, unsubscribeSecret });
   await registerAdminQueues(app, {
     queues,
     db,

@@ -36,6 +36,13 @@ export const ConfigSchema = Type.Object({
   /** How long one statement of the aging report or the dashboard may run before PostgreSQL stops it (503). */
   REPORT_STATEMENT_TIMEOUT_MS: env.int({ minimum: 100, maximum: 3_600_000, default: 30_000 }),
   TRUST_PROXY: env.bool({ default: false }),
+  /** Verifies the one-click unsubscribe links the mailer signs (HMAC-SHA256): the mailer's value. */
+  MAIL_UNSUBSCRIBE_SECRET: env.optional(
+    env.secret({
+      minLength: 32,
+      description: "a secret of at least 32 characters, the same value as the mailer's",
+    }),
+  ),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -53,6 +60,11 @@ export function checkConfig(config: Config): Config {
   if (config.NODE_ENV === "production" && (!config.JWT_SECRET || !isStrongSecret(config.JWT_SECRET))) {
     problems.push(
       "JWT_SECRET is required with NODE_ENV=production: expected at least 32 random characters (e.g. `openssl rand -base64 48`)",
+    );
+  }
+  if (config.NODE_ENV === "production" && !config.MAIL_UNSUBSCRIBE_SECRET) {
+    problems.push(
+      "MAIL_UNSUBSCRIBE_SECRET is required with NODE_ENV=production (at least 32 characters, the same value as the mailer's): it verifies the one-click unsubscribe links",
     );
   }
   if ((config.ADMIN_EMAIL === undefined) !== (config.ADMIN_PASSWORD === undefined)) {
