@@ -6,8 +6,9 @@ import { etlQueue, mailQueue, reportsQueue } from "@finanzas/contracts";
 import type { Db } from "@finanzas/db";
 import { createIndexKeeper } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
-import { createProducer, Queue, type QueueConnection, redisOptions } from "@finanzas/queue";
+import { createProducer, type QueueConnection } from "@finanzas/queue";
 import type { ReadinessCheck } from "@finanzas/runtime";
+import { createStorage, type Storage, type StorageConfig } from "@finanzas/storage";
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import type { Redis } from "ioredis";
 import type { Access, AppInstance } from "./app-types.js";
@@ -29,6 +30,7 @@ import { authRoutes } from "./routes/auth.js";
 import { financeRoutes } from "./routes/finance.js";
 import { healthRoutes } from "./routes/health.js";
 import { mailRoutes } from "./routes/mail.js";
+import { reportRoutes } from "./routes/reports.js";
 import { syncRoutes } from "./routes/sync.js";
 import { userRoutes } from "./routes/users.js";
 import { validatorCompiler } from "./validation.js";
@@ -51,6 +53,9 @@ export type AppConfig = Pick<
   | "CACHE_TTL_SECONDS"
   | "REPORT_STATEMENT_TIMEOUT_MS"
   | "TRUST_PROXY"
+  | "REPORT_MAX_ACTIVE_PER_USER"
+  | "REPORT_DOWNLOAD_URL_SECONDS"
+  | keyof StorageConfig
   | "MAIL_UNSUBSCRIBE_SECRET"
 >;
 
@@ -71,6 +76,8 @@ export interface AppDeps {
    * (default 30 000 ms; 0: only at start and after a Redis reconnect).
    */
   revocationResyncMs?: number;
+  /** Where report files are read; default the storage the configuration chooses (REPORTS_DIR or S3_*). */
+  storage?: Storage;
 }
 
 export interface RouteInfo {
@@ -167,15 +174,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   const etl = createProducer(etlQueue, deps.connection);
   const mail = createProducer(mailQueue, deps.connection);
-  const otherQueues = [reportsQueue].map(
-    (q) =>
-      new Queue(q.name, {
-        connection: redisOptions(deps.connection.redisUrl, "producer"),
-        prefix: deps.connection.prefix,
-      }),
-  );
-  for (const q of otherQueues) q.on("error", () => {});
-  const queues = [etl.queue, ...otherQueues, mail.queue];
+  const reports = createProducer(reportsQueue, deps.connection);
+  const storage = deps.storage ?? createStorage(config);
+  const queues = [etl.queue, reports.queue, mail.queue];
   const metrics = createMetrics(queues);
   const cache = createReadCache({
     redis: deps.redis,
@@ -193,7 +194,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   app.addHook("onClose", async () => {
     await cache.close();
-    await Promise.allSettled([etl.close(), mail.close(), ...otherQueues.map((q) => q.close())]);
+    await Promise.allSettled([etl.close(), reports.close(), mail.close()]);
   });
 
   registerMetrics(app, metrics);
@@ -269,6 +270,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     reportStatementTimeoutMs: config.REPORT_STATEMENT_TIMEOUT_MS,
   });
   await syncRoutes(app, { ...mountDeps, db, etl, redis: deps.redis });
+  await reportRoutes(app, {
+    ...mountDeps,
+    db,
+    reports,
+    storage,
+    maxActivePerUser: config.REPORT_MAX_ACTIVE_PER_USER,
+    downloadUrlSeconds: config.REPORT_DOWNLOAD_URL_SECONDS,
+  });
   await mailRoutes(app, { ...mountDeps, db, mail, unsubscribeSecret });
   await registerAdminQueues(app, {
     queues,

@@ -64,6 +64,11 @@ const POLICY: Record<string, Who[] | "public"> = {
   "DELETE /api/v1/mail/suppressions/:email": MAIL,
   "POST /api/v1/mail/unsubscribe": "public",
   "GET /api/v1/mail/unsubscribe": "public",
+  "POST /api/v1/reports": ALL,
+  "GET /api/v1/reports": ALL,
+  "GET /api/v1/reports/:id": ALL,
+  "GET /api/v1/reports/:id/file": ALL,
+  "DELETE /api/v1/reports/:id": ALL,
   "GET /admin/login": "public",
   "POST /admin/login": "public",
   "GET /admin/queues*": ADMIN,
@@ -107,6 +112,7 @@ const concrete = (url: string) =>
     .replace("/templates/:id", `/templates/${randomUUID()}`)
     .replace(":messageId", randomUUID())
     .replace(":email", "nobody@example.com")
+    .replace("/reports/:id", `/reports/${randomUUID()}`)
     .replace(/:queueName/g, "nope")
     .replace(/:jobId/g, "1")
     .replace(/:queueStatus/g, "failed")

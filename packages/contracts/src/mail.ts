@@ -1,5 +1,5 @@
 import { type Static, type TLiteral, type TUnion, Type } from "@sinclair/typebox";
-import { Cursor, DateString, DateTimeString, Limit, OdooId, Page, Query } from "./http-common.js";
+import { Cursor, DateString, DateTimeString, Limit, OdooId, Page, Query, Uuid } from "./http-common.js";
 
 /*
  * Mailings: what a client asks for (`{ kind, ... }`), the mailing and its outbox messages as the
@@ -344,12 +344,6 @@ export const UnsubscribeQuery = Type.Object(
 export const UnsubscribePage = Type.String({ description: "A short HTML page for the person who clicked" });
 
 // ── the mail queue ────────────────────────────────────────────────────────────────────────────
-
-// A pattern, not `format: "uuid"`: queue payloads are checked by TypeBox's compiler, which knows
-// no formats unless registered.
-const Uuid = Type.String({
-  pattern: "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-});
 
 export const PlanMailingPayload = Type.Object({ mailingId: Uuid }, { additionalProperties: false });
 export const PlanMailingResult = Type.Object({

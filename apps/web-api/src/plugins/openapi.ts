@@ -33,6 +33,7 @@ export async function registerOpenApi(app: AppInstance): Promise<void> {
           description:
             "Mailings, their messages, templates and the suppression list (admin, finance); the public one-click unsubscribe link",
         },
+        { name: "reports", description: "Excel reports: request, follow, download, cancel" },
         { name: "operations", description: "Health and metrics" },
       ],
     },
