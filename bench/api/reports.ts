@@ -132,6 +132,7 @@ try {
     PORT: String(apiPort),
     HOST: "127.0.0.1",
     JWT_SECRET: "bench-secret-kQ2x9LmN4vBc8TgH1sWd6YeJ3fUa7Pz",
+    MAIL_UNSUBSCRIBE_SECRET: "bench-unsubscribe-Zr5Tq8Wn2Kx7Vb4Hm9Lc3Jf6",
     ADMIN_EMAIL: "bench@example.com",
     ADMIN_PASSWORD: PASSWORD,
     CACHE_TTL_SECONDS: "0",

@@ -119,6 +119,7 @@ try {
         PORT: String(port),
         HOST: "127.0.0.1",
         JWT_SECRET: "bench-secret-kQ2x9LmN4vBc8TgH1sWd6YeJ3fUa7Pz",
+        MAIL_UNSUBSCRIBE_SECRET: "bench-unsubscribe-Zr5Tq8Wn2Kx7Vb4Hm9Lc3Jf6",
         ADMIN_EMAIL: "bench@example.com",
         ADMIN_PASSWORD: PASSWORD,
         // the load generator is one client: 10^6 requests a second is no limit at all
