@@ -31,13 +31,17 @@ export {
   listMessages,
   type MailingRecord,
   type MessageRecord,
+  type MessageToSend,
   markPlanned,
   markPlanningFailed,
+  messagesToSend,
   OPEN_STATES,
+  type Outcome,
   recoverStale,
   requeueForResend,
   sendingInstances,
   settle,
+  settleAndClaim,
   writeOutbox,
 } from "./outbox.js";
 export {
@@ -65,6 +69,7 @@ export {
   listTemplates,
   type TemplateInput,
   type TemplateRecord,
+  templatesById,
   updateTemplate,
 } from "./templates.js";
 export {
