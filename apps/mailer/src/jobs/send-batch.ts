@@ -106,9 +106,10 @@ export async function sendBatch(
   const writes: Promise<unknown>[] = [];
   const mailings = new Set<string>();
   const halted = () => throttled !== undefined || ctx.stopping.aborted;
-  const leave = (row: MessageToSend) => {
+  const leave = (row: MessageToSend): undefined => {
     untouched++;
     states[row.state as MessageState]++;
+    return undefined;
   };
 
   const record = (row: MessageToSend, outcome: Outcome) => {
@@ -205,58 +206,59 @@ export async function sendBatch(
     }
     let failed: string | undefined;
     try {
-      if (halted()) {
-        leave(row);
-        return;
-      }
-      const attachments: Attachment[] = [];
-      if (row.report_id) {
-        const file = await reports.read(row.report_id);
-        if ("failed" in file) {
-          failed = file.failed;
-          return;
-        }
-        attachments.push(file);
-      }
-      const from = settings.fromFor(row.company_id);
-      let raw: Buffer;
-      try {
-        raw = deps.transport.compose({
-          from,
-          to: email,
-          replyTo: settings.replyTo,
-          subject: rendered.subject,
-          html: rendered.html,
-          text: rendered.text,
-          messageId: row.message_id,
-          unsubscribeUrl: unsubscribe ?? undefined,
-          attachments,
-        });
-      } catch (error) {
-        failed = `the message could not be composed: ${(error as Error).message}`;
-        return;
-      }
-      try {
-        await deps.rate.take(ctx.stopping);
-      } catch (error) {
-        if (!ctx.stopping.aborted) throw error;
-        leave(row);
-        return;
-      }
-      if (halted()) {
-        leave(row);
-        return;
-      }
-      const attempts = await deps.outbox.claim(row.id);
-      if (attempts === null) {
-        lost.push(row.id);
-        return;
-      }
-      sent(row, email, attempts, await connection.send(raw, { from, to: email }));
+      failed = await onConnection(row, email, rendered, unsubscribe, connection);
     } finally {
       connection.release();
     }
+    // decided before anything was sent: recorded once the connection is free for another message
     if (failed !== undefined) await decide(row, { state: "failed", error: failed });
+  };
+
+  /** A prepared message on its connection; returns why it cannot be sent, when it cannot. */
+  const onConnection = async (
+    row: MessageToSend,
+    email: string,
+    rendered: Rendered,
+    unsubscribe: string | null,
+    connection: MailConnection,
+  ): Promise<string | undefined> => {
+    if (halted()) return leave(row);
+    const attachments: Attachment[] = [];
+    if (row.report_id) {
+      const file = await reports.read(row.report_id);
+      if ("failed" in file) return file.failed;
+      attachments.push(file);
+    }
+    const from = settings.fromFor(row.company_id);
+    let raw: Buffer;
+    try {
+      raw = deps.transport.compose({
+        from,
+        to: email,
+        replyTo: settings.replyTo,
+        subject: rendered.subject,
+        html: rendered.html,
+        text: rendered.text,
+        messageId: row.message_id,
+        unsubscribeUrl: unsubscribe ?? undefined,
+        attachments,
+      });
+    } catch (error) {
+      return `the message could not be composed: ${(error as Error).message}`;
+    }
+    try {
+      await deps.rate.take(ctx.stopping);
+    } catch (error) {
+      if (!ctx.stopping.aborted) throw error;
+      return leave(row);
+    }
+    if (halted()) return leave(row);
+    const attempts = await deps.outbox.claim(row.id);
+    if (attempts === null) {
+      lost.push(row.id);
+      return;
+    }
+    sent(row, email, attempts, await connection.send(raw, { from, to: email }));
   };
 
   // as many messages of the batch at once as there are connections (shared by every batch of
