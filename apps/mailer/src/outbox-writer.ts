@@ -1,13 +1,15 @@
 import type { Db } from "@finanzas/ledger";
-import { type Outcome, settleAndClaim } from "@finanzas/mail";
+import { claimMany, type Outcome, settleMany } from "@finanzas/mail";
 
 /*
- * The outbox writes of this process's sends, grouped: every claim and every outcome asked for
- * while statements are under way (at most two) go together in the next one (one round trip for
- * many rows, `settleAndClaim`). With few messages in flight each goes alone, at once; with many,
- * a round trip serves them all (a statement waits for the end of the event loop's turn, so that
- * what the turn asked for goes together). Rows still change one by one in the database: a claim is
- * made right before its message goes to the server, an outcome right after it came back.
+ * The outbox writes of this process's sends, grouped: the claims asked for while claim statements
+ * are under way (two at most) go together in the next one, and the outcomes likewise (one at a
+ * time): `claimMany` and `settleMany`, one round trip for many rows. A claim, which its message
+ * waits for, never waits behind outcomes, which nothing waits for. With few messages in flight each
+ * goes alone, at once; with many, a round trip serves them all (a statement waits for the end of
+ * the event loop's turn, so that what the turn asked for goes together). Rows still change one by
+ * one in the database: a claim is made right before its message goes to the server, an outcome
+ * right after it came back.
  */
 
 export interface OutboxWriter {
@@ -22,61 +24,50 @@ interface Pending<T> {
   reject(error: unknown): void;
 }
 
-/** Statements under way at once: a claim never waits behind more than one other statement. */
-const IN_FLIGHT = 2;
-
-export function createOutboxWriter(db: Db, instance: string): OutboxWriter {
-  let claims: (Pending<number | null> & { id: string })[] = [];
-  let outcomes: (Pending<boolean> & { id: string; outcome: Outcome })[] = [];
+/** Requests written together by one statement at a time. */
+function grouped<T, R>(write: (items: T[]) => Promise<R[]>, parallel: number): (item: T) => Promise<R> {
+  let pending: (Pending<R> & { item: T })[] = [];
   let writing = 0;
   let scheduled = false;
-
-  // at the end of this turn of the event loop, so that what the turn asked for goes together
   const schedule = () => {
-    if (scheduled || writing >= IN_FLIGHT || (claims.length === 0 && outcomes.length === 0)) return;
+    if (scheduled || writing >= parallel || pending.length === 0) return;
     scheduled = true;
+    // at the end of this turn of the event loop, so that what the turn asked for goes together
     setImmediate(() => {
       scheduled = false;
-      void write();
+      void flush();
     });
   };
-
-  async function write(): Promise<void> {
-    if (writing >= IN_FLIGHT || (claims.length === 0 && outcomes.length === 0)) return;
+  async function flush(): Promise<void> {
+    if (writing >= parallel || pending.length === 0) return;
     writing++;
-    const c = claims;
-    const o = outcomes;
-    claims = [];
-    outcomes = [];
+    const batch = pending;
+    pending = [];
     try {
-      const { claimed, settled } = await settleAndClaim(
-        db,
-        instance,
-        o,
-        c.map((x) => x.id),
-      );
-      for (const x of c) x.resolve(claimed.get(x.id) ?? null);
-      for (const x of o) x.resolve(settled.has(x.id));
+      const results = await write(batch.map((p) => p.item));
+      for (const [i, p] of batch.entries()) p.resolve(results[i]!);
     } catch (error) {
-      for (const x of [...c, ...o]) x.reject(error);
+      for (const p of batch) p.reject(error);
     } finally {
       writing--;
       schedule();
     }
   }
+  return (item) =>
+    new Promise<R>((resolve, reject) => {
+      pending.push({ item, resolve, reject });
+      schedule();
+    });
+}
 
-  return {
-    claim(id) {
-      return new Promise((resolve, reject) => {
-        claims.push({ id, resolve, reject });
-        schedule();
-      });
-    },
-    settle(id, outcome) {
-      return new Promise((resolve, reject) => {
-        outcomes.push({ id, outcome, resolve, reject });
-        schedule();
-      });
-    },
-  };
+export function createOutboxWriter(db: Db, instance: string): OutboxWriter {
+  const claim = grouped<string, number | null>(async (ids) => {
+    const claimed = await claimMany(db, ids, instance);
+    return ids.map((id) => claimed.get(id) ?? null);
+  }, 2);
+  const settle = grouped<{ id: string; outcome: Outcome }, boolean>(async (outcomes) => {
+    const settled = await settleMany(db, instance, outcomes);
+    return outcomes.map((o) => settled.has(o.id));
+  }, 1);
+  return { claim, settle: (id, outcome) => settle({ id, outcome }) };
 }

@@ -23,6 +23,7 @@ export { previewTemplate, renderMessage } from "./message.js";
 export {
   cancelMailing,
   claim,
+  claimMany,
   countsOf,
   createMailing,
   finishIfDone,
@@ -41,7 +42,7 @@ export {
   requeueForResend,
   sendingInstances,
   settle,
-  settleAndClaim,
+  settleMany,
   writeOutbox,
 } from "./outbox.js";
 export {

@@ -190,7 +190,7 @@ export async function settle(
   return Number(updated.numUpdatedRows) === 1;
 }
 
-/** How a claimed message's send ended, as `settleAndClaim` records it. */
+/** How a claimed message's send ended, as `settleMany` records it. */
 export type Outcome =
   | { state: "sent"; response: string }
   | {
@@ -215,18 +215,34 @@ export async function messagesToSend(db: Db, ids: readonly string[]): Promise<Me
 }
 
 /**
- * Many rows in one round trip: records the outcome of each claimed message in `outcomes` (only a
- * row still `sending` by this instance moves, as `settle`), and claims each of `claims` (exactly
- * one caller gets a row, and only from queued or retry, as `claim`). Each row changes on its own:
- * a crash leaves every one in a single state. Returns the attempts of the rows claimed (after this
- * one) and the ids of the rows settled.
+ * Claims many rows in one round trip, each as `claim` does (exactly one caller gets a row, and only
+ * from queued or retry; each row moves on its own). Returns the attempts, this one included, of
+ * the rows claimed.
  */
-export async function settleAndClaim(
+export async function claimMany(
+  db: Db,
+  ids: readonly string[],
+  instance: string,
+): Promise<Map<string, number>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await sql<{ id: string; attempts: number }>`update mail.messages
+    set state = 'sending', claimed_at = now(), claimed_by = ${instance}, attempts = attempts + 1,
+      updated_at = now()
+    where id = any(${[...ids]}::uuid[]) and state = any(${[...CLAIMABLE_STATES]}::text[])
+    returning id, attempts`.execute(db);
+  return new Map(rows.map((r) => [r.id, r.attempts]));
+}
+
+/**
+ * Records the outcomes of many claimed rows in one round trip, each as `settle` does (only a row
+ * still `sending` by this instance moves, on its own). Returns the ids of the rows that moved.
+ */
+export async function settleMany(
   db: Db,
   instance: string,
   outcomes: readonly { id: string; outcome: Outcome }[],
-  claims: readonly string[],
-): Promise<{ claimed: Map<string, number>; settled: Set<string> }> {
+): Promise<Set<string>> {
+  if (outcomes.length === 0) return new Set();
   const ids: string[] = [];
   const states: string[] = [];
   const errors: (string | null)[] = [];
@@ -247,39 +263,19 @@ export async function settleAndClaim(
     );
     uncounted.push("uncounted" in outcome && outcome.uncounted === true);
   }
-  const { rows } = await sql<{ id: string; attempts: number | null; claimed: boolean }>`with
-    outcome as (
-      select * from unnest(${ids}::uuid[], ${states}::text[], ${errors}::text[], ${responses}::text[],
-        ${uncounted}::boolean[]) as o(id, state, error, response, uncounted)
-    ),
-    settled as (
-      update mail.messages m set
-        state = o.state,
-        updated_at = now(),
-        sent_at = case when o.state = 'sent' then now() else m.sent_at end,
-        smtp_response = case when o.state = 'skipped' then m.smtp_response else o.response end,
-        last_error = case when o.state = 'skipped' then m.last_error else o.error end,
-        skip_reason = case when o.state = 'skipped' then o.error else m.skip_reason end,
-        attempts = case when o.uncounted then greatest(m.attempts - 1, 0) else m.attempts end
-      from outcome o
-      where m.id = o.id and m.state = 'sending' and m.claimed_by = ${instance}
-      returning m.id
-    ),
-    claimed as (
-      update mail.messages set state = 'sending', claimed_at = now(), claimed_by = ${instance},
-        attempts = attempts + 1, updated_at = now()
-      where id = any(${[...claims]}::uuid[]) and state = any(${[...CLAIMABLE_STATES]}::text[])
-      returning id, attempts
-    )
-  select id, attempts, true as claimed from claimed
-  union all select id, null, false from settled`.execute(db);
-  const claimed = new Map<string, number>();
-  const settled = new Set<string>();
-  for (const r of rows) {
-    if (r.claimed) claimed.set(r.id, r.attempts ?? 0);
-    else settled.add(r.id);
-  }
-  return { claimed, settled };
+  const { rows } = await sql<{ id: string }>`update mail.messages m set
+      state = o.state,
+      updated_at = now(),
+      sent_at = case when o.state = 'sent' then now() else m.sent_at end,
+      smtp_response = case when o.state = 'skipped' then m.smtp_response else o.response end,
+      last_error = case when o.state = 'skipped' then m.last_error else o.error end,
+      skip_reason = case when o.state = 'skipped' then o.error else m.skip_reason end,
+      attempts = case when o.uncounted then greatest(m.attempts - 1, 0) else m.attempts end
+    from unnest(${ids}::uuid[], ${states}::text[], ${errors}::text[], ${responses}::text[],
+      ${uncounted}::boolean[]) as o(id, state, error, response, uncounted)
+    where m.id = o.id and m.state = 'sending' and m.claimed_by = ${instance}
+    returning m.id`.execute(db);
+  return new Set(rows.map((r) => r.id));
 }
 
 /** Marks a mailing done once none of its messages has anywhere left to go by itself. */
