@@ -15,7 +15,7 @@ const serviceEnv = { ...commonEnv, ...storageEnv, HEALTH_PORT: env.port(3104) };
 const mailEnv = {
   /** mail jobs at once in this process; send-batch jobs share the SMTP pool's connections. */
   MAIL_CONCURRENCY: env.int({ minimum: 1, maximum: 256, default: 16 }),
-  /** Messages per send-batch job a planning enqueues; never more than MAIL_RATE_PER_SECOND. */
+  /** Messages per send-batch job a planning enqueues; never more than a tenth of MAIL_RATE_PER_SECOND. */
   MAIL_BATCH_SIZE: env.int({ minimum: 1, maximum: 1_000, default: 50 }),
   /** smtp:// (STARTTLS when offered) or smtps:// (TLS from the start), with user:password when needed. */
   SMTP_URL: env.url(["smtp", "smtps"], { default: "smtp://127.0.0.1:1025" }),

@@ -33,8 +33,9 @@ export interface WorkerDeps {
   /** Messages per second across every replica. */
   ratePerSecond: number;
   /**
-   * Messages per send-batch job a planning enqueues (default 50), never more than `ratePerSecond`:
-   * a batch then takes at least about a second at the rate, and a mailing spreads over replicas.
+   * Messages per send-batch job a planning enqueues (default 50), never more than a tenth of
+   * `ratePerSecond` (at least one): a batch then takes at least about a tenth of a second at the
+   * rate, so a mailing spreads over the replicas instead of going to whichever takes jobs first.
    */
   batchSize?: number | undefined;
   /** Runs of one message before a temporary failure is final, and the first retry's delay (doubled each time). */
@@ -46,16 +47,19 @@ export interface MailWorker extends Consumer {}
 /** Messages per send-batch job unless set. */
 export const DEFAULT_BATCH_SIZE = 50;
 
+/** The batch size used: the one set, at most a tenth of the rate, at least one. */
+export const batchSizeFor = (batchSize: number, ratePerSecond: number) =>
+  Math.max(1, Math.min(batchSize, Math.ceil(ratePerSecond / 10)));
+
 /**
  * The consumer of the `mail` queue and what its jobs share in this process: the producers a
- * planning enqueues with, the rate limit (a token
- * bucket in Redis that every replica takes from), and the outbox writer that groups claims and
- * outcomes into few statements.
+ * planning enqueues with, the rate limit (a token bucket in Redis that every replica takes from),
+ * and the outbox writer that groups claims and outcomes into few statements.
  */
 export function createMailWorker(deps: WorkerDeps): MailWorker {
   const producer = createProducer(mailQueue, deps.connection);
   const sendQueue = createSendQueue(deps.connection, {
-    batchSize: Math.min(deps.batchSize ?? DEFAULT_BATCH_SIZE, deps.ratePerSecond),
+    batchSize: batchSizeFor(deps.batchSize ?? DEFAULT_BATCH_SIZE, deps.ratePerSecond),
     retry: deps.retry,
   });
   const redis = createRedis(deps.connection.redisUrl);
