@@ -163,7 +163,7 @@ export function createComposer(dkim?: DkimKey): Composer {
           "Subject",
           PLAIN_TEXT.test(m.subject) ? m.subject : MimeNode.encodeHeaderValue("Subject", m.subject),
         ),
-        line("Message-ID", MimeNode.encodeHeaderValue("Message-ID", m.messageId)),
+        `Message-ID: <${m.messageId.replace(/[\s<>]/g, "")}>`,
         `Date: ${(m.date ?? new Date()).toUTCString().replace(/GMT/, "+0000")}`,
         "MIME-Version: 1.0",
       );

@@ -74,7 +74,8 @@ export function createMailWorker(deps: WorkerDeps): MailWorker {
       redis,
       prefix: deps.connection.prefix,
       ratePerSecond: deps.ratePerSecond,
-      prefetch: deps.transport.connections,
+      // a few round trips' worth of the messages this process has in flight
+      prefetch: deps.transport.connections * 4,
     }),
     outbox: createOutboxWriter(deps.db, deps.instance),
   };
