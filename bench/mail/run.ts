@@ -1,10 +1,12 @@
 /**
  * Mail throughput: N personalised messages (default 10 000) from the outbox to a local SMTP server
- * (bench/mail/sink.mjs, its own process) through the mailer's own code (send-message jobs on the
- * mail queue, pooled SMTP connections), without and with a 40 KB attachment read from storage,
- * against a sender as the seed's Celery tasks would do it (one SMTP connection per message, the
- * message rendered by the same templates), in the same run. Prints messages per second, the
- * mailer process's peak RSS, and duplicates seen by the server (must be 0).
+ * (bench/mail/sink.mjs, its own process) through the mailer's own code (send-batch jobs on the
+ * mail queue as a planned mailing enqueues them, 8 pooled SMTP connections), without and with a
+ * 40 KB attachment read from storage, against a sender as the seed's Celery tasks would do it (one
+ * SMTP connection per message, the message rendered by the same templates), in the same run.
+ * Prints messages per second, the mailer process's peak RSS, the CPU time per message of the
+ * mailer and of the SMTP server, how busy the machine's cores were (other processes included), and
+ * duplicates seen by the server (must be 0).
  *
  *   pnpm exec turbo run build --filter=mailer && pnpm --filter mailer bench [messages] [baselineMessages]
  *
@@ -12,17 +14,21 @@
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { createMailWorker, createTransport, reportAttachments } from "mailer/bench";
-import { mailQueue } from "../../packages/contracts/src/index.js";
+import {
+  createMailWorker,
+  createSendQueue,
+  createTransport,
+  DEFAULT_BATCH_SIZE,
+  reportAttachments,
+} from "mailer/bench";
 import { createDb } from "../../packages/db/src/index.js";
 import { renderMessage, seedDefaults } from "../../packages/mail/src/index.js";
-import { createProducer } from "../../packages/queue/src/index.js";
 import { createFilesystemStorage } from "../../packages/storage/src/index.js";
 import {
   createTestDatabase,
@@ -66,9 +72,27 @@ const nextLine = () =>
 const port = Number((await nextLine()).split(" ")[1]);
 const sinkReport = async () => {
   sink.stdin!.write("report\n");
-  return JSON.parse(await nextLine()) as { total: number; distinct: number; duplicates: number };
+  return JSON.parse(await nextLine()) as {
+    total: number;
+    distinct: number;
+    duplicates: number;
+    cpuMs: number;
+  };
 };
 const sinkReset = () => sink.stdin!.write("reset\n");
+
+/** CPU time of the whole machine (every core, every process) so far, busy and all, in ms; null off Linux. */
+async function machineCpu(): Promise<{ busy: number; all: number } | null> {
+  try {
+    const line = (await readFile("/proc/stat", "utf8")).split("\n")[0]!;
+    const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+    const all = ticks.reduce((a, b) => a + b, 0);
+    const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+    return { busy: ((all - idle) * 1000) / 100, all: (all * 1000) / 100 };
+  } catch {
+    return null;
+  }
+}
 
 // ── the outbox ────────────────────────────────────────────────────────────────────────────────
 const database = await createTestDatabase("bench_mail");
@@ -110,7 +134,7 @@ const context = (i: number) => {
   };
 };
 
-async function outbox(withAttachment: boolean): Promise<string[]> {
+async function outbox(withAttachment: boolean): Promise<{ mailingId: string; ids: string[] }> {
   const mailingId = randomUUID();
   await db
     .insertInto("mail.mailings")
@@ -168,7 +192,7 @@ async function outbox(withAttachment: boolean): Promise<string[]> {
     });
     await db.insertInto("mail.messages").values(rows).execute();
   }
-  return ids;
+  return { mailingId, ids };
 }
 
 // ── the mailer ────────────────────────────────────────────────────────────────────────────────
@@ -180,7 +204,7 @@ const transport = createTransport({ url: `smtp://127.0.0.1:${port}`, poolSize: 8
 const worker = createMailWorker({
   connection: { redisUrl: TEST_REDIS_URL, prefix },
   logger: testLogger("bench"),
-  concurrency: 64,
+  concurrency: 16,
   db,
   transport,
   attachments: reportAttachments(db, storage),
@@ -196,66 +220,49 @@ const worker = createMailWorker({
   ratePerSecond: 100_000,
   retry: { attempts: 3, delayMs: 1_000 },
 });
-const producer = createProducer(mailQueue, { redisUrl: TEST_REDIS_URL, prefix });
+const sendQueue = createSendQueue(
+  { redisUrl: TEST_REDIS_URL, prefix },
+  { batchSize: DEFAULT_BATCH_SIZE, retry: { attempts: 3, delayMs: 1_000 } },
+);
 
 async function runMailer(label: string, withAttachment: boolean) {
   sinkReset();
-  const ids = await outbox(withAttachment);
+  const { mailingId, ids } = await outbox(withAttachment);
   peakRss = process.memoryUsage().rss;
+  const cpuBefore = process.cpuUsage();
+  const machineBefore = await machineCpu();
   const started = performance.now();
-  for (let i = 0; i < ids.length; i += 1_000) {
-    await producer.queue.addBulk(
-      ids.slice(i, i + 1_000).map((messageId) => ({
-        name: "send-message",
-        data: { messageId },
-        opts: { jobId: messageId, attempts: 3, removeOnComplete: true },
-      })),
-    );
-  }
+  await sendQueue.send(ids.map((id) => ({ id })));
+  // the mailer marks the mailing done when its last message is in a final state
   for (;;) {
-    const { n } = (await db
-      .selectFrom("mail.messages")
-      .select((eb) => eb.fn.countAll<number>().as("n"))
-      .where("id", "in", ids.slice(-1))
-      .where("state", "in", ["queued", "sending", "retry"])
-      .executeTakeFirstOrThrow()) as { n: number };
-    const open = await db
-      .selectFrom("mail.messages")
-      .select((eb) => eb.fn.countAll<string>().as("n"))
-      .where("state", "in", ["queued", "sending", "retry"])
+    const { status } = await db
+      .selectFrom("mail.mailings")
+      .select("status")
+      .where("id", "=", mailingId)
       .executeTakeFirstOrThrow();
-    if (Number(open.n) === 0 && Number(n) === 0) break;
-    await new Promise((r) => setTimeout(r, 50));
+    if (status === "done") break;
+    await new Promise((r) => setTimeout(r, 20));
   }
   const seconds = (performance.now() - started) / 1000;
-  const states = await db
-    .selectFrom("mail.messages")
-    .select(["state", (eb) => eb.fn.countAll<string>().as("n")])
-    .where("id", "in", ids.slice(0, 1)) // cheap: one mailing's states below
-    .groupBy("state")
-    .execute();
-  void states;
+  const cpu = process.cpuUsage(cpuBefore);
+  const machineAfter = await machineCpu();
   const report = await sinkReport();
   const sent = await db
     .selectFrom("mail.messages")
     .select((eb) => eb.fn.countAll<string>().as("n"))
-    .where(
-      "mailing_id",
-      "=",
-      (
-        await db
-          .selectFrom("mail.messages")
-          .select("mailing_id")
-          .where("id", "=", ids[0]!)
-          .executeTakeFirstOrThrow()
-      ).mailing_id,
-    )
+    .where("mailing_id", "=", mailingId)
     .where("state", "=", "sent")
     .executeTakeFirstOrThrow();
+  const perMessage = (ms: number) => `${(ms / ids.length).toFixed(2)}`;
+  const machine =
+    machineBefore && machineAfter
+      ? `; the machine's cores ${((100 * (machineAfter.busy - machineBefore.busy)) / (machineAfter.all - machineBefore.all)).toFixed(0)}% busy (all processes)`
+      : "";
   console.log(
     `${label}: ${ids.length} messages in ${seconds.toFixed(2)} s = ${(ids.length / seconds).toFixed(0)} messages/s; ` +
       `sent ${sent.n}, server received ${report.total} (${report.distinct} distinct), duplicates ${report.duplicates}; ` +
-      `peak RSS of the mailer process ${(peakRss / 1048576).toFixed(0)} MB`,
+      `peak RSS of the mailer process ${(peakRss / 1048576).toFixed(0)} MB; CPU per message: mailer ${perMessage((cpu.user + cpu.system) / 1000)} ms, ` +
+      `SMTP sink ${perMessage(report.cpuMs)} ms${machine}`,
   );
   return ids.length / seconds;
 }
@@ -304,7 +311,7 @@ try {
   clearInterval(sampler);
   await worker.close(5_000);
   transport.close();
-  await producer.close();
+  await sendQueue.close();
   await store.close();
   await database.drop();
   await deleteQueueKeys(prefix);

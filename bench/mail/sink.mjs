@@ -1,5 +1,6 @@
 // A local SMTP server that accepts everything and counts messages by Message-ID: the bench's
-// receiving end, in its own process. Prints "ready <port>", then a JSON report per "report" line on stdin.
+// receiving end, in its own process. Prints "ready <port>", then a JSON report per "report" line on
+// stdin (messages, duplicates, and its own CPU time since the last "reset").
 
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
@@ -10,6 +11,7 @@ const { SMTPServer } = createRequire(new URL("../../apps/mailer/package.json", i
 
 const seen = new Map();
 let total = 0;
+let cpuAtReset = process.cpuUsage();
 const server = new SMTPServer({
   authOptional: true,
   disabledCommands: ["STARTTLS", "AUTH"],
@@ -35,10 +37,14 @@ createInterface({ input: process.stdin }).on("line", (line) => {
   if (line === "report") {
     let duplicates = 0;
     for (const n of seen.values()) if (n > 1) duplicates += n - 1;
-    process.stdout.write(`${JSON.stringify({ total, distinct: seen.size, duplicates })}\n`);
+    const cpu = process.cpuUsage(cpuAtReset);
+    process.stdout.write(
+      `${JSON.stringify({ total, distinct: seen.size, duplicates, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`,
+    );
   }
   if (line === "reset") {
     seen.clear();
     total = 0;
+    cpuAtReset = process.cpuUsage();
   }
 });

@@ -13,8 +13,10 @@ const DEFAULT_FROM = "Finanzas <no-reply@finanzas.local>";
 const serviceEnv = { ...commonEnv, ...storageEnv, HEALTH_PORT: env.port(3104) };
 
 const mailEnv = {
-  /** Jobs at once in this process (messages being rendered and sent). */
+  /** mail jobs at once in this process; send-batch jobs share the SMTP pool's connections. */
   MAIL_CONCURRENCY: env.int({ minimum: 1, maximum: 256, default: 16 }),
+  /** Messages per send-batch job a planning enqueues; never more than a tenth of MAIL_RATE_PER_SECOND. */
+  MAIL_BATCH_SIZE: env.int({ minimum: 1, maximum: 1_000, default: 50 }),
   /** smtp:// (STARTTLS when offered) or smtps:// (TLS from the start), with user:password when needed. */
   SMTP_URL: env.url(["smtp", "smtps"], { default: "smtp://127.0.0.1:1025" }),
   /** Pooled SMTP connections per mailer process. */
@@ -34,7 +36,7 @@ const mailEnv = {
     }),
   ),
   MAIL_REPLY_TO: env.optional(address('an address or "Name <address>"')),
-  /** Messages per second, across every mailer replica (the queue's limiter in Redis). */
+  /** Messages per second, across every mailer replica (a token bucket in Redis each message takes from). */
   MAIL_RATE_PER_SECOND: env.int({ minimum: 1, maximum: 100_000, default: 10 }),
   /** How long the whole queue pauses when the server answers 421 or 454 (ms). */
   MAIL_THROTTLE_PAUSE_MS: env.int({ minimum: 100, maximum: 3_600_000, default: 30_000 }),

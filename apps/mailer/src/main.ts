@@ -75,6 +75,7 @@ await runWorkerService({
         attachmentWaitMs: 15_000,
       },
       ratePerSecond: config.MAIL_RATE_PER_SECOND,
+      batchSize: config.MAIL_BATCH_SIZE,
       retry: { attempts: config.MAIL_MAX_ATTEMPTS, delayMs: config.MAIL_RETRY_DELAY_MS },
     });
   },

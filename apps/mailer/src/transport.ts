@@ -1,10 +1,11 @@
-import { Readable } from "node:stream";
-import nodemailer, { type Transporter } from "nodemailer";
+import { createComposer, type DkimKey, type MessageParts } from "./mime.js";
+import { createSmtpPool, type SmtpError } from "./smtp-pool.js";
 
 /*
- * nodemailer behind one small module: messages are composed (and DKIM-signed) here, then handed
- * to a pool of SMTP connections whose own re-queueing is off (maxRequeues 0): what happens to a
- * message after a failure is the outbox's decision. Each send ends in one of four outcomes:
+ * How a message leaves: composed (and DKIM-signed) in one pass (mime.ts), then sent on one of a
+ * fixed number of pooled SMTP connections (smtp-pool.ts), which never re-queue or retry a message
+ * themselves: what happens to a message after a failure is the outbox's decision. Each send ends
+ * in one of four outcomes:
  *
  * - sent: the server answered 2xx to the message's data;
  * - temporary: the server answered 4xx (421 and 454 also ask the whole queue to slow down), or the
@@ -16,19 +17,7 @@ import nodemailer, { type Transporter } from "nodemailer";
  *   the server's reply: it may have been accepted. Never sent again without a person.
  */
 
-export interface OutgoingMessage {
-  from: string;
-  to: string;
-  replyTo?: string | undefined;
-  subject: string;
-  html: string;
-  text: string;
-  /** Without angle brackets. */
-  messageId: string;
-  /** One-click unsubscribe (RFC 8058): List-Unsubscribe and List-Unsubscribe-Post. */
-  unsubscribeUrl?: string | undefined;
-  attachments?: { filename: string; content: Buffer; contentType: string }[];
-}
+export type OutgoingMessage = MessageParts;
 
 export type SendOutcome =
   | { kind: "sent"; response: string }
@@ -36,11 +25,7 @@ export type SendOutcome =
   | { kind: "permanent"; error: string; response: string | null; addressError: boolean }
   | { kind: "unknown"; error: string };
 
-export interface DkimOptions {
-  domainName: string;
-  keySelector: string;
-  privateKey: string;
-}
+export type DkimOptions = DkimKey;
 
 export interface TransportOptions {
   url: string;
@@ -49,18 +34,24 @@ export interface TransportOptions {
   dkim?: DkimOptions | undefined;
 }
 
-export interface MailTransport {
-  send(message: OutgoingMessage): Promise<SendOutcome>;
-  /** Composes the message as it would be sent (DKIM-signed when configured), for tests and benches. */
-  compose(message: OutgoingMessage): Promise<Buffer>;
-  close(): void;
+/** One of the pool's connections, lent to one message at a time. */
+export interface MailConnection {
+  /** Sends a composed message to `to`. */
+  send(raw: Buffer, envelope: { from: string; to: string }): Promise<SendOutcome>;
+  /** Gives the connection back; call it once, whatever happened. */
+  release(): void;
 }
 
-interface SmtpError extends Error {
-  code?: string;
-  responseCode?: number;
-  response?: string;
-  command?: string;
+export interface MailTransport {
+  /** Pooled connections: how many messages may be in flight at once, one per connection. */
+  readonly connections: number;
+  /** The message as it will be sent (DKIM-signed when configured); throws when it cannot be composed. */
+  compose(message: OutgoingMessage): Buffer;
+  /** A connection of the pool once one is free; rejects when `signal` aborts first. */
+  connection(signal?: AbortSignal): Promise<MailConnection>;
+  /** Composes and sends on the next free connection (a message that cannot be composed is a permanent failure). */
+  send(message: OutgoingMessage): Promise<SendOutcome>;
+  close(): void;
 }
 
 /** The outcome of a failed send, given whether the whole message had been handed to the connection. */
@@ -86,57 +77,31 @@ export function classify(error: SmtpError, handedOver: boolean): Exclude<SendOut
   return { kind: "unknown", error: `${text} after the whole message was handed to the server` };
 }
 
-function mailOptions(m: OutgoingMessage) {
-  return {
-    from: m.from,
-    to: m.to,
-    ...(m.replyTo ? { replyTo: m.replyTo } : {}),
-    subject: m.subject,
-    html: m.html,
-    text: m.text,
-    messageId: `<${m.messageId}>`,
-    ...(m.unsubscribeUrl
-      ? {
-          list: { unsubscribe: { url: m.unsubscribeUrl, comment: "Unsubscribe" } },
-          headers: { "List-Unsubscribe-Post": "List-Unsubscribe=One-Click" },
-        }
-      : {}),
-    attachments: m.attachments ?? [],
-  };
-}
-
 const addressOf = (value: string) => value.match(/<([^<>]+)>\s*$/)?.[1] ?? value.trim();
 
 export function createTransport(options: TransportOptions): MailTransport {
-  const composer = nodemailer.createTransport({
-    streamTransport: true,
-    buffer: true,
-    newline: "windows",
-    ...(options.dkim ? { dkim: options.dkim } : {}),
-  });
-  const pool: Transporter = nodemailer.createTransport({
-    pool: true,
-    url: options.url,
-    maxConnections: options.poolSize,
-    maxMessages: Number.POSITIVE_INFINITY,
-    maxRequeues: 0,
-    connectionTimeout: options.timeoutMs,
-    greetingTimeout: options.timeoutMs,
-    socketTimeout: options.timeoutMs,
-    tls: { rejectUnauthorized: !/[?&]tls\.rejectUnauthorized=false/.test(options.url) },
-  } as Parameters<typeof nodemailer.createTransport>[0]);
+  const composer = createComposer(options.dkim);
+  const pool = createSmtpPool({ url: options.url, size: options.poolSize, timeoutMs: options.timeoutMs });
 
-  const compose = async (message: OutgoingMessage): Promise<Buffer> => {
-    const info = (await composer.sendMail(mailOptions(message))) as { message: Buffer };
-    return info.message;
+  const connection = async (signal?: AbortSignal): Promise<MailConnection> => {
+    const lent = await pool.acquire(signal);
+    return {
+      async send(raw, envelope) {
+        const done = await lent.send(raw, { from: addressOf(envelope.from), to: envelope.to });
+        return done.ok ? { kind: "sent", response: done.response } : classify(done.error, done.handedOver);
+      },
+      release: () => lent.release(),
+    };
   };
 
   return {
-    compose,
+    connections: options.poolSize,
+    compose: (message) => composer.compose(message),
+    connection,
     async send(message) {
       let raw: Buffer;
       try {
-        raw = await compose(message);
+        raw = composer.compose(message);
       } catch (error) {
         return {
           kind: "permanent",
@@ -145,26 +110,15 @@ export function createTransport(options: TransportOptions): MailTransport {
           addressError: false,
         };
       }
-      // The raw message as a stream the connection reads: once it has been read to the end, the
-      // server may have the whole message, and a failure from then on is `unknown`.
-      let handedOver = false;
-      const stream = Readable.from([raw], { objectMode: false });
-      stream.once("end", () => {
-        handedOver = true;
-      });
+      const lent = await connection();
       try {
-        const info = (await pool.sendMail({
-          envelope: { from: addressOf(message.from), to: [message.to] },
-          raw: stream,
-        })) as { response?: string };
-        return { kind: "sent", response: info.response ?? "" };
-      } catch (error) {
-        return classify(error as SmtpError, handedOver);
+        return await lent.send(raw, { from: message.from, to: message.to });
+      } finally {
+        lent.release();
       }
     },
     close() {
       pool.close();
-      composer.close();
     },
   };
 }

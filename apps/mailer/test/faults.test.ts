@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
+  messagesOf,
   type RunningMailer,
   startMailer,
   startMailing,
@@ -12,9 +13,9 @@ import { startTestSmtp, type TestSmtp } from "./smtp.js";
 /*
  * Faults injected by a real SMTP server in the middle of mailings: a 421 (the whole queue pauses,
  * then resumes), one recipient refused with 550 5.1.1 (failed, address suppressed), the connection
- * dropped after the whole message was sent (unknown, never sent again), and the server down for a
- * while (retried with backoff until it is back). Every message ends in one final state, and no
- * message is delivered twice.
+ * dropped after the whole message was sent (unknown, never sent again), the server down for a
+ * while (retried with backoff until it is back), and the mailer stopped half-way through a batch.
+ * Every message ends in one final state, and no message is delivered twice.
  */
 
 let world: World;
@@ -180,6 +181,32 @@ describe("SMTP faults", () => {
     expect(mailing.status).toBe("done");
     expect(messages.every((m) => m.state === "sent")).toBe(true);
     expect(Math.max(...messages.map((m) => m.attempts))).toBeGreaterThan(1);
+    expectExactlyOnce(messages);
+  });
+
+  it("stopped in the middle of a mailing, it ends the sends under way, leaves the rest queued, and the next mailer sends them", async () => {
+    smtp.dataDelayMs = 150;
+    const id = await startMailing(world, "custom", { templateId, partnerIds: partners.map((p) => p.id) });
+    await waitForMailing(world, id, 30_000, (states) => states.filter((s) => s === "sent").length >= 3);
+    const started = Date.now();
+    await mailer.close();
+    // the rest of the batch was not waited for (24 messages, 3 connections, 150 ms each)
+    expect(Date.now() - started).toBeLessThan(1_000);
+    const stopped = await messagesOf(world, id);
+    expect(stopped.filter((m) => m.state === "queued").length).toBeGreaterThan(0);
+    // nothing left half-way: neither sending nor unknown
+    expect(stopped.every((m) => m.state === "sent" || m.state === "queued")).toBe(true);
+    smtp.dataDelayMs = 0;
+    mailer = startMailer(world, {
+      smtpUrl: smtp.url,
+      throttlePauseMs: 1_500,
+      retryDelayMs: 300,
+      attempts: 8,
+    });
+    const { mailing, messages } = await waitForMailing(world, id, 60_000);
+    expect(mailing.status).toBe("done");
+    expect(messages.every((m) => m.state === "sent")).toBe(true);
+    expect(messages.every((m) => m.attempts === 1)).toBe(true);
     expectExactlyOnce(messages);
   });
 });

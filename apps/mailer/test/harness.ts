@@ -79,7 +79,10 @@ export interface RunningMailer {
 }
 
 const noAttachments: AttachmentSource = {
-  load: async () => ({ state: "failed", error: "no attachments in this test" }),
+  lookup: async () => ({
+    state: () => ({ failed: "no attachments in this test" }),
+    read: async () => ({ failed: "no attachments in this test" }),
+  }),
 };
 
 /** A mailer consumer in this process, as main.ts builds it. */

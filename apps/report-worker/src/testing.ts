@@ -3,5 +3,5 @@
  * mailer's): exported as `report-worker/testing`, so a test declares `report-worker` as a dev
  * dependency instead of reaching into this app's files. Not used by the service itself.
  */
-export { XLSX_CONTENT_TYPE } from "./jobs/build-report.js";
+export { type BuildDeps, XLSX_CONTENT_TYPE } from "./jobs/build-report.js";
 export { createReportWorker, type WorkerDeps } from "./worker.js";

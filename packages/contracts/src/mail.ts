@@ -359,6 +359,21 @@ export const SendMessageResult = Type.Object({
   state: literals(MESSAGE_STATES),
 });
 
+/** Most messages one send-batch job carries. */
+export const MAX_SEND_BATCH = 1_000;
+
+export const SendBatchPayload = Type.Object(
+  {
+    messageIds: Type.Array(Uuid, { minItems: 1, maxItems: MAX_SEND_BATCH, uniqueItems: true }),
+  },
+  { additionalProperties: false },
+);
+export const SendBatchResult = Type.Object({
+  messages: Type.Integer({ minimum: 0 }),
+  /** How many of them the run left in (or found in, when not claimable) each outbox state. */
+  states: MessageCounts,
+});
+
 export const RunRemindersPayload = Type.Object(
   { requestedBy: Type.Optional(Type.String({ maxLength: 200 })) },
   { additionalProperties: false },

@@ -5,6 +5,8 @@ import {
   PlanMailingResult,
   RunRemindersPayload,
   RunRemindersResult,
+  SendBatchPayload,
+  SendBatchResult,
   SendMessagePayload,
   SendMessageResult,
 } from "./mail.js";
@@ -82,25 +84,32 @@ export const reportsQueue = defineQueue({
 
 /**
  * Consumed by mailer: renders and sends email. Produced by web-api and scheduler (and by the mailer
- * itself: a planned mailing enqueues one send-message per outbox row). The queue is rate limited
- * across every mailer replica (MAIL_RATE_PER_SECOND). Retries of a message are the outbox's
- * decision: a send-message job retries only after a temporary SMTP failure left its row `retry`.
+ * itself: a planned mailing enqueues its outbox rows to send in send-batch jobs). Messages are
+ * rate limited across every mailer replica (MAIL_RATE_PER_SECOND, a token bucket in Redis that
+ * each message takes from). Retries of a message are the outbox's decision: a send job retries only
+ * after a temporary SMTP failure left a row of it `retry`.
  */
 export const mailQueue = defineQueue({
   name: "mail",
   jobs: {
     "plan-mailing": defineJob({
       description:
-        "Choose a mailing's recipients from the synced copy, write one outbox row per recipient (skipped ones with the reason), then enqueue a send-message per row to send; the job id is the mailing id",
+        "Choose a mailing's recipients from the synced copy, write one outbox row per recipient (skipped ones with the reason), then enqueue its rows to send in send-batch jobs; the job id is the mailing id",
       payload: PlanMailingPayload,
       result: PlanMailingResult,
       options: { attempts: 3, backoff: { type: "exponential", delay: 10_000 } },
     }),
     "send-message": defineJob({
       description:
-        "Claim one outbox row (queued or retry) and send it; its statement attachment, when it has one, is a reports build-report child job that finishes first. The job id is the message id",
+        "Claim one outbox row (queued or retry) and send it, as send-batch does for one row (a person's resend). The job id is the message id",
       payload: SendMessagePayload,
       result: SendMessageResult,
+    }),
+    "send-batch": defineJob({
+      description:
+        "Send up to MAX_SEND_BATCH outbox rows, several at once over the pooled SMTP connections, each claimed (queued or retry → sending) right before it goes and its outcome recorded on it; rows no longer claimable are left as they are. When its messages attach statements, the reports build-report jobs of those still to build are its children and finish first",
+      payload: SendBatchPayload,
+      result: SendBatchResult,
     }),
     "run-reminders": defineJob({
       description:

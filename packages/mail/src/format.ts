@@ -3,15 +3,23 @@
  * es_ES, en_US), amounts exact (decimal strings, formatted without passing through a float).
  */
 
+// a mailing renders thousands of messages in a handful of languages: each is resolved once
+const locales = new Map<string, string | null>();
+
 /** The BCP 47 locale of an Odoo language code (es_ES → es-ES); `fallback` when there is none. */
 export function localeOf(lang: string | null | undefined, fallback = "es-ES"): string {
   if (!lang) return fallback;
-  const locale = lang.replace("_", "-").replace(/@.*$/, "");
-  try {
-    return Intl.getCanonicalLocales(locale)[0] ?? fallback;
-  } catch {
-    return fallback;
+  let locale = locales.get(lang);
+  if (locale === undefined) {
+    try {
+      locale = Intl.getCanonicalLocales(lang.replace("_", "-").replace(/@.*$/, ""))[0] ?? null;
+    } catch {
+      locale = null;
+    }
+    if (locales.size > 1_000) locales.clear();
+    locales.set(lang, locale);
   }
+  return locale ?? fallback;
 }
 
 /** The two-letter language of an Odoo language code (es_ES → es). */
@@ -39,6 +47,8 @@ export function formatMoney(amount: unknown, currency: unknown, locale: string, 
 }
 
 const dateFormats = new Map<string, Intl.DateTimeFormat>();
+// the same few dates (as of, due dates) come back in message after message
+const formattedDates = new Map<string, string>();
 
 /** A `YYYY-MM-DD` date in the locale: "long" → "5 de marzo de 2024", "short" → "05/03/2024" (en-US: "03/05/2024"). */
 export function formatDate(
@@ -48,6 +58,9 @@ export function formatDate(
 ): string {
   const text = date instanceof Date ? date.toISOString().slice(0, 10) : typeof date === "string" ? date : "";
   if (!/^\d{4}-\d{2}-\d{2}/.test(text)) return String(date ?? "");
+  const day = text.slice(0, 10);
+  const done = formattedDates.get(`${locale}|${style}|${day}`);
+  if (done !== undefined) return done;
   const key = `${locale}|${style}`;
   let format = dateFormats.get(key);
   if (!format) {
@@ -59,5 +72,8 @@ export function formatDate(
     );
     dateFormats.set(key, format);
   }
-  return format.format(new Date(`${text.slice(0, 10)}T00:00:00Z`));
+  const formatted = format.format(new Date(`${day}T00:00:00Z`));
+  if (formattedDates.size > 10_000) formattedDates.clear();
+  formattedDates.set(`${locale}|${style}|${day}`, formatted);
+  return formatted;
 }

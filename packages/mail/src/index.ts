@@ -23,6 +23,7 @@ export { type PreviewSource, previewTemplate, renderMessage } from "./message.js
 export {
   cancelMailing,
   claim,
+  claimMany,
   countsByMailing,
   countsOf,
   createMailing,
@@ -33,13 +34,17 @@ export {
   listMessages,
   type MailingRecord,
   type MessageRecord,
+  type MessageToSend,
   markPlanned,
   markPlanningFailed,
+  messagesToSend,
   OPEN_STATES,
+  type Outcome,
   recoverStale,
   requeueForResend,
   sendingInstances,
   settle,
+  settleMany,
   writeOutbox,
 } from "./outbox.js";
 export {
@@ -73,6 +78,7 @@ export {
   listTemplates,
   type TemplateInput,
   type TemplateRecord,
+  templatesById,
   updateTemplate,
 } from "./templates.js";
 export {

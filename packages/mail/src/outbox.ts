@@ -190,6 +190,94 @@ export async function settle(
   return Number(updated.numUpdatedRows) === 1;
 }
 
+/** How a claimed message's send ended, as `settleMany` records it. */
+export type Outcome =
+  | { state: "sent"; response: string }
+  | {
+      state: "retry" | "failed" | "unknown";
+      error: string;
+      response?: string | null;
+      /** Not an attempt of the message (the server asked to slow down, nothing was delivered). */
+      uncounted?: boolean;
+    }
+  | { state: "skipped"; reason: string };
+
+/** A message to send with what sending it needs of its mailing. */
+export type MessageToSend = MessageRecord & { mailing_kind: MailingKind };
+
+/** The rows of `ids` (those that still exist), with their mailing's kind: one query. */
+export async function messagesToSend(db: Db, ids: readonly string[]): Promise<MessageToSend[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await sql<MessageToSend>`select m.*, g.kind as mailing_kind
+    from mail.messages m join mail.mailings g on g.id = m.mailing_id
+    where m.id = any(${[...ids]}::uuid[])`.execute(db);
+  return rows;
+}
+
+/**
+ * Claims many rows in one round trip, each as `claim` does (exactly one caller gets a row, and only
+ * from queued or retry; each row moves on its own). Returns the attempts, this one included, of
+ * the rows claimed.
+ */
+export async function claimMany(
+  db: Db,
+  ids: readonly string[],
+  instance: string,
+): Promise<Map<string, number>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await sql<{ id: string; attempts: number }>`update mail.messages
+    set state = 'sending', claimed_at = now(), claimed_by = ${instance}, attempts = attempts + 1,
+      updated_at = now()
+    where id = any(${[...ids]}::uuid[]) and state = any(${[...CLAIMABLE_STATES]}::text[])
+    returning id, attempts`.execute(db);
+  return new Map(rows.map((r) => [r.id, r.attempts]));
+}
+
+/**
+ * Records the outcomes of many claimed rows in one round trip, each as `settle` does (only a row
+ * still `sending` by this instance moves, on its own). Returns the ids of the rows that moved.
+ */
+export async function settleMany(
+  db: Db,
+  instance: string,
+  outcomes: readonly { id: string; outcome: Outcome }[],
+): Promise<Set<string>> {
+  if (outcomes.length === 0) return new Set();
+  const ids: string[] = [];
+  const states: string[] = [];
+  const errors: (string | null)[] = [];
+  const responses: (string | null)[] = [];
+  const uncounted: boolean[] = [];
+  for (const { id, outcome } of outcomes) {
+    ids.push(id);
+    states.push(outcome.state);
+    errors.push(
+      outcome.state === "skipped" ? outcome.reason : outcome.state === "sent" ? null : outcome.error,
+    );
+    responses.push(
+      outcome.state === "sent"
+        ? outcome.response
+        : outcome.state === "skipped"
+          ? null
+          : (outcome.response ?? null),
+    );
+    uncounted.push("uncounted" in outcome && outcome.uncounted === true);
+  }
+  const { rows } = await sql<{ id: string }>`update mail.messages m set
+      state = o.state,
+      updated_at = now(),
+      sent_at = case when o.state = 'sent' then now() else m.sent_at end,
+      smtp_response = case when o.state = 'skipped' then m.smtp_response else o.response end,
+      last_error = case when o.state = 'skipped' then m.last_error else o.error end,
+      skip_reason = case when o.state = 'skipped' then o.error else m.skip_reason end,
+      attempts = case when o.uncounted then greatest(m.attempts - 1, 0) else m.attempts end
+    from unnest(${ids}::uuid[], ${states}::text[], ${errors}::text[], ${responses}::text[],
+      ${uncounted}::boolean[]) as o(id, state, error, response, uncounted)
+    where m.id = o.id and m.state = 'sending' and m.claimed_by = ${instance}
+    returning m.id`.execute(db);
+  return new Set(rows.map((r) => r.id));
+}
+
 /** Marks a mailing done once none of its messages has anywhere left to go by itself. */
 export async function finishIfDone(db: Db, mailingId: string): Promise<boolean> {
   const done = await sql`update mail.mailings set status = 'done', finished_at = now()

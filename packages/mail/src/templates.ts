@@ -13,6 +13,17 @@ export const listTemplates = (db: Db) =>
 export const getTemplate = (db: Db, id: string) =>
   db.selectFrom("mail.templates").selectAll().where("id", "=", id).executeTakeFirst();
 
+/** The templates of `ids` that exist, by id: one query for a batch of messages. */
+export async function templatesById(db: Db, ids: readonly string[]): Promise<Map<string, TemplateRecord>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("mail.templates")
+    .selectAll()
+    .where("id", "in", [...new Set(ids)])
+    .execute();
+  return new Map(rows.map((t) => [t.id, t]));
+}
+
 export interface TemplateInput {
   key: string;
   kind: MailingKind;

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { JobName, PayloadOf, QueueDefinition, ResultOf } from "@finanzas/contracts";
 import type { Logger } from "@finanzas/logger";
 import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
@@ -14,6 +15,12 @@ export interface JobContext {
   maxAttempts: number;
   /** Aborted when the service must stop before the job ends; long jobs check it between steps. */
   signal: AbortSignal;
+  /**
+   * Aborted as soon as the service begins to stop (before `signal`, which comes at the shutdown
+   * deadline): a job made of independent steps (a batch) starts no new step, finishes the ones
+   * under way and throws RunLater, so what is left of it runs again on another worker.
+   */
+  stopping: AbortSignal;
   progress(value: number | object): Promise<void>;
 }
 
@@ -124,6 +131,9 @@ export function createConsumer<Q extends QueueDefinition>(
   >();
   const log = options.logger.child({ queue: definition.name });
   let closing = false;
+  const stopping = new AbortController();
+  // every running job may wait on it, several times over (a batch's messages): no listener limit
+  setMaxListeners(0, stopping.signal);
   const listeners: ((end: JobEnd) => void)[] = [];
   const ended = (job: Job, outcome: JobEnd["outcome"], startedAt: number) => {
     const end: JobEnd = {
@@ -182,6 +192,7 @@ export function createConsumer<Q extends QueueDefinition>(
       maxAttempts: job.opts.attempts ?? 1,
       logger: jobLog,
       signal: abort.signal,
+      stopping: stopping.signal,
       progress: (value) => job.updateProgress(value),
     };
     const started = Date.now();
@@ -247,6 +258,7 @@ export function createConsumer<Q extends QueueDefinition>(
     },
     async close(timeoutMs) {
       closing = true;
+      stopping.abort(new Error("service stopping"));
       await worker.pause(true); // take no new jobs; running ones go on
       const deadline = new Promise<"timeout">((resolve) => setTimeout(resolve, timeoutMs, "timeout").unref());
       const allDone = Promise.allSettled([...running.values()].map((r) => r.done)).then(

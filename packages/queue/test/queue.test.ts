@@ -11,6 +11,7 @@ import {
   type Handlers,
   type JobEnd,
   PayloadError,
+  RunLater,
   redisOptions,
 } from "../src/index.js";
 
@@ -35,15 +36,31 @@ const testQueue = defineQueue({
       payload: Type.Object({ ms: Type.Integer() }),
       result: Type.Object({ slept: Type.Integer() }),
     }),
+    steps: defineJob({
+      description: "takes `steps` steps of 50 ms; a stopping service leaves the rest for the next run",
+      payload: Type.Object({ key: Type.String(), steps: Type.Integer() }),
+      result: Type.Object({ done: Type.Integer() }),
+    }),
   },
   defaultJobOptions: { attempts: 3, backoff: { type: "fixed", delay: 10 } },
 });
+
+/** Steps done per key, across runs (what a batch's rows are to a send-batch job). */
+const stepsDone: Record<string, number> = {};
 
 const runs: Record<string, number> = {};
 const handlers: Handlers<typeof testQueue> = {
   double: async ({ n }, ctx) => {
     runs[ctx.jobId] = (runs[ctx.jobId] ?? 0) + 1;
     return { doubled: n * 2 };
+  },
+  steps: async ({ key, steps }, ctx) => {
+    while ((stepsDone[key] ?? 0) < steps) {
+      if (ctx.stopping.aborted) throw new RunLater(0, "stopping: the steps left run again");
+      await new Promise((r) => setTimeout(r, 50));
+      stepsDone[key] = (stepsDone[key] ?? 0) + 1;
+    }
+    return { done: stepsDone[key] ?? 0 };
   },
   sleep: async ({ ms }, ctx) => {
     await new Promise<void>((resolve) => {
@@ -194,9 +211,40 @@ describe("a queue round trip through real Redis", () => {
   });
 });
 
+describe("a job made of steps when the service stops", () => {
+  it("is told at once (ctx.stopping), finishes its step, and what is left runs again elsewhere", async () => {
+    const producer = createProducer(testQueue, connection);
+    await producer.queue.drain();
+    const consumer = createConsumer(testQueue, handlers, { ...connection, concurrency: 1, logger });
+    const ends: JobEnd[] = [];
+    consumer.observe((end) => ends.push(end));
+    try {
+      const { id } = await producer.add("steps", { key: "a", steps: 40 });
+      await until(() => (stepsDone.a ?? 0) >= 3);
+      const started = Date.now();
+      const { returned } = await consumer.close(30_000);
+      // it did not run to the end (40 steps, 2 s) nor to the deadline (30 s)
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(stepsDone.a).toBeLessThan(40);
+      expect(returned).toEqual([]);
+      expect(ends.map((e) => [e.job, e.outcome])).toEqual([["steps", "returned"]]);
+      expect(["delayed", "waiting"]).toContain(await producer.queue.getJobState(id));
+      const replica = createConsumer(testQueue, handlers, { ...connection, concurrency: 1, logger });
+      await waitForState(producer.queue, id, ["completed"]);
+      await replica.close(1_000);
+      expect(stepsDone.a).toBe(40);
+      expect((await producer.queue.getJob(id))?.returnvalue).toEqual({ done: 40 });
+      // a run handed back that way did not use an attempt
+      expect((await producer.queue.getJob(id))?.attemptsMade).toBe(1);
+    } finally {
+      await producer.close();
+    }
+  });
+});
+
 describe("handler maps", () => {
   it("are checked at boot: a missing or unknown handler is refused with its name", () => {
-    expect(() => assertHandlers(testQueue, { double: handlers.double })).toThrow(/missing sleep/);
+    expect(() => assertHandlers(testQueue, { double: handlers.double })).toThrow(/missing sleep, steps/);
     expect(() => assertHandlers(testQueue, { ...handlers, triple: handlers.double })).toThrow(
       /unknown triple/,
     );

@@ -1,3 +1,7 @@
+/**
+ * An xlsx file as openpyxl, a reader independent of the code that wrote it, sees it: for the tests
+ * of whatever writes or carries workbooks (the report-worker's reports, the mailer's attachments).
+ */
 import { spawnSync } from "node:child_process";
 
 /** The first of $PYTHON, python3, /usr/bin/python3 that can import openpyxl. */

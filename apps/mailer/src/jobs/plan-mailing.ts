@@ -1,14 +1,10 @@
-import {
-  type MailingKind,
-  type mailQueue,
-  type PayloadOf,
-  type ResultOf,
-  reportsQueue,
-} from "@finanzas/contracts";
+import type { MailingKind, mailQueue, PayloadOf, ResultOf } from "@finanzas/contracts";
+import { sql } from "@finanzas/db";
 import type { Db } from "@finanzas/ledger";
-import { requestReport } from "@finanzas/ledger";
+import { normalizeReportParams, reportFileName, requestReport } from "@finanzas/ledger";
 import {
   getMailing,
+  type MailingRecord,
   markPlanned,
   markPlanningFailed,
   planRecipients,
@@ -17,6 +13,7 @@ import {
 } from "@finanzas/mail";
 import type { JobContext } from "@finanzas/queue";
 import { UnrecoverableError } from "@finanzas/queue";
+import type { MessageToQueue, SendQueue } from "../send-queue.js";
 
 export interface PlanSettings {
   reminderMinDays: number;
@@ -26,23 +23,18 @@ export interface PlanSettings {
   messageIdDomain: string;
 }
 
-/** How a planned message is put on the queue: alone, or after the build of its statement. */
-export interface SendQueue {
-  send(messageIds: readonly string[]): Promise<void>;
-  sendAfterReport(messageId: string, reportId: string): Promise<void>;
-}
-
 export interface PlanDeps {
   db: Db;
-  queue: SendQueue;
+  queue: Pick<SendQueue, "send" | "build">;
   settings: PlanSettings;
 }
 
 /**
  * A mailing's planning: its recipients from the synced copy, one outbox row each (skipped ones
- * with the reason), the statement report of each message that attaches one, then a send-message
- * job per queued row (after its report's build when there is one). Safe to run again: rows,
- * reports and jobs already there are kept (unique per mailing and partner; job id = message id).
+ * with the reason), the statement report of each message that attaches one, then the queued rows
+ * in send-batch jobs (a batch after the builds of its statements). Safe to run again: rows, reports
+ * and jobs already there are kept (unique per mailing and partner; a batch's job id is derived from
+ * its messages, a build's is its report id).
  */
 export async function planMailing(
   deps: PlanDeps,
@@ -99,43 +91,11 @@ export async function planMailing(
     }
 
     const attach = settings.attachStatements && (kind === "statement" || kind === "reminder");
-    const alone: string[] = [];
-    for (const message of outbox.queued) {
-      if (!attach) {
-        alone.push(message.id);
-        continue;
-      }
-      let reportId = message.report_id;
-      let build = false;
-      if (!reportId) {
-        const row = await db
-          .selectFrom("mail.messages")
-          .select(["partner_id", "company_id"])
-          .where("id", "=", message.id)
-          .executeTakeFirstOrThrow();
-        const requested = await requestReport(db, {
-          kind: "partner-statement",
-          params: {
-            partnerId: row.partner_id,
-            ...(params.companyId !== undefined ? { companyId: params.companyId } : {}),
-            asOf: mailing.as_of,
-          },
-          requestedBy: mailing.requested_by,
-          fileName: `statement-${row.partner_id}-${mailing.as_of}.xlsx`,
-        });
-        reportId = requested.report.id;
-        build = requested.created;
-        await db
-          .updateTable("mail.messages")
-          .set({ report_id: reportId })
-          .where("id", "=", message.id)
-          .execute();
-      }
-      // a report another request is already building is waited for by the message itself
-      if (build) await deps.queue.sendAfterReport(message.id, reportId);
-      else alone.push(message.id);
-    }
-    await deps.queue.send(alone);
+    await deps.queue.send(
+      attach
+        ? await requestStatements(deps, mailing, params.companyId, outbox.queued)
+        : outbox.queued.map((m) => ({ id: m.id })),
+    );
     await markPlanned(db, mailing.id, "sending", outbox.total, preview);
     return { mailingId: mailing.id, queued: outbox.queued.length, skipped: outbox.skipped };
   } catch (error) {
@@ -146,10 +106,73 @@ export async function planMailing(
   }
 }
 
-/** The child job of a message that attaches a statement. */
-export const reportChild = (reportId: string) => ({
-  definition: reportsQueue,
-  name: "build-report" as const,
-  payload: { reportId },
-  jobId: reportId,
-});
+/**
+ * The statement each queued message attaches: a partner-statement report requested as the API
+ * requests one (`requestReport`, so an identical statement already built from the same data is
+ * reused at once, and an identical one being built is waited for). Returns the messages to queue,
+ * each naming the report whose build it waits for when that build is enqueued with it. Reports a
+ * retried planning finds still queued get their build job again (by its id: never twice).
+ */
+async function requestStatements(
+  deps: PlanDeps,
+  mailing: MailingRecord,
+  companyId: number | undefined,
+  queued: readonly { id: string; report_id: string | null }[],
+): Promise<MessageToQueue[]> {
+  const { db } = deps;
+  const without = new Set(queued.filter((m) => !m.report_id).map((m) => m.id));
+  const partners = without.size
+    ? await db
+        .selectFrom("mail.messages")
+        .select(["id", "partner_id"])
+        .where("mailing_id", "=", mailing.id)
+        .where("report_id", "is", null)
+        .execute()
+    : [];
+  const requested = new Map<string, { reportId: string; build: boolean }>();
+  const todo = partners.filter((p) => without.has(p.id));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(4, todo.length) }, async () => {
+      for (let message = todo[next++]; message; message = todo[next++]) {
+        const params = normalizeReportParams(
+          "partner-statement",
+          {
+            partnerId: message.partner_id,
+            ...(companyId !== undefined ? { companyId } : {}),
+            asOf: mailing.as_of,
+          },
+          mailing.as_of,
+        );
+        const { report, created } = await requestReport(db, {
+          kind: "partner-statement",
+          params,
+          requestedBy: mailing.requested_by,
+          fileName: reportFileName("partner-statement", params, mailing.as_of),
+        });
+        requested.set(message.id, { reportId: report.id, build: created });
+      }
+    }),
+  );
+  if (requested.size) {
+    const ids = [...requested.keys()];
+    await sql`update mail.messages m set report_id = r.report_id
+      from unnest(${ids}::uuid[], ${ids.map((id) => requested.get(id)!.reportId)}::uuid[]) as r(id, report_id)
+      where m.id = r.id`.execute(db);
+  }
+  // reports of an earlier run of this planning (or another request's) not built yet
+  const earlier = queued.filter((m) => m.report_id).map((m) => m.report_id!);
+  if (earlier.length) {
+    const waiting = await db
+      .selectFrom("reports.reports")
+      .select("id")
+      .where("id", "in", [...new Set(earlier)])
+      .where("status", "=", "queued")
+      .execute();
+    await deps.queue.build(waiting.map((r) => r.id));
+  }
+  return queued.map((m) => {
+    const now = requested.get(m.id);
+    return { id: m.id, ...(now?.build ? { buildReport: now.reportId } : {}) };
+  });
+}

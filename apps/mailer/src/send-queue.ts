@@ -1,0 +1,81 @@
+import { createHash } from "node:crypto";
+import { MAX_SEND_BATCH, mailQueue, reportsQueue } from "@finanzas/contracts";
+import { createFlowProducer, createProducer, type QueueConnection } from "@finanzas/queue";
+
+/*
+ * How planned messages reach the queue: in send-batch jobs of `batchSize` messages (a job per
+ * message costs more in Redis and in the worker than sending the message does). A batch whose
+ * messages attach statements being built now is a flow: their build-report jobs are its children,
+ * and it runs once they have ended. A batch's job id is derived from its messages, so planning a
+ * mailing again enqueues nothing twice.
+ */
+
+export interface MessageToQueue {
+  id: string;
+  /** The report this message's statement is being built in, when its build is enqueued now. */
+  buildReport?: string | undefined;
+}
+
+export interface SendQueue {
+  /** Enqueues messages, in the order given, `batchSize` per send-batch job. */
+  send(messages: readonly MessageToQueue[]): Promise<void>;
+  /** Enqueues the builds of reports requested earlier and not built yet (job id = report id: never twice). */
+  build(reportIds: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SendQueueOptions {
+  /** Messages per send-batch job (at most MAX_SEND_BATCH). */
+  batchSize: number;
+  /** Runs of a batch before a temporary failure of its messages is final, and the first retry's delay. */
+  retry: { attempts: number; delayMs: number };
+}
+
+/** The job id of a batch: the same messages give the same id. */
+export const batchJobId = (messageIds: readonly string[]) =>
+  createHash("sha256").update(messageIds.join(",")).digest("hex").slice(0, 40);
+
+/** The child job of a batch whose message attaches a statement being built. */
+export const reportChild = (reportId: string) => ({
+  definition: reportsQueue,
+  name: "build-report" as const,
+  payload: { reportId },
+  jobId: reportId,
+});
+
+export function createSendQueue(connection: QueueConnection, options: SendQueueOptions): SendQueue {
+  const producer = createProducer(mailQueue, connection);
+  const reports = createProducer(reportsQueue, connection);
+  const flows = createFlowProducer(connection);
+  const size = Math.max(1, Math.min(options.batchSize, MAX_SEND_BATCH));
+  const retry = {
+    attempts: options.retry.attempts,
+    backoff: { type: "exponential" as const, delay: options.retry.delayMs },
+  };
+  return {
+    async send(messages) {
+      const batches: MessageToQueue[][] = [];
+      for (let i = 0; i < messages.length; i += size) batches.push(messages.slice(i, i + size));
+      for (let i = 0; i < batches.length; i += 100) {
+        await Promise.all(
+          batches.slice(i, i + 100).map((batch) => {
+            const messageIds = batch.map((m) => m.id);
+            const jobId = batchJobId(messageIds);
+            const builds = batch.flatMap((m) => (m.buildReport ? [reportChild(m.buildReport)] : []));
+            return builds.length === 0
+              ? producer.add("send-batch", { messageIds }, { jobId, ...retry })
+              : flows.add(mailQueue, "send-batch", { messageIds }, { jobId, ...retry }, builds);
+          }),
+        );
+      }
+    },
+    async build(reportIds) {
+      await Promise.all(
+        reportIds.map((reportId) => reports.add("build-report", { reportId }, { jobId: reportId })),
+      );
+    },
+    async close() {
+      await Promise.allSettled([producer.close(), reports.close(), flows.close()]);
+    },
+  };
+}
