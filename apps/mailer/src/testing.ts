@@ -20,7 +20,10 @@ export interface TestMailer {
 }
 
 const noAttachments: AttachmentSource = {
-  load: async () => ({ state: "failed", error: "no statement attachments in this test" }),
+  lookup: async () => ({
+    state: () => ({ failed: "no statement attachments in this test" }),
+    read: async () => ({ failed: "no statement attachments in this test" }),
+  }),
 };
 
 /**
