@@ -27,11 +27,14 @@
  * 15 % of its RSS at 250 000 rows. Exits 1 when one is missed.
  *
  * BENCH_CPU_PROF=<dir> starts the worker under `node --cpu-prof` (the profile lands in <dir> when
- * it stops; `node bench/api/profile.mjs <file>` sums it); BENCH_REPORTS_PYTHON=0 skips the Python run.
+ * it stops; `node bench/api/profile.mjs <file>` sums it); BENCH_WORKER_NODE_ARGS adds node flags
+ * (space-separated) to the worker; BENCH_REPORTS_PYTHON=0 skips the Python run. BENCH_REPORTS_KEEP=1
+ * keeps the generated database and prints its name; BENCH_REPORTS_DATABASE=<name> measures that
+ * database as it is (no generation; it must hold the N items).
  * Python: $PYTHON, else `python3`, else /usr/bin/python3, the first that imports openpyxl and psycopg2.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,6 +53,7 @@ import {
   deleteQueueKeys,
   freePort,
   startProcess,
+  TEST_ADMIN_DATABASE_URL,
   TEST_REDIS_URL,
   testLogger,
   waitForHttpOk,
@@ -269,6 +273,8 @@ async function generate(url: string): Promise<void> {
 
 interface Side {
   label: string;
+  /** Where the memory was at the highest RSS seen (the worker's /metrics), when known. */
+  memory?: string;
   items: number;
   seconds: number;
   peakRssMb: number;
@@ -325,8 +331,12 @@ async function measureWorker(
       QUEUE_PREFIX: prefix,
       HEALTH_PORT: String(port),
       REPORTS_DIR: dir,
+      ...(process.env.REPORT_BATCH_ROWS ? { REPORT_BATCH_ROWS: process.env.REPORT_BATCH_ROWS } : {}),
     },
-    profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+    [
+      ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
+      ...(process.env.BENCH_WORKER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+    ],
   );
   const producer = createProducer(reportsQueue, { redisUrl: TEST_REDIS_URL, prefix });
   try {
@@ -335,9 +345,17 @@ async function measureWorker(
     const cpu = backendCpu(store, database.name);
     await cpu.sample();
     const cpuBefore = cpuSecondsOf(pid);
+    const idleRss = mb(statusKb(pid, "VmRSS"));
+    let highest: { rss: number; text: string } = { rss: 0, text: "" };
+    const sampleMemory = async () => {
+      const m = await memoryOf(port);
+      if (m && m.rss >= highest.rss) highest = m;
+    };
     const day = new Date().toISOString().slice(0, 10);
     const params = normalizeReportParams("general-ledger", { dateFrom: DATE_FROM, dateTo: DATE_TO }, day);
 
+    // no file of an earlier run is reused (a kept database)
+    await store.db.deleteFrom("reports.reports").execute();
     const started = performance.now();
     const { report } = await requestReport(store.db, {
       kind: "general-ledger",
@@ -366,9 +384,11 @@ async function measureWorker(
         peak = Math.max(peak, end);
         await cpu.sample();
         const hwm = statusKb(pid, "VmHWM");
+        await sampleMemory();
         const file = join(dir, record.storage_key!);
         return {
           label: "report-worker (Node, yazl)",
+          memory: `idle before the job ${idleRss} MB; at the highest of its /metrics samples (1 s): ${highest.text}`,
           items: rows,
           seconds,
           peakRssMb: mb(peak),
@@ -388,6 +408,7 @@ async function measureWorker(
       if (now - lastCpuSample > 1000) {
         lastCpuSample = now;
         await cpu.sample();
+        await sampleMemory();
       }
       if (now - started - printed > 10_000) {
         printed = now - started;
@@ -398,12 +419,34 @@ async function measureWorker(
   } finally {
     await producer.close();
     const stopped = await worker.stop("SIGTERM");
+    if (process.env.BENCH_WORKER_OUTPUT) writeFileSync(process.env.BENCH_WORKER_OUTPUT, worker.output());
     if (stopped.code !== 0) log(`  the worker exited ${stopped.code} on SIGTERM:\n${worker.output()}`);
     await deleteQueueKeys(prefix);
     workerFiles.push(dir);
   }
 }
 const workerFiles: string[] = [];
+
+/** The worker's memory from its /metrics (prom-client's default metrics): RSS and where it is. */
+async function memoryOf(port: number): Promise<{ rss: number; text: string } | undefined> {
+  const body = await fetch(`http://127.0.0.1:${port}/metrics`)
+    .then((r) => r.text())
+    .catch(() => "");
+  const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, "m").exec(body)?.[1] ?? Number.NaN);
+  const rss = value("process_resident_memory_bytes");
+  if (!Number.isFinite(rss)) return undefined;
+  const spaces = [...body.matchAll(/^nodejs_heap_space_size_total_bytes\{[^}]*space="(\w+)"[^}]*\} (\S+)/gm)]
+    .filter(([, , v]) => Number(v) >= 1048576)
+    .map(([, space, v]) => `${space} ${Math.round(Number(v) / 1048576)}`)
+    .join(", ");
+  const m = (v: number) => Math.round(v / 1048576);
+  return {
+    rss,
+    text:
+      `RSS ${m(rss)} MB = V8 heap ${m(value("nodejs_heap_size_total_bytes"))} MB (${spaces}; used ${m(value("nodejs_heap_size_used_bytes"))}) ` +
+      `+ external ${m(value("nodejs_external_memory_bytes"))} MB + the rest (code, stacks, native)`,
+  };
+}
 
 async function measurePython(
   python: string,
@@ -491,17 +534,26 @@ try {
 log(
   `general ledger ${DATE_FROM} to ${DATE_TO} over ${fmt(ITEMS)} journal items; node ${process.version}${python ? `, ${python}` : ""}; load average ${uptime()}`,
 );
-const database = await createTestDatabase("bench_reports_gl");
+const reuse = process.env.BENCH_REPORTS_DATABASE;
+const database = reuse
+  ? (() => {
+      const u = new URL(TEST_ADMIN_DATABASE_URL);
+      u.pathname = `/${reuse}`;
+      return { name: reuse, url: u.toString(), drop: async () => {} };
+    })()
+  : await createTestDatabase("bench_reports_gl");
 const url = new URL(database.url);
 url.searchParams.set("application_name", APP);
 const store = createDb({ url: url.toString(), max: 2 });
 let failed = false;
 try {
   const generating = performance.now();
-  await generate(database.url);
-  log(
-    `generated in ${((performance.now() - generating) / 1000).toFixed(1)} s (SQL, with indexes and VACUUM ANALYZE)`,
-  );
+  if (reuse) log(`database ${reuse} as it is (BENCH_REPORTS_DATABASE)`);
+  else await generate(database.url);
+  if (!reuse)
+    log(
+      `generated in ${((performance.now() - generating) / 1000).toFixed(1)} s (SQL, with indexes and VACUUM ANALYZE)`,
+    );
 
   log(`report-worker… (load average ${uptime()})`);
   const ours = await measureWorker(database, store);
@@ -533,6 +585,7 @@ try {
       `| ${s.label} | ${fmt(s.items)} / ${counted[i] === undefined ? "–" : fmt(counted[i]!)} | ${s.seconds.toFixed(1)} | ${fmt(rate(s))} | ${s.peakRssMb} MB${s.hwmMb === null ? "" : ` (VmHWM ${s.hwmMb} MB)`} | ${flat} | ${s.cpuSeconds.toFixed(1)} / ${s.postgresCpuSeconds.toFixed(1)} | ${(s.bytes / 1048576).toFixed(1)} MB |`,
     );
   });
+  for (const s of sides) if (s.memory) log(`${s.label}: ${s.memory}`);
   log("");
 
   const verdict = (ok: boolean, text: string) => {
@@ -559,7 +612,9 @@ try {
   }
 } finally {
   await store.close();
-  await database.drop();
+  if (process.env.BENCH_REPORTS_KEEP === "1" && !reuse)
+    log(`kept the database: BENCH_REPORTS_DATABASE=${database.name} reuses it; drop it when done`);
+  else await database.drop();
   for (const dir of workerFiles) rmSync(dir, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);
