@@ -16,6 +16,8 @@ import { createFilesystemStorage, type Storage } from "@finanzas/storage";
 import {
   createTestDatabase,
   deleteQueueKeys,
+  type PyBook,
+  readWithOpenpyxl,
   startTestOdoo,
   TEST_REDIS_URL,
   type TestDatabase,
@@ -26,7 +28,6 @@ import {
 import { syncOnce } from "etl-worker/testing";
 import type { BuildDeps } from "../src/jobs/build-report.js";
 import { createReportWorker } from "../src/worker.js";
-import { type PyBook, readWithOpenpyxl } from "./openpyxl.js";
 
 export const logger = testLogger("report-worker");
 

@@ -1,8 +1,8 @@
 import { sql } from "@finanzas/db";
 import { aging, inSnapshot, today } from "@finanzas/ledger";
+import type { PyBook, PyCell } from "@finanzas/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataRows, type Harness, startHarness } from "./harness.js";
-import type { PyBook, PyCell } from "./openpyxl.js";
 
 /*
  * Every report kind requested as the API requests it, built by the report-worker from data the

@@ -8,6 +8,7 @@ import { createIndexKeeper } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
 import { createProducer, Queue, type QueueConnection, redisOptions } from "@finanzas/queue";
 import type { ReadinessCheck } from "@finanzas/runtime";
+import { createStorage, type Storage, type StorageConfig } from "@finanzas/storage";
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import type { Redis } from "ioredis";
 import type { Access, AppInstance } from "./app-types.js";
@@ -28,6 +29,7 @@ import { requestLogging } from "./request-logger.js";
 import { authRoutes } from "./routes/auth.js";
 import { financeRoutes } from "./routes/finance.js";
 import { healthRoutes } from "./routes/health.js";
+import { reportRoutes } from "./routes/reports.js";
 import { syncRoutes } from "./routes/sync.js";
 import { userRoutes } from "./routes/users.js";
 import { validatorCompiler } from "./validation.js";
@@ -50,6 +52,9 @@ export type AppConfig = Pick<
   | "CACHE_TTL_SECONDS"
   | "REPORT_STATEMENT_TIMEOUT_MS"
   | "TRUST_PROXY"
+  | "REPORT_MAX_ACTIVE_PER_USER"
+  | "REPORT_DOWNLOAD_URL_SECONDS"
+  | keyof StorageConfig
 >;
 
 export interface AppDeps {
@@ -69,6 +74,8 @@ export interface AppDeps {
    * (default 30 000 ms; 0: only at start and after a Redis reconnect).
    */
   revocationResyncMs?: number;
+  /** Where report files are read; default the storage the configuration chooses (REPORTS_DIR or S3_*). */
+  storage?: Storage;
 }
 
 export interface RouteInfo {
@@ -156,7 +163,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await indexes.ensure();
 
   const etl = createProducer(etlQueue, deps.connection);
-  const otherQueues = [reportsQueue, mailQueue].map(
+  const reports = createProducer(reportsQueue, deps.connection);
+  const storage = deps.storage ?? createStorage(config);
+  const otherQueues = [mailQueue].map(
     (q) =>
       new Queue(q.name, {
         connection: redisOptions(deps.connection.redisUrl, "producer"),
@@ -164,7 +173,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       }),
   );
   for (const q of otherQueues) q.on("error", () => {});
-  const queues = [etl.queue, ...otherQueues];
+  const queues = [etl.queue, reports.queue, ...otherQueues];
   const metrics = createMetrics(queues);
   const cache = createReadCache({
     redis: deps.redis,
@@ -182,7 +191,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   app.addHook("onClose", async () => {
     await cache.close();
-    await Promise.allSettled([etl.close(), ...otherQueues.map((q) => q.close())]);
+    await Promise.allSettled([etl.close(), reports.close(), ...otherQueues.map((q) => q.close())]);
   });
 
   registerMetrics(app, metrics);
@@ -258,6 +267,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     reportStatementTimeoutMs: config.REPORT_STATEMENT_TIMEOUT_MS,
   });
   await syncRoutes(app, { ...mountDeps, db, etl, redis: deps.redis });
+  await reportRoutes(app, {
+    ...mountDeps,
+    db,
+    reports,
+    storage,
+    maxActivePerUser: config.REPORT_MAX_ACTIVE_PER_USER,
+    downloadUrlSeconds: config.REPORT_DOWNLOAD_URL_SECONDS,
+  });
   await registerAdminQueues(app, {
     queues,
     db,

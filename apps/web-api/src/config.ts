@@ -1,4 +1,5 @@
 import { ConfigError, commonEnv, env, loadConfig, type Static, Type } from "@finanzas/config";
+import { storageConfigProblems, storageEnv } from "@finanzas/storage";
 
 export const ConfigSchema = Type.Object({
   ...commonEnv,
@@ -36,6 +37,12 @@ export const ConfigSchema = Type.Object({
   /** How long one statement of the aging report or the dashboard may run before PostgreSQL stops it (503). */
   REPORT_STATEMENT_TIMEOUT_MS: env.int({ minimum: 100, maximum: 3_600_000, default: 30_000 }),
   TRUST_PROXY: env.bool({ default: false }),
+  /** Report files: the directory or bucket the report-worker writes (downloads are served from it). */
+  ...storageEnv,
+  /** Reports one user may have queued or running at once; one more is a 429. */
+  REPORT_MAX_ACTIVE_PER_USER: env.int({ minimum: 1, maximum: 1_000, default: 3 }),
+  /** Lifetime of a presigned download URL when reports are in an S3 bucket (s). */
+  REPORT_DOWNLOAD_URL_SECONDS: env.int({ minimum: 10, maximum: 604_800, default: 300 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -55,6 +62,7 @@ export function checkConfig(config: Config): Config {
       "JWT_SECRET is required with NODE_ENV=production: expected at least 32 random characters (e.g. `openssl rand -base64 48`)",
     );
   }
+  problems.push(...storageConfigProblems(config));
   if ((config.ADMIN_EMAIL === undefined) !== (config.ADMIN_PASSWORD === undefined)) {
     problems.push("ADMIN_EMAIL and ADMIN_PASSWORD go together: set both or neither");
   }

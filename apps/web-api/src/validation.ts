@@ -30,3 +30,37 @@ export function validatorCompiler(): FastifySchemaCompiler<unknown> {
   const json = ajvFor(false);
   return ({ schema, httpPart }) => (httpPart === "body" ? json : text).compile(schema as object) as never;
 }
+
+const schemaCheckers = new WeakMap<object, ReturnType<Ajv["compile"]>>();
+let bodyAjv: Ajv | undefined;
+
+/**
+ * Checks a part of a JSON body against a schema chosen at run time (a report's parameters by its
+ * kind) with the same rules as the route schemas, and names each bad field under `prefix`
+ * (`body.params.dateFrom`), as Fastify's own validation errors do.
+ */
+export function fieldErrors(
+  schema: object,
+  value: unknown,
+  prefix: string,
+): { field: string; message: string }[] {
+  bodyAjv ??= ajvFor(false);
+  let check = schemaCheckers.get(schema);
+  if (!check) {
+    check = bodyAjv.compile(schema);
+    schemaCheckers.set(schema, check);
+  }
+  if (check(value)) return [];
+  return (check.errors ?? []).map((e) => {
+    const params = e.params as { missingProperty?: string; additionalProperty?: string };
+    const leaf = params.missingProperty ?? params.additionalProperty;
+    const path = e.instancePath.replace(/^\//, "").replace(/\//g, ".");
+    const field = [prefix, path, leaf].filter(Boolean).join(".");
+    const message = params.additionalProperty
+      ? "is not an accepted field"
+      : params.missingProperty
+        ? "is required"
+        : (e.message ?? "is invalid");
+    return { field, message };
+  });
+}

@@ -4,6 +4,7 @@ import type { Role } from "@finanzas/contracts";
 import { createDb, type Db } from "@finanzas/db";
 import type { Logger } from "@finanzas/logger";
 import { createRedis } from "@finanzas/queue";
+import type { Storage } from "@finanzas/storage";
 import {
   createTestDatabase,
   deleteQueueKeys,
@@ -58,6 +59,8 @@ export async function startTestApp(
     rateLimitSyncMs?: number;
     /** Instead of the suite's (silent unless TEST_LOG_LEVEL) logger. */
     logger?: Logger;
+    /** Where report files are read (default: REPORTS_DIR of the test configuration). */
+    storage?: Storage;
   } = {},
 ): Promise<TestApp> {
   const testDb = options.testDb ?? (await createTestDatabase(`web_api_${label}`));
@@ -75,6 +78,7 @@ export async function startTestApp(
     connection: { redisUrl: TEST_REDIS_URL, prefix },
     now: () => (frozen ? clock.now : Date.now()),
     ...(options.rateLimitSyncMs === undefined ? {} : { rateLimitSyncMs: options.rateLimitSyncMs }),
+    ...(options.storage ? { storage: options.storage } : {}),
   });
   const app = built.app;
   const login = async (email: string) => {

@@ -40,6 +40,7 @@ import {
   SyncRunQuery,
   SyncState,
 } from "./http-sync.js";
+import { Report, ReportAccepted, ReportCreate, ReportFile, ReportListQuery, ReportPage } from "./reports.js";
 
 export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
 
@@ -281,6 +282,51 @@ export const apiRoutes = defineRoutes({
     access: SYNCERS,
     body: SyncRecordsBody,
     response: { 202: SyncRecordsAccepted },
+  },
+  createReport: {
+    method: "POST",
+    url: "/api/v1/reports",
+    summary: "Request an Excel report; an identical one built from the same synced data is returned at once",
+    tag: "reports",
+    access: ALL,
+    body: ReportCreate,
+    response: { 202: ReportAccepted },
+  },
+  listReports: {
+    method: "GET",
+    url: "/api/v1/reports",
+    summary: "Your reports, newest first (admins see everyone's)",
+    tag: "reports",
+    access: ALL,
+    querystring: ReportListQuery,
+    response: { 200: ReportPage },
+  },
+  getReport: {
+    method: "GET",
+    url: "/api/v1/reports/:id",
+    summary: "A report: status, progress, rows, size, expiry, download link when done",
+    tag: "reports",
+    access: ALL,
+    params: UuidParams,
+    response: { 200: Report },
+  },
+  downloadReport: {
+    method: "GET",
+    url: "/api/v1/reports/:id/file",
+    summary: "The report's workbook (or a redirect to the object store's presigned URL)",
+    tag: "reports",
+    access: ALL,
+    params: UuidParams,
+    response: { 200: ReportFile },
+  },
+  deleteReport: {
+    method: "DELETE",
+    url: "/api/v1/reports/:id",
+    summary: "Cancel a queued or running report, or delete a finished one and its file",
+    tag: "reports",
+    access: ALL,
+    params: UuidParams,
+    response: { 204: NoContent },
   },
 });
 

@@ -132,3 +132,62 @@ export const CleanupReportsPayload = Type.Object(
   { additionalProperties: false },
 );
 export const CleanupReportsResult = Type.Object({ deleted: Type.Integer() });
+
+// ── HTTP ──────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * `POST /api/v1/reports`: `{ kind, params }`. The server checks `params` against the kind's own
+ * schema (REPORT_PARAMS) and names each bad field (`body.params.dateFrom`); clients get the
+ * per-kind type.
+ */
+export const ReportCreate = Type.Unsafe<ReportRequest>(
+  Type.Object(
+    {
+      kind: Type.Union(
+        REPORT_KINDS.map((k) => Type.Literal(k)),
+        { description: "aged-balance, general-ledger, trial-balance, invoice-register or partner-statement" },
+      ),
+      params: Type.Object(
+        {},
+        {
+          additionalProperties: true,
+          description:
+            "The kind's parameters (camelCase): aged-balance { type, asOf?, companyId?, partnerIds? }; general-ledger { dateFrom, dateTo, companyId?, accountIds?, partnerId?, journalIds?, includeDraft? }; trial-balance { dateFrom, dateTo, companyId? }; invoice-register: the invoice list's filters; partner-statement { partnerId, companyId?, dateFrom?, dateTo?, asOf? }",
+        },
+      ),
+    },
+    { additionalProperties: false, title: "ReportRequest" },
+  ),
+);
+
+export const ReportAccepted = Type.Object({
+  reportId: Type.String({ format: "uuid" }),
+  status: Type.Union(REPORT_STATUSES.map((s) => Type.Literal(s))),
+  reused: Type.Boolean({
+    description:
+      "true: an identical report built from the same synced data was found (already done, or under way)",
+  }),
+});
+
+export const ReportListQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Union(REPORT_STATUSES.map((s) => Type.Literal(s)))),
+    kind: Type.Optional(Type.Union(REPORT_KINDS.map((k) => Type.Literal(k)))),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: "^[A-Za-z0-9_-]+$" })),
+  },
+  { additionalProperties: false },
+);
+
+export const ReportPage = Type.Object(
+  {
+    items: Type.Array(Report),
+    next: Type.Union([Type.String(), Type.Null()], {
+      description: "Cursor of the next page; null on the last",
+    }),
+  },
+  { title: "ReportPage" },
+);
+
+/** The workbook itself (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet). */
+export const ReportFile = Type.String({ format: "binary", description: "The .xlsx workbook" });

@@ -98,8 +98,9 @@ const w3cdtf = (date: Date) => `${date.toISOString().slice(0, 19)}Z`;
 
 /** docProps/core.xml: title, subject, creator, created (OPC core properties, part 2 §11). */
 export function coreXml(props: DocumentProperties): string {
-  if (Number.isNaN(props.created.getTime()))
+  if (Number.isNaN(props.created.getTime())) {
     throw new RangeError("document property created is an invalid Date");
+  }
   const created = w3cdtf(props.created);
   return (
     `${XML_HEAD}<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties"` +

@@ -86,8 +86,9 @@ function columnEncoder(column: ColumnSpec, index: number): CellEncoder {
       let lastSerial = 0;
       return (value, row, s) => {
         if (value === null || value === undefined) return empty(h, row, s);
-        if (typeof value === "string" && value === lastText)
+        if (typeof value === "string" && value === lastText) {
           return `${open}${row}${h[s]}><v>${lastSerial}</v></c>`;
+        }
         const serial = dateSerial(value);
         if (typeof value === "string") {
           lastText = value;
@@ -107,8 +108,9 @@ function columnEncoder(column: ColumnSpec, index: number): CellEncoder {
         if (typeof value === "string") return `${open}${row}${h[s]}><v>${decimalText(value)}</v></c>`;
         if (isDecimalCell(value)) {
           const own = byDecimals[checkDecimals(value.decimals, describe(value))]!;
-          if (typeof value.value !== "string")
+          if (typeof value.value !== "string") {
             throw new TypeError(`${describe(value)}: value must be a decimal string`);
+          }
           return `${open}${row}${own[s]}><v>${decimalText(value.value)}</v></c>`;
         }
         if (type === "percent" && (typeof value === "number" || typeof value === "bigint")) {
@@ -156,8 +158,9 @@ export class RowEncoder {
     this.colsXml = `<cols>${columns
       .map((c, i) => {
         const width = c.width ?? DEFAULT_WIDTH;
-        if (!(width > 0 && width <= 255))
+        if (!(width > 0 && width <= 255)) {
           throw new RangeError(`column "${c.header}": width must be in (0, 255]`);
+        }
         return `<col min="${i + 1}" max="${i + 1}" width="${width}" customWidth="1"/>`;
       })
       .join("")}</cols>`;
@@ -207,9 +210,10 @@ export class RowEncoder {
   }
 
   /** A title row (report title, the filters used): text from column A on; the first is larger. */
-  static titleRow(texts: readonly string[], row: number, first: boolean): string {
+  static titleRow(texts: readonly (string | null | undefined)[], row: number, first: boolean): string {
     let cells = "";
     texts.forEach((text, i) => {
+      if (text === null || text === undefined) return;
       cells += textCell(
         `<c r="${columnLetters(i)}${row}"${first ? ` s="${TITLE_STYLE}"` : ""}`,
         String(text),

@@ -17,7 +17,7 @@ function truncate(name: string, max: number): string {
   return chars.length <= max ? name : chars.slice(0, max).join("");
 }
 
-/** `name` with forbidden characters replaced by "-", trimmed, cut to 31 characters; "Sheet" if nothing is left. */
+/** `name` with forbidden characters replaced by "-", trimmed, cut to 31 characters; "Sheet" if empty. */
 export function cleanSheetName(name: string): string {
   let clean = truncate(name.replace(FORBIDDEN, "-").trim(), MAX_SHEET_NAME);
   clean = clean.replace(/^'+|'+$/g, "").trim();

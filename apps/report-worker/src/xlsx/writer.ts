@@ -1,11 +1,11 @@
 /**
  * A streaming .xlsx writer for reports of millions of rows at flat memory.
  *
- * Each row becomes its `<row>` XML at once and is appended to a string chunk; every ~64 KB the chunk
- * is written to the zip entry of the sheet (`xl/worksheets/sheetN.xml`), which deflates it on the
- * way to `output`. Nothing per row is kept: text is inline (no shared-string table), styles are a
- * fixed table, and the few things known only at the end (sheet names, autofilter ranges) are a line
- * per sheet.
+ * Each row becomes its `<row>` XML at once and is appended to a string chunk; every ~512 KB the
+ * chunk goes to the zip entry of the sheet (`xl/worksheets/sheetN.xml`), which deflates it on the
+ * way to `output` (zip.ts). Nothing per row is kept: text is inline (no shared-string table),
+ * styles are a fixed table, and the few things known only at the end (sheet names, autofilter
+ * ranges) are a line per sheet.
  *
  *   const wb = createXlsxWriter(output, { title, creator, created });
  *   const sheet = wb.addSheet({ name: "General ledger", columns, titleRows });
@@ -16,15 +16,9 @@
  * `addRow` resolves at once unless the zip or `output` is full (back-pressure); after each chunk,
  * and at least every YIELD_EVERY_ROWS rows, it waits one turn of the event loop, so a long report
  * never starves timers (a BullMQ lock renewal) even when the output keeps up.
- *
- * The zip is yazl: it streams each entry through zlib's deflate (in the thread pool, beside the
- * JavaScript building rows), switches to ZIP64 by itself past 4 GiB, and pipes to `output` with
- * stream back-pressure.
  */
 import type { Writable } from "node:stream";
-import { PassThrough } from "node:stream";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { ZipFile } from "yazl";
 import {
   appXml,
   contentTypesXml,
@@ -39,6 +33,7 @@ import {
 import { type ColumnSpec, RowEncoder, type RowValues } from "./rows.js";
 import { cleanSheetName, SheetNames } from "./sheet-names.js";
 import { type RowStyle, stylesXml } from "./styles.js";
+import { type ZipEntry, ZipWriter } from "./zip.js";
 
 export type { CellValue, DecimalCell } from "./cells.js";
 export type { DocumentProperties } from "./parts.js";
@@ -47,16 +42,20 @@ export type { ColumnType } from "./styles.js";
 
 /** Excel's rows per sheet. */
 export const EXCEL_MAX_ROWS = 1_048_576;
-/** Rows are sent to the zip in chunks of about this many characters. */
-const CHUNK_CHARS = 64 * 1024;
+/**
+ * Rows go to the zip in chunks of about this many characters, each one deflate job. Starting a
+ * job costs this thread a fixed 0.1–0.6 ms (zlib's set-up, measured), so chunks are large: at
+ * 128 KB that was up to a third of this thread's time, at 512 KB under a tenth.
+ */
+const CHUNK_CHARS = 512 * 1024;
 /** The most rows written without a turn of the event loop. */
 export const YIELD_EVERY_ROWS = 2048;
-/** What a sheet's entry stream buffers before addRow waits for the zip. */
-const ENTRY_HIGH_WATER_MARK = 256 * 1024;
 
 export interface XlsxWriterOptions extends DocumentProperties {
-  /** Deflate level 0–9; default 6 (zlib's own default: most of the size gain, a third of level 9's time). */
+  /** Deflate level 0–9; default 6, zlib's own default. */
   compressionLevel?: number;
+  /** Sizes and offsets from which ZIP64 records are written; default 4 GiB − 1, lowered only by tests. */
+  zip64Above?: number;
 }
 
 export interface SheetOptions {
@@ -64,7 +63,7 @@ export interface SheetOptions {
   name: string;
   columns: readonly ColumnSpec[];
   /** Rows above the header: the report's title (first row, larger), then e.g. the filters used. */
-  titleRows?: readonly (readonly string[])[];
+  titleRows?: readonly (readonly (string | null | undefined)[])[];
   /** Keep the title and header rows in view while scrolling; default true. */
   freezeHeader?: boolean;
   /** Filter buttons on the header over the rows written (trailing `total` rows excepted); default true. */
@@ -77,7 +76,7 @@ export interface SheetOptions {
 }
 
 export interface RowOptions {
-  /** bold: the whole row bold; subtotal: bold with a rule above; total: bold, rule above, double rule below. */
+  /** bold: the row in bold; subtotal: bold, a rule above; total: bold, a rule above, a double rule below. */
   style?: Exclude<RowStyle, "normal">;
 }
 
@@ -90,8 +89,9 @@ export interface XlsxSheet {
   readonly rows: number;
   /**
    * Writes one row: an array in column order, or an object read by each column's `key`. Resolves
-   * at once unless the output is behind; a value that does not fit its column rejects and writes
-   * nothing of the row.
+   * at once, or after a turn of the event loop when a chunk went to the zip, or when the output has
+   * caught up if it is behind. A value that does not fit its column rejects and writes nothing of
+   * the row.
    */
   addRow(values: RowValues, options?: RowOptions): Promise<void>;
   /** Closes the sheet; resolves when the zip has taken all of it. */
@@ -121,53 +121,35 @@ export function createXlsxWriter(output: Writable, options: XlsxWriterOptions): 
 }
 
 class WorkbookWriter implements XlsxWorkbook {
-  readonly zip = new ZipFile();
+  readonly zip: ZipWriter;
   readonly entries: SheetEntry[] = [];
   readonly names = new SheetNames();
-  readonly entryOptions: { mtime: Date; compressionLevel: number; forceDosTimestamp: boolean };
-  failure: Error | undefined;
-  private readonly onFailure = new Set<(error: Error) => void>();
   private open: SheetWriter | undefined;
   private finishing = false;
-  private outputFinished = false;
 
-  constructor(
-    private readonly output: Writable,
-    options: XlsxWriterOptions,
-  ) {
+  constructor(output: Writable, options: XlsxWriterOptions) {
     const level = options.compressionLevel ?? 6;
-    if (!Number.isInteger(level) || level < 0 || level > 9)
+    if (!Number.isInteger(level) || level < 0 || level > 9) {
       throw new RangeError("compressionLevel must be 0–9");
-    // The UT extra field is left out (forceDosTimestamp): nothing reads it in a workbook, and it
-    // keeps the entries exactly as Office writes them.
-    this.entryOptions = { mtime: options.created, compressionLevel: level, forceDosTimestamp: true };
+    }
     const core = coreXml(options);
-
-    const fail = (error: Error) => this.fail(error);
-    this.zip.on("error", fail);
-    this.zip.outputStream.on("error", fail);
-    output.on("error", fail);
-    output.on("finish", () => {
-      this.outputFinished = true;
+    this.zip = new ZipWriter(output, {
+      level,
+      mtime: options.created,
+      ...(options.zip64Above === undefined ? {} : { zip64Above: options.zip64Above }),
     });
-    output.on("close", () => {
-      if (!this.outputFinished)
-        this.fail(new Error("the output was closed before the workbook was finished"));
-    });
-    this.zip.outputStream.pipe(output);
-
     // The parts known from the start go first; those that list the sheets are written by finish().
-    this.addPart("_rels/.rels", rootRelsXml());
-    this.addPart("docProps/core.xml", core);
-    this.addPart("xl/styles.xml", stylesXml());
+    this.zip.addFile("_rels/.rels", rootRelsXml());
+    this.zip.addFile("docProps/core.xml", core);
+    this.zip.addFile("xl/styles.xml", stylesXml());
+  }
+
+  get failure(): Error | undefined {
+    return this.zip.failure;
   }
 
   get sheetNames(): readonly string[] {
     return this.entries.map((e) => e.name);
-  }
-
-  addPart(path: string, xml: string): void {
-    this.zip.addBuffer(Buffer.from(xml, "utf8"), path, this.entryOptions);
   }
 
   addSheet(options: SheetOptions): XlsxSheet {
@@ -184,41 +166,15 @@ class WorkbookWriter implements XlsxWorkbook {
   async finish(): Promise<void> {
     if (this.finishing) throw new Error("finish() was called already");
     if (this.failure) throw this.failure;
-    if (this.open) await this.open.end();
     if (this.entries.length === 0) throw new Error("a workbook needs at least one sheet");
     this.finishing = true;
+    if (this.open) await this.open.end();
     const names = this.entries.map((e) => e.name);
-    this.addPart("xl/workbook.xml", workbookXml(this.entries));
-    this.addPart("xl/_rels/workbook.xml.rels", workbookRelsXml(this.entries.length));
-    this.addPart("docProps/app.xml", appXml(names));
-    this.addPart("[Content_Types].xml", contentTypesXml(this.entries.length));
-    this.zip.end();
-    if (!this.outputFinished) await this.waitFor(this.output, "finish");
-  }
-
-  fail(error: Error): void {
-    if (this.failure) return;
-    this.failure = error;
-    for (const reject of this.onFailure) reject(error);
-    this.onFailure.clear();
-  }
-
-  /** Resolves on `event` from `emitter`, rejects if the workbook fails first. */
-  waitFor(emitter: NodeJS.EventEmitter, event: string): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      const done = () => {
-        emitter.off(event, done);
-        this.onFailure.delete(failed);
-        resolve();
-      };
-      const failed = (error: Error) => {
-        emitter.off(event, done);
-        reject(error);
-      };
-      emitter.on(event, done);
-      this.onFailure.add(failed);
-    });
+    this.zip.addFile("xl/workbook.xml", workbookXml(this.entries));
+    this.zip.addFile("xl/_rels/workbook.xml.rels", workbookRelsXml(this.entries.length));
+    this.zip.addFile("docProps/app.xml", appXml(names));
+    this.zip.addFile("[Content_Types].xml", contentTypesXml(this.entries.length));
+    await this.zip.finish();
   }
 }
 
@@ -227,14 +183,14 @@ class SheetWriter implements XlsxSheet {
   readonly names: string[] = [];
   rows = 0;
   private readonly encoder: RowEncoder;
-  private readonly titleRows: readonly (readonly string[])[];
+  private readonly titleRows: readonly (readonly (string | null | undefined)[])[];
   private readonly headerRow: number;
   private readonly maxRows: number;
   private readonly freezeHeader: boolean;
   private readonly autoFilter: boolean;
   private readonly baseName: string;
   private entry!: SheetEntry;
-  private stream!: PassThrough;
+  private zipEntry!: ZipEntry;
   private chunk = "";
   /** The last row number written in the current part. */
   private row = 0;
@@ -281,7 +237,8 @@ class SheetWriter implements XlsxSheet {
       return Promise.reject(error);
     }
     if (full) {
-      this.closePart();
+      // Its failure, if any, is the zip's and rejects the next call.
+      this.closePart().catch(() => {});
       this.openPart(this.wb.names.claim(this.baseName, this.names.length + 1));
     }
     this.chunk += xml;
@@ -289,14 +246,13 @@ class SheetWriter implements XlsxSheet {
     if (options?.style !== "total") this.filterEnd = row;
     this.rows++;
     if (this.chunk.length >= CHUNK_CHARS) {
-      const room = this.stream.write(this.chunk);
+      const room = this.zipEntry.write(this.chunk);
       this.chunk = "";
       this.sinceYield = 0;
-      if (!room) return this.wb.waitFor(this.stream, "drain");
-      // A turn of the event loop after each chunk even when the zip has room: zlib's deflate runs
-      // in the thread pool and hands each piece back through a callback on this thread, so
-      // letting that callback in now keeps deflate busy while the next rows are built (deflate,
-      // not building rows, is what bounds the rate).
+      if (!room) return this.zipEntry.room();
+      // A turn of the event loop after each chunk even when the zip has room: the deflate jobs
+      // run in the thread pool and come back through callbacks on this thread, and letting them
+      // in now writes their output and keeps the pool busy while the next rows are built.
       return nextTurn();
     }
     if (++this.sinceYield >= YIELD_EVERY_ROWS) {
@@ -310,10 +266,7 @@ class SheetWriter implements XlsxSheet {
     if (this.ended) return Promise.reject(new Error(`sheet "${this.name}" has ended already`));
     this.ended = true;
     this.onEnd();
-    const stream = this.stream;
-    this.closePart();
-    // 'end': the zip has read the whole part (it is the entry being deflated now).
-    return stream.readableEnded ? DONE : this.wb.waitFor(stream, "end");
+    return this.closePart();
   }
 
   /** Starts worksheet part `name`: its entry in the zip, then the XML up to and including the header row. */
@@ -322,8 +275,7 @@ class SheetWriter implements XlsxSheet {
     this.entry = { name };
     this.wb.entries.push(this.entry);
     this.names.push(name);
-    this.stream = new PassThrough({ highWaterMark: ENTRY_HIGH_WATER_MARK });
-    this.wb.zip.addReadStream(this.stream, sheetPath(index), this.wb.entryOptions);
+    this.zipEntry = this.wb.zip.openEntry(sheetPath(index));
 
     const h = this.headerRow;
     // CT_Worksheet (ECMA-376 part 1 §18.3.1.99) fixes the order of its children: sheetPr,
@@ -350,8 +302,11 @@ class SheetWriter implements XlsxSheet {
     this.filterEnd = h;
   }
 
-  /** Ends the current part: the rest of its XML after the rows, and the end of its zip entry. */
-  private closePart(): void {
+  /**
+   * Ends the current part: the rest of its XML after the rows, and the end of its zip entry.
+   * Resolves when all of it is in the output.
+   */
+  private closePart(): Promise<void> {
     let tail = "</sheetData>";
     if (this.autoFilter) {
       // The header and the data rows of this part (just the header when it has none). Total rows
@@ -362,7 +317,8 @@ class SheetWriter implements XlsxSheet {
     }
     tail +=
       '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>';
-    this.stream.end(this.chunk + tail);
+    const written = this.zipEntry.end(this.chunk + tail);
     this.chunk = "";
+    return written;
   }
 }

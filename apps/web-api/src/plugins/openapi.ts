@@ -28,6 +28,7 @@ export async function registerOpenApi(app: AppInstance): Promise<void> {
         { name: "users", description: "User management (admin)" },
         { name: "finance", description: "Finance reads (cached; ETag and If-None-Match)" },
         { name: "sync", description: "Sync control (admin, finance)" },
+        { name: "reports", description: "Excel reports: request, follow, download, cancel" },
         { name: "operations", description: "Health and metrics" },
       ],
     },

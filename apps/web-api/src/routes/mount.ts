@@ -79,6 +79,7 @@ export function mount<N extends ApiRouteName>(
       ? cachedHandler(deps, name, call, status)
       : async (request, reply) => {
           const data = await call(request, reply);
+          if (data === reply) return reply; // the handler sent its own answer (a file, a redirect)
           reply.code(status);
           return status === 204 ? reply.send(null) : data;
         },

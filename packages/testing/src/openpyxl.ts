@@ -67,10 +67,15 @@ with zipfile.ZipFile(path) as z:
 print(json.dumps(out))
 `;
 
+/** Runs a python `script` with `args` (openpyxl importable) and parses what it prints as JSON. */
+export function runPython<T>(script: string, args: string[]): T {
+  python ??= findPython();
+  const run = spawnSync(python, ["-c", script, ...args], { encoding: "utf8", maxBuffer: 512 << 20 });
+  if (run.status !== 0) throw new Error(`python failed on ${args.join(" ")}:\n${run.stderr}`);
+  return JSON.parse(run.stdout) as T;
+}
+
 /** A workbook as openpyxl, an independent reader, sees it. */
 export function readWithOpenpyxl(path: string): PyBook {
-  python ??= findPython();
-  const run = spawnSync(python, ["-c", READ_WITH_OPENPYXL, path], { encoding: "utf8", maxBuffer: 512 << 20 });
-  if (run.status !== 0) throw new Error(`openpyxl could not read ${path}:\n${run.stderr}`);
-  return JSON.parse(run.stdout) as PyBook;
+  return runPython<PyBook>(READ_WITH_OPENPYXL, [path]);
 }
