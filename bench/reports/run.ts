@@ -387,7 +387,7 @@ async function measureWorker(
         await sampleMemory();
         const file = join(dir, record.storage_key!);
         return {
-          label: "report-worker (Node, yazl)",
+          label: "report-worker (Node)",
           memory: `idle before the job ${idleRss} MB; at the highest of its /metrics samples (1 s): ${highest.text}`,
           items: rows,
           seconds,
@@ -432,7 +432,8 @@ async function memoryOf(port: number): Promise<{ rss: number; text: string } | u
   const body = await fetch(`http://127.0.0.1:${port}/metrics`)
     .then((r) => r.text())
     .catch(() => "");
-  const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, "m").exec(body)?.[1] ?? Number.NaN);
+  const value = (name: string) =>
+    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, "m").exec(body)?.[1] ?? Number.NaN);
   const rss = value("process_resident_memory_bytes");
   if (!Number.isFinite(rss)) return undefined;
   const spaces = [...body.matchAll(/^nodejs_heap_space_size_total_bytes\{[^}]*space="(\w+)"[^}]*\} (\S+)/gm)]
