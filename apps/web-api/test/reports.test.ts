@@ -20,12 +20,8 @@ let worker: Consumer;
 const dir = mkdtempSync(join(tmpdir(), "api-reports-"));
 const storage = createFilesystemStorage({ dir: join(dir, "files") });
 
-beforeAll(async () => {
-  t = await startTestApp("reports", { storage });
-  etl = await startEtl(t);
-  const { run } = await etl.sync({ mode: "full" });
-  expect(run.status).toBe("succeeded");
-  worker = createReportWorker({
+const startWorker = () =>
+  createReportWorker({
     connection: { redisUrl: TEST_REDIS_URL, prefix: t.prefix },
     logger,
     concurrency: 2,
@@ -34,6 +30,13 @@ beforeAll(async () => {
     ttlHours: 72,
     statementTimeoutMs: 30_000,
   });
+
+beforeAll(async () => {
+  t = await startTestApp("reports", { storage });
+  etl = await startEtl(t);
+  const { run } = await etl.sync({ mode: "full" });
+  expect(run.status).toBe("succeeded");
+  worker = startWorker();
 }, 120_000);
 afterAll(async () => {
   await worker?.close(5_000);
@@ -186,15 +189,7 @@ describe("a report through the API", () => {
         ).statusCode,
       ).toBe(202);
     } finally {
-      worker = createReportWorker({
-        connection: { redisUrl: TEST_REDIS_URL, prefix: t.prefix },
-        logger,
-        concurrency: 2,
-        db: t.database.db,
-        storage,
-        ttlHours: 72,
-        statementTimeoutMs: 30_000,
-      });
+      worker = startWorker();
     }
     const done = await post({
       kind: "trial-balance",

@@ -54,6 +54,14 @@ export const SearchText = Type.String({
   description: "Text search (letters, digits, spaces and . , _ / # & @ ( ) + : -)",
 });
 
+/**
+ * A UUID by pattern, for queue payloads: TypeBox's compiler checks them, and it knows no string
+ * formats unless registered (the HTTP side's ajv-formats knows `format: "uuid"`).
+ */
+export const Uuid = Type.String({
+  pattern: "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+});
+
 export const IdParams = Type.Object({ id: OdooId }, { additionalProperties: false });
 export const UuidParams = Type.Object(
   { id: Type.String({ format: "uuid" }) },

@@ -1,5 +1,5 @@
 import { type Static, Type } from "@sinclair/typebox";
-import { DateString, DateTimeString, OdooId } from "./http-common.js";
+import { DateString, DateTimeString, OdooId, Uuid } from "./http-common.js";
 
 /*
  * Mailings: what a client asks for (`{ kind, ... }`), the mailing and its outbox messages as the
@@ -199,12 +199,6 @@ export const Suppression = Type.Object(
 );
 
 // ── the mail queue ────────────────────────────────────────────────────────────────────────────
-
-// A pattern, not `format: "uuid"`: queue payloads are checked by TypeBox's compiler, which knows
-// no formats unless registered.
-const Uuid = Type.String({
-  pattern: "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-});
 
 export const PlanMailingPayload = Type.Object({ mailingId: Uuid }, { additionalProperties: false });
 export const PlanMailingResult = Type.Object({

@@ -1,5 +1,5 @@
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
-import { DateString, DateTimeString, OdooId } from "./http-common.js";
+import { DateString, DateTimeString, OdooId, Uuid } from "./http-common.js";
 import { INVOICE_FILTERS } from "./http-finance.js";
 
 /*
@@ -115,10 +115,7 @@ export const Report = Type.Object(
 
 // ── the reports queue ─────────────────────────────────────────────────────────────────────────
 
-export const BuildReportPayload = Type.Object(
-  { reportId: Type.String({ format: "uuid" }) },
-  { additionalProperties: false },
-);
+export const BuildReportPayload = Type.Object({ reportId: Uuid }, { additionalProperties: false });
 export const BuildReportResult = Type.Object({
   reportId: Type.String(),
   status: Type.Union(REPORT_STATUSES.map((s) => Type.Literal(s))),

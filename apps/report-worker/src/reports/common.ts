@@ -51,6 +51,22 @@ export function openSheet(ctx: BuildContext, options: SheetOptions): XlsxSheet {
   });
 }
 
+/** A sheet that says the report has nothing to show, rather than an empty workbook. */
+export async function emptySheet(
+  ctx: BuildContext,
+  name: string,
+  title: string[][],
+  message: string,
+): Promise<void> {
+  const sheet = openSheet(ctx, {
+    name,
+    columns: [{ header: name, width: 50, type: "text" }],
+    titleRows: title,
+  });
+  await sheet.addRow([message]);
+  await sheet.end();
+}
+
 /** A list filter for the title rows: "Partners: 10, 11" or nothing. */
 export const listLine = (label: string, ids: readonly number[] | undefined) =>
   ids?.length ? `${label}: ${ids.join(", ")}` : null;

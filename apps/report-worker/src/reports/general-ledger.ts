@@ -6,6 +6,7 @@ import {
   type BuildContext,
   companyLine,
   companySheetName,
+  emptySheet,
   listLine,
   openSheet,
   titleRows,
@@ -106,21 +107,8 @@ export async function generalLedgerReport(ctx: BuildContext, params: Params): Pr
       );
     }
   }
-  if (!sheet) {
-    // nothing in the period: one sheet that says so, rather than an empty workbook
-    const first = [...companies.values()][0];
-    const empty = openSheet(ctx, {
-      name: "General ledger",
-      columns: [{ header: "Account", width: 40, type: "text" }],
-      titleRows: titleRows(
-        "General ledger",
-        [first ? companyLine(first) : null, ...filters],
-        ctx.generatedAt,
-      ),
-    });
-    await empty.addRow(["No journal items in this period"]);
-    await empty.end();
-  } else {
-    await sheet.end();
-  }
+  if (sheet) return sheet.end();
+  const first = [...companies.values()][0];
+  const title = titleRows("General ledger", [first ? companyLine(first) : null, ...filters], ctx.generatedAt);
+  await emptySheet(ctx, "General ledger", title, "No journal items in this period");
 }

@@ -1,7 +1,14 @@
 import type { ReportParamsOf } from "@finanzas/contracts";
 import { companyList, invoiceRegister } from "@finanzas/ledger";
 import type { XlsxSheet } from "../xlsx/index.js";
-import { type BuildContext, companyLine, companySheetName, openSheet, titleRows } from "./common.js";
+import {
+  type BuildContext,
+  companyLine,
+  companySheetName,
+  emptySheet,
+  openSheet,
+  titleRows,
+} from "./common.js";
 
 type Params = ReportParamsOf<"invoice-register">;
 
@@ -74,20 +81,12 @@ export async function invoiceRegisterReport(ctx: BuildContext, params: Params): 
     }
     await ctx.wrote(batch.length);
   }
-  if (sheet) {
-    await sheet.end();
-    return;
-  }
+  if (sheet) return sheet.end();
   const first = [...companies.values()][0];
-  const empty = openSheet(ctx, {
-    name: "Invoices",
-    columns: [{ header: "Number", width: 40, type: "text" }],
-    titleRows: titleRows(
-      "Invoice register",
-      [first ? companyLine(first) : null, ...filters],
-      ctx.generatedAt,
-    ),
-  });
-  await empty.addRow(["No invoices match these filters"]);
-  await empty.end();
+  const title = titleRows(
+    "Invoice register",
+    [first ? companyLine(first) : null, ...filters],
+    ctx.generatedAt,
+  );
+  await emptySheet(ctx, "Invoices", title, "No invoices match these filters");
 }

@@ -1,6 +1,6 @@
 import type { ReportParamsOf } from "@finanzas/contracts";
 import { partnerStatement } from "@finanzas/ledger";
-import { amount, type BuildContext, companySheetName, openSheet, titleRows } from "./common.js";
+import { amount, type BuildContext, companySheetName, emptySheet, openSheet, titleRows } from "./common.js";
 
 type Params = ReportParamsOf<"partner-statement">;
 
@@ -26,14 +26,8 @@ export async function partnerStatementReport(ctx: BuildContext, params: Params):
   ];
   const sections = s.companies.length ? s.companies : [];
   if (!sections.length) {
-    const sheet = openSheet(ctx, {
-      name: "Statement",
-      columns: [{ header: "Statement", width: 50, type: "text" }],
-      titleRows: titleRows("Statement of account", header, ctx.generatedAt),
-    });
-    await sheet.addRow(["Nothing owed and no movements in this period"]);
-    await sheet.end();
-    return;
+    const title = titleRows("Statement of account", header, ctx.generatedAt);
+    return emptySheet(ctx, "Statement", title, "Nothing owed and no movements in this period");
   }
   for (const c of sections) {
     const d = c.decimals;

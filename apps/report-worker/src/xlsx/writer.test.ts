@@ -6,7 +6,6 @@ import { Writable } from "node:stream";
 import { type PyBook, readWithOpenpyxl } from "@finanzas/testing";
 import ExcelJS from "exceljs";
 import { afterAll, describe, expect, it } from "vitest";
-import { type PyBook, readWithOpenpyxl } from "../../test/openpyxl.js";
 import { type ColumnSpec, createXlsxWriter, type XlsxWorkbook } from "./index.js";
 import { YIELD_EVERY_ROWS } from "./writer.js";
 

@@ -3,8 +3,8 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deflateRawSync } from "node:zlib";
+import { runPython } from "@finanzas/testing";
 import { afterAll, describe, expect, it } from "vitest";
-import { runPython } from "../../test/openpyxl.js";
 import { createXlsxWriter } from "./index.js";
 import { ZipWriter } from "./zip.js";
 
