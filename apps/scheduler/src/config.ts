@@ -17,6 +17,8 @@ export const ConfigSchema = Type.Object({
   ETL_RECONCILE_CRON: cron("30 2 * * *"),
   /** Deletion of expired report files and records (REPORT_TTL_HOURS of the report-worker). */
   REPORT_CLEANUP_CRON: cron("17 * * * *"),
+  /** The daily payment reminders (a reminder mailing over every customer with overdue items); off by default. */
+  MAIL_REMINDER_CRON: cron("off"),
   /** Time zone the crons are read in. */
   SCHEDULE_TZ: env.string({ default: "UTC", description: "an IANA time zone, e.g. UTC or Europe/Madrid" }),
 });

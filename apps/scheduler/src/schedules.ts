@@ -1,6 +1,7 @@
 import {
   etlQueue,
   type JobName,
+  mailQueue,
   type PayloadOf,
   type QueueDefinition,
   reportsQueue,
@@ -23,11 +24,15 @@ export const schedule = <Q extends QueueDefinition, J extends JobName<Q>>(s: Sch
 
 /**
  * Every schedule of the system, from configuration: the ETL's incremental sync and deletion
- * reconciliation, and the deletion of expired reports, each switched off by setting its cron to `off`. A recurring job of any queue is
- * scheduled here.
+ * reconciliation, the deletion of expired reports, and the payment reminders (off unless
+ * MAIL_REMINDER_CRON is set), each switched off by setting its cron to `off`. A recurring job of
+ * any queue is scheduled here.
  */
 export function schedulesFrom(
-  config: Pick<Config, "ETL_SYNC_CRON" | "ETL_RECONCILE_CRON" | "REPORT_CLEANUP_CRON" | "SCHEDULE_TZ">,
+  config: Pick<
+    Config,
+    "ETL_SYNC_CRON" | "ETL_RECONCILE_CRON" | "REPORT_CLEANUP_CRON" | "MAIL_REMINDER_CRON" | "SCHEDULE_TZ"
+  >,
 ): Schedule[] {
   const all: Schedule[] = [];
   const tz = config.SCHEDULE_TZ;
@@ -63,6 +68,18 @@ export function schedulesFrom(
         job: "cleanup-reports",
         payload: { requestedBy: "scheduler" },
         cron: config.REPORT_CLEANUP_CRON,
+        tz,
+      }),
+    );
+  }
+  if (config.MAIL_REMINDER_CRON !== "off") {
+    all.push(
+      schedule({
+        id: "mail-reminders",
+        queue: mailQueue,
+        job: "run-reminders",
+        payload: { requestedBy: "scheduler" },
+        cron: config.MAIL_REMINDER_CRON,
         tz,
       }),
     );

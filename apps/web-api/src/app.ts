@@ -6,7 +6,7 @@ import { etlQueue, mailQueue, reportsQueue } from "@finanzas/contracts";
 import type { Db } from "@finanzas/db";
 import { createIndexKeeper } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
-import { createProducer, Queue, type QueueConnection, redisOptions } from "@finanzas/queue";
+import { createProducer, type QueueConnection } from "@finanzas/queue";
 import type { ReadinessCheck } from "@finanzas/runtime";
 import { createStorage, type Storage, type StorageConfig } from "@finanzas/storage";
 import Fastify, { type FastifyBaseLogger } from "fastify";
@@ -29,6 +29,7 @@ import { requestLogging } from "./request-logger.js";
 import { authRoutes } from "./routes/auth.js";
 import { financeRoutes } from "./routes/finance.js";
 import { healthRoutes } from "./routes/health.js";
+import { mailRoutes } from "./routes/mail.js";
 import { reportRoutes } from "./routes/reports.js";
 import { syncRoutes } from "./routes/sync.js";
 import { userRoutes } from "./routes/users.js";
@@ -55,6 +56,7 @@ export type AppConfig = Pick<
   | "REPORT_MAX_ACTIVE_PER_USER"
   | "REPORT_DOWNLOAD_URL_SECONDS"
   | keyof StorageConfig
+  | "MAIL_UNSUBSCRIBE_SECRET"
 >;
 
 export interface AppDeps {
@@ -162,18 +164,19 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const indexes = createIndexKeeper(deps.database.pool, logger);
   await indexes.ensure();
 
+  let unsubscribeSecret = config.MAIL_UNSUBSCRIBE_SECRET;
+  if (!unsubscribeSecret) {
+    unsubscribeSecret = generateSecret();
+    logger.warn(
+      "MAIL_UNSUBSCRIBE_SECRET is not set: using a random secret for this process, so unsubscribe links the mailer signs are refused (set the mailer's value; production refuses to start without one)",
+    );
+  }
+
   const etl = createProducer(etlQueue, deps.connection);
+  const mail = createProducer(mailQueue, deps.connection);
   const reports = createProducer(reportsQueue, deps.connection);
   const storage = deps.storage ?? createStorage(config);
-  const otherQueues = [mailQueue].map(
-    (q) =>
-      new Queue(q.name, {
-        connection: redisOptions(deps.connection.redisUrl, "producer"),
-        prefix: deps.connection.prefix,
-      }),
-  );
-  for (const q of otherQueues) q.on("error", () => {});
-  const queues = [etl.queue, reports.queue, ...otherQueues];
+  const queues = [etl.queue, reports.queue, mail.queue];
   const metrics = createMetrics(queues);
   const cache = createReadCache({
     redis: deps.redis,
@@ -191,7 +194,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   app.addHook("onClose", async () => {
     await cache.close();
-    await Promise.allSettled([etl.close(), reports.close(), ...otherQueues.map((q) => q.close())]);
+    await Promise.allSettled([etl.close(), reports.close(), mail.close()]);
   });
 
   registerMetrics(app, metrics);
@@ -275,6 +278,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     maxActivePerUser: config.REPORT_MAX_ACTIVE_PER_USER,
     downloadUrlSeconds: config.REPORT_DOWNLOAD_URL_SECONDS,
   });
+  await mailRoutes(app, { ...mountDeps, db, mail, unsubscribeSecret });
   await registerAdminQueues(app, {
     queues,
     db,

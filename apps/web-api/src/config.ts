@@ -43,6 +43,13 @@ export const ConfigSchema = Type.Object({
   REPORT_MAX_ACTIVE_PER_USER: env.int({ minimum: 1, maximum: 1_000, default: 3 }),
   /** Lifetime of a presigned download URL when reports are in an S3 bucket (s). */
   REPORT_DOWNLOAD_URL_SECONDS: env.int({ minimum: 10, maximum: 604_800, default: 300 }),
+  /** Verifies the one-click unsubscribe links the mailer signs (HMAC-SHA256): the mailer's value. */
+  MAIL_UNSUBSCRIBE_SECRET: env.optional(
+    env.secret({
+      minLength: 32,
+      description: "a secret of at least 32 characters, the same value as the mailer's",
+    }),
+  ),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -63,6 +70,11 @@ export function checkConfig(config: Config): Config {
     );
   }
   problems.push(...storageConfigProblems(config));
+  if (config.NODE_ENV === "production" && !config.MAIL_UNSUBSCRIBE_SECRET) {
+    problems.push(
+      "MAIL_UNSUBSCRIBE_SECRET is required with NODE_ENV=production (at least 32 characters, the same value as the mailer's): it verifies the one-click unsubscribe links",
+    );
+  }
   if ((config.ADMIN_EMAIL === undefined) !== (config.ADMIN_PASSWORD === undefined)) {
     problems.push("ADMIN_EMAIL and ADMIN_PASSWORD go together: set both or neither");
   }

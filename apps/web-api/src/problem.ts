@@ -79,8 +79,26 @@ export function validationErrors(error: FastifyError): FieldError[] {
       missingProperty?: string;
       additionalProperty?: string;
       allowedValues?: unknown[];
+      tag?: string;
+      tagValue?: unknown;
     };
     const path = v.instancePath.replace(/^\//, "").replace(/\//g, ".");
+    if (v.keyword === "discriminator" && params.tag) {
+      // a union told apart by a literal property (validation.ts): that property is the bad field
+      const branches = (
+        v as { parentSchema?: { oneOf?: { properties?: Record<string, { const?: unknown }> }[] } }
+      ).parentSchema?.oneOf;
+      const values = branches?.map((b) => b.properties?.[params.tag!]?.const).filter((c) => c !== undefined);
+      errors.push({
+        field: [context, path, params.tag].filter(Boolean).join("."),
+        message:
+          params.tagValue === undefined
+            ? "is required"
+            : `must be one of ${values?.join(", ") ?? "the accepted values"}`,
+      });
+      continue;
+    }
+    if (v.keyword === "oneOf") continue; // its branches' own errors say what is wrong
     const leaf = params.missingProperty ?? params.additionalProperty;
     const field = [context, path, leaf].filter(Boolean).join(".");
     let message = v.message ?? "is invalid";

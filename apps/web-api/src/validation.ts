@@ -19,16 +19,61 @@ function ajvFor(coerce: boolean) {
     removeAdditional: false,
     allErrors: true,
     strict: false,
+    discriminator: true,
+    // errors carry their schema: a bad value of a union of literals is answered with the accepted ones
+    verbose: true,
   };
   const ajv = new Ajv(options);
   addFormats(ajv);
   return ajv;
 }
 
+type Node = { [key: string]: unknown };
+const isNode = (value: unknown): value is Node => typeof value === "object" && value !== null;
+
+/** The property every branch of a union of objects fixes to a distinct literal (`kind`), if any. */
+function tagOf(branches: unknown[]): string | undefined {
+  const first = branches[0];
+  if (branches.length < 2 || !isNode(first) || !isNode(first.properties)) return undefined;
+  for (const name of Object.keys(first.properties)) {
+    const values = branches.map((b) => {
+      if (!isNode(b) || !isNode(b.properties) || !Array.isArray(b.required)) return undefined;
+      const property = b.properties[name];
+      return b.required.includes(name) && isNode(property) && typeof property.const === "string"
+        ? property.const
+        : undefined;
+    });
+    if (values.every((v) => v !== undefined) && new Set(values).size === values.length) return name;
+  }
+  return undefined;
+}
+
+/**
+ * A copy of `schema` in which each union of objects told apart by a literal property (a mailing's
+ * `kind`) is a discriminated oneOf: a request is checked against its own branch only, so its errors
+ * name its own bad fields instead of every other branch's.
+ */
+export function withDiscriminators(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withDiscriminators);
+  if (!isNode(schema)) return schema;
+  const copy: Node = {};
+  for (const [key, value] of Object.entries(schema)) copy[key] = withDiscriminators(value);
+  const branches = copy.anyOf;
+  const tag = Array.isArray(branches) ? tagOf(branches) : undefined;
+  if (tag) {
+    delete copy.anyOf;
+    copy.type = "object";
+    copy.oneOf = branches;
+    copy.discriminator = { propertyName: tag };
+  }
+  return copy;
+}
+
 export function validatorCompiler(): FastifySchemaCompiler<unknown> {
   const text = ajvFor(true);
   const json = ajvFor(false);
-  return ({ schema, httpPart }) => (httpPart === "body" ? json : text).compile(schema as object) as never;
+  return ({ schema, httpPart }) =>
+    (httpPart === "body" ? json : text).compile(withDiscriminators(schema) as object) as never;
 }
 
 const schemaCheckers = new WeakMap<object, ReturnType<Ajv["compile"]>>();

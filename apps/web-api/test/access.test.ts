@@ -15,6 +15,7 @@ type Who = "public" | "admin" | "finance" | "viewer";
 const ALL: Who[] = ["admin", "finance", "viewer"];
 const SYNC: Who[] = ["admin", "finance"];
 const ADMIN: Who[] = ["admin"];
+const MAIL: Who[] = ["admin", "finance"];
 
 /** "METHOD /path" (Fastify pattern) → who is allowed; a trailing * matches a prefix. */
 const POLICY: Record<string, Who[] | "public"> = {
@@ -45,6 +46,29 @@ const POLICY: Record<string, Who[] | "public"> = {
   "GET /api/v1/sync/runs/:id": SYNC,
   "GET /api/v1/sync/state": SYNC,
   "POST /api/v1/sync/records": SYNC,
+  "GET /api/v1/mailings": MAIL,
+  "POST /api/v1/mailings": MAIL,
+  "GET /api/v1/mailings/:id": MAIL,
+  "GET /api/v1/mailings/:id/messages": MAIL,
+  "POST /api/v1/mailings/:id/cancel": MAIL,
+  "POST /api/v1/mailings/:id/messages/:messageId/resend": MAIL,
+  "GET /api/v1/mail/templates": MAIL,
+  "POST /api/v1/mail/templates": MAIL,
+  "GET /api/v1/mail/templates/:id": MAIL,
+  "PATCH /api/v1/mail/templates/:id": MAIL,
+  "POST /api/v1/mail/templates/:id/preview": MAIL,
+  "POST /api/v1/mail/templates/preview": MAIL,
+  "POST /api/v1/mail/templates/:id/test": MAIL,
+  "GET /api/v1/mail/suppressions": MAIL,
+  "POST /api/v1/mail/suppressions": MAIL,
+  "DELETE /api/v1/mail/suppressions/:email": MAIL,
+  "POST /api/v1/mail/unsubscribe": "public",
+  "GET /api/v1/mail/unsubscribe": "public",
+  "POST /api/v1/reports": ALL,
+  "GET /api/v1/reports": ALL,
+  "GET /api/v1/reports/:id": ALL,
+  "GET /api/v1/reports/:id/file": ALL,
+  "DELETE /api/v1/reports/:id": ALL,
   "GET /admin/login": "public",
   "POST /admin/login": "public",
   "GET /admin/queues*": ADMIN,
@@ -84,6 +108,11 @@ const concrete = (url: string) =>
   url
     .replace("/users/:id", `/users/${randomUUID()}`)
     .replace("/sync/runs/:id", "/sync/runs/sync-unknown")
+    .replace("/mailings/:id", `/mailings/${randomUUID()}`)
+    .replace("/templates/:id", `/templates/${randomUUID()}`)
+    .replace(":messageId", randomUUID())
+    .replace(":email", "nobody@example.com")
+    .replace("/reports/:id", `/reports/${randomUUID()}`)
     .replace(/:queueName/g, "nope")
     .replace(/:jobId/g, "1")
     .replace(/:queueStatus/g, "failed")
@@ -513,6 +542,13 @@ describe("OpenAPI", () => {
       expect(operation, `${route.method} ${path}`).toBeDefined();
       expect(operation.operationId).toBe(name);
       expect(Boolean(operation.security?.length)).toBe(route.access !== "public");
+      // a page is documented in its own media type, a JSON answer in JSON
+      const [status] = Object.keys(route.response);
+      const media = Object.keys(operation.responses[status!]?.content ?? {});
+      if (status !== "204")
+        expect(media, `${route.method} ${path}`).toEqual([
+          "contentType" in route ? String(route.contentType).split(";")[0] : "application/json",
+        ]);
     }
     for (const route of t.built.routes.filter(
       (r) => r.url.startsWith("/api/") || r.url.startsWith("/health/") || r.url === "/metrics",

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { ApiError, createApiClient, type Session } from "@finanzas/api-client";
 import { ACCESS_TOKEN_PROBLEM_TYPES, type Role } from "@finanzas/contracts";
+import { unsubscribeToken } from "@finanzas/mail";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_EMAIL, auth, createUser, PASSWORD, startTestApp, type TestApp } from "./helpers.js";
 
@@ -8,8 +9,10 @@ let t: TestApp;
 /** The app listening on a port of its own: the client's calls go over real HTTP. */
 let baseUrl: string;
 
+const UNSUBSCRIBE_SECRET = "client-test-unsubscribe-secret-0123456789";
+
 beforeAll(async () => {
-  t = await startTestApp("client");
+  t = await startTestApp("client", { env: { MAIL_UNSUBSCRIBE_SECRET: UNSUBSCRIBE_SECRET } });
   baseUrl = await t.app.listen({ port: 0, host: "127.0.0.1" });
 });
 afterAll(() => t?.close());
@@ -55,6 +58,90 @@ describe("@finanzas/api-client", () => {
 
     await api.logout();
     expect(api.session).toBeNull();
+  });
+});
+
+describe("@finanzas/api-client: the mail API", () => {
+  it("starts, reads and cancels mailings, edits templates, keeps the suppression list, and unsubscribes by link", async () => {
+    const api = createApiClient({ baseUrl, fetch: injectFetch });
+    await api.login("finance@example.com", PASSWORD);
+
+    // no mailer runs in this suite: the mailing waits in `planning`, which may still be cancelled
+    const accepted = await api.call("createMailing", { body: { kind: "reminder", dryRun: true } });
+    expect(accepted).toMatchObject({ status: "planning", dryRun: true });
+    const mailing = await api.call("getMailing", { params: { id: accepted.mailingId } });
+    expect(mailing).toMatchObject({ kind: "reminder", status: "planning", progress: 0, total: 0 });
+    expect(mailing.counts.queued).toBe(0);
+    const list = await api.call("listMailings", { query: { kind: "reminder", limit: 10 } });
+    expect(list.items.map((m) => m.id)).toContain(accepted.mailingId);
+    const messages = await api.call("listMailingMessages", {
+      params: { id: accepted.mailingId },
+      query: { state: "failed" },
+    });
+    expect(messages).toEqual({ items: [], next: null });
+    const cancelled = await api.call("cancelMailing", { params: { id: accepted.mailingId } });
+    expect(cancelled.status).toBe("cancelled");
+    const again = await api
+      .call("cancelMailing", { params: { id: accepted.mailingId } })
+      .catch((e: unknown) => e);
+    expect((again as ApiError).status).toBe(409);
+    const resend = await api
+      .call("resendMailMessage", { params: { id: accepted.mailingId, messageId: randomUUID() } })
+      .catch((e: unknown) => e);
+    expect((resend as ApiError).status).toBe(404);
+    const invalid = await api
+      .call("createMailing", { body: { kind: "custom", partnerIds: [1] } as never })
+      .catch((e: unknown) => e);
+    expect((invalid as ApiError).problem.errors).toEqual([
+      { field: "body.templateId", message: "is required" },
+    ]);
+
+    const template = await api.call("createMailTemplate", {
+      body: {
+        key: "client-note",
+        kind: "custom",
+        lang: "en",
+        name: "Note",
+        subject: "Hi {{ partner.name }}",
+        html: "<p>Hi</p>",
+      },
+    });
+    expect(template).toMatchObject({ key: "client-note", builtin: false, text: null });
+    const updated = await api.call("updateMailTemplate", {
+      params: { id: template.id },
+      body: { text: "Hi {{ partner.name }}" },
+    });
+    expect(updated.text).toBe("Hi {{ partner.name }}");
+    expect((await api.call("getMailTemplate", { params: { id: template.id } })).name).toBe("Note");
+    expect((await api.call("listMailTemplates")).items.map((x) => x.id)).toContain(template.id);
+
+    const added = await api.call("createSuppression", { body: { email: "client@example.com" } });
+    expect(added).toMatchObject({ email: "client@example.com", reason: "manual", detail: null });
+    expect((await api.call("listSuppressions")).items.map((x) => x.email)).toEqual(["client@example.com"]);
+    expect(await api.call("deleteSuppression", { params: { email: "client@example.com" } })).toBeNull();
+
+    // the public link: a page for a browser, a suppression for the one-click POST
+    const token = unsubscribeToken(UNSUBSCRIBE_SECRET, {
+      email: "reader@example.com",
+      messageId: randomUUID(),
+    });
+    const anonymous = createApiClient({ baseUrl, fetch: injectFetch });
+    const page = await anonymous.call("unsubscribePage", { query: { token } });
+    expect(page).toContain("reader@example.com");
+    expect((await api.call("listSuppressions")).items).toEqual([]);
+    expect(await anonymous.call("unsubscribe", { query: { token } })).toContain("reader@example.com");
+    expect((await api.call("listSuppressions")).items).toMatchObject([
+      { email: "reader@example.com", reason: "unsubscribed" },
+    ]);
+    const tampered = await anonymous
+      .call("unsubscribe", { query: { token: `${token}x` } })
+      .catch((e: unknown) => e);
+    expect((tampered as ApiError).status).toBe(400);
+    expect((tampered as ApiError).problem.errors?.[0]?.field).toBe("query.token");
+
+    const viewer = createApiClient({ baseUrl, fetch: injectFetch });
+    await viewer.login("viewer@example.com", PASSWORD);
+    expect(((await viewer.call("listMailings").catch((e: unknown) => e)) as ApiError).status).toBe(403);
   });
 });
 

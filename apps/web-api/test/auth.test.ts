@@ -358,12 +358,19 @@ describe("start-up", () => {
     expect(() =>
       checkConfig({ ...testConfig(), NODE_ENV: "production", JWT_SECRET: "a".repeat(40) }),
     ).toThrow(/JWT_SECRET/);
+    const production = {
+      ...testConfig(),
+      NODE_ENV: "production" as const,
+      JWT_SECRET: "k7Qp2xZr9LmN4vBc8TgH1sWd6YeJ3fUa",
+      MAIL_UNSUBSCRIBE_SECRET: "u2Xq8rTz5LmB7vNc1KgH4sPd9YeW3fJa",
+    };
+    expect(checkConfig(production)).toBeTruthy();
+    // the unsubscribe links' secret is required there too (outside production: a random one)
+    expect(() => checkConfig({ ...production, MAIL_UNSUBSCRIBE_SECRET: undefined })).toThrow(
+      /MAIL_UNSUBSCRIBE_SECRET is required with NODE_ENV=production/,
+    );
     expect(
-      checkConfig({
-        ...testConfig(),
-        NODE_ENV: "production",
-        JWT_SECRET: "k7Qp2xZr9LmN4vBc8TgH1sWd6YeJ3fUa",
-      }),
+      checkConfig({ ...production, NODE_ENV: "development", MAIL_UNSUBSCRIBE_SECRET: undefined }),
     ).toBeTruthy();
     const entry = fileURLToPath(new URL("../dist/main.js", import.meta.url));
     const proc = startProcess(entry, {

@@ -7,6 +7,8 @@
  *   await api.login("me@example.com", "…");                      // keeps and refreshes the tokens
  *   const page = await api.call("listInvoices", { query: { overdue: true, limit: 50 } });
  *   page.items[0]?.amountTotal;                                   // string (exact decimal)
+ *   const { mailingId } = await api.call("createMailing", { body: { kind: "reminder", dryRun: true } });
+ *   const mailing = await api.call("getMailing", { params: { id: mailingId } });  // counts, preview
  *
  * Tokens: shortly before the access token expires, and when a call is refused with 401 because it
  * expired or was revoked, the client exchanges the refresh token once (calls that are refused
@@ -173,6 +175,9 @@ export function createApiClient(options: ClientOptions): ApiClient {
   async function parse(response: Response): Promise<unknown> {
     if (response.status === 204 || response.status === 304) return null;
     const text = await response.text();
+    const type = response.headers.get("content-type") ?? "";
+    // a page (the unsubscribe link's) is its text; everything else, problems included, is JSON
+    if (response.ok && type !== "" && !/[/+]json\b/.test(type)) return text;
     const body = text ? (JSON.parse(text) as unknown) : null;
     if (!response.ok) {
       const problem = (body ?? {

@@ -40,6 +40,32 @@ import {
   SyncRunQuery,
   SyncState,
 } from "./http-sync.js";
+import {
+  Mailing,
+  MailingAccepted,
+  MailingPage,
+  MailingQuery,
+  MailingRequest,
+  MailMessage,
+  MailMessagePage,
+  MailMessageParams,
+  MailMessageQuery,
+  MailTemplate,
+  MailTemplateCreate,
+  MailTemplateDraftPreviewBody,
+  MailTemplateList,
+  MailTemplatePreview,
+  MailTemplatePreviewBody,
+  MailTemplateUpdate,
+  MailTestSendAccepted,
+  Suppression,
+  SuppressionCreate,
+  SuppressionPage,
+  SuppressionParams,
+  SuppressionQuery,
+  UnsubscribePage,
+  UnsubscribeQuery,
+} from "./mail.js";
 import { Report, ReportAccepted, ReportCreate, ReportFile, ReportListQuery, ReportPage } from "./reports.js";
 
 export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
@@ -66,6 +92,8 @@ export interface ApiRoute {
   response: Record<number, TSchema>;
   /** Served from the Redis cache (ETag, 304; gzip when the client accepts it). */
   cached?: boolean;
+  /** The success response's media type when it is not JSON (an HTML page); problems stay problem+json. */
+  contentType?: string;
 }
 
 const defineRoutes = <const T extends Record<string, ApiRoute>>(routes: T): T => routes;
@@ -73,6 +101,7 @@ const defineRoutes = <const T extends Record<string, ApiRoute>>(routes: T): T =>
 const ALL: readonly Role[] = ["admin", "finance", "viewer"];
 const ADMIN: readonly Role[] = ["admin"];
 const SYNCERS: readonly Role[] = ["admin", "finance"];
+const MAILERS: readonly Role[] = ["admin", "finance"];
 const NoContent = Type.Null({ description: "No content" });
 
 export const apiRoutes = defineRoutes({
@@ -238,6 +267,179 @@ export const apiRoutes = defineRoutes({
     querystring: DashboardQuery,
     response: { 200: Dashboard },
     cached: true,
+  },
+  listMailings: {
+    method: "GET",
+    url: "/api/v1/mailings",
+    summary: "Mailings, newest first, with their messages counted per state",
+    tag: "mail",
+    access: MAILERS,
+    querystring: MailingQuery,
+    response: { 200: MailingPage },
+  },
+  createMailing: {
+    method: "POST",
+    url: "/api/v1/mailings",
+    summary:
+      "Start a mailing (statements, payment reminders, or a custom template to chosen partners); with dryRun the mailer only counts the recipients (and who would be skipped, and why) and renders a preview",
+    tag: "mail",
+    access: MAILERS,
+    body: MailingRequest,
+    response: { 202: MailingAccepted },
+  },
+  getMailing: {
+    method: "GET",
+    url: "/api/v1/mailings/:id",
+    summary: "A mailing: status, messages per state, progress, preview",
+    tag: "mail",
+    access: MAILERS,
+    params: UuidParams,
+    response: { 200: Mailing },
+  },
+  listMailingMessages: {
+    method: "GET",
+    url: "/api/v1/mailings/:id/messages",
+    summary: "A mailing's messages by partner, optionally in one state",
+    tag: "mail",
+    access: MAILERS,
+    params: UuidParams,
+    querystring: MailMessageQuery,
+    response: { 200: MailMessagePage },
+  },
+  cancelMailing: {
+    method: "POST",
+    url: "/api/v1/mailings/:id/cancel",
+    summary: "Cancel a mailing: its messages not yet being sent are cancelled (409 when it is already over)",
+    tag: "mail",
+    access: MAILERS,
+    params: UuidParams,
+    response: { 200: Mailing },
+  },
+  resendMailMessage: {
+    method: "POST",
+    url: "/api/v1/mailings/:id/messages/:messageId/resend",
+    summary:
+      "Send a failed or unknown message again (409 in any other state); check first that an unknown one did not arrive",
+    tag: "mail",
+    access: MAILERS,
+    params: MailMessageParams,
+    response: { 202: MailMessage },
+  },
+  listMailTemplates: {
+    method: "GET",
+    url: "/api/v1/mail/templates",
+    summary: "Every mail template, each language variant on its own",
+    tag: "mail",
+    access: MAILERS,
+    response: { 200: MailTemplateList },
+  },
+  getMailTemplate: {
+    method: "GET",
+    url: "/api/v1/mail/templates/:id",
+    summary: "A mail template",
+    tag: "mail",
+    access: MAILERS,
+    params: UuidParams,
+    response: { 200: MailTemplate },
+  },
+  createMailTemplate: {
+    method: "POST",
+    url: "/api/v1/mail/templates",
+    summary:
+      "Create a mail template (Liquid; checked before it is stored); 409 when its key and language exist",
+    tag: "mail",
+    access: MAILERS,
+    body: MailTemplateCreate,
+    response: { 201: MailTemplate },
+  },
+  updateMailTemplate: {
+    method: "PATCH",
+    url: "/api/v1/mail/templates/:id",
+    summary: "Change a mail template (shipped ones too); the result is checked before it is stored",
+    tag: "mail",
+    access: MAILERS,
+    params: UuidParams,
+    body: MailTemplateUpdate,
+    response: { 200: MailTemplate },
+  },
+  previewMailTemplate: {
+    method: "POST",
+    url: "/api/v1/mail/templates/:id/preview",
+    summary: "Render a stored template for a partner, with the mailer's render and the partner's figures",
+    tag: "mail",
+    access: MAILERS,
+    params: UuidParams,
+    body: MailTemplatePreviewBody,
+    response: { 200: MailTemplatePreview },
+  },
+  previewMailTemplateDraft: {
+    method: "POST",
+    url: "/api/v1/mail/templates/preview",
+    summary: "Render a template given in the body (not stored) for a partner, as the mailer would",
+    tag: "mail",
+    access: MAILERS,
+    body: MailTemplateDraftPreviewBody,
+    response: { 200: MailTemplatePreview },
+  },
+  testSendMailTemplate: {
+    method: "POST",
+    url: "/api/v1/mail/templates/:id/test",
+    summary:
+      "Send a stored template, rendered for a partner, to the caller's own address only (a one-message mailing)",
+    tag: "mail",
+    access: MAILERS,
+    params: UuidParams,
+    body: MailTemplatePreviewBody,
+    response: { 202: MailTestSendAccepted },
+  },
+  listSuppressions: {
+    method: "GET",
+    url: "/api/v1/mail/suppressions",
+    summary: "Addresses never written to again (bounced, unsubscribed, added by hand), by address",
+    tag: "mail",
+    access: MAILERS,
+    querystring: SuppressionQuery,
+    response: { 200: SuppressionPage },
+  },
+  createSuppression: {
+    method: "POST",
+    url: "/api/v1/mail/suppressions",
+    summary: "Add an address to the suppression list by hand (409 when it is there already)",
+    tag: "mail",
+    access: MAILERS,
+    body: SuppressionCreate,
+    response: { 201: Suppression },
+  },
+  deleteSuppression: {
+    method: "DELETE",
+    url: "/api/v1/mail/suppressions/:email",
+    summary: "Take an address off the suppression list: mailings write to it again",
+    tag: "mail",
+    access: MAILERS,
+    params: SuppressionParams,
+    response: { 204: NoContent },
+  },
+  unsubscribe: {
+    method: "POST",
+    url: "/api/v1/mail/unsubscribe",
+    summary:
+      "One-click unsubscribe (RFC 8058): the List-Unsubscribe link of reminders and custom mailings, POSTed with List-Unsubscribe=One-Click, adds its address to the suppression list. No login: the signed token is the authority, and it can do nothing else",
+    tag: "mail",
+    access: "public",
+    querystring: UnsubscribeQuery,
+    response: { 200: UnsubscribePage },
+    contentType: "text/html; charset=utf-8",
+  },
+  unsubscribePage: {
+    method: "GET",
+    url: "/api/v1/mail/unsubscribe",
+    summary:
+      "The unsubscribe link opened in a browser: a page with a button that POSTs it (a GET changes nothing, since mail scanners fetch links)",
+    tag: "mail",
+    access: "public",
+    querystring: UnsubscribeQuery,
+    response: { 200: UnsubscribePage },
+    contentType: "text/html; charset=utf-8",
   },
   createSyncRun: {
     method: "POST",

@@ -1,5 +1,5 @@
-import { type Static, Type } from "@sinclair/typebox";
-import { DateString, DateTimeString, OdooId, Uuid } from "./http-common.js";
+import { type Static, type TLiteral, type TUnion, Type } from "@sinclair/typebox";
+import { Cursor, DateString, DateTimeString, Limit, OdooId, Page, Query, Uuid } from "./http-common.js";
 
 /*
  * Mailings: what a client asks for (`{ kind, ... }`), the mailing and its outbox messages as the
@@ -108,7 +108,9 @@ export type MailingStatus = (typeof MAILING_STATUSES)[number];
 export const SUPPRESSION_REASONS = ["bounced", "unsubscribed", "manual"] as const;
 export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
 
-const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
+/** One of `values`, typed as their union (a map over them would type it as any string). */
+const literals = <const T extends readonly string[]>(values: T) =>
+  Type.Union(values.map((v) => Type.Literal(v))) as unknown as TUnion<TLiteral<T[number]>[]>;
 const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const MessageCounts = Type.Object(
@@ -197,6 +199,149 @@ export const Suppression = Type.Object(
   },
   { title: "Suppression" },
 );
+
+// ── the HTTP API's requests and answers ──────────────────────────────────────────────────────
+
+/** `POST /api/v1/mailings` (and a template's test send): the mailing is planned by the mailer. */
+export const MailingAccepted = Type.Object(
+  {
+    mailingId: Type.String({
+      format: "uuid",
+      description: "GET /api/v1/mailings/{mailingId} shows its recipients, counts and progress",
+    }),
+    status: literals(MAILING_STATUSES),
+    dryRun: Type.Boolean(),
+  },
+  { title: "MailingAccepted" },
+);
+
+export const MailingQuery = Query({
+  kind: Type.Optional(literals(MAILING_KINDS)),
+  status: Type.Optional(literals(MAILING_STATUSES)),
+  limit: Type.Optional(Limit),
+  cursor: Type.Optional(Cursor),
+});
+export const MailingPage = Page(Mailing, "MailingPage");
+
+export const MailMessageQuery = Query({
+  state: Type.Optional(literals(MESSAGE_STATES)),
+  limit: Type.Optional(Limit),
+  cursor: Type.Optional(Cursor),
+});
+export const MailMessagePage = Page(MailMessage, "MailMessagePage");
+
+export const MailMessageParams = Type.Object(
+  { id: Type.String({ format: "uuid" }), messageId: Type.String({ format: "uuid" }) },
+  { additionalProperties: false },
+);
+
+export const MailTemplateList = Type.Object(
+  { items: Type.Array(MailTemplate) },
+  { title: "MailTemplateList" },
+);
+
+const templateFields = {
+  key: Type.String({
+    minLength: 1,
+    maxLength: 64,
+    pattern: "^[a-z0-9][a-z0-9_-]*$",
+    description:
+      "Variants of one template share a key (lower-case letters, digits, - and _), one per language",
+  }),
+  lang: Type.String({ pattern: "^[a-z]{2,3}$", description: "Language of this variant: es, en, …" }),
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  subject: Type.String({ minLength: 1, maxLength: 2_000, description: "Liquid source of the subject" }),
+  html: Type.String({ minLength: 1, maxLength: 200_000, description: "Liquid source of the HTML part" }),
+  text: Type.Optional(
+    Type.Union([Type.String({ minLength: 1, maxLength: 200_000 }), Type.Null()], {
+      description: "Liquid source of the plain-text part; null or absent: derived from the rendered HTML",
+    }),
+  ),
+};
+
+export const MailTemplateCreate = Type.Object(
+  { ...templateFields, kind: literals(MAILING_KINDS) },
+  { additionalProperties: false, title: "MailTemplateCreate" },
+);
+export const MailTemplateUpdate = Type.Object(
+  {
+    key: Type.Optional(templateFields.key),
+    lang: Type.Optional(templateFields.lang),
+    name: Type.Optional(templateFields.name),
+    subject: Type.Optional(templateFields.subject),
+    html: Type.Optional(templateFields.html),
+    text: templateFields.text,
+  },
+  { additionalProperties: false, minProperties: 1, title: "MailTemplateUpdate" },
+);
+
+const previewFields = {
+  partnerId: Type.Integer({
+    minimum: 1,
+    maximum: 2_147_483_647,
+    description: "The partner it is rendered for",
+  }),
+  companyId: Type.Optional(OdooId),
+  asOf,
+};
+
+/** A stored template's preview or test send: for which partner, as of which date. */
+export const MailTemplatePreviewBody = Type.Object(previewFields, {
+  additionalProperties: false,
+  title: "MailTemplatePreviewBody",
+});
+/** A template not stored (yet): its source in the body, rendered for a partner. */
+export const MailTemplateDraftPreviewBody = Type.Object(
+  {
+    kind: literals(MAILING_KINDS),
+    subject: templateFields.subject,
+    html: templateFields.html,
+    text: templateFields.text,
+    ...previewFields,
+  },
+  { additionalProperties: false, title: "MailTemplateDraftPreviewBody" },
+);
+
+export const MailTemplatePreview = Type.Object(
+  {
+    partnerId: OdooId,
+    to: Nullable(Type.String()),
+    subject: Type.String(),
+    html: Type.String(),
+    text: Type.String(),
+    skipReason: Nullable(Type.String({ description: "Why a mailing would not send it to this partner now" })),
+  },
+  { title: "MailTemplatePreview" },
+);
+
+export const MailTestSendAccepted = Type.Object(
+  {
+    mailingId: Type.String({ format: "uuid" }),
+    to: Type.String({ description: "The caller's own address, where the one message goes" }),
+  },
+  { title: "MailTestSendAccepted" },
+);
+
+export const SuppressionQuery = Query({ limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) });
+export const SuppressionPage = Page(Suppression, "SuppressionPage");
+export const SuppressionCreate = Type.Object(
+  {
+    email: Type.String({ format: "email", minLength: 3, maxLength: 254 }),
+    detail: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: "Why, for the record" })),
+  },
+  { additionalProperties: false, title: "SuppressionCreate" },
+);
+export const SuppressionParams = Type.Object(
+  { email: Type.String({ minLength: 3, maxLength: 254, pattern: "^[^\\s@]+@[^\\s@]+$" }) },
+  { additionalProperties: false },
+);
+
+/** The one-click unsubscribe link's query: the signed token the mailer put in List-Unsubscribe. */
+export const UnsubscribeQuery = Type.Object(
+  { token: Type.String({ minLength: 1, maxLength: 2_000, pattern: "^[A-Za-z0-9_.-]+$" }) },
+  { additionalProperties: false },
+);
+export const UnsubscribePage = Type.String({ description: "A short HTML page for the person who clicked" });
 
 // ── the mail queue ────────────────────────────────────────────────────────────────────────────
 

@@ -320,7 +320,6 @@ describe("docker/.env.example", () => {
       SMTP_URL: "the demo's SMTP server is the mailpit service",
       MAIL_FROM: "required in production; the demo carries a placeholder",
       MAIL_UNSUBSCRIBE_SECRET: "required in production; the demo carries a placeholder",
-      REPORTS_DIR: "a volume mounted in the containers, not a directory of the checkout",
     };
     const example = exampleVars();
     const differing = new Set<string>();

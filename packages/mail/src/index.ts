@@ -19,15 +19,17 @@ export {
 } from "./defaults.js";
 export { formatDate, formatMoney, languageOf, localeOf } from "./format.js";
 export { htmlToText } from "./html-text.js";
-export { previewTemplate, renderMessage } from "./message.js";
+export { type PreviewSource, previewTemplate, renderMessage } from "./message.js";
 export {
   cancelMailing,
   claim,
+  countsByMailing,
   countsOf,
   createMailing,
   finishIfDone,
   getMailing,
   getMessage,
+  listMailings,
   listMessages,
   type MailingRecord,
   type MessageRecord,
@@ -58,7 +60,13 @@ export {
   TemplateError,
   type TemplateSource,
 } from "./render.js";
-export { listSuppressions, suppress, suppressedAmong, unsuppress } from "./suppressions.js";
+export {
+  getSuppression,
+  listSuppressions,
+  suppress,
+  suppressedAmong,
+  unsuppress,
+} from "./suppressions.js";
 export {
   createTemplate,
   getTemplate,

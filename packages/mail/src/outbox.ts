@@ -311,3 +311,56 @@ export async function requeueForResend(db: Db, messageId: string): Promise<Messa
     return row;
   });
 }
+
+/** Messages per state of each of `mailingIds` (every state present, 0 when none), in one query. */
+export async function countsByMailing(
+  db: Db,
+  mailingIds: readonly string[],
+): Promise<Map<string, Record<MessageState, number>>> {
+  const empty = () => Object.fromEntries(MESSAGE_STATES.map((s) => [s, 0])) as Record<MessageState, number>;
+  const counts = new Map(mailingIds.map((id) => [id, empty()]));
+  if (mailingIds.length === 0) return counts;
+  const rows = await db
+    .selectFrom("mail.messages")
+    .select(["mailing_id", "state", sql<number>`count(*)::integer`.as("n")])
+    .where("mailing_id", "in", [...mailingIds])
+    .groupBy(["mailing_id", "state"])
+    .execute();
+  for (const r of rows) {
+    const of = counts.get(r.mailing_id);
+    if (of) of[r.state as MessageState] = r.n;
+  }
+  return counts;
+}
+
+/**
+ * A page of mailings, newest first, optionally of one kind or status. The keyset is (created_at,
+ * id); `createdKey` is created_at to the microsecond, for the next page's `before`.
+ */
+export async function listMailings(
+  db: Db,
+  q: {
+    limit: number;
+    kind?: MailingKind | undefined;
+    status?: MailingStatus | undefined;
+    before?: { createdKey: string; id: string } | undefined;
+  },
+): Promise<{ items: (MailingRecord & { createdKey: string })[]; more: boolean }> {
+  let query = db
+    .selectFrom("mail.mailings")
+    .selectAll()
+    .select(
+      sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as("createdKey"),
+    )
+    .orderBy("created_at", "desc")
+    .orderBy("id", "desc")
+    .limit(q.limit + 1);
+  if (q.kind) query = query.where("kind", "=", q.kind);
+  if (q.status) query = query.where("status", "=", q.status);
+  if (q.before) {
+    const { createdKey, id } = q.before;
+    query = query.where(sql<boolean>`(created_at, id) < (${createdKey}::timestamptz, ${id}::uuid)`);
+  }
+  const rows = await query.execute();
+  return { items: rows.slice(0, q.limit), more: rows.length > q.limit };
+}

@@ -147,19 +147,20 @@ export async function planRecipients(
   );
 
   // templates: every variant of the keys this mailing may use
-  const levels =
-    mailing.kind === "reminder"
-      ? await db.selectFrom("mail.reminder_levels").selectAll().orderBy("days").execute()
-      : [];
-  let chosen: { id: string; key: string; lang: string } | undefined;
+  let chosen: { id: string; key: string; lang: string; kind: string } | undefined;
   if (mailing.kind === "custom") {
     chosen = await db
       .selectFrom("mail.templates")
-      .select(["id", "key", "lang"])
+      .select(["id", "key", "lang", "kind"])
       .where("id", "=", mailing.templateId ?? "00000000-0000-0000-0000-000000000000")
       .executeTakeFirst();
     if (!chosen) throw new Error(`no template with id ${mailing.templateId}`);
   }
+  // a reminder template sent as a custom mailing renders the partner's level too
+  const withLevel = mailing.kind === "reminder" || chosen?.kind === "reminder";
+  const levels = withLevel
+    ? await db.selectFrom("mail.reminder_levels").selectAll().orderBy("days").execute()
+    : [];
   const keys =
     mailing.kind === "statement"
       ? ["statement"]
@@ -228,14 +229,19 @@ export async function planRecipients(
       companies[0] ??
       null;
     const oldest = overdue.reduce((max, i) => Math.max(max, i.daysOverdue), 0);
-    const level = mailing.kind === "reminder" ? levelFor(levels, oldest) : null;
+    const level = withLevel ? levelFor(levels, oldest) : null;
     const key =
       mailing.kind === "statement"
         ? "statement"
         : mailing.kind === "reminder"
           ? level?.template_key
           : chosen!.key;
-    const templateId = key ? templateFor(key, p?.lang ?? null) : null;
+    // a test send is of the very template chosen, whatever the partner's language
+    const templateId = key
+      ? mailing.testRecipient && chosen
+        ? chosen.id
+        : templateFor(key, p?.lang ?? null)
+      : null;
     const totals = itemCompanies.map((cid) => {
       const c = companyById.get(cid)!;
       const mine = list.filter((i) => i.companyId === cid);

@@ -55,3 +55,7 @@ export async function listSuppressions(db: Db, page: { limit: number; after?: st
   const items = rows.slice(0, page.limit);
   return { items, next: more ? (items.at(-1)?.email ?? null) : null };
 }
+
+/** The suppression of an address (matched case-insensitively), if it is on the list. */
+export const getSuppression = (db: Db, email: string) =>
+  db.selectFrom("mail.suppressions").selectAll().where("email", "=", email.toLowerCase()).executeTakeFirst();

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { apiRoutes } from "@finanzas/contracts";
 
 /*
  * One-click unsubscribe (RFC 8058): the List-Unsubscribe URL carries a token that says, signed
@@ -44,7 +45,10 @@ export function verifyUnsubscribeToken(secret: string, token: string): Unsubscri
   }
 }
 
-/** The URL of the public endpoint for a message: `<base>/api/v1/mail/unsubscribe?token=…`. */
+/**
+ * The URL of the public endpoint for a message: `<base>/api/v1/mail/unsubscribe?token=…`, the path
+ * taken from the web-api's route catalog (the route that verifies it).
+ */
 export function unsubscribeUrl(publicUrl: string, secret: string, claim: UnsubscribeClaim): string {
-  return `${publicUrl.replace(/\/+$/, "")}/api/v1/mail/unsubscribe?token=${unsubscribeToken(secret, claim)}`;
+  return `${publicUrl.replace(/\/+$/, "")}${apiRoutes.unsubscribe.url}?token=${unsubscribeToken(secret, claim)}`;
 }

@@ -30,9 +30,10 @@ async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
 /**
  * The migrated template, named after the hash of the migration list so a new migration gets a
  * new template. Built once per machine under an advisory lock (parallel suites wait for it);
- * stale templates are dropped.
+ * stale templates are dropped. `use` runs under the same lock, so a suite of another checkout
+ * (another migration list) cannot drop the template between its check and its use.
  */
-async function ensureTemplate(client: pg.Client): Promise<string> {
+async function withTemplate(client: pg.Client, use: (template: string) => Promise<void>): Promise<void> {
   const hash = createHash("sha256").update(migrationNames().join("\n")).digest("hex").slice(0, 12);
   const template = `${TEMPLATE_PREFIX}${hash}`;
   await client.query("select pg_advisory_lock(hashtext('finanzas_test_template'))");
@@ -51,18 +52,19 @@ async function ensureTemplate(client: pg.Client): Promise<string> {
       await migrateToLatest(urlFor(building));
       await client.query(`alter database "${building}" rename to "${template}"`);
     }
+    await use(template);
   } finally {
     await client.query("select pg_advisory_unlock(hashtext('finanzas_test_template'))");
   }
-  return template;
 }
 
 /** A fresh, fully migrated database for one test suite. Call drop() in afterAll. */
 export async function createTestDatabase(label = "test"): Promise<TestDatabase> {
   const name = `finanzas_${label.replace(/[^a-z0-9_]/gi, "_").toLowerCase()}_${randomBytes(4).toString("hex")}`;
   await withAdmin(async (client) => {
-    const template = await ensureTemplate(client);
-    await client.query(`create database "${name}" template "${template}"`);
+    await withTemplate(client, async (template) => {
+      await client.query(`create database "${name}" template "${template}"`);
+    });
   });
   return {
     name,

@@ -428,9 +428,11 @@ describe("back-pressure and the event loop", () => {
     // Rows written between two runs of the timer: a batch of YIELD_EVERY_ROWS or two (a batch can
     // take less than the timer's 1 ms). Without the yields the only pause would be the zip's queue
     // of pending blocks filling up, every ~10 000 rows here.
-    const gaps = [...firedAt, n].map((at, i) => at - (firedAt[i - 1] ?? 0));
-    expect(firedAt.length).toBeGreaterThanOrEqual(10);
-    expect(Math.max(...gaps)).toBeLessThanOrEqual(3 * YIELD_EVERY_ROWS);
+    // On a loaded machine a few yields can pass within the timer's millisecond: judge the typical gap
+    // (the median) and the count, not the single longest one.
+    const gaps = [...firedAt, n].map((at, i) => at - (firedAt[i - 1] ?? 0)).sort((x, y) => x - y);
+    expect(firedAt.length).toBeGreaterThanOrEqual(20);
+    expect(gaps[Math.floor(gaps.length / 2)]).toBeLessThanOrEqual(2 * YIELD_EVERY_ROWS);
   });
 
   it("rejects pending and later calls when the output is destroyed half way", async () => {

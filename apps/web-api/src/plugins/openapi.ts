@@ -15,7 +15,7 @@ export async function registerOpenApi(app: AppInstance): Promise<void> {
         title: "Finanzas API",
         version: "1.0.0",
         description:
-          "Finance reads over the synced copy of Odoo, sync control, auth and users. Errors are RFC 9457 application/problem+json. Log in at POST /api/v1/auth/login and send `Authorization: Bearer <accessToken>`.",
+          "Finance reads over the synced copy of Odoo, sync control, mailings, auth and users. Errors are RFC 9457 application/problem+json. Log in at POST /api/v1/auth/login and send `Authorization: Bearer <accessToken>`.",
       },
       servers: [{ url: "/" }],
       components: {
@@ -28,6 +28,11 @@ export async function registerOpenApi(app: AppInstance): Promise<void> {
         { name: "users", description: "User management (admin)" },
         { name: "finance", description: "Finance reads (cached; ETag and If-None-Match)" },
         { name: "sync", description: "Sync control (admin, finance)" },
+        {
+          name: "mail",
+          description:
+            "Mailings, their messages, templates and the suppression list (admin, finance); the public one-click unsubscribe link",
+        },
         { name: "reports", description: "Excel reports: request, follow, download, cancel" },
         { name: "operations", description: "Health and metrics" },
       ],

@@ -49,6 +49,16 @@ export function mount<N extends ApiRouteName>(
 ): void {
   const route: ApiRoute = apiRoutes[name];
   const status = Number(Object.keys(route.response)[0]);
+  // A page (text/html) is sent as the handler made it, and documented in its media type.
+  const contentType = route.contentType;
+  const success = contentType
+    ? Object.fromEntries(
+        Object.entries(route.response).map(([code, schema]) => [
+          code,
+          { description: schema.description ?? "OK", content: { [contentType.split(";")[0]!]: { schema } } },
+        ]),
+      )
+    : route.response;
   const call = (request: FastifyRequest, reply: FastifyReply) =>
     handler({
       query: request.query as never,
@@ -73,7 +83,7 @@ export function mount<N extends ApiRouteName>(
       ...(route.params ? { params: route.params } : {}),
       ...(route.querystring ? { querystring: route.querystring } : {}),
       ...(route.body ? { body: route.body } : {}),
-      response: { ...route.response, "4xx": problemSchema, "5xx": problemSchema },
+      response: { ...success, "4xx": problemSchema, "5xx": problemSchema },
     },
     handler: route.cached
       ? cachedHandler(deps, name, call, status)
@@ -81,6 +91,7 @@ export function mount<N extends ApiRouteName>(
           const data = await call(request, reply);
           if (data === reply) return reply; // the handler sent its own answer (a file, a redirect)
           reply.code(status);
+          if (contentType) reply.type(contentType);
           return status === 204 ? reply.send(null) : data;
         },
   });
