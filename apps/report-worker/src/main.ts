@@ -21,6 +21,7 @@ await runWorkerService({
       logger,
       concurrency: config.REPORT_CONCURRENCY,
       db: stores.database.db,
+      databaseUrl: config.DATABASE_URL,
       storage,
       ttlHours: config.REPORT_TTL_HOURS,
       statementTimeoutMs: config.REPORT_BUILD_STATEMENT_TIMEOUT_MS,

@@ -79,6 +79,7 @@ export async function startHarness(
       logger,
       concurrency: 2,
       db: store.db,
+      databaseUrl: database.url,
       storage: harness.storage,
       ttlHours: 72,
       statementTimeoutMs: 30_000,

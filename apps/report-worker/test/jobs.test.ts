@@ -140,6 +140,21 @@ describe("expiry", () => {
   });
 });
 
+describe("a build that fails", () => {
+  it("fails at once, with the ledger's reason, when the data cannot answer the parameters", async () => {
+    // raised on the build's thread: its kind (no retry) and message reach the record
+    const { report } = await h.request({
+      kind: "general-ledger",
+      params: { dateFrom: "2024-01-01", dateTo: "2024-12-31", companyId: 987_654 },
+    });
+    const done = await h.settle(report.id);
+    expect(done.status).toBe("failed");
+    expect(done.error).toBe("no company with id 987654");
+    expect(done.attempts).toBe(1);
+    expect(done.storage_key).toBeNull();
+  });
+});
+
 describe("S3-compatible storage", () => {
   let server: S3rver;
   let dir: string;

@@ -26,6 +26,7 @@ const startWorker = () =>
     logger,
     concurrency: 2,
     db: t.database.db,
+    databaseUrl: t.testDb.url,
     storage,
     ttlHours: 72,
     statementTimeoutMs: 30_000,

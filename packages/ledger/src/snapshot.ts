@@ -36,9 +36,12 @@ let cursors = 0;
 
 /**
  * The rows of a query in batches through a server-side cursor (`DECLARE … NO SCROLL CURSOR`,
- * `FETCH n`): memory holds one batch, whatever the size of the result. Runs inside a transaction
- * (a cursor lives as long as its transaction; see inSnapshot), so it works behind a
- * transaction-mode pooler. Stopping the iteration early closes the cursor.
+ * `FETCH n`): memory holds two batches (the one being used and the next), whatever the size of the
+ * result. The next batch is asked for as soon as one arrives, so PostgreSQL produces it while the
+ * caller uses this one rather than each waiting for the other. Runs inside a transaction (a cursor
+ * lives as long as its transaction; see inSnapshot), so it works behind a transaction-mode
+ * pooler; a query the caller makes on the same transaction meanwhile runs after that fetch.
+ * Stopping the iteration early closes the cursor.
  */
 export async function* cursorBatches<T>(
   trx: Transaction<Database>,
@@ -51,14 +54,19 @@ export async function* cursorBatches<T>(
   await trx.executeQuery(
     CompiledQuery.raw(`declare ${name} no scroll cursor for ${compiled.sql}`, [...compiled.parameters]),
   );
+  const fetch = async (): Promise<T[]> =>
+    (await trx.executeQuery<T>(CompiledQuery.raw(`fetch ${batchSize} from ${name}`))).rows;
+  let next: Promise<T[]> | undefined = fetch();
   try {
-    for (;;) {
-      const { rows } = await trx.executeQuery<T>(CompiledQuery.raw(`fetch ${batchSize} from ${name}`));
-      if (rows.length === 0) return;
-      yield rows;
-      if (rows.length < batchSize) return;
+    while (next) {
+      const rows: T[] = await next;
+      // a short batch is the last one: nothing more to read ahead
+      next = rows.length < batchSize ? undefined : fetch();
+      if (rows.length > 0) yield rows;
     }
   } finally {
+    // the read-ahead settles before the cursor closes (its failure, if any, is the caller's no more)
+    await next?.catch(() => undefined);
     await trx.executeQuery(CompiledQuery.raw(`close ${name}`)).catch(() => undefined);
   }
 }

@@ -1,20 +1,21 @@
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream } from "node:fs";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ReportKind, type ReportParamsOf, type ReportStatus, reportsQueue } from "@finanzas/contracts";
+import { type ReportKind, type ReportStatus, reportsQueue } from "@finanzas/contracts";
 import type { Database, Kysely } from "@finanzas/db";
-import { inSnapshot, LedgerError, NotSyncedError, syncedDataVersion } from "@finanzas/ledger";
-import type { Handler, JobContext } from "@finanzas/queue";
+import { LedgerError, NotSyncedError } from "@finanzas/ledger";
+import type { Handler } from "@finanzas/queue";
 import { UnrecoverableError } from "@finanzas/queue";
 import type { Storage } from "@finanzas/storage";
-import { type BuildContext, REPORTS } from "../reports/index.js";
-import { createXlsxWriter } from "../xlsx/index.js";
+import { BuildThreadError, buildInThread } from "./build-in-thread.js";
 
 export const XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 export interface BuildDeps {
   db: Kysely<Database>;
+  /** The same database's URL: each workbook is built on a thread with its own connection. */
+  databaseUrl: string;
   storage: Storage;
   /** Hours a finished file is kept (REPORT_TTL_HOURS). */
   ttlHours: number;
@@ -55,9 +56,10 @@ export const storageKeyOf = (id: string, at: Date) =>
 
 /**
  * `build-report`: builds a report record's workbook from one snapshot of the synced copy into a
- * temporary file (streamed, memory flat), stores it (the object appears only once whole), and only
- * then marks the record succeeded. A build that dies half way leaves nothing marked done; BullMQ
- * runs it again from the top. A cancelled report stops at its next batch of rows.
+ * temporary file (streamed, on a thread of its own with a bounded heap: build-in-thread.ts), stores
+ * it (the object appears only once whole), and only then marks the record succeeded. A build that
+ * dies half way leaves nothing marked done; BullMQ runs it again from the top. A cancelled report
+ * stops at its next progress tick (every `progressEveryMs`, after a batch of rows).
  */
 export const buildReportHandler =
   (deps: BuildDeps): Handler<typeof reportsQueue, "build-report"> =>
@@ -100,14 +102,33 @@ export const buildReportHandler =
     const dir = await mkdtemp(join(tmpdir(), TEMP_PREFIX));
     const file = join(dir, `${reportId}.xlsx`);
     try {
-      const built = await build(
-        deps,
-        record.kind as ReportKind,
-        record.params,
-        record.created_at,
-        file,
-        reportId,
-        ctx,
+      const built = await buildInThread(
+        {
+          databaseUrl: deps.databaseUrl,
+          job: {
+            kind: record.kind as ReportKind,
+            params: record.params,
+            requestedAt: record.created_at,
+            file,
+            statementTimeoutMs: deps.statementTimeoutMs,
+            maxRowsPerSheet: deps.maxRowsPerSheet,
+            batchSize: deps.batchSize,
+          },
+          progressEveryMs: deps.progressEveryMs ?? 1_000,
+        },
+        {
+          signal: ctx.signal,
+          async progress(rows) {
+            await ctx.progress({ rows });
+            const now = await db
+              .updateTable("reports.reports")
+              .set({ rows })
+              .where("id", "=", reportId)
+              .returning("cancel_requested_at")
+              .executeTakeFirst();
+            if (!now || now.cancel_requested_at) throw new Cancelled();
+          },
+        },
       );
       const key = storageKeyOf(reportId, record.created_at);
       const stored = await deps.storage.put(key, createReadStream(file), {
@@ -146,7 +167,10 @@ export const buildReportHandler =
       }
       if (ctx.signal.aborted) throw error; // shutting down: the job goes back to the queue as it is
       // parameters the data cannot answer never will: fail now; anything else is retried
-      const permanent = error instanceof LedgerError && !(error instanceof NotSyncedError);
+      const permanent =
+        error instanceof BuildThreadError
+          ? error.permanent
+          : error instanceof LedgerError && !(error instanceof NotSyncedError);
       const last = permanent || ctx.attempt >= (reportsQueue.defaultJobOptions.attempts ?? 1);
       await db
         .updateTable("reports.reports")
@@ -164,75 +188,6 @@ export const buildReportHandler =
       await rm(dir, { recursive: true, force: true });
     }
   };
-
-async function build(
-  deps: BuildDeps,
-  kind: ReportKind,
-  params: Record<string, unknown>,
-  requestedAt: Date,
-  file: string,
-  reportId: string,
-  job: JobContext,
-): Promise<{ rows: number; dataVersion: string | null }> {
-  const output = createWriteStream(file);
-  const closed = new Promise<void>((resolve, reject) => {
-    output.on("close", resolve);
-    output.on("error", reject);
-  });
-  const spec = REPORTS[kind];
-  const workbook = createXlsxWriter(output, {
-    title: spec.title,
-    creator: "Finanzas",
-    created: requestedAt,
-    subject: JSON.stringify(params),
-  });
-  let rows = 0;
-  let lastTick = Date.now();
-  const every = deps.progressEveryMs ?? 1_000;
-  try {
-    const dataVersion = await inSnapshot(
-      deps.db,
-      { statementTimeoutMs: deps.statementTimeoutMs },
-      async (trx) => {
-        const ctx: BuildContext = {
-          trx,
-          workbook,
-          generatedAt: requestedAt,
-          maxRows: deps.maxRowsPerSheet,
-          batchSize: deps.batchSize,
-          async wrote(n) {
-            rows += n;
-            if (job.signal.aborted) throw job.signal.reason ?? new Error("shutting down");
-            if (Date.now() - lastTick < every) return;
-            lastTick = Date.now();
-            await job.progress({ rows });
-            const now = await deps.db
-              .updateTable("reports.reports")
-              .set({ rows })
-              .where("id", "=", reportId)
-              .returning("cancel_requested_at")
-              .executeTakeFirst();
-            if (!now || now.cancel_requested_at) throw new Cancelled();
-          },
-        };
-        // the version of the data this snapshot sees (the runs table is in it too)
-        const version = await syncedDataVersion(trx);
-        await (spec.build as (ctx: BuildContext, params: ReportParamsOf<typeof kind>) => Promise<void>)(
-          ctx,
-          params as ReportParamsOf<typeof kind>,
-        );
-        return version;
-      },
-    );
-    await workbook.finish();
-    await closed;
-    return { rows, dataVersion };
-  } catch (error) {
-    output.destroy();
-    await closed.catch(() => undefined);
-    throw error;
-  }
-}
 
 async function markCancelled(db: Kysely<Database>, reportId: string): Promise<void> {
   await db

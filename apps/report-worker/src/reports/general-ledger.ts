@@ -81,9 +81,10 @@ export async function generalLedgerReport(ctx: BuildContext, params: Params): Pr
           i.partnerName,
           i.label,
           i.reference,
-          amount(i.debit, d),
-          amount(i.credit, d),
-          amount(i.runningBalance, d),
+          // in the company's currency: the columns' own decimals (no object per cell)
+          i.debit,
+          i.credit,
+          i.runningBalance,
           i.amountCurrency === null ? null : { value: i.amountCurrency, decimals: i.currencyDecimals ?? 2 },
           i.currency,
         ]);

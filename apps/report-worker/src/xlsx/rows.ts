@@ -107,7 +107,11 @@ function columnEncoder(column: ColumnSpec, index: number): CellEncoder {
         if (value === null || value === undefined) return empty(h, row, s);
         if (typeof value === "string") return `${open}${row}${h[s]}><v>${decimalText(value)}</v></c>`;
         if (isDecimalCell(value)) {
-          const own = byDecimals[checkDecimals(value.decimals, describe(value))]!;
+          // The cell's own decimals: checked here, described only when they are wrong (a
+          // description per cell was a JSON.stringify of every amount of a report).
+          const own =
+            (Number.isInteger(value.decimals) ? byDecimals[value.decimals] : undefined) ??
+            byDecimals[checkDecimals(value.decimals, describe(value))]!;
           if (typeof value.value !== "string") {
             throw new TypeError(`${describe(value)}: value must be a decimal string`);
           }

@@ -274,6 +274,36 @@ describe("continuation sheets", () => {
   });
 });
 
+describe("long rows", () => {
+  it("keeps rows of many KB (multi-byte text) whole and in order among short ones", async () => {
+    // Cells at Excel's limit in three-byte characters: rows larger than the room a chunk keeps for
+    // one, written when the chunk is empty, half full and nearly full.
+    const long = (n: number) => `${n}:${"€—ü".repeat(10_900)}`.slice(0, 32_767);
+    const path = tempFile();
+    const wb = createXlsxWriter(createWriteStream(path), { title: "t", creator: "c", created });
+    const sheet = wb.addSheet({
+      name: "Long",
+      columns: [
+        { header: "N", type: "integer" },
+        { header: "A", type: "text" },
+        { header: "B", type: "text" },
+      ],
+    });
+    const expected: [number, string | null, string | null][] = [];
+    for (let n = 1; n <= 240; n++) {
+      const row: [number, string | null, string | null] =
+        n % 40 === 1 || n % 40 === 17 || n % 40 === 39 ? [n, long(n), long(-n)] : [n, `short ${n}`, null];
+      expected.push(row);
+      await sheet.addRow(row);
+    }
+    await wb.finish();
+    const rows = readWithOpenpyxl(path)
+      .sheets[0]!.rows.slice(1)
+      .map((r) => [r[0]?.v ?? null, r[1]?.v ?? null, r[2]?.v ?? null]);
+    expect(rows).toEqual(expected);
+  });
+});
+
 describe("bad values", () => {
   it("reject the row with the sheet, row and column named, and write nothing of it", async () => {
     const path = tempFile();

@@ -1,8 +1,8 @@
 /**
  * A streaming .xlsx writer for reports of millions of rows at flat memory.
  *
- * Each row becomes its `<row>` XML at once and is appended to a string chunk; every ~512 KB the
- * chunk goes to the zip entry of the sheet (`xl/worksheets/sheetN.xml`), which deflates it on the
+ * Each row becomes its `<row>` XML at once and is written as UTF-8 into a byte chunk; every
+ * ~512 KB the chunk goes to the zip entry of the sheet (`xl/worksheets/sheetN.xml`), which deflates it on the
  * way to `output` (zip.ts). Nothing per row is kept: text is inline (no shared-string table),
  * styles are a fixed table, and the few things known only at the end (sheet names, autofilter
  * ranges) are a line per sheet.
@@ -43,11 +43,18 @@ export type { ColumnType } from "./styles.js";
 /** Excel's rows per sheet. */
 export const EXCEL_MAX_ROWS = 1_048_576;
 /**
- * Rows go to the zip in chunks of about this many characters, each one deflate job. Starting a
- * job costs this thread a fixed 0.1–0.6 ms (zlib's set-up, measured), so chunks are large: at
- * 128 KB that was up to a third of this thread's time, at 512 KB under a tenth.
+ * Rows go to the zip in chunks of about this many bytes, each one deflate job. Starting a job
+ * costs this thread a fixed 0.1–0.6 ms (zlib's set-up, measured), so chunks are large: at 128 KB
+ * that was up to a third of this thread's time, at 512 KB under a tenth.
+ *
+ * The chunk is bytes, each row written into it as it comes, rather than a string the rows are
+ * concatenated to: a 512 KB string is a tree of every row's pieces until it is flattened for the
+ * zip, alive across several of V8's young-generation collections, so it was copied to the old
+ * generation each time (most of what a general ledger promoted) and then flattened in one piece.
  */
-const CHUNK_CHARS = 512 * 1024;
+const CHUNK_BYTES = 512 * 1024;
+/** Room past CHUNK_BYTES: a row of up to a third of it (UTF-8 takes ≤ 3 bytes a UTF-16 unit) always fits. */
+const CHUNK_SLACK = 96 * 1024;
 /** The most rows written without a turn of the event loop. */
 export const YIELD_EVERY_ROWS = 2048;
 
@@ -191,7 +198,9 @@ class SheetWriter implements XlsxSheet {
   private readonly baseName: string;
   private entry!: SheetEntry;
   private zipEntry!: ZipEntry;
-  private chunk = "";
+  /** The bytes of the current chunk: `pos` of them, written into `buffer`. */
+  private buffer = Buffer.allocUnsafe(CHUNK_BYTES + CHUNK_SLACK);
+  private pos = 0;
   /** The last row number written in the current part. */
   private row = 0;
   /** The last row of the current part that is not a `total` row: where the autofilter ends. */
@@ -241,20 +250,21 @@ class SheetWriter implements XlsxSheet {
       this.closePart().catch(() => {});
       this.openPart(this.wb.names.claim(this.baseName, this.names.length + 1));
     }
-    this.chunk += xml;
+    // false only when the row went to the zip as a chunk of its own and the zip is full
+    const roomAfterRow = this.put(xml);
     this.row = row;
     if (options?.style !== "total") this.filterEnd = row;
     this.rows++;
-    if (this.chunk.length >= CHUNK_CHARS) {
-      const room = this.zipEntry.write(this.chunk);
-      this.chunk = "";
+    if (this.pos >= CHUNK_BYTES) {
+      const room = this.zipEntry.write(this.take());
       this.sinceYield = 0;
-      if (!room) return this.zipEntry.room();
+      if (!room || !roomAfterRow) return this.zipEntry.room();
       // A turn of the event loop after each chunk even when the zip has room: the deflate jobs
       // run in the thread pool and come back through callbacks on this thread, and letting them
       // in now writes their output and keeps the pool busy while the next rows are built.
       return nextTurn();
     }
+    if (!roomAfterRow) return this.zipEntry.room();
     if (++this.sinceYield >= YIELD_EVERY_ROWS) {
       this.sinceYield = 0;
       return nextTurn();
@@ -297,7 +307,7 @@ class SheetWriter implements XlsxSheet {
       xml += RowEncoder.titleRow(texts, i + 1, i === 0);
     });
     xml += this.encoder.header(h);
-    this.chunk = xml;
+    this.put(xml);
     this.row = h;
     this.filterEnd = h;
   }
@@ -317,8 +327,29 @@ class SheetWriter implements XlsxSheet {
     }
     tail +=
       '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>';
-    const written = this.zipEntry.end(this.chunk + tail);
-    this.chunk = "";
-    return written;
+    this.put(tail);
+    return this.zipEntry.end(this.take());
+  }
+
+  /**
+   * Writes `xml` into the chunk. A row too large for the room left goes after what the chunk
+   * holds as a chunk of its own; false then, when the zip asks to wait before the next.
+   */
+  private put(xml: string): boolean {
+    if (xml.length * 3 <= this.buffer.length - this.pos) {
+      this.pos += this.buffer.write(xml, this.pos, "utf8");
+      return true;
+    }
+    let room = true;
+    if (this.pos > 0) room = this.zipEntry.write(this.take());
+    return this.zipEntry.write(Buffer.from(xml, "utf8")) && room;
+  }
+
+  /** The chunk's bytes, handed over (the zip deflates them later): the next rows go to a new one. */
+  private take(): Buffer {
+    const bytes = this.buffer.subarray(0, this.pos);
+    this.buffer = Buffer.allocUnsafe(CHUNK_BYTES + CHUNK_SLACK);
+    this.pos = 0;
+    return bytes;
   }
 }

@@ -63,14 +63,17 @@ export interface ZipOptions {
   zip64Above?: number;
 }
 
-/** A streamed entry being written: its text goes in as chunks. */
+/** A streamed entry being written: its text goes in as chunks (a string, or its UTF-8 bytes). */
 export interface ZipEntry {
-  /** Adds one chunk; false when the caller should wait for `room()` before the next. */
-  write(chunk: string): boolean;
+  /**
+   * Adds one chunk; false when the caller should wait for `room()` before the next. A Buffer is
+   * the zip's from then on (deflated later): the caller must not write into it again.
+   */
+  write(chunk: string | Buffer): boolean;
   /** Resolves when another chunk may be written; rejects if the zip failed. */
   room(): Promise<void>;
   /** Ends the entry; resolves when all of it has been written to the output. */
-  end(chunk?: string): Promise<void>;
+  end(chunk?: string | Buffer): Promise<void>;
 }
 
 export class ZipWriter {
@@ -195,8 +198,8 @@ export class ZipWriter {
       await this.put(this.localHeader(name, true));
     });
 
-    const block = (chunk: string, last: boolean) => {
-      const data = Buffer.from(chunk, "utf8");
+    const block = (chunk: string | Buffer, last: boolean) => {
+      const data = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
       // CRC and size in the order the blocks come, on this thread (native, ~2 GB/s).
       record.crc = crc32(data, record.crc);
       record.size += data.length;
@@ -234,7 +237,7 @@ export class ZipWriter {
         return this.pending < MAX_PENDING_BLOCKS;
       },
       room: () => this.room(),
-      end: (chunk = "") => {
+      end: (chunk: string | Buffer = "") => {
         if (ended) throw new Error(`zip entry ${path} has ended`);
         ended = true;
         this.entryOpen = false;
