@@ -49,6 +49,7 @@ beforeAll(async () => {
     logger,
     concurrency: 2,
     db: world.db,
+    databaseUrl: world.database.url,
     storage,
     ttlHours: 72,
     statementTimeoutMs: 30_000,
