@@ -36,6 +36,15 @@ export {
   parseTraceback,
 } from "./errors.js";
 export {
+  AdaptiveConcurrency,
+  type AdaptiveOptions,
+  type AdaptiveState,
+  type AnswerSample,
+  isRefusal,
+  type RequestLimiter,
+  SharedLimiter,
+} from "./limiter.js";
+export {
   type ExpectedField,
   FINANCE_MODEL_NAMES,
   FINANCE_MODELS,
