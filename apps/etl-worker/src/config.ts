@@ -7,8 +7,13 @@ export const ConfigSchema = Type.Object({
   ...odooEnv,
   HEALTH_PORT: env.port(3101),
   ETL_CONCURRENCY: env.int({ minimum: 1, maximum: 256, default: 2 }),
-  /** Models synced at once by one job (each keeps at most one Odoo request in flight). */
+  /** Models synced at once by one job (their Odoo requests in flight capped by ODOO_MAX_CONCURRENCY). */
   ETL_MODEL_CONCURRENCY: env.int({ minimum: 1, maximum: 16, default: 4 }),
+  /**
+   * A full pass over a model with more records than this is read as up to ODOO_MAX_CONCURRENCY id
+   * ranges at once; 0 never splits.
+   */
+  ETL_PARTITION_MIN_RECORDS: env.int({ minimum: 0, maximum: 1_000_000_000, default: 10_000 }),
   /**
    * Threads that fetch, decode and map Odoo pages. One keeps the peak RSS lowest; with two, the
    * pages of one model decode on both in turn (on a 2-core machine a full sync about 15 % faster,
@@ -38,6 +43,8 @@ export const settingsFrom = (config: Config): EtlSettings => ({
   overlapSeconds: config.ETL_OVERLAP_SECONDS,
   lockTtlSeconds: config.ETL_LOCK_TTL_SECONDS,
   retryAttempts: config.ETL_ODOO_RETRIES,
+  odooConcurrency: config.ODOO_MAX_CONCURRENCY,
+  partitionMinRecords: config.ETL_PARTITION_MIN_RECORDS,
 });
 
 /** What the `etl:run` / `etl:status` commands read: where the queue and the database are. */

@@ -1,5 +1,5 @@
 import { createServiceLogger, runWorkerService } from "@finanzas/bootstrap";
-import { clientOptionsFromEnv, createOdooClient } from "@finanzas/odoo";
+import { clientOptionsFromEnv, createOdooClient, SharedLimiter } from "@finanzas/odoo";
 import { readConfig, settingsFrom } from "./config.js";
 import { createEtlMetrics } from "./metrics.js";
 import { createThreadReader } from "./odoo/thread-reader.js";
@@ -13,7 +13,9 @@ await runWorkerService({
   config,
   logger,
   start: async (stores, shutdown, metrics) => {
-    const clientOptions = { ...clientOptionsFromEnv(config), maxConcurrency: config.ETL_MODEL_CONCURRENCY };
+    // Every request to Odoo, from this thread and the reader threads, under one limit.
+    const limiter = SharedLimiter.create(config.ODOO_MAX_CONCURRENCY);
+    const clientOptions = { ...clientOptionsFromEnv(config), limiter };
     const odoo = createOdooClient(clientOptions);
     shutdown.add("odoo client", () => odoo.close());
     // Sync pages are fetched, decoded and mapped on threads of their own, overlapping the writes.

@@ -26,6 +26,7 @@ import {
   copyStatements,
   type Lease,
   LeaseLostError,
+  type PartitionPatch,
   patchCursor,
   upsertStatement,
   writeBatch,
@@ -151,11 +152,24 @@ async function prepare(task: ModelTask): Promise<Prepared> {
   };
 }
 
-/** One page written in one transaction with the lease check and, when given, the cursor's move. */
-export async function write(context: ModelContext, page: EncodedPage, cursor?: CursorPatch): Promise<void> {
+/**
+ * One page written in one transaction with the lease check and, when given, the cursor's move or
+ * its partition's.
+ */
+export async function write(
+  context: ModelContext,
+  page: EncodedPage,
+  cursor?: CursorPatch,
+  partition?: PartitionPatch,
+): Promise<void> {
   const { engine, prepared } = context;
   if (context.signal.aborted) throw context.signal.reason;
-  const batch = { model: context.model, lease: context.lease, ...(cursor ? { cursor } : {}) };
+  const batch = {
+    model: context.model,
+    lease: context.lease,
+    ...(cursor ? { cursor } : {}),
+    ...(partition ? { partition } : {}),
+  };
   const changed =
     page.format === "copy"
       ? await copyBatch(engine.pool as Pool, engine.db, { ...batch, statements: prepared.copy, page })

@@ -25,6 +25,13 @@ export interface EtlSettings {
   retryBaseDelayMs: number;
   /** Deletion reconciliation: ranges holding at most this many ids are compared id by id. */
   reconcileLeafSize: number;
+  /**
+   * Odoo requests in flight at once across the models of a job (ODOO_MAX_CONCURRENCY): also how
+   * many partitions a large model's full pass is read in.
+   */
+  odooConcurrency: number;
+  /** A full pass over more records than this is read in partitions at once (ETL_PARTITION_MIN_RECORDS; 0: never). */
+  partitionMinRecords: number;
 }
 
 export const DEFAULT_SETTINGS: EtlSettings = {
@@ -35,6 +42,8 @@ export const DEFAULT_SETTINGS: EtlSettings = {
   retryAttempts: 6,
   retryBaseDelayMs: 1000,
   reconcileLeafSize: 2000,
+  odooConcurrency: 4,
+  partitionMinRecords: 10_000,
 };
 
 export interface EngineDeps {

@@ -233,6 +233,14 @@ export async function rereadPerCompany(
   }
 }
 
+/** The id at `offset` in id order (0-based), or undefined past the end: where a partition ends. */
+export async function idAtOffset(source: Source, model: string, offset: number): Promise<number | undefined> {
+  const ids = await call(source, `${model}.search`, (c) =>
+    c.search(model, [], { order: "id asc", offset, limit: 1, context: CONTEXT }),
+  );
+  return ids[0];
+}
+
 /** The highest id of a model on the server (0 when it has none). */
 export async function maxId(source: Source, model: string): Promise<number> {
   const ids = await call(source, `${model}.search`, (c) =>
@@ -319,15 +327,25 @@ export async function incrementalPage(
   return { records: complete, next: { second: lastSecond, afterId: null }, done: false };
 }
 
-/** The next page of a full pass: ids above `afterId`, ascending. */
+/** A full pass's keyset: ids above `afterId`, up to `toId` (included) when a partition ends there. */
+export const idRange = (afterId: number, toId?: number | null): Domain =>
+  toId === undefined || toId === null
+    ? [["id", ">", afterId]]
+    : [
+        ["id", ">", afterId],
+        ["id", "<=", toId],
+      ];
+
+/** The next page of a full pass: ids above `afterId` (up to `toId`), ascending. */
 export async function fullPage(
   source: Source,
   model: string,
   fields: readonly string[],
   afterId: number,
   limit: number,
+  toId?: number | null,
 ): Promise<{ records: OdooRecord[]; done: boolean }> {
-  const records = await searchRead(source, model, [["id", ">", afterId]], fields, "id asc", limit);
+  const records = await searchRead(source, model, idRange(afterId, toId), fields, "id asc", limit);
   return { records, done: records.length < limit };
 }
 
@@ -341,7 +359,8 @@ export const fullPageRaw = (
   fields: readonly string[],
   afterId: number,
   limit: number,
+  toId?: number | null,
 ): Promise<RecordPage> =>
   call(source, `${model}.search_read`, (c) =>
-    c.searchReadPage(model, [["id", ">", afterId]], { fields, order: "id asc", limit, context: CONTEXT }),
+    c.searchReadPage(model, idRange(afterId, toId), { fields, order: "id asc", limit, context: CONTEXT }),
   );
