@@ -22,7 +22,7 @@ import {
   type PartitionRow,
   startPartitions,
 } from "../../postgres/partitions.js";
-import { type ModelContext, report, write } from "../model.js";
+import { expectRecords, type ModelContext, report, write } from "../model.js";
 import { pipeline } from "../pipeline.js";
 import type { EtlSettings } from "../types.js";
 
@@ -79,15 +79,23 @@ export async function fullPass(context: ModelContext, cursor: CursorState): Prom
     const parts = await loadPartitions(db, model);
     if (parts.length > 0) {
       const left = parts.filter((p) => p.finished_at === null).length;
+      expectRecords(
+        context,
+        parts.reduce((n, p) => n + p.expected, 0),
+        parts.reduce((n, p) => n + p.done, 0),
+      );
       context.log.info(
         { partitions: parts.length, left },
         "resuming the partitioned full pass of a previous run",
       );
       return partitionedPass(context, parts);
     }
+    const from = cursor.row?.full_last_id ?? 0;
+    expectRecords(context, await searchCount(context.source, model, [["id", ">", from]]));
     return sequentialPass(context, cursor);
   }
   const total = await searchCount(context.source, model, []);
+  expectRecords(context, total);
   const parts = partitionCount(total, settings);
   if (parts > 1) {
     const ranges = await partitionRanges(context.source, model, total, parts);
@@ -138,6 +146,7 @@ async function sequentialPass(context: ModelContext, cursor: CursorState): Promi
     },
     async (page) => {
       context.counts.fetched += page.fetched;
+      context.progress.done += page.fetched;
       if (page.maxSecond !== null && (highWater === null || page.maxSecond > highWater))
         highWater = page.maxSecond;
       report(context, page.problems);
@@ -221,6 +230,7 @@ async function readPartition(
     async (page) => {
       if (signal.aborted) throw signal.reason;
       context.counts.fetched += page.fetched;
+      context.progress.done += page.fetched;
       if (page.maxSecond !== null && (highWater === null || page.maxSecond > highWater))
         highWater = page.maxSecond;
       report(context, page.problems);
