@@ -24,8 +24,11 @@ export const ConfigSchema = Type.Object({
   ODOO_PAGE_SIZE: env.int({ minimum: 10, maximum: 10_000, default: 1000 }),
   /** The incremental window starts this many seconds before the cursor, for late commits. */
   ETL_OVERLAP_SECONDS: env.int({ minimum: 0, maximum: 86_400, default: 600 }),
-  /** Lease of a model's lock; a killed worker's models are free again after this long. */
-  ETL_LOCK_TTL_SECONDS: env.int({ minimum: 3, maximum: 3600, default: 60 }),
+  /**
+   * Lease of a model's lock, renewed by a heartbeat every fifth of it; a killed worker's models are
+   * free again after this long (at once when it ran on the same host and its process is gone).
+   */
+  ETL_LOCK_TTL_SECONDS: env.int({ minimum: 3, maximum: 3600, default: 15 }),
   /** Attempts per Odoo call on transport errors (502/504, resets, timeouts), on top of the client's 4. */
   ETL_ODOO_RETRIES: env.int({ minimum: 1, maximum: 20, default: 6 }),
 });

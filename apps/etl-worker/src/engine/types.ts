@@ -18,7 +18,7 @@ export interface EtlSettings {
   modelConcurrency: number;
   /** The incremental window starts this long before the cursor (ETL_OVERLAP_SECONDS). */
   overlapSeconds: number;
-  /** Lease of a model's lock; renewed every third of it (ETL_LOCK_TTL_SECONDS). */
+  /** Lease of a model's lock; renewed by a heartbeat every fifth of it (ETL_LOCK_TTL_SECONDS). */
   lockTtlSeconds: number;
   /** Attempts per Odoo call on top of the client's own retries (ETL_ODOO_RETRIES). */
   retryAttempts: number;
@@ -38,7 +38,7 @@ export const DEFAULT_SETTINGS: EtlSettings = {
   pageSize: 1000,
   modelConcurrency: 4,
   overlapSeconds: 600,
-  lockTtlSeconds: 60,
+  lockTtlSeconds: 15,
   retryAttempts: 6,
   retryBaseDelayMs: 1000,
   reconcileLeafSize: 2000,
