@@ -35,6 +35,37 @@ describe.each([16, 17, 18, 19] as const)("partitioned full passes on Odoo %i", (
     );
     expect(rows.map((r) => r.n)).toEqual([0, 0]);
   });
+
+  it("catch up a bulk change in write_date ranges read at once, bursts and late commits included", async () => {
+    const { control, store } = h.sim;
+    const ids = store.ids("account.move.line");
+    const base = Date.now() + 60_000;
+    const at = (minutes: number, ms = 0) => new Date(base + minutes * 60_000 + ms);
+    // 300 journal items changed in 20 transactions a minute apart (Odoo down for a while) ...
+    for (let t = 0; t < 20; t++)
+      control.update(
+        "account.move.line",
+        ids.slice(t * 15, t * 15 + 15),
+        { name: `bulk ${t}` },
+        { at: at(t) },
+      );
+    // ... one transaction touching 90 items (more than two pages) within one second ...
+    control.burst("account.move.line", ids.slice(300, 390), { name: "burst" }, { at: at(10, 500) });
+    // ... and a transaction that started before most of them, committed last.
+    control.update("account.move.line", ids.slice(390, 395), { name: "late" }, { at: at(2, 250) });
+    h.sim.control.setPerformance({ latencyMs: 15 });
+    h.sim.control.resetStats();
+    const result = await sync(h.engine, job(), ["account.move.line"], "incremental");
+    const { concurrency } = h.sim.control.getStats();
+    h.sim.control.setPerformance({ latencyMs: 0 });
+    expect(result.status, JSON.stringify(result.models)).toBe("succeeded");
+    expect(concurrency.peakInFlight).toBeGreaterThanOrEqual(3);
+    expect(await diffWithSource(h, ["account.move.line"])).toEqual([]);
+    const cursor = await h.store.pool.query(
+      "select extract(epoch from write_date)::int as s from etl.cursors where model = 'account.move.line'",
+    );
+    expect(cursor.rows[0].s).toBe(Math.floor(at(19).getTime() / 1000));
+  });
 });
 
 describe("a partitioned full pass interrupted", () => {
@@ -104,6 +135,61 @@ describe("a partitioned full pass interrupted", () => {
     );
     expect(moved.rows[0].full_last_id).toBeNull();
     expect(moved.rows[0].write_date).not.toBeNull();
+  }, 60_000);
+
+  it("an incremental pass in ranges, interrupted, loses nothing: its cursor waits for the ranges before it", async () => {
+    const { control, store } = h.sim;
+    const ids = store.ids("account.move.line");
+    const base = Date.now() + 3_600_000;
+    // 1 200 journal items changed in 40 transactions a minute apart.
+    for (let t = 0; t < 40; t++)
+      control.update(
+        "account.move.line",
+        ids.slice(t * 30, t * 30 + 30),
+        { name: `outage ${t}` },
+        {
+          at: new Date(base + t * 60_000),
+        },
+      );
+    const cursorOf = async () =>
+      Number(
+        (
+          await h.store.pool.query(
+            "select extract(epoch from write_date)::int as s from etl.cursors where model = 'account.move.line'",
+          )
+        ).rows[0].s,
+      );
+    const before = await cursorOf();
+    h.sim.control.setPerformance({ latencyMs: 25 });
+    const stop = new AbortController();
+    const first = sync(h.engine, job({ signal: stop.signal }), ["account.move.line"], "incremental");
+    const changed = async () =>
+      (
+        await h.store.pool.query(
+          "select count(*)::int as n from odoo.account_move_line where name like 'outage %'",
+        )
+      ).rows[0].n as number;
+    const deadline = Date.now() + 20_000;
+    while ((await changed()) < 400 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    stop.abort(new Error("the worker stopped"));
+    expect((await first).status).toBe("failed");
+    const copied = await changed();
+    expect(copied).toBeLessThan(1200);
+    // The ranges after the first moved on too, but the cursor stays below what is not committed.
+    const cursor = await cursorOf();
+    expect(cursor).toBeGreaterThanOrEqual(before);
+    const firstMissing = (
+      await h.store.pool.query(
+        "select min(t) as t from generate_series(0, 39) t where not exists (select 1 from odoo.account_move_line where name = 'outage ' || t)",
+      )
+    ).rows[0].t as number | null;
+    if (firstMissing !== null) expect(cursor).toBeLessThan(Math.floor((base + firstMissing * 60_000) / 1000));
+    const again = await sync(h.engine, job(), ["account.move.line"], "incremental");
+    h.sim.control.setPerformance({ latencyMs: 0 });
+    expect(again.status).toBe("succeeded");
+    expect(await changed()).toBe(1200);
+    expect(await diffWithSource(h, ["account.move.line"])).toEqual([]);
+    expect(await cursorOf()).toBe(Math.floor((base + 39 * 60_000) / 1000));
   }, 60_000);
 });
 

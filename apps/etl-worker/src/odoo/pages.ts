@@ -35,6 +35,8 @@ export interface PageRequest {
   perCompany?: PerCompanyFields;
   /** A full pass's partition: its pages stop at this id (included). */
   toId?: number;
+  /** An incremental window's range: its pages stop before this second (epoch seconds, excluded). */
+  until?: number;
   /**
    * false: no page of this stream is asked for ahead of the engine (the partitions of a model keep
    * the server busy together, and each page ahead is memory).
@@ -196,7 +198,14 @@ export function inProcessReader(options: { readAhead?: boolean; copyBytes?: Buff
       };
     },
     async incremental(request, from, source) {
-      const page = await incrementalPage(source, request.model, request.fields, from, request.limit);
+      const page = await incrementalPage(
+        source,
+        request.model,
+        request.fields,
+        from,
+        request.limit,
+        request.until,
+      );
       await rereadPerCompany(source, request.model, page.records, request.perCompany);
       return summarize(transformerFor(request), page.records, { done: page.done, next: page.next });
     },

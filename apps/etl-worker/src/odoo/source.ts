@@ -290,7 +290,10 @@ export async function incrementalPage(
   fields: readonly string[],
   from: Position,
   limit: number,
+  until?: number | null,
 ): Promise<Page> {
+  // A window's range ends before a whole second (exclusive), the same on every version.
+  const end: Domain = until === undefined || until === null ? [] : [["write_date", "<", odooSecond(until)]];
   if (from.afterId !== null) {
     const records = await searchRead(
       source,
@@ -314,7 +317,7 @@ export async function incrementalPage(
   const records = await searchRead(
     source,
     model,
-    [["write_date", ">=", odooSecond(from.second)]],
+    [["write_date", ">=", odooSecond(from.second)], ...end],
     fields,
     "write_date asc, id asc",
     limit,
@@ -325,6 +328,28 @@ export async function incrementalPage(
   const complete = records.filter((r) => (secondOf(r.write_date) ?? lastSecond) < lastSecond);
   if (complete.length === 0) return { records: [], next: { second: lastSecond, afterId: 0 }, done: false };
   return { records: complete, next: { second: lastSecond, afterId: null }, done: false };
+}
+
+/**
+ * The write_date second of the record at `offset` (0-based) among those written since `second`, in
+ * the incremental order (write_date, id); undefined past the end: where a window's range starts.
+ */
+export async function secondAtOffset(
+  source: Source,
+  model: string,
+  second: number,
+  offset: number,
+): Promise<number | undefined> {
+  const records = await call(source, `${model}.search_read`, (c) =>
+    c.searchRead(model, [["write_date", ">=", odooSecond(second)]], {
+      fields: ["write_date"],
+      order: "write_date asc, id asc",
+      offset,
+      limit: 1,
+      context: CONTEXT,
+    }),
+  );
+  return secondOf(records[0]?.write_date) ?? undefined;
 }
 
 /** A full pass's keyset: ids above `afterId`, up to `toId` (included) when a partition ends there. */

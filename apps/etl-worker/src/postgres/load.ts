@@ -123,13 +123,27 @@ export type CursorPatch = Partial<{
   last_reconciled_at: Date;
   absent_at: Date | null;
   last_run_id: number;
+  /**
+   * An incremental pass's position: the cursor's write_date moves to it unless it is already later
+   * (never back: pages that commit out of order, or the overlap's first pages, leave it where it is).
+   */
+  advance_to: Date;
 }>;
 
-const upsertCursor = (trx: Kysely<Database> | Transaction<Database>, model: string, patch: CursorPatch) =>
-  trx
+const upsertCursor = (trx: Kysely<Database> | Transaction<Database>, model: string, patch: CursorPatch) => {
+  const { advance_to: advance, ...plain } = patch;
+  const values = advance ? { ...plain, write_date: advance } : plain;
+  return trx
     .insertInto("etl.cursors")
-    .values({ model, ...patch, updated_at: sql<Date>`now()` })
-    .onConflict((oc) => oc.column("model").doUpdateSet({ ...patch, updated_at: sql<Date>`now()` }));
+    .values({ model, ...values, updated_at: sql<Date>`now()` })
+    .onConflict((oc) =>
+      oc.column("model").doUpdateSet({
+        ...plain,
+        ...(advance ? { write_date: sql<Date>`greatest(etl.cursors.write_date, ${advance})` } : {}),
+        updated_at: sql<Date>`now()`,
+      }),
+    );
+};
 
 export async function patchCursor(
   trx: Kysely<Database> | Transaction<Database>,
