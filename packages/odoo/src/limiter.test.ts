@@ -59,16 +59,20 @@ describe("SharedLimiter", () => {
  * A server with `workers` workers and `serviceMs` per answer: with more requests in flight than
  * workers, answers wait in line and take proportionally longer.
  */
-function drive(
+async function drive(
   adaptive: AdaptiveConcurrency,
   server: { workers: number; serviceMs: number; refuseAbove?: number },
   rounds: number,
   clock: { now: number },
-): number[] {
+  inFlight?: number,
+): Promise<number[]> {
   const limits: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const c = adaptive.limiter.limit;
     const ms = server.serviceMs * Math.max(1, c / server.workers);
+    // As many requests in flight as the limit allows (or as the client has to send).
+    const sent = Math.min(c, inFlight ?? c);
+    for (let i = 0; i < sent; i++) await adaptive.limiter.acquire();
     for (let i = 0; i < c; i++) {
       const refused = server.refuseAbove !== undefined && i >= server.refuseAbove;
       adaptive.observe(
@@ -78,6 +82,7 @@ function drive(
         clock.now,
       );
     }
+    for (let i = 0; i < sent; i++) adaptive.limiter.release();
     clock.now += ms;
     limits.push(adaptive.limiter.limit);
   }
@@ -85,41 +90,53 @@ function drive(
 }
 
 describe("AdaptiveConcurrency", () => {
-  it("keeps the limit when answers keep their speed", () => {
+  it("keeps the limit when answers keep their speed", async () => {
     const adaptive = new AdaptiveConcurrency(SharedLimiter.create(4));
-    const limits = drive(adaptive, { workers: 4, serviceMs: 300 }, 30, { now: 0 });
+    const limits = await drive(adaptive, { workers: 4, serviceMs: 300 }, 30, { now: 0 });
     expect(limits.every((l) => l === 4)).toBe(true);
     expect(adaptive.state().lowered).toBe(0);
   });
 
-  it("lowers the limit when answers slow down (the server's workers are busy), and raises it back when they recover", () => {
+  it("lowers the limit when answers slow down (the server's workers are busy), and raises it back when they recover", async () => {
     const changes: string[] = [];
     const adaptive = new AdaptiveConcurrency(SharedLimiter.create(8), {
       onChange: ({ from, to }) => changes.push(`${from}→${to}`),
     });
     const clock = { now: 0 };
-    drive(adaptive, { workers: 8, serviceMs: 300 }, 10, clock);
+    await drive(adaptive, { workers: 8, serviceMs: 300 }, 10, clock);
     expect(adaptive.limiter.limit).toBe(8);
     // Most of the server's workers are taken by others: 2 left for us.
-    const busy = drive(adaptive, { workers: 2, serviceMs: 300 }, 60, clock);
+    const busy = await drive(adaptive, { workers: 2, serviceMs: 300 }, 60, clock);
     expect(Math.min(...busy)).toBeLessThanOrEqual(2);
     expect(Math.max(...busy.slice(-20))).toBeLessThanOrEqual(3);
     expect(adaptive.state().lowered).toBeGreaterThan(0);
     // The others are done: the limit climbs back to the maximum.
-    const free = drive(adaptive, { workers: 8, serviceMs: 300 }, 60, clock);
+    const free = await drive(adaptive, { workers: 8, serviceMs: 300 }, 60, clock);
     expect(free.at(-1)).toBe(8);
     expect(changes.length).toBeGreaterThan(4);
   });
 
-  it("halves the limit when the server refuses, and recovers once it stops", () => {
+  it("halves the limit when the server refuses, and recovers once it stops", async () => {
     const adaptive = new AdaptiveConcurrency(SharedLimiter.create(8));
     const clock = { now: 0 };
-    drive(adaptive, { workers: 8, serviceMs: 100 }, 10, clock);
-    const refused = drive(adaptive, { workers: 8, serviceMs: 100, refuseAbove: 2 }, 20, clock);
+    await drive(adaptive, { workers: 8, serviceMs: 100 }, 10, clock);
+    const refused = await drive(adaptive, { workers: 8, serviceMs: 100, refuseAbove: 2 }, 20, clock);
     expect(refused.at(-1)).toBeLessThanOrEqual(3);
     expect(adaptive.state().refusals).toBeGreaterThan(0);
-    const after = drive(adaptive, { workers: 8, serviceMs: 100 }, 60, clock);
+    const after = await drive(adaptive, { workers: 8, serviceMs: 100 }, 60, clock);
     expect(after.at(-1)).toBe(8);
+  });
+
+  it("raises the limit only while requests reach it", async () => {
+    const adaptive = new AdaptiveConcurrency(SharedLimiter.create(8));
+    const clock = { now: 0 };
+    await drive(adaptive, { workers: 8, serviceMs: 100 }, 5, clock);
+    adaptive.limiter.setLimit(3);
+    // One request at a time (the last partition of a pass): fast answers, but the limit holds nothing back.
+    await drive(adaptive, { workers: 8, serviceMs: 100 }, 40, clock, 1);
+    expect(adaptive.limiter.limit).toBe(3);
+    await drive(adaptive, { workers: 8, serviceMs: 100 }, 40, clock);
+    expect(adaptive.limiter.limit).toBe(8);
   });
 
   it("compares an answer with those of the same size: a short last page is not a speed-up, a full one not a slow-down", () => {

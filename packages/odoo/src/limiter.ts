@@ -11,7 +11,7 @@
  * call and size of answer (a server whose workers are all busy queues requests, so answers take
  * longer as more are sent), or at once by half when the server refuses (429, 503, connections
  * refused or reset); it raises it again by one each round of answers that come back at their usual
- * speed.
+ * speed while the limit is reached (a limit nobody reaches says nothing about a higher one).
  */
 
 /** A limit on requests in flight; `acquire` before sending, `release` once the answer is in. */
@@ -152,6 +152,7 @@ export class AdaptiveConcurrency {
   private slowness = 1;
   private answerMs = 0;
   private good = 0;
+  private slow = 0;
   private calmUntil = 0;
   private refusals = 0;
   private raised = 0;
@@ -206,6 +207,10 @@ export class AdaptiveConcurrency {
     const ratio = (sample.ms + 5) / (usual + 5);
     this.slowness = this.slowness * 0.7 + ratio * 0.3;
     if (this.slowness > this.slowRatio) {
+      this.good = 0;
+      // A round of slow answers, not one delayed by a hiccup of this machine or the network.
+      if (++this.slow < this.limiter.limit) return;
+      this.slow = 0;
       // By a quarter, or in proportion to the slow-down (at most by half).
       const factor = Math.min(0.75, Math.max(0.5, 1 / this.slowness));
       this.lower(
@@ -215,8 +220,11 @@ export class AdaptiveConcurrency {
       );
       return;
     }
+    this.slow = 0;
     if (this.slowness <= this.fastRatio && now >= this.calmUntil) {
-      // One step up per round of answers at the usual speed.
+      // One step up per round of answers at the usual speed, while the limit is what holds requests
+      // back (as many in flight as it allows: this answer's slot is not given back yet).
+      if (this.limiter.inFlight < this.limiter.limit) return;
       if (++this.good >= this.limiter.limit && this.limiter.limit < this.limiter.max) {
         this.good = 0;
         const from = this.limiter.limit;
