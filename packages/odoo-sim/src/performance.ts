@@ -68,6 +68,8 @@ export interface Concurrency {
   peakQueued: number;
   /** Requests refused because the queue was full. */
   refused: number;
+  /** Worker time spent serving requests, ms, summed over workers: busyMs ÷ (workers × wall time) is their use. */
+  busyMs: number;
 }
 
 export const emptyConcurrency = (): Concurrency => ({
@@ -78,11 +80,14 @@ export const emptyConcurrency = (): Concurrency => ({
   queued: 0,
   peakQueued: 0,
   refused: 0,
+  busyMs: 0,
 });
 
 /** The server's workers: a FIFO line of requests in front of `workers` slots. */
 export class WorkerPool {
   private readonly waiting: (() => void)[] = [];
+  /** When each busy worker was taken (in taking order; only their sum matters). */
+  private readonly since: number[] = [];
   constructor(
     private readonly settings: () => Performance,
     private readonly counts: () => Concurrency,
@@ -121,7 +126,9 @@ export class WorkerPool {
   }
 
   release(): void {
-    this.counts().busy--;
+    const c = this.counts();
+    c.busy--;
+    c.busyMs += performance.now() - (this.since.shift() ?? performance.now());
     this.pump();
   }
 
@@ -139,6 +146,7 @@ export class WorkerPool {
 
   private take(): void {
     const c = this.counts();
+    this.since.push(performance.now());
     c.busy++;
     c.peakBusy = Math.max(c.peakBusy, c.busy);
   }

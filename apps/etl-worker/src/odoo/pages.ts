@@ -37,11 +37,6 @@ export interface PageRequest {
   toId?: number;
   /** An incremental window's range: its pages stop before this second (epoch seconds, excluded). */
   until?: number;
-  /**
-   * false: no page of this stream is asked for ahead of the engine (the partitions of a model keep
-   * the server busy together, and each page ahead is memory).
-   */
-  readAhead?: boolean;
 }
 
 export interface PageSummary {
@@ -168,10 +163,9 @@ export function inProcessReader(options: { readAhead?: boolean; copyBytes?: Buff
       ahead.delete(key);
       const page = await (early?.page ??
         fullPageRaw(source, request.model, request.fields, afterId, request.limit, request.toId));
-      const readAhead = options.readAhead && request.readAhead !== false;
-      const arrived = readAhead || onArrived ? page.lastIdHint() : undefined;
+      const arrived = options.readAhead || onArrived ? page.lastIdHint() : undefined;
       if (arrived !== undefined && arrived > afterId) onArrived?.(arrived);
-      const hint = readAhead ? arrived : undefined;
+      const hint = options.readAhead ? arrived : undefined;
       let nextKey: string | undefined;
       if (hint !== undefined && hint > afterId) {
         const now = Date.now();

@@ -144,8 +144,7 @@ export function decodeAhead(slots: ThreadSlot[]): PageReader {
   /** A page's answer arrived: its successor goes to another thread, unless one is ahead already. */
   const arrived = (request: PageRequest, source: Source, page: Ahead) => {
     const stream = streamOf(request);
-    if (page.next === undefined || ahead.has(stream) || source.signal?.aborted || request.readAhead === false)
-      return;
+    if (page.next === undefined || ahead.has(stream) || source.signal?.aborted) return;
     const next = run(request, page.next, source, pick(page.thread));
     next.summary.catch(() => {}); // surfaces when the page is asked for
     ahead.set(stream, next);

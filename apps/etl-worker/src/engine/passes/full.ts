@@ -209,11 +209,9 @@ async function readPartition(
 ): Promise<void> {
   const { engine, prepared, model } = context;
   const toId = part.to_id;
-  const request: PageRequest = {
-    ...prepared.request,
-    readAhead: false,
-    ...(toId !== null ? { toId } : {}),
-  };
+  // Each partition's stream reads a page ahead like a model's (one page per stream in flight at
+  // the server while its previous one decodes), so the limiter always has the next request waiting.
+  const request: PageRequest = { ...prepared.request, ...(toId !== null ? { toId } : {}) };
   const copyRequest: PageRequest = { ...request, copy: true };
   const copyAbove = engine.pool
     ? await tableMaxId(engine.db, model, { afterId: part.after_id, toId })
