@@ -46,6 +46,23 @@ describe("SharedLimiter", () => {
     expect(limiter.setLimit(0)).toBe(1);
   });
 
+  it("serves a waiting request before one that arrives as a slot frees (no cutting in line)", async () => {
+    const limiter = SharedLimiter.create(1);
+    const granted: string[] = [];
+    await limiter.acquire();
+    const b = limiter.acquire().then(() => granted.push("waiting"));
+    await tick();
+    // The holder releases and at once asks again, as a stream reading ahead does.
+    limiter.release();
+    const c = limiter.acquire().then(() => granted.push("arrived after"));
+    await b;
+    limiter.release();
+    await c;
+    expect(granted).toEqual(["waiting", "arrived after"]);
+    limiter.release();
+    expect(limiter.inFlight).toBe(0);
+  });
+
   it("is the same limiter on another thread, through its buffer", () => {
     const limiter = SharedLimiter.create(5);
     const other = SharedLimiter.attach(limiter.buffer);

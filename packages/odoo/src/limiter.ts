@@ -4,7 +4,7 @@
  * `SharedLimiter` is a counting semaphore in shared memory: clients on several threads (the ETL's
  * reader threads and its main thread) that are given the same limiter (`attach` its `buffer` on the
  * other thread) never have more requests in flight together than its limit. The limit can move
- * between 1 and the maximum at any time; waiters are woken in order of arrival.
+ * between 1 and the maximum at any time; requests start in order of arrival.
  *
  * `AdaptiveConcurrency` moves it. It hears every answer's time (HTTP only, not the wait for a
  * slot) and lowers the limit when answers slow down against the best recently seen for the same
@@ -34,10 +34,12 @@ export interface AnswerSample {
   code?: string | undefined;
 }
 
-const IN_FLIGHT = 0;
-const LIMIT = 1;
-const MAX = 2;
-const CELLS = 3;
+const TICKET = 0;
+const RELEASED = 1;
+const LIMIT = 2;
+const MAX = 3;
+const IN_FLIGHT = 4;
+const CELLS = 5;
 
 type WaitAsync = (
   array: Int32Array,
@@ -47,6 +49,12 @@ type WaitAsync = (
 ) => { async: false; value: "not-equal" | "timed-out" } | { async: true; value: Promise<"ok" | "timed-out"> };
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
+/**
+ * A ticket semaphore: each request takes the next ticket and goes once fewer than `limit` tickets
+ * before it are still unreleased, so requests start strictly in order of arrival on every thread (a
+ * stream that has just released a slot cannot take it back ahead of one waiting). A thread that dies
+ * holding a slot, or waiting for one, takes that slot with it.
+ */
 export class SharedLimiter implements RequestLimiter {
   private readonly cells: Int32Array;
 
@@ -76,6 +84,7 @@ export class SharedLimiter implements RequestLimiter {
     return Atomics.load(this.cells, LIMIT);
   }
 
+  /** Requests holding a slot now. */
   get inFlight(): number {
     return Atomics.load(this.cells, IN_FLIGHT);
   }
@@ -84,26 +93,29 @@ export class SharedLimiter implements RequestLimiter {
   setLimit(limit: number): number {
     const next = Math.min(this.max, Math.max(1, Math.round(limit)));
     const previous = Atomics.exchange(this.cells, LIMIT, next);
-    if (next > previous) Atomics.notify(this.cells, IN_FLIGHT); // room for more: wake every waiter
+    if (next > previous) Atomics.notify(this.cells, RELEASED); // room for more: every waiter looks again
     return next;
   }
 
   async acquire(): Promise<void> {
+    const ticket = Atomics.add(this.cells, TICKET, 1);
     for (;;) {
-      const n = Atomics.load(this.cells, IN_FLIGHT);
-      if (n < Atomics.load(this.cells, LIMIT)) {
-        if (Atomics.compareExchange(this.cells, IN_FLIGHT, n, n + 1) === n) return;
-        continue;
+      const released = Atomics.load(this.cells, RELEASED);
+      // Tickets ahead of this one not yet released (modulo 2³², so the counters may wrap).
+      if (((ticket - released) | 0) < Atomics.load(this.cells, LIMIT)) {
+        Atomics.add(this.cells, IN_FLIGHT, 1);
+        return;
       }
-      // Sleeps until the count changes from n (a release, or a raised limit's wake-up).
-      const wait = waitAsync(this.cells, IN_FLIGHT, n);
+      // Sleeps until a release (or a raised limit's wake-up).
+      const wait = waitAsync(this.cells, RELEASED, released);
       if (wait.async) await wait.value;
     }
   }
 
   release(): void {
     Atomics.sub(this.cells, IN_FLIGHT, 1);
-    Atomics.notify(this.cells, IN_FLIGHT, 1);
+    Atomics.add(this.cells, RELEASED, 1);
+    Atomics.notify(this.cells, RELEASED);
   }
 }
 
