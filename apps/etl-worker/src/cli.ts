@@ -67,9 +67,13 @@ async function run(args: string[]): Promise<number> {
     events.on("progress", ({ jobId, data }) => {
       if (jobId !== id || typeof data !== "object" || data === null) return;
       const progress = data as RunProgress;
+      // Records done over records expected (each counted once); reads and writes when a job cannot count ahead.
       const line = Object.entries(progress.models)
         .map(
-          ([m, p]) => `${m} ${MARK[p.status]} ${p.fetched}/${p.upserted}${p.deleted ? `/-${p.deleted}` : ""}`,
+          ([m, p]) =>
+            `${m} ${MARK[p.status]} ${
+              p.expected !== undefined ? `${p.done ?? 0}/${p.expected}` : `${p.fetched}/${p.upserted}`
+            }${p.deleted ? ` -${p.deleted}` : ""}`,
         )
         .join("  ");
       if (line !== lastLine) out(`[run ${progress.runId}] ${line}`);
@@ -118,6 +122,17 @@ async function status(): Promise<number> {
   try {
     const cursors = await database.db.selectFrom("etl.cursors").selectAll().execute();
     const byModel = new Map(cursors.map((c) => [c.model, c]));
+    const parts = await database.db
+      .selectFrom("etl.partitions")
+      .select([
+        "model",
+        sql<number>`count(*)::int`.as("n"),
+        sql<number>`sum(done)::int`.as("done"),
+        sql<number>`sum(expected)::int`.as("expected"),
+      ])
+      .groupBy("model")
+      .execute();
+    const partsOf = new Map(parts.map((p) => [p.model, p]));
     const now = Date.now();
     const header = ["model", "cursor (write_date)", "last success", "rows", "deleted", "lag", "state"];
     const rows: string[][] = [];
@@ -145,9 +160,11 @@ async function status(): Promise<number> {
         ago(lastSuccess, now),
         c?.absent_at
           ? "not on this Odoo (optional model, skipped)"
-          : c?.full_last_id !== null && c?.full_last_id !== undefined
-            ? `full pass at id ${c.full_last_id}`
-            : "",
+          : partsOf.has(model)
+            ? `full pass in ${partsOf.get(model)?.n} partitions, ${partsOf.get(model)?.done}/${partsOf.get(model)?.expected} records`
+            : c?.full_last_id !== null && c?.full_last_id !== undefined
+              ? `full pass at id ${c.full_last_id}`
+              : "",
       ]);
     }
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));

@@ -7,8 +7,13 @@ export const ConfigSchema = Type.Object({
   ...odooEnv,
   HEALTH_PORT: env.port(3101),
   ETL_CONCURRENCY: env.int({ minimum: 1, maximum: 256, default: 2 }),
-  /** Models synced at once by one job (each keeps at most one Odoo request in flight). */
+  /** Models synced at once by one job (their Odoo requests in flight capped by ODOO_MAX_CONCURRENCY). */
   ETL_MODEL_CONCURRENCY: env.int({ minimum: 1, maximum: 16, default: 4 }),
+  /**
+   * A full pass over a model with more records than this is read as up to ODOO_MAX_CONCURRENCY id
+   * ranges at once; 0 never splits.
+   */
+  ETL_PARTITION_MIN_RECORDS: env.int({ minimum: 0, maximum: 1_000_000_000, default: 10_000 }),
   /**
    * Threads that fetch, decode and map Odoo pages. One keeps the peak RSS lowest; with two, the
    * pages of one model decode on both in turn (on a 2-core machine a full sync about 15 % faster,
@@ -19,8 +24,11 @@ export const ConfigSchema = Type.Object({
   ODOO_PAGE_SIZE: env.int({ minimum: 10, maximum: 10_000, default: 1000 }),
   /** The incremental window starts this many seconds before the cursor, for late commits. */
   ETL_OVERLAP_SECONDS: env.int({ minimum: 0, maximum: 86_400, default: 600 }),
-  /** Lease of a model's lock; a killed worker's models are free again after this long. */
-  ETL_LOCK_TTL_SECONDS: env.int({ minimum: 3, maximum: 3600, default: 60 }),
+  /**
+   * Lease of a model's lock, renewed by a heartbeat every fifth of it; a killed worker's models are
+   * free again after this long (at once when it ran on the same host and its process is gone).
+   */
+  ETL_LOCK_TTL_SECONDS: env.int({ minimum: 3, maximum: 3600, default: 15 }),
   /** Attempts per Odoo call on transport errors (502/504, resets, timeouts), on top of the client's 4. */
   ETL_ODOO_RETRIES: env.int({ minimum: 1, maximum: 20, default: 6 }),
 });
@@ -38,6 +46,8 @@ export const settingsFrom = (config: Config): EtlSettings => ({
   overlapSeconds: config.ETL_OVERLAP_SECONDS,
   lockTtlSeconds: config.ETL_LOCK_TTL_SECONDS,
   retryAttempts: config.ETL_ODOO_RETRIES,
+  odooConcurrency: config.ODOO_MAX_CONCURRENCY,
+  partitionMinRecords: config.ETL_PARTITION_MIN_RECORDS,
 });
 
 /** What the `etl:run` / `etl:status` commands read: where the queue and the database are. */

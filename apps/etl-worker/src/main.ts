@@ -1,5 +1,11 @@
 import { createServiceLogger, runWorkerService } from "@finanzas/bootstrap";
-import { clientOptionsFromEnv, createOdooClient } from "@finanzas/odoo";
+import {
+  AdaptiveConcurrency,
+  type AnswerSample,
+  clientOptionsFromEnv,
+  createOdooClient,
+  SharedLimiter,
+} from "@finanzas/odoo";
 import { readConfig, settingsFrom } from "./config.js";
 import { createEtlMetrics } from "./metrics.js";
 import { createThreadReader } from "./odoo/thread-reader.js";
@@ -13,7 +19,18 @@ await runWorkerService({
   config,
   logger,
   start: async (stores, shutdown, metrics) => {
-    const clientOptions = { ...clientOptionsFromEnv(config), maxConcurrency: config.ETL_MODEL_CONCURRENCY };
+    // Every request to Odoo, from this thread and the reader threads, under one limit, which follows
+    // the server: lower when its answers slow down or it refuses, back up when it recovers.
+    const limiter = SharedLimiter.create(config.ODOO_MAX_CONCURRENCY);
+    const adaptive = new AdaptiveConcurrency(limiter, {
+      onChange: ({ from, to, reason }) =>
+        logger.info({ from, to, reason }, "Odoo requests in flight: new limit"),
+    });
+    const clientOptions = {
+      ...clientOptionsFromEnv(config),
+      limiter,
+      onAnswer: (sample: AnswerSample) => adaptive.observe(sample),
+    };
     const odoo = createOdooClient(clientOptions);
     shutdown.add("odoo client", () => odoo.close());
     // Sync pages are fetched, decoded and mapped on threads of their own, overlapping the writes.
@@ -33,7 +50,7 @@ await runWorkerService({
       publisher: stores.redis,
       settings: settingsFrom(config),
       reader,
-      metrics: createEtlMetrics(metrics, stores.database.db, logger),
+      metrics: createEtlMetrics(metrics, stores.database.db, logger, adaptive),
     });
   },
 });

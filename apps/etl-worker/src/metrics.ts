@@ -2,6 +2,7 @@ import { ETL_JOB_NAMES, type EtlJobName, type FinishedRunStatus, type SyncMode }
 import type { Database, Kysely } from "@finanzas/db";
 import { MODEL_NAMES } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
+import type { AdaptiveState } from "@finanzas/odoo";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 /** One model's work in a run, as it ended. */
@@ -28,9 +29,44 @@ export interface EtlMetrics {
  * - cluster-wide, read from `etl.cursors` at each scrape (every replica answers the same): when
  *   each model last synced successfully and the newest `write_date` it has, so an alert on
  *   `time() - etl_last_success_timestamp_seconds > 3600` catches a stalled sync
- *   whichever replica should have run it.
+ *   whichever replica should have run it;
+ * - given the adaptive concurrency (`odoo`): the limit on Odoo requests in flight now, the server's
+ *   smoothed answer time and how much slower than usual it answers, and its refusals.
  */
-export function createEtlMetrics(registry: Registry, db: Kysely<Database>, logger: Logger): EtlMetrics {
+export function createEtlMetrics(
+  registry: Registry,
+  db: Kysely<Database>,
+  logger: Logger,
+  odoo?: { state(): AdaptiveState },
+): EtlMetrics {
+  if (odoo) {
+    const gauge = (name: string, help: string, value: (s: AdaptiveState) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(value(odoo.state()));
+        },
+      });
+    gauge(
+      "etl_odoo_concurrency_limit",
+      "Odoo requests this process keeps in flight at most, now (adaptive)",
+      (s) => s.limit,
+    );
+    gauge("etl_odoo_concurrency_max", "ODOO_MAX_CONCURRENCY: the most the limit rises to", (s) => s.max);
+    gauge("etl_odoo_answer_seconds", "The Odoo server's answer time, smoothed", (s) => s.answerMs / 1000);
+    gauge(
+      "etl_odoo_slowness_ratio",
+      "How much slower than usual Odoo answers (1 = as usual), smoothed",
+      (s) => s.slowness,
+    );
+    gauge(
+      "etl_odoo_refusals",
+      "Requests Odoo refused (429, 503, connections refused or reset) since start",
+      (s) => s.refusals,
+    );
+  }
   const runs = new Counter({
     name: "etl_model_runs_total",
     help: `Models' work in ETL runs of this process, by job (${ETL_JOB_NAMES.join(", ")}), mode and status`,

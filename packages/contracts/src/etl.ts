@@ -92,9 +92,17 @@ export const RunProgress = Type.Object({
     Type.String(),
     Type.Object({
       status: RunStatus,
+      /** Records read from Odoo (the overlap windows' re-reads counted again). */
       fetched: Type.Integer(),
       upserted: Type.Integer(),
       deleted: Type.Integer(),
+      /**
+       * Records of the model's main pass done, each counted once, and the records it has to read
+       * (Odoo's count when it started): `done` never exceeds `expected`. Absent for work that cannot
+       * count ahead (deletion checks, re-reads of some records).
+       */
+      done: Type.Optional(Type.Integer({ minimum: 0 })),
+      expected: Type.Optional(Type.Integer({ minimum: 0 })),
     }),
   ),
 });

@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { startOdooSim } from "./index.js";
 import type { OdooVersion } from "./models.js";
+import { DEFAULT_PERFORMANCE, mergePerformance, type Performance } from "./performance.js";
 
 const USAGE = `Usage: odoo-sim [options]
 
@@ -15,6 +16,12 @@ const USAGE = `Usage: odoo-sim [options]
   --scale <x>       data volume, linear: 1 ≈ 10 000 journal items (default 0.1)
   --version <v>     Odoo version to imitate: 16, 17, 18 or 19 (default 17)
   --base-path <p>   serve under a path prefix, e.g. /odoo
+  --latency-ms <ms>       time of every RPC request, as a real server's ORM takes (default 0)
+  --per-record-ms <ms>    added per record a search_read or read returns (default 0)
+  --workers <n>           requests served at once; more wait in line, as on Odoo's prefork
+                          server (default 0: no limit)
+  --queue-limit <n>       requests that may wait for a worker; more are refused (default: no limit)
+  --refuse-status <code>  503 (default) or 429, the status of a refused request
   -h, --help        this help`;
 
 function fail(message: string): never {
@@ -37,6 +44,11 @@ async function main(): Promise<void> {
         scale: { type: "string" },
         version: { type: "string" },
         "base-path": { type: "string" },
+        "latency-ms": { type: "string" },
+        "per-record-ms": { type: "string" },
+        workers: { type: "string" },
+        "queue-limit": { type: "string" },
+        "refuse-status": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -58,8 +70,21 @@ async function main(): Promise<void> {
   const version = num("version", 17);
   if (![16, 17, 18, 19].includes(version)) fail(`--version must be 16, 17, 18 or 19, got ${version}`);
   const str = (name: string) => (typeof values[name] === "string" ? (values[name] as string) : undefined);
+  const perf = {
+    ...(values["latency-ms"] !== undefined ? { latencyMs: num("latency-ms", 0) } : {}),
+    ...(values["per-record-ms"] !== undefined ? { perRecordMs: num("per-record-ms", 0) } : {}),
+    ...(values.workers !== undefined ? { workers: num("workers", 0) } : {}),
+    ...(values["queue-limit"] !== undefined ? { queueLimit: num("queue-limit", 0) } : {}),
+    ...(values["refuse-status"] !== undefined ? { refuseStatus: num("refuse-status", 503) } : {}),
+  };
+  try {
+    mergePerformance(DEFAULT_PERFORMANCE, perf);
+  } catch (e) {
+    fail(e instanceof Error ? e.message : String(e));
+  }
   const started = performance.now();
   const sim = await startOdooSim({
+    performance: perf as Partial<Performance>,
     port: num("port", 8069),
     host: str("host") ?? "127.0.0.1",
     ...(str("database") ? { database: str("database")! } : {}),
@@ -81,6 +106,7 @@ async function main(): Promise<void> {
       `  ODOO_PASSWORD=${sim.password}`,
       `  API key: ${sim.apiKey}`,
       `  data: ${counts["account.move.line"]} journal items, ${counts["account.move"]} moves, ${counts["res.partner"]} partners, ${counts["account.payment"]} payments (generated in ${Math.round(sim.generation.ms)} ms)`,
+      `  answers: ${describePerformance(sim.control.getPerformance())}`,
       `  control API: ${sim.url}/__sim/stats (see packages/odoo-sim/README.md)`,
       "",
     ].join("\n"),
@@ -99,5 +125,11 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 }
+
+const describePerformance = (p: Performance): string =>
+  p.latencyMs === 0 && p.perRecordMs === 0 && p.workers === 0
+    ? "at once, no worker limit"
+    : `${p.latencyMs} ms + ${p.perRecordMs} ms per record read, ${p.workers || "unlimited"} workers` +
+      (Number.isFinite(p.queueLimit) ? `, at most ${p.queueLimit} waiting (then ${p.refuseStatus})` : "");
 
 void main();

@@ -1,3 +1,11 @@
+import {
+  type Concurrency,
+  DEFAULT_PERFORMANCE,
+  emptyConcurrency,
+  mergePerformance,
+  type Performance,
+  WorkerPool,
+} from "./performance.js";
 import { refreshFullReconciles } from "./reconcile.js";
 import type { OdooService } from "./rpc.js";
 import type { Store } from "./store.js";
@@ -6,7 +14,7 @@ import { NULL_DATE } from "./table.js";
 import { formatDatetimeMicro, parseDate, toMicros, US_PER_SEC } from "./time.js";
 import { setValue } from "./values.js";
 
-export type FaultKind = "http502" | "http504" | "reset" | "slow";
+export type FaultKind = "http429" | "http502" | "http503" | "http504" | "reset" | "slow";
 
 export interface FaultSpec {
   kind: FaultKind;
@@ -31,6 +39,8 @@ export interface Stats {
   byModelMethod: Record<string, number>;
   byStatus: Record<string, number>;
   faultsInjected: Record<string, number>;
+  /** Requests in flight, busy workers and the line for them, with their peaks (see performance.ts). */
+  concurrency: Concurrency;
 }
 
 export const emptyStats = (): Stats => ({
@@ -40,6 +50,7 @@ export const emptyStats = (): Stats => ({
   byModelMethod: {},
   byStatus: {},
   faultsInjected: {},
+  concurrency: emptyConcurrency(),
 });
 
 export const bump = (rec: Record<string, number>, key: string) => {
@@ -83,6 +94,12 @@ export interface CreateMoveSpec {
 export class Control {
   faults: ActiveFault[] = [];
   stats: Stats = emptyStats();
+  /** What answers cost and how many are served at once (see performance.ts). */
+  performance: Performance = { ...DEFAULT_PERFORMANCE };
+  readonly workers = new WorkerPool(
+    () => this.performance,
+    () => this.stats.concurrency,
+  );
   private clock: (() => Date) | null = null;
   private lastTxUs = 0;
 
@@ -739,6 +756,19 @@ export class Control {
     return 0;
   }
 
+  // ---- performance ----------------------------------------------------------------------
+
+  /** Sets the latency, workers and queue limit (the fields given); returns the whole setting. */
+  setPerformance(patch: Partial<Record<keyof Performance, unknown>>): Performance {
+    this.performance = mergePerformance(this.performance, patch);
+    this.workers.pump(); // added workers take the requests in line at once
+    return { ...this.performance };
+  }
+
+  getPerformance(): Performance {
+    return { ...this.performance };
+  }
+
   // ---- faults ---------------------------------------------------------------------------
 
   injectFault(spec: FaultSpec): ActiveFault {
@@ -763,8 +793,11 @@ export class Control {
   }
 
   /** The faults that apply to a request (consumes their counts). */
-  takeFaults(path: string): { status?: 502 | 504; reset: boolean; delayMs: number } {
-    const out: { status?: 502 | 504; reset: boolean; delayMs: number } = { reset: false, delayMs: 0 };
+  takeFaults(path: string): { status?: 429 | 502 | 503 | 504; reset: boolean; delayMs: number } {
+    const out: { status?: 429 | 502 | 503 | 504; reset: boolean; delayMs: number } = {
+      reset: false,
+      delayMs: 0,
+    };
     for (const f of this.faults) {
       if (f.count <= 0 || (f.path && !path.startsWith(f.path))) continue;
       if (f.kind === "slow") {
@@ -774,7 +807,7 @@ export class Control {
         out.reset = true;
       } else {
         if (out.reset || out.status) continue;
-        out.status = f.kind === "http502" ? 502 : 504;
+        out.status = ({ http429: 429, http502: 502, http503: 503, http504: 504 } as const)[f.kind];
       }
       f.count--;
       bump(this.stats.faultsInjected, f.kind);
@@ -787,8 +820,18 @@ export class Control {
     return structuredClone(this.stats);
   }
 
+  /** Counts from zero again; the requests now in flight stay counted (peaks restart from them). */
   resetStats(): void {
+    const { inFlight, busy, queued } = this.stats.concurrency;
     this.stats = emptyStats();
+    Object.assign(this.stats.concurrency, {
+      inFlight,
+      peakInFlight: inFlight,
+      busy,
+      peakBusy: busy,
+      queued,
+      peakQueued: queued,
+    });
   }
 
   /** Record counts per model (live rows, archived included). */

@@ -2,6 +2,7 @@ import { Control } from "./control.js";
 import type { Env } from "./env.js";
 import { type GenerationReport, generate } from "./generate.js";
 import { ODOO_VERSIONS, type OdooVersion } from "./models.js";
+import type { Performance } from "./performance.js";
 import type { PyValue } from "./py.js";
 import { OdooService } from "./rpc.js";
 import { createSimServer, listen } from "./server.js";
@@ -22,6 +23,7 @@ export { Control } from "./control.js";
 export type { Env } from "./env.js";
 export { type GenerationReport, generate, prng } from "./generate.js";
 export type { FieldDef, FieldType, ModelDef, OdooVersion } from "./models.js";
+export { type Concurrency, DEFAULT_PERFORMANCE, type Performance } from "./performance.js";
 export { floatRepr, OdooException, PyFloat, type PyValue } from "./py.js";
 export { Store } from "./store.js";
 export { dumpFault, dumpResponse, parseMethodCall } from "./xmlrpc.js";
@@ -51,6 +53,12 @@ export interface OdooSimOptions {
    * always has (e.g. `account.partial.reconcile`): calls on them get Odoo's unknown-model error.
    */
   without?: string[];
+  /**
+   * What answers cost, as on a real server: a fixed latency and one per record read, a number of
+   * workers (requests beyond them wait in line), a queue limit beyond which requests are refused.
+   * Default: answers at once, no limit. `sim.control.setPerformance` changes it at any time.
+   */
+  performance?: Partial<Performance>;
 }
 
 /** Read access to the generated data for tests (Odoo-shaped values, ignoring access rules). */
@@ -128,6 +136,7 @@ export async function startOdooSim(options: OdooSimOptions = {}): Promise<OdooSi
     options.loginCooldown ?? { after: 10, seconds: 60 },
   );
   const control = new Control(store, service);
+  if (options.performance) control.setPerformance(options.performance);
   const server = createSimServer({ service, control, basePath });
   server.keepAliveTimeout = 65_000;
   const port = await listen(server, options.port ?? 0, host);

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { bump, type Control, type FaultSpec } from "./control.js";
 import { pyJsonDumps } from "./json.js";
+import { serviceTimeMs } from "./performance.js";
 import { frames, OdooException, type PyValue, traceback } from "./py.js";
 import type { OdooService } from "./rpc.js";
 import { dumpFault, dumpResponse, parseMethodCall } from "./xmlrpc.js";
@@ -21,7 +22,12 @@ const RPC_FRAMES = [
   },
 ];
 
-const NGINX: Record<number, string> = { 502: "502 Bad Gateway", 504: "504 Gateway Time-out" };
+const NGINX: Record<number, string> = {
+  429: "429 Too Many Requests",
+  502: "502 Bad Gateway",
+  503: "503 Service Temporarily Unavailable",
+  504: "504 Gateway Time-out",
+};
 const nginxPage = (status: number) =>
   `<html>\r\n<head><title>${NGINX[status]}</title></head>\r\n<body>\r\n<center><h1>${NGINX[status]}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`;
 
@@ -43,7 +49,13 @@ interface Reply {
   type: string;
   body: string | Buffer;
   headers?: Record<string, string>;
+  /** Records a `search_read` or `read` answered with: what the ORM's time per record applies to. */
+  records?: number;
 }
+
+/** The records of a result, when it is the answer of a method that reads records. */
+const recordsOf = (method: unknown, result: unknown): number | undefined =>
+  (method === "search_read" || method === "read") && Array.isArray(result) ? result.length : undefined;
 
 const xmlReply = (body: string): Reply => ({ status: 200, type: "text/xml; charset=utf-8", body });
 const jsonReply = (status: number, body: string): Reply => ({
@@ -106,13 +118,15 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
     bump(control.stats.byMethod, `${service_}.${call.method}`);
     try {
       let result: PyValue;
+      let records: number | undefined;
       if (service_ === "common") result = service.common(call.method, call.params);
       else if (service_ === "db") result = service.db(call.method);
       else {
         countCall(call.params[3], call.params[4]);
         result = service.object(call.method, call.params).run();
+        records = recordsOf(call.params[4], result);
       }
-      return xmlReply(dumpResponse(result));
+      return { ...xmlReply(dumpResponse(result)), ...(records !== undefined ? { records } : {}) };
     } catch (e) {
       return xmlReply(xmlFault(toException(e)));
     }
@@ -149,13 +163,16 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
     bump(control.stats.byMethod, `jsonrpc.${svc}.${method}`);
     try {
       let result: PyValue;
+      let records: number | undefined;
       if (svc === "common") result = service.common(method, args);
       else if (svc === "object") {
         countCall(args[3], args[4]);
         result = service.object(method, args).run();
+        records = recordsOf(args[4], result);
       } else if (svc === "db") result = service.db(method);
       else throw new OdooException("builtins.Exception", `No such RPC service: '${svc}'`, "server");
-      return jsonReply(200, pyJsonDumps({ jsonrpc: "2.0", id: id as PyValue, result }));
+      const reply = jsonReply(200, pyJsonDumps({ jsonrpc: "2.0", id: id as PyValue, result }));
+      return { ...reply, ...(records !== undefined ? { records } : {}) };
     } catch (e) {
       return jsonReply(200, jsonError(id, toException(e)));
     }
@@ -195,7 +212,9 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
       return error(400, new OdooException("werkzeug.exceptions.BadRequest", "Invalid JSON body", "badargs"));
     }
     try {
-      return jsonReply(200, pyJsonDumps(service.callNamed(model, method, params)));
+      const result = service.callNamed(model, method, params);
+      const records = recordsOf(method, result);
+      return { ...jsonReply(200, pyJsonDumps(result)), ...(records !== undefined ? { records } : {}) };
     } catch (e) {
       const x = toException(e);
       const status = {
@@ -269,6 +288,10 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
       case "DELETE /faults":
         control.clearFaults();
         return ok(null);
+      case "GET /performance":
+        return ok(control.getPerformance());
+      case "POST /performance":
+        return ok(control.setPerformance(p));
       case "POST /lockout":
         control.lockout(Number(p.seconds ?? 60));
         return ok(null);
@@ -321,7 +344,44 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
     res.end(body);
   };
 
+  /** An RPC request: in line for a worker, served for the ORM's time, then answered. */
+  const serve = async (req: IncomingMessage, res: ServerResponse, path: string, body: string) => {
+    const fault = control.takeFaults(path);
+    if (fault.delayMs > 0) await new Promise((r) => setTimeout(r, fault.delayMs));
+    if (fault.status) {
+      send(res, htmlReply(fault.status, nginxPage(fault.status)), false);
+      return;
+    }
+    if (!(await control.workers.acquire())) {
+      const status = control.performance.refuseStatus;
+      send(res, htmlReply(status, nginxPage(status)), false);
+      return;
+    }
+    let reply: Reply;
+    try {
+      try {
+        reply = await route(req, path, body);
+      } catch (e) {
+        reply = htmlReply(
+          500,
+          `<!doctype html>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>\n<p>${String(e)}</p>\n`,
+        );
+      }
+      const ms = serviceTimeMs(control.performance, reply.records ?? 0);
+      if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+    } finally {
+      control.workers.release();
+    }
+    send(res, reply, fault.reset);
+  };
+
   return createServer((req, res) => {
+    const rpc = !(req.url ?? "/").startsWith("/__sim/");
+    if (rpc) {
+      // In flight from the request's arrival until its answer is sent (or the connection drops).
+      control.workers.arrived();
+      res.once("close", () => control.workers.left());
+    }
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -347,22 +407,7 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
         }
         control.stats.total++;
         bump(control.stats.byPath, path);
-        const fault = control.takeFaults(path);
-        if (fault.delayMs > 0) await new Promise((r) => setTimeout(r, fault.delayMs));
-        if (fault.status) {
-          send(res, htmlReply(fault.status, nginxPage(fault.status)), false);
-          return;
-        }
-        let reply: Reply;
-        try {
-          reply = await route(req, path, body);
-        } catch (e) {
-          reply = htmlReply(
-            500,
-            `<!doctype html>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>\n<p>${String(e)}</p>\n`,
-          );
-        }
-        send(res, reply, fault.reset);
+        await serve(req, res, path, body);
       })();
     });
   });

@@ -12,6 +12,7 @@ import {
   OdooUserError,
 } from "./errors.js";
 import { HttpClient } from "./http.js";
+import { type AnswerSample, type RequestLimiter, SharedLimiter } from "./limiter.js";
 import {
   type Credentials,
   Json2Transport,
@@ -55,6 +56,13 @@ export interface OdooClientOptions {
   timeoutMs?: number;
   /** Requests in flight at once for this client. Default 4 (1–4 per database is polite). */
   maxConcurrency?: number;
+  /**
+   * Requests in flight at once, shared with other clients (other threads: `SharedLimiter`), in place
+   * of this client's own `maxConcurrency`. Held for each attempt, not during the backoff between them.
+   */
+  limiter?: RequestLimiter;
+  /** Told of every answer (or failure) with its HTTP time, e.g. `AdaptiveConcurrency.observe`. */
+  onAnswer?: (sample: AnswerSample) => void;
   /** Retry policy for transport errors, or `false` to disable retries. */
   retry?: RetryOptions | false;
   /** XML-RPC only: `\r\n`/`\r` in strings → `\n` like CPython's client (default false: kept as stored). */
@@ -161,7 +169,7 @@ const READ_ONLY = new Set([
 const DEFAULT_RETRY = { attempts: 4, baseDelayMs: 250, maxDelayMs: 10_000 };
 
 /** A counting semaphore: at most `size` holders at once, FIFO. */
-class Semaphore {
+class Semaphore implements RequestLimiter {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
   constructor(private readonly size: number) {}
@@ -215,9 +223,13 @@ export function createOdooClient(options: OdooClientOptions): OdooClient {
   const maxConcurrency = Math.max(1, Math.floor(options.maxConcurrency ?? 4));
   const retry =
     options.retry === false ? { ...DEFAULT_RETRY, attempts: 1 } : { ...DEFAULT_RETRY, ...options.retry };
-  const http = new HttpClient(options.url, timeoutMs, maxConcurrency);
+  const sockets = Math.max(
+    maxConcurrency,
+    options.limiter instanceof SharedLimiter ? options.limiter.max : 0,
+  );
+  const http = new HttpClient(options.url, timeoutMs, sockets, options.onAnswer);
   const creds: Credentials = { db: options.db, username: options.username, password: options.password };
-  const semaphore = new Semaphore(maxConcurrency);
+  const semaphore: RequestLimiter = options.limiter ?? new Semaphore(maxConcurrency);
   const requested = options.protocol ?? "auto";
   let closed = false;
 

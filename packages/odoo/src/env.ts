@@ -13,6 +13,8 @@ export const odooEnv = {
   ODOO_PASSWORD: env.secret({ description: "the password or API key of ODOO_USERNAME" }),
   ODOO_PROTOCOL: env.oneOf(ODOO_PROTOCOLS, { default: "auto" }),
   ODOO_TIMEOUT_MS: env.int({ minimum: 1000, maximum: 3_600_000, default: 120_000 }),
+  /** Requests in flight at once against this Odoo, at most (1–4 per database is polite). */
+  ODOO_MAX_CONCURRENCY: env.int({ minimum: 1, maximum: 64, default: 4 }),
 };
 
 export const odooEnvSchema = Type.Object(odooEnv);
@@ -25,4 +27,5 @@ export const clientOptionsFromEnv = (e: OdooEnv): OdooClientOptions => ({
   password: e.ODOO_PASSWORD,
   protocol: e.ODOO_PROTOCOL,
   timeoutMs: e.ODOO_TIMEOUT_MS,
+  maxConcurrency: e.ODOO_MAX_CONCURRENCY,
 });

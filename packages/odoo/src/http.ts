@@ -6,6 +6,7 @@ import http from "node:http";
 import https from "node:https";
 import { BufferPool } from "./buffers.js";
 import { htmlTitle, type OdooProtocol, OdooTransportError } from "./errors.js";
+import type { AnswerSample } from "./limiter.js";
 
 export interface HttpResponse {
   status: number;
@@ -58,6 +59,8 @@ export class HttpClient {
     baseUrl: string,
     readonly timeoutMs: number,
     maxSockets: number,
+    /** Told of every answer (or failure) with its time: what adapts the concurrency to the server. */
+    private readonly onAnswer?: (sample: AnswerSample) => void,
   ) {
     let url: URL;
     try {
@@ -105,12 +108,26 @@ export class HttpClient {
     const headers: Record<string, string> = { "User-Agent": "finanzas-odoo-client", ...req.headers };
     if (body !== undefined) headers["Content-Length"] = String(body.length);
     const where = `${req.method} ${url.href}`;
+    const started = performance.now();
     return new Promise<HttpResponse>((resolve, reject) => {
       let settled = false;
       const done = (error: OdooTransportError | undefined, response?: HttpResponse): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        if (this.onAnswer) {
+          try {
+            this.onAnswer({
+              call: req.call,
+              ms: performance.now() - started,
+              bytes: response?.body.length ?? 0,
+              status: response?.status ?? error?.status,
+              code: error?.code,
+            });
+          } catch {
+            // an observer's failure is not the request's
+          }
+        }
         if (error) reject(error);
         else resolve(response as HttpResponse);
       };

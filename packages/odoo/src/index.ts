@@ -1,5 +1,15 @@
 export { BufferPool } from "./buffers.js";
-export { type CheckReport, checkModel, formatCheckReport, type ModelCheck, runOdooCheck } from "./check.js";
+export {
+  type CheckReport,
+  checkModel,
+  formatCheckReport,
+  formatSpeed,
+  type ModelCheck,
+  measureServer,
+  runOdooCheck,
+  type ServerSpeed,
+  type SpeedLevel,
+} from "./check.js";
 export {
   backoffDelay,
   type CallOptions,
@@ -35,6 +45,15 @@ export {
   OdooUserError,
   parseTraceback,
 } from "./errors.js";
+export {
+  AdaptiveConcurrency,
+  type AdaptiveOptions,
+  type AdaptiveState,
+  type AnswerSample,
+  isRefusal,
+  type RequestLimiter,
+  SharedLimiter,
+} from "./limiter.js";
 export {
   type ExpectedField,
   FINANCE_MODEL_NAMES,

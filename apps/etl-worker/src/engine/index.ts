@@ -4,9 +4,11 @@
  * pass from a write_date, deletion reconciliation, a re-read of some ids. The engine records the
  * run (run.ts), runs up to ETL_MODEL_CONCURRENCY models at once, each under its lease with its field
  * list resolved against fields_get (model.ts), and each pass (passes/) fetches page N+1 from Odoo
- * while page N is written to PostgreSQL (at most two pages per model in memory), every page
- * committed with the model's cursor. A model that fails is recorded and the others go on; the run
- * ends failed if any model failed.
+ * while page N is written to PostgreSQL (at most two pages per stream in memory), every page
+ * committed with the model's cursor. A large model's full pass is several such streams at once,
+ * one per id range (passes/full.ts), each committing its own resume point; the Odoo client's limiter
+ * keeps the requests in flight within ODOO_MAX_CONCURRENCY whatever the number of streams. A model
+ * that fails is recorded and the others go on; the run ends failed if any model failed.
  */
 import { inProcessReader } from "../odoo/pages.js";
 import { readCursor } from "../postgres/load.js";

@@ -26,6 +26,7 @@ import {
   copyStatements,
   type Lease,
   LeaseLostError,
+  type PartitionPatch,
   patchCursor,
   upsertStatement,
   writeBatch,
@@ -53,6 +54,11 @@ export interface ModelTask {
   signal: AbortSignal;
   source: Source;
   counts: ModelCounts;
+  /**
+   * The main pass's records done (each once) over those it has to read, for the run's progress;
+   * `expected` unknown until a pass counts them (see `expectRecords`).
+   */
+  progress: { done: number; expected: number | undefined };
   problems: Problem[];
   log: Logger;
   /** Wall time of each phase of the model's work (ms), logged with its outcome. */
@@ -112,6 +118,23 @@ const sourceFor = (engine: EngineParts, signal: AbortSignal, log: Logger): Sourc
   },
 });
 
+/** The progress fields of a model's entry: records done over expected, once a pass knows them. */
+export const progressOf = (task: Pick<ModelTask, "progress">): { done?: number; expected?: number } =>
+  task.progress.expected === undefined ? {} : { done: task.progress.done, expected: task.progress.expected };
+
+/**
+ * The model's main pass will read `expected` records (`done` of them already, by an earlier run):
+ * from now on the progress counts toward them. False when a pass before this one already counts (a
+ * catch-up after a full pass re-reads records the full pass counted).
+ */
+export function expectRecords(task: ModelTask, expected: number, done = 0): boolean {
+  if (task.progress.expected !== undefined) return false;
+  task.progress.expected = expected;
+  task.progress.done = done;
+  task.run.update(task.model, progressOf(task), true);
+  return true;
+}
+
 /** Records with a value of an unexpected type: kept on the run (first 1000) and logged. */
 export function report(task: ModelTask, problems: readonly Problem[]): void {
   for (const p of problems) {
@@ -151,11 +174,24 @@ async function prepare(task: ModelTask): Promise<Prepared> {
   };
 }
 
-/** One page written in one transaction with the lease check and, when given, the cursor's move. */
-export async function write(context: ModelContext, page: EncodedPage, cursor?: CursorPatch): Promise<void> {
+/**
+ * One page written in one transaction with the lease check and, when given, the cursor's move or
+ * its partition's.
+ */
+export async function write(
+  context: ModelContext,
+  page: EncodedPage,
+  cursor?: CursorPatch,
+  partition?: PartitionPatch,
+): Promise<void> {
   const { engine, prepared } = context;
   if (context.signal.aborted) throw context.signal.reason;
-  const batch = { model: context.model, lease: context.lease, ...(cursor ? { cursor } : {}) };
+  const batch = {
+    model: context.model,
+    lease: context.lease,
+    ...(cursor ? { cursor } : {}),
+    ...(partition ? { partition } : {}),
+  };
   const changed =
     page.format === "copy"
       ? await copyBatch(engine.pool as Pool, engine.db, { ...batch, statements: prepared.copy, page })
@@ -163,7 +199,7 @@ export async function write(context: ModelContext, page: EncodedPage, cursor?: C
   // PostgreSQL has the page: its bytes go back to the reader for a later page.
   engine.reader.recycle?.(page);
   context.counts.upserted += changed;
-  context.run.update(context.model, { ...context.counts });
+  context.run.update(context.model, { ...context.counts, ...progressOf(context) });
 }
 
 /** Records by id, company-dependent fields read in each record's company (reconcile, sync-records). */
@@ -227,6 +263,7 @@ export async function runModel(
       signal: abort.signal,
       source: sourceFor(engine, abort.signal, log),
       counts,
+      progress: { done: 0, expected: undefined },
       problems,
       log,
       phaseMs,

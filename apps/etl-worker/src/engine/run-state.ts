@@ -29,7 +29,12 @@ export class RunState {
   }
   update(model: string, patch: Partial<RunProgress["models"][string]>, force = false): void {
     const entry = this.progress.models[model];
-    if (entry) Object.assign(entry, patch);
+    if (entry) {
+      Object.assign(entry, patch);
+      // Records done over records expected: never above it (records created during the pass).
+      if (entry.done !== undefined && entry.expected !== undefined && entry.done > entry.expected)
+        entry.done = entry.expected;
+    }
     const now = Date.now();
     if (force || now - this.lastPublished > 500) {
       this.lastPublished = now;

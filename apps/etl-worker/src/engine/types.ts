@@ -18,23 +18,32 @@ export interface EtlSettings {
   modelConcurrency: number;
   /** The incremental window starts this long before the cursor (ETL_OVERLAP_SECONDS). */
   overlapSeconds: number;
-  /** Lease of a model's lock; renewed every third of it (ETL_LOCK_TTL_SECONDS). */
+  /** Lease of a model's lock; renewed by a heartbeat every fifth of it (ETL_LOCK_TTL_SECONDS). */
   lockTtlSeconds: number;
   /** Attempts per Odoo call on top of the client's own retries (ETL_ODOO_RETRIES). */
   retryAttempts: number;
   retryBaseDelayMs: number;
   /** Deletion reconciliation: ranges holding at most this many ids are compared id by id. */
   reconcileLeafSize: number;
+  /**
+   * Odoo requests in flight at once across the models of a job (ODOO_MAX_CONCURRENCY): also how
+   * many partitions a large model's full pass is read in.
+   */
+  odooConcurrency: number;
+  /** A full pass over more records than this is read in partitions at once (ETL_PARTITION_MIN_RECORDS; 0: never). */
+  partitionMinRecords: number;
 }
 
 export const DEFAULT_SETTINGS: EtlSettings = {
   pageSize: 1000,
   modelConcurrency: 4,
   overlapSeconds: 600,
-  lockTtlSeconds: 60,
+  lockTtlSeconds: 15,
   retryAttempts: 6,
   retryBaseDelayMs: 1000,
   reconcileLeafSize: 2000,
+  odooConcurrency: 4,
+  partitionMinRecords: 10_000,
 };
 
 export interface EngineDeps {

@@ -33,6 +33,10 @@ export interface PageRequest {
   copy?: boolean;
   /** Company-dependent fields to read again in each record's company (`rereadPerCompany`). */
   perCompany?: PerCompanyFields;
+  /** A full pass's partition: its pages stop at this id (included). */
+  toId?: number;
+  /** An incremental window's range: its pages stop before this second (epoch seconds, excluded). */
+  until?: number;
 }
 
 export interface PageSummary {
@@ -134,12 +138,19 @@ export function inProcessReader(options: { readAhead?: boolean; copyBytes?: Buff
   const copyBytes = options.copyBytes ?? new BufferPool(4);
   const ahead = new Map<string, { page: Promise<RecordPage>; at: number }>();
   const keyOf = (request: PageRequest, afterId: number) =>
-    `${request.model}|${afterId}|${request.limit}|${request.fields.join(",")}`;
+    `${request.model}|${afterId}|${request.toId ?? ""}|${request.limit}|${request.fields.join(",")}`;
   return {
     async full(request, afterId, source, onArrived) {
       if (request.perCompany) {
         // A small model (the chart of accounts): decoded into records, completed, then encoded.
-        const page = await fullPage(source, request.model, request.fields, afterId, request.limit);
+        const page = await fullPage(
+          source,
+          request.model,
+          request.fields,
+          afterId,
+          request.limit,
+          request.toId,
+        );
         await rereadPerCompany(source, request.model, page.records, request.perCompany);
         return summarize(transformerFor(request), page.records, {
           done: page.done,
@@ -151,7 +162,7 @@ export function inProcessReader(options: { readAhead?: boolean; copyBytes?: Buff
       const early = ahead.get(key);
       ahead.delete(key);
       const page = await (early?.page ??
-        fullPageRaw(source, request.model, request.fields, afterId, request.limit));
+        fullPageRaw(source, request.model, request.fields, afterId, request.limit, request.toId));
       const arrived = options.readAhead || onArrived ? page.lastIdHint() : undefined;
       if (arrived !== undefined && arrived > afterId) onArrived?.(arrived);
       const hint = options.readAhead ? arrived : undefined;
@@ -159,7 +170,7 @@ export function inProcessReader(options: { readAhead?: boolean; copyBytes?: Buff
       if (hint !== undefined && hint > afterId) {
         const now = Date.now();
         for (const [k, v] of ahead) if (now - v.at > 60_000) ahead.delete(k);
-        const next = fullPageRaw(source, request.model, request.fields, hint, request.limit);
+        const next = fullPageRaw(source, request.model, request.fields, hint, request.limit, request.toId);
         next.catch(() => {}); // surfaces when the next page is asked for
         nextKey = keyOf(request, hint);
         ahead.set(nextKey, { page: next, at: now });
@@ -181,7 +192,14 @@ export function inProcessReader(options: { readAhead?: boolean; copyBytes?: Buff
       };
     },
     async incremental(request, from, source) {
-      const page = await incrementalPage(source, request.model, request.fields, from, request.limit);
+      const page = await incrementalPage(
+        source,
+        request.model,
+        request.fields,
+        from,
+        request.limit,
+        request.until,
+      );
       await rereadPerCompany(source, request.model, page.records, request.perCompany);
       return summarize(transformerFor(request), page.records, { done: page.done, next: page.next });
     },

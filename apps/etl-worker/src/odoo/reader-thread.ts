@@ -4,20 +4,33 @@
  * back. Transport errors are retried here with the engine's policy; each retry is reported.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { BufferPool, createOdooClient, type OdooClientOptions } from "@finanzas/odoo";
+import { BufferPool, createOdooClient, type OdooClientOptions, SharedLimiter } from "@finanzas/odoo";
 import { inProcessReader, type PageRequest } from "./pages.js";
 import type { Source } from "./source.js";
 import type { ReaderMessage, ReaderReply } from "./thread-reader.js";
 
-const { clientOptions, readAhead } = workerData as { clientOptions: OdooClientOptions; readAhead: boolean };
-const client = createOdooClient(clientOptions);
+const { clientOptions, readAhead, limiterBuffer, answers } = workerData as {
+  clientOptions: OdooClientOptions;
+  readAhead: boolean;
+  /** The limiter of requests in flight shared with the main thread's client (and other threads). */
+  limiterBuffer?: SharedArrayBuffer;
+  /** Post each answer's time, size and status to the main thread. */
+  answers: boolean;
+};
+const port = parentPort;
+if (!port) throw new Error("reader-thread.ts runs as a worker thread");
+const client = createOdooClient({
+  ...clientOptions,
+  ...(limiterBuffer ? { limiter: SharedLimiter.attach(limiterBuffer) } : {}),
+  ...(answers
+    ? { onAnswer: (sample) => port.postMessage({ id: 0, type: "answer", sample } satisfies ReaderReply) }
+    : {}),
+});
 // Read-ahead (one thread): Odoo prepares the next page of a full pass while this thread decodes the
 // current one. With several threads the next page is fetched and decoded on another thread instead.
 // COPY pages are written into these and come back once PostgreSQL has them (op "recycle").
 const copyBytes = new BufferPool(4);
 const reader = inProcessReader({ readAhead, copyBytes });
-const port = parentPort;
-if (!port) throw new Error("reader-thread.ts runs as a worker thread");
 
 port.on("message", async (message: ReaderMessage) => {
   if (message.op === "recycle") {

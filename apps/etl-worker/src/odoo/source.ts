@@ -233,6 +233,14 @@ export async function rereadPerCompany(
   }
 }
 
+/** The id at `offset` in id order (0-based), or undefined past the end: where a partition ends. */
+export async function idAtOffset(source: Source, model: string, offset: number): Promise<number | undefined> {
+  const ids = await call(source, `${model}.search`, (c) =>
+    c.search(model, [], { order: "id asc", offset, limit: 1, context: CONTEXT }),
+  );
+  return ids[0];
+}
+
 /** The highest id of a model on the server (0 when it has none). */
 export async function maxId(source: Source, model: string): Promise<number> {
   const ids = await call(source, `${model}.search`, (c) =>
@@ -282,7 +290,10 @@ export async function incrementalPage(
   fields: readonly string[],
   from: Position,
   limit: number,
+  until?: number | null,
 ): Promise<Page> {
+  // A window's range ends before a whole second (exclusive), the same on every version.
+  const end: Domain = until === undefined || until === null ? [] : [["write_date", "<", odooSecond(until)]];
   if (from.afterId !== null) {
     const records = await searchRead(
       source,
@@ -306,7 +317,7 @@ export async function incrementalPage(
   const records = await searchRead(
     source,
     model,
-    [["write_date", ">=", odooSecond(from.second)]],
+    [["write_date", ">=", odooSecond(from.second)], ...end],
     fields,
     "write_date asc, id asc",
     limit,
@@ -319,15 +330,47 @@ export async function incrementalPage(
   return { records: complete, next: { second: lastSecond, afterId: null }, done: false };
 }
 
-/** The next page of a full pass: ids above `afterId`, ascending. */
+/**
+ * The write_date second of the record at `offset` (0-based) among those written since `second`, in
+ * the incremental order (write_date, id); undefined past the end: where a window's range starts.
+ */
+export async function secondAtOffset(
+  source: Source,
+  model: string,
+  second: number,
+  offset: number,
+): Promise<number | undefined> {
+  const records = await call(source, `${model}.search_read`, (c) =>
+    c.searchRead(model, [["write_date", ">=", odooSecond(second)]], {
+      fields: ["write_date"],
+      order: "write_date asc, id asc",
+      offset,
+      limit: 1,
+      context: CONTEXT,
+    }),
+  );
+  return secondOf(records[0]?.write_date) ?? undefined;
+}
+
+/** A full pass's keyset: ids above `afterId`, up to `toId` (included) when a partition ends there. */
+export const idRange = (afterId: number, toId?: number | null): Domain =>
+  toId === undefined || toId === null
+    ? [["id", ">", afterId]]
+    : [
+        ["id", ">", afterId],
+        ["id", "<=", toId],
+      ];
+
+/** The next page of a full pass: ids above `afterId` (up to `toId`), ascending. */
 export async function fullPage(
   source: Source,
   model: string,
   fields: readonly string[],
   afterId: number,
   limit: number,
+  toId?: number | null,
 ): Promise<{ records: OdooRecord[]; done: boolean }> {
-  const records = await searchRead(source, model, [["id", ">", afterId]], fields, "id asc", limit);
+  const records = await searchRead(source, model, idRange(afterId, toId), fields, "id asc", limit);
   return { records, done: records.length < limit };
 }
 
@@ -341,7 +384,8 @@ export const fullPageRaw = (
   fields: readonly string[],
   afterId: number,
   limit: number,
+  toId?: number | null,
 ): Promise<RecordPage> =>
   call(source, `${model}.search_read`, (c) =>
-    c.searchReadPage(model, [["id", ">", afterId]], { fields, order: "id asc", limit, context: CONTEXT }),
+    c.searchReadPage(model, idRange(afterId, toId), { fields, order: "id asc", limit, context: CONTEXT }),
   );

@@ -11,7 +11,7 @@
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { FieldSpec } from "@finanzas/ledger";
-import type { OdooClientOptions } from "@finanzas/odoo";
+import { type AnswerSample, type OdooClientOptions, SharedLimiter } from "@finanzas/odoo";
 import type { PageReader, PageRequest, PageSummary } from "./pages.js";
 import type { Position, RetryPolicy, Source } from "./source.js";
 
@@ -43,6 +43,8 @@ export type ReaderMessage =
 
 export type ReaderReply =
   | { id: number; type: "done"; summary: PageSummary }
+  /** An answer the thread's client had (its time, size, status), for the adaptive concurrency. */
+  | { id: 0; type: "answer"; sample: AnswerSample }
   | { id: number; type: "arrived"; lastIdHint: number }
   | { id: number; type: "retry"; call: string; attempt: number; delayMs: number; error: string }
   | { id: number; type: "error"; name: string; message: string; odoo: boolean };
@@ -85,8 +87,12 @@ export function createThreadReader(
   limits: ThreadReaderLimits = { heapMb: 128 },
 ): PageReader {
   const count = Math.max(1, limits.threads ?? 1);
-  // Odoo sees no more requests at once than one client would allow.
-  const perThread = Math.max(1, Math.ceil((clientOptions.maxConcurrency ?? 4) / count));
+  // Odoo sees no more requests at once than one client would allow: the threads' clients share the
+  // limiter when there is one (with the main thread's client too), else split the limit.
+  const perThread =
+    clientOptions.limiter instanceof SharedLimiter
+      ? (clientOptions.maxConcurrency ?? 4)
+      : Math.max(1, Math.ceil((clientOptions.maxConcurrency ?? 4) / count));
   const slots = Array.from({ length: count }, () =>
     readerThread({ ...clientOptions, maxConcurrency: perThread }, limits, count === 1),
   );
@@ -120,7 +126,7 @@ export function decodeAhead(slots: ThreadSlot[]): PageReader {
   }
   const ahead = new Map<string, Ahead>();
   const streamOf = (request: PageRequest) =>
-    `${request.model}|${request.limit}|${request.copy === true}|${request.fields.join(",")}`;
+    `${request.model}|${request.toId ?? ""}|${request.limit}|${request.copy === true}|${request.fields.join(",")}`;
 
   const run = (request: PageRequest, afterId: number, source: Source, thread: number) => {
     const entry: Ahead = { afterId, thread, summary: Promise.resolve() as never, at: Date.now() };
@@ -185,8 +191,10 @@ function readerThread(
   limits: ThreadReaderLimits,
   readAhead: boolean,
 ): PageReader {
-  // Functions (onRetry) do not cross threads; the retry policy travels with each request.
-  const { retry: _retry, ...options } = clientOptions;
+  // Functions (onRetry, onAnswer) do not cross threads; the retry policy travels with each request,
+  // a shared limiter as its memory, the answers come back as messages.
+  const { retry: _retry, limiter, onAnswer, ...options } = clientOptions;
+  const limiterBuffer = limiter instanceof SharedLimiter ? limiter.buffer : undefined;
   const cloneable: OdooClientOptions = {
     ...options,
     ...(clientOptions.retry === false
@@ -209,7 +217,7 @@ function readerThread(
     if (worker) return worker;
     // Its own options: not the parent's (a test runner's "source" condition would load TypeScript).
     const w = new Worker(entry(), {
-      workerData: { clientOptions: cloneable, readAhead },
+      workerData: { clientOptions: cloneable, readAhead, limiterBuffer, answers: onAnswer !== undefined },
       execArgv: [],
       // The thread's live set is the pages in flight; a bounded old space makes V8 collect rather
       // than grow (the worker's RSS stays flat whatever the table sizes). A full pass's pages make
@@ -220,6 +228,10 @@ function readerThread(
     });
     w.unref(); // never what keeps the process alive
     w.on("message", (reply: ReaderReply) => {
+      if (reply.type === "answer") {
+        onAnswer?.(reply.sample);
+        return;
+      }
       const p = pending.get(reply.id);
       if (!p) return;
       if (reply.type === "arrived") {

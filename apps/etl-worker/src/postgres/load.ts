@@ -28,17 +28,21 @@ export interface Lease {
   ttlSeconds: number;
 }
 
-const renewLease = (trx: Kysely<Database> | Transaction<Database>, lease: Lease) =>
-  trx
-    .updateTable("etl.locks")
-    .set({ expires_at: sql<Date>`now() + make_interval(secs => ${lease.ttlSeconds})` })
-    .where("model", "=", lease.model)
-    .where("owner", "=", lease.owner);
+/**
+ * The lease check of a batch: the lock row must still name this owner. It is read FOR KEY SHARE,
+ * which the owner's heartbeat (an UPDATE of `expires_at`) does not wait for, so the partitions of a
+ * model commit side by side; a taker's SELECT … FOR UPDATE waits for the batches in flight, and the
+ * batches after it see the new owner and fail. So no batch of a lease holder commits once another
+ * run has taken the model over.
+ */
+const leaseCheck = (lease: Lease) =>
+  sql<{ owner: string }>`select owner from etl.locks
+    where model = ${lease.model} and owner = ${lease.owner} for key share`;
 
-/** Renews the lease inside the batch's transaction; throws LeaseLostError when it is not ours anymore. */
+/** Checks the lease inside the batch's transaction; throws LeaseLostError when it is not ours anymore. */
 export async function checkLease(trx: Kysely<Database> | Transaction<Database>, lease: Lease): Promise<void> {
-  const result = await renewLease(trx, lease).executeTakeFirst();
-  if (Number(result.numUpdatedRows) !== 1) throw new LeaseLostError(lease.model);
+  const { rows } = await leaseCheck(lease).execute(trx);
+  if (rows.length !== 1) throw new LeaseLostError(lease.model);
 }
 
 /**
@@ -119,13 +123,27 @@ export type CursorPatch = Partial<{
   last_reconciled_at: Date;
   absent_at: Date | null;
   last_run_id: number;
+  /**
+   * An incremental pass's position: the cursor's write_date moves to it unless it is already later
+   * (never back: pages that commit out of order, or the overlap's first pages, leave it where it is).
+   */
+  advance_to: Date;
 }>;
 
-const upsertCursor = (trx: Kysely<Database> | Transaction<Database>, model: string, patch: CursorPatch) =>
-  trx
+const upsertCursor = (trx: Kysely<Database> | Transaction<Database>, model: string, patch: CursorPatch) => {
+  const { advance_to: advance, ...plain } = patch;
+  const values = advance ? { ...plain, write_date: advance } : plain;
+  return trx
     .insertInto("etl.cursors")
-    .values({ model, ...patch, updated_at: sql<Date>`now()` })
-    .onConflict((oc) => oc.column("model").doUpdateSet({ ...patch, updated_at: sql<Date>`now()` }));
+    .values({ model, ...values, updated_at: sql<Date>`now()` })
+    .onConflict((oc) =>
+      oc.column("model").doUpdateSet({
+        ...plain,
+        ...(advance ? { write_date: sql<Date>`greatest(etl.cursors.write_date, ${advance})` } : {}),
+        updated_at: sql<Date>`now()`,
+      }),
+    );
+};
 
 export async function patchCursor(
   trx: Kysely<Database> | Transaction<Database>,
@@ -153,12 +171,40 @@ export async function readCursor(db: Kysely<Database>, model: string): Promise<C
   };
 }
 
+/** A partition's resume point moved by a batch of its pages (see postgres/partitions.ts). */
+export interface PartitionPatch {
+  part: number;
+  /** The last id committed. */
+  lastId: number;
+  /** Records read in the batch. */
+  records: number;
+  /** Newest write_date of the partition so far. */
+  highWater: Date | null;
+}
+
+const patchPartition = (
+  trx: Kysely<Database> | Transaction<Database>,
+  model: string,
+  patch: PartitionPatch,
+) =>
+  trx
+    .updateTable("etl.partitions")
+    .set({
+      last_id: patch.lastId,
+      done: sql<number>`done + ${patch.records}`,
+      high_water: sql<Date | null>`greatest(high_water, ${patch.highWater})`,
+      updated_at: sql<Date>`now()`,
+    })
+    .where("model", "=", model)
+    .where("part", "=", patch.part);
+
 export interface Batch {
   model: string;
   statement: string;
   page: ArrayPage;
   lease: Lease;
   cursor?: CursorPatch;
+  partition?: PartitionPatch;
 }
 
 /** A batch that only moves the cursor. */
@@ -177,6 +223,7 @@ export async function writeBatch(db: Kysely<Database>, batch: Batch): Promise<nu
       changed = Number(written.numAffectedRows ?? 0);
     }
     if (batch.cursor) await patchCursor(trx, batch.model, batch.cursor);
+    if (batch.partition) await patchPartition(trx, batch.model, batch.partition).execute();
     return changed;
   });
 }
@@ -187,6 +234,7 @@ export interface CopyBatch {
   page: CopyPage;
   lease: Lease;
   cursor?: CursorPatch;
+  partition?: PartitionPatch;
 }
 
 /**
@@ -202,13 +250,17 @@ export async function copyBatch(pool: Pool, db: Kysely<Database>, batch: CopyBat
     await client.query("begin");
     try {
       await client.query("set local synchronous_commit = off");
-      const lease = renewLease(db, batch.lease).compile();
-      const renewed = await client.query(lease.sql, lease.parameters as unknown[]);
-      if (renewed.rowCount !== 1) throw new LeaseLostError(batch.model);
+      const lease = leaseCheck(batch.lease).compile(db);
+      const held = await client.query(lease.sql, lease.parameters as unknown[]);
+      if (held.rowCount !== 1) throw new LeaseLostError(batch.model);
       const rows = await body();
       if (batch.cursor) {
         const cursor = upsertCursor(db, batch.model, batch.cursor).compile();
         await client.query(cursor.sql, cursor.parameters as unknown[]);
+      }
+      if (batch.partition) {
+        const partition = patchPartition(db, batch.model, batch.partition).compile();
+        await client.query(partition.sql, partition.parameters as unknown[]);
       }
       await client.query("commit");
       return rows;
@@ -244,12 +296,20 @@ function copyIn(client: PoolClient, statement: string, data: Uint8Array): Promis
   });
 }
 
-/** The highest id in a model's table, deleted rows included: pages above it can be COPYed. */
-export async function tableMaxId(db: Kysely<Database>, model: string): Promise<number> {
+/**
+ * The highest id in a model's table (within (afterId, toId] when given), deleted rows included:
+ * pages above it can be COPYed.
+ */
+export async function tableMaxId(
+  db: Kysely<Database>,
+  model: string,
+  range: { afterId: number; toId: number | null } = { afterId: 0, toId: null },
+): Promise<number> {
   const { rows } = await sql<{
     n: number | null;
-  }>`select max(id) as n from ${sql.table(`odoo.${tableOf(model)}`)}`.execute(db);
-  return rows[0]?.n ?? 0;
+  }>`select max(id) as n from ${sql.table(`odoo.${tableOf(model)}`)}
+    where id > ${range.afterId} and (${range.toId}::integer is null or id <= ${range.toId})`.execute(db);
+  return rows[0]?.n ?? range.afterId;
 }
 
 /** Marks ids as gone from Odoo (only those not marked yet); returns how many were marked. */

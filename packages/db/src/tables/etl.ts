@@ -73,9 +73,30 @@ export interface EtlLocksTable {
   expires_at: Timestamp;
 }
 
+/**
+ * One id range of a full pass in progress over a large model (migration
+ * 2026_12_07_200000_etl_partitions): ids in (`after_id`, `to_id`] (`to_id` null: no upper bound),
+ * committed up to `last_id` with `done` records of the `expected` ones; `high_water` is the newest
+ * write_date committed. Deleted when the pass completes, with the model's cursor moved.
+ */
+export interface EtlPartitionsTable {
+  model: string;
+  part: number;
+  after_id: number;
+  to_id: number | null;
+  last_id: number;
+  expected: Count;
+  done: Count;
+  high_water: Timestamp | null;
+  started_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  finished_at: Timestamp | null;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
 export interface EtlTables {
   "etl.runs": EtlRunsTable;
   "etl.run_models": EtlRunModelsTable;
   "etl.cursors": EtlCursorsTable;
   "etl.locks": EtlLocksTable;
+  "etl.partitions": EtlPartitionsTable;
 }

@@ -10,6 +10,7 @@
 import { maxId, searchCount, searchIds } from "../../odoo/source.js";
 import { localCount, localIds, localMaxId, markDeleted, patchCursor } from "../../postgres/load.js";
 import { encode, type ModelContext, readIds, write } from "../model.js";
+import { eachLimited } from "../pipeline.js";
 
 export async function reconcilePass(context: ModelContext): Promise<void> {
   const { engine, model, source } = context;
@@ -53,8 +54,12 @@ export async function reconcilePass(context: ModelContext): Promise<void> {
     const step = Math.ceil((hi - lo) / parts);
     for (let a = lo; a < hi; a += step) await visit(a, Math.min(hi, a + step));
   };
+  // The top ranges are counted side by side (the Odoo client's limiter keeps the requests in flight
+  // within ODOO_MAX_CONCURRENCY): one count after another would cost a round trip each.
   const step = Math.max(1, Math.ceil(localTop / 16));
-  for (let a = 0; a < localTop; a += step) await visit(a, Math.min(localTop, a + step));
-  if (remoteTop > localTop) await visit(localTop, remoteTop);
+  const ranges: [number, number][] = [];
+  for (let a = 0; a < localTop; a += step) ranges.push([a, Math.min(localTop, a + step)]);
+  if (remoteTop > localTop) ranges.push([localTop, remoteTop]);
+  await eachLimited(ranges, Math.max(1, settings.odooConcurrency), ([lo, hi]) => visit(lo, hi));
   await patchCursor(db, model, { last_reconciled_at: new Date() });
 }

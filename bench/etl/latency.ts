@@ -1,0 +1,156 @@
+/**
+ * ETL against a slow, busy Odoo: the real etl-worker process syncing the simulator (its own process,
+ * Odoo 17 over XML-RPC) while the simulator takes a real server's time per page and serves a fixed
+ * number of requests at once, the rest waiting in line as on Odoo's prefork server.
+ *
+ *   pnpm exec turbo run build --filter=etl-worker --filter=@finanzas/odoo-sim
+ *   pnpm exec tsx bench/etl/latency.ts [scale=10]
+ *   BENCH_PAGE_MS=300     the server's time for a page of ODOO_PAGE_SIZE records (charged per record read)
+ *   BENCH_REQUEST_MS=10   its fixed time per request (counts, fields_get, the login)
+ *   BENCH_WORKERS=4       requests it serves at once
+ *   BENCH_SEQUENTIAL=0    skip the sequential run (the longest)
+ *
+ * Three full syncs, each on a fresh database with a fresh worker, driven through the `etl` queue:
+ *
+ * 1. on the server answering at once (no latency, no worker limit): the same sync's own cost;
+ * 2. on the slow server, with the worker's defaults (partitioned passes, ODOO_MAX_CONCURRENCY=4);
+ * 3. on the slow server, reading every model one page after another (ETL_PARTITION_MIN_RECORDS=0:
+ *    no partition, no split window), as the worker did before partitioned passes.
+ *
+ * The ideal is the full passes' pages (⌈records / page size⌉ per model) × the time per page ÷ the
+ * server's workers, plus the sync on the server without latency. Needs PostgreSQL and Redis like the
+ * tests (TEST_DATABASE_URL, TEST_REDIS_URL).
+ */
+import { REGISTRY } from "../../packages/ledger/src/index.js";
+import { freshDatabase, pageSize, start, startWorker } from "./harness.js";
+
+const scale = Number(process.argv[2] ?? 10);
+const pageMs = Number(process.env.BENCH_PAGE_MS ?? 300);
+const requestMs = Number(process.env.BENCH_REQUEST_MS ?? 10);
+const workers = Number(process.env.BENCH_WORKERS ?? 4);
+const sequential = process.env.BENCH_SEQUENTIAL !== "0";
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+const port = 19_000 + Math.floor(Math.random() * 2000);
+const odooUrl = `http://127.0.0.1:${port}`;
+const sim = await start(
+  [
+    "packages/odoo-sim/dist/cli.js",
+    "--port",
+    String(port),
+    "--scale",
+    String(scale),
+    "--seed",
+    "1",
+    "--version",
+    "17",
+  ],
+  {},
+  "simulator ready",
+);
+const control = async (path: string, body?: unknown) => {
+  const res = await fetch(`${odooUrl}/__sim/${path}`, {
+    method: body === undefined ? "GET" : "POST",
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!res.ok) throw new Error(`simulator ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as Record<string, unknown>;
+};
+const slow = { latencyMs: requestMs, perRecordMs: pageMs / Number(pageSize), workers };
+const fast = { latencyMs: 0, perRecordMs: 0, workers: 0 };
+
+const counts = (await control("info")).counts as Record<string, number>;
+const models = REGISTRY.map((m) => m.model).filter((m) => counts[m] !== undefined);
+const records = models.reduce((n, m) => n + (counts[m] ?? 0), 0);
+const pages = models.reduce((n, m) => n + Math.ceil((counts[m] ?? 0) / Number(pageSize)), 0);
+log(
+  `scale ${scale}: ${records} records in ${models.length} models, ${pages} pages of ${pageSize}; ` +
+    `the slow server: ${pageMs} ms per page (${slow.perRecordMs} ms per record) + ${requestMs} ms per request, ${workers} workers`,
+);
+
+interface Run {
+  label: string;
+  ms: number;
+  fetched: number;
+  requests: number;
+  pagesRead: number;
+  peakInFlight: number;
+  phases: string[];
+  /** Share of the time the server's workers were serving this sync. */
+  busy: number | undefined;
+}
+
+async function fullSync(label: string, perf: typeof slow, settings: Record<string, string>): Promise<Run> {
+  await control("performance", perf);
+  const db = await freshDatabase("latency");
+  try {
+    const w = await startWorker(db.url, odooUrl, port + 1, settings);
+    try {
+      await control("stats/reset", {});
+      const { ms, fetched } = await w.runJob("full");
+      const stats = (await control("stats")) as {
+        total: number;
+        byModelMethod: Record<string, number>;
+        concurrency: { peakInFlight: number; busyMs: number };
+      };
+      const pagesRead = Object.entries(stats.byModelMethod)
+        .filter(([k]) => k.endsWith(".search_read"))
+        .reduce((n, [, v]) => n + v, 0);
+      const phases = w.worker
+        .output()
+        .split("\n")
+        .filter((l) => l.includes('"msg":"model succeeded"'))
+        .map((l) => JSON.parse(l) as { model: string; phaseMs?: Record<string, number> })
+        .map((l) => `${l.model} ${JSON.stringify(l.phaseMs ?? {}).replace(/"/g, "")}`);
+      const run = {
+        label,
+        ms,
+        fetched,
+        requests: stats.total,
+        pagesRead,
+        peakInFlight: stats.concurrency.peakInFlight,
+        phases,
+        busy: perf.workers ? stats.concurrency.busyMs / (perf.workers * ms) : undefined,
+      };
+      log(
+        `${label}: ${(ms / 1000).toFixed(1)} s, ${fetched} records read, ${run.requests} requests ` +
+          `(${pagesRead} search_read), at most ${run.peakInFlight} in flight` +
+          (run.busy !== undefined
+            ? `, the server's workers busy ${(100 * run.busy).toFixed(0)} % of the time`
+            : ""),
+      );
+      log(`  phases (ms): ${phases.join("; ")}`);
+      return run;
+    } finally {
+      await w.stop();
+    }
+  } finally {
+    await db.drop();
+  }
+}
+
+try {
+  const free = await fullSync("no latency, partitioned (defaults)", fast, {});
+  const parts = await fullSync("slow server, partitioned (defaults)", slow, {});
+  const seq = sequential
+    ? await fullSync("slow server, one page after another", slow, { ETL_PARTITION_MIN_RECORDS: "0" })
+    : undefined;
+  const latencyPart = (pages * pageMs) / workers;
+  const ideal = latencyPart + free.ms;
+  log("\n| measure | value | target |");
+  log("| --- | ---: | --- |");
+  log(`| records (journal items) | ${records} (${counts["account.move.line"]}) | |`);
+  log(
+    `| ideal: ${pages} pages × ${pageMs} ms ÷ ${workers} workers + the sync without latency | ${(latencyPart / 1000).toFixed(1)} + ${(free.ms / 1000).toFixed(1)} = ${(ideal / 1000).toFixed(1)} s | |`,
+  );
+  log(
+    `| full sync, partitioned (defaults) | ${(parts.ms / 1000).toFixed(1)} s = **${(parts.ms / ideal).toFixed(2)}×** the ideal; ${parts.peakInFlight} requests in flight at most | ≤ 1.3× |`,
+  );
+  if (seq)
+    log(
+      `| full sync, one page after another | ${(seq.ms / 1000).toFixed(1)} s: partitioned **${(seq.ms / parts.ms).toFixed(2)}×** faster | ≥ 3× at scale 50 |`,
+    );
+} finally {
+  sim.child.kill("SIGTERM");
+}
+process.exit(0);

@@ -1,0 +1,168 @@
+import { describe, expect, it } from "vitest";
+import { AdaptiveConcurrency, SharedLimiter } from "./limiter.js";
+
+const tick = () => new Promise((r) => setTimeout(r, 1));
+
+describe("SharedLimiter", () => {
+  it("never lets more than its limit in flight, and serves waiters in order", async () => {
+    const limiter = SharedLimiter.create(3);
+    let inFlight = 0;
+    let peak = 0;
+    const order: number[] = [];
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        await limiter.acquire();
+        order.push(i);
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        await new Promise((r) => setTimeout(r, 2 + (i % 3)));
+        inFlight--;
+        limiter.release();
+      }),
+    );
+    expect(peak).toBe(3);
+    expect(order.slice(0, 3)).toEqual([0, 1, 2]);
+    expect(limiter.inFlight).toBe(0);
+  });
+
+  it("follows its limit: lowered, the requests in flight finish and fewer start; raised, waiters start at once", async () => {
+    const limiter = SharedLimiter.create(4);
+    for (let i = 0; i < 4; i++) await limiter.acquire();
+    expect(limiter.setLimit(2)).toBe(2);
+    let started = 0;
+    const waiting = Array.from({ length: 3 }, () => limiter.acquire().then(() => started++));
+    limiter.release();
+    limiter.release();
+    await tick();
+    expect(started).toBe(0); // 2 in flight = the new limit
+    limiter.release();
+    await tick();
+    expect(started).toBe(1);
+    limiter.setLimit(10); // capped at the maximum: 4
+    expect(limiter.limit).toBe(4);
+    await Promise.all(waiting);
+    expect(started).toBe(3);
+    expect(limiter.inFlight).toBe(4);
+    expect(limiter.setLimit(0)).toBe(1);
+  });
+
+  it("serves a waiting request before one that arrives as a slot frees (no cutting in line)", async () => {
+    const limiter = SharedLimiter.create(1);
+    const granted: string[] = [];
+    await limiter.acquire();
+    const b = limiter.acquire().then(() => granted.push("waiting"));
+    await tick();
+    // The holder releases and at once asks again, as a stream reading ahead does.
+    limiter.release();
+    const c = limiter.acquire().then(() => granted.push("arrived after"));
+    await b;
+    limiter.release();
+    await c;
+    expect(granted).toEqual(["waiting", "arrived after"]);
+    limiter.release();
+    expect(limiter.inFlight).toBe(0);
+  });
+
+  it("is the same limiter on another thread, through its buffer", () => {
+    const limiter = SharedLimiter.create(5);
+    const other = SharedLimiter.attach(limiter.buffer);
+    limiter.setLimit(2);
+    expect(other.limit).toBe(2);
+    expect(other.max).toBe(5);
+  });
+});
+
+/**
+ * A server with `workers` workers and `serviceMs` per answer: with more requests in flight than
+ * workers, answers wait in line and take proportionally longer.
+ */
+async function drive(
+  adaptive: AdaptiveConcurrency,
+  server: { workers: number; serviceMs: number; refuseAbove?: number },
+  rounds: number,
+  clock: { now: number },
+  inFlight?: number,
+): Promise<number[]> {
+  const limits: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const c = adaptive.limiter.limit;
+    const ms = server.serviceMs * Math.max(1, c / server.workers);
+    // As many requests in flight as the limit allows (or as the client has to send).
+    const sent = Math.min(c, inFlight ?? c);
+    for (let i = 0; i < sent; i++) await adaptive.limiter.acquire();
+    for (let i = 0; i < c; i++) {
+      const refused = server.refuseAbove !== undefined && i >= server.refuseAbove;
+      adaptive.observe(
+        refused
+          ? { call: "account.move.line.search_read", ms: 1, bytes: 200, status: 503 }
+          : { call: "account.move.line.search_read", ms, bytes: 3_000_000, status: 200 },
+        clock.now,
+      );
+    }
+    for (let i = 0; i < sent; i++) adaptive.limiter.release();
+    clock.now += ms;
+    limits.push(adaptive.limiter.limit);
+  }
+  return limits;
+}
+
+describe("AdaptiveConcurrency", () => {
+  it("keeps the limit when answers keep their speed", async () => {
+    const adaptive = new AdaptiveConcurrency(SharedLimiter.create(4));
+    const limits = await drive(adaptive, { workers: 4, serviceMs: 300 }, 30, { now: 0 });
+    expect(limits.every((l) => l === 4)).toBe(true);
+    expect(adaptive.state().lowered).toBe(0);
+  });
+
+  it("lowers the limit when answers slow down (the server's workers are busy), and raises it back when they recover", async () => {
+    const changes: string[] = [];
+    const adaptive = new AdaptiveConcurrency(SharedLimiter.create(8), {
+      onChange: ({ from, to }) => changes.push(`${from}→${to}`),
+    });
+    const clock = { now: 0 };
+    await drive(adaptive, { workers: 8, serviceMs: 300 }, 10, clock);
+    expect(adaptive.limiter.limit).toBe(8);
+    // Most of the server's workers are taken by others: 2 left for us.
+    const busy = await drive(adaptive, { workers: 2, serviceMs: 300 }, 60, clock);
+    expect(Math.min(...busy)).toBeLessThanOrEqual(2);
+    expect(Math.max(...busy.slice(-20))).toBeLessThanOrEqual(3);
+    expect(adaptive.state().lowered).toBeGreaterThan(0);
+    // The others are done: the limit climbs back to the maximum.
+    const free = await drive(adaptive, { workers: 8, serviceMs: 300 }, 60, clock);
+    expect(free.at(-1)).toBe(8);
+    expect(changes.length).toBeGreaterThan(4);
+  });
+
+  it("halves the limit when the server refuses, and recovers once it stops", async () => {
+    const adaptive = new AdaptiveConcurrency(SharedLimiter.create(8));
+    const clock = { now: 0 };
+    await drive(adaptive, { workers: 8, serviceMs: 100 }, 10, clock);
+    const refused = await drive(adaptive, { workers: 8, serviceMs: 100, refuseAbove: 2 }, 20, clock);
+    expect(refused.at(-1)).toBeLessThanOrEqual(3);
+    expect(adaptive.state().refusals).toBeGreaterThan(0);
+    const after = await drive(adaptive, { workers: 8, serviceMs: 100 }, 60, clock);
+    expect(after.at(-1)).toBe(8);
+  });
+
+  it("raises the limit only while requests reach it", async () => {
+    const adaptive = new AdaptiveConcurrency(SharedLimiter.create(8));
+    const clock = { now: 0 };
+    await drive(adaptive, { workers: 8, serviceMs: 100 }, 5, clock);
+    adaptive.limiter.setLimit(3);
+    // One request at a time (the last partition of a pass): fast answers, but the limit holds nothing back.
+    await drive(adaptive, { workers: 8, serviceMs: 100 }, 40, clock, 1);
+    expect(adaptive.limiter.limit).toBe(3);
+    await drive(adaptive, { workers: 8, serviceMs: 100 }, 40, clock);
+    expect(adaptive.limiter.limit).toBe(8);
+  });
+
+  it("compares an answer with those of the same size: a short last page is not a speed-up, a full one not a slow-down", () => {
+    const adaptive = new AdaptiveConcurrency(SharedLimiter.create(4));
+    for (let i = 0; i < 40; i++) {
+      adaptive.observe({ call: "m.search_read", ms: 300, bytes: 3_000_000, status: 200 }, i * 300);
+      adaptive.observe({ call: "m.search_read", ms: 12, bytes: 9_000, status: 200 }, i * 300 + 1);
+    }
+    expect(adaptive.state().lowered).toBe(0);
+    expect(adaptive.limiter.limit).toBe(4);
+  });
+});
