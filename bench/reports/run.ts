@@ -519,7 +519,8 @@ async function measurePython(
     rssAtEndMb: number;
   };
   return {
-    label: "Python (psycopg2 named cursor + openpyxl write-only)",
+    label:
+      "Python (psycopg2 named cursor, itersize 2 000, + openpyxl write-only; running balance added up in Python)",
     items: result.items,
     seconds: result.seconds,
     peakRssMb: mb(peak),
