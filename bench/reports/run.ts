@@ -36,7 +36,9 @@
  * it stops; `node bench/api/profile.mjs <file>` sums it); BENCH_WORKER_NODE_ARGS adds node flags
  * (space-separated) to the worker; BENCH_REPORTS_PYTHON=0 skips the Python run. BENCH_REPORTS_KEEP=1
  * keeps the generated database and prints its name; BENCH_REPORTS_DATABASE=<name> measures that
- * database as it is (no generation; it must hold the N items); BENCH_WORKER_OUTPUT=<file> keeps the
+ * database as it is (no generation; it must hold the N items); BENCH_REPORTS_ROUNDS=<n> measures both
+ * sides n times, the first going first in odd rounds and second in even ones, and judges rows/s on the
+ * median of the rounds' ratios; BENCH_WORKER_OUTPUT=<file> keeps the
  * worker's output (e.g. with BENCH_WORKER_NODE_ARGS=--trace-gc); REPORT_BATCH_ROWS is passed on.
  * Python: $PYTHON, else `python3`, else /usr/bin/python3, the first that imports openpyxl and psycopg2.
  */
@@ -71,6 +73,9 @@ const ITEMS = Number(process.argv[2] ?? 1_000_000);
 if (!Number.isInteger(ITEMS) || ITEMS < 2)
   throw new Error(`items must be an integer ≥ 2, not ${process.argv[2]}`);
 const QUARTER = 250_000;
+/** BENCH_REPORTS_ROUNDS: measurements of both sides over the same data (default 1). */
+const ROUNDS = Number(process.env.BENCH_REPORTS_ROUNDS ?? 1);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error("BENCH_REPORTS_ROUNDS must be an integer ≥ 1");
 const DATE_FROM = "2022-01-01";
 const DATE_TO = "2024-12-31";
 const ENTRY = fileURLToPath(new URL("../../apps/report-worker/dist/main.js", import.meta.url));
@@ -519,7 +524,8 @@ async function measurePython(
     rssAtEndMb: number;
   };
   return {
-    label: "Python (psycopg2 named cursor + openpyxl write-only)",
+    label:
+      "Python (psycopg2 named cursor, itersize 2 000, + openpyxl write-only; running balance added up in Python)",
     items: result.items,
     seconds: result.seconds,
     peakRssMb: mb(peak),
@@ -583,64 +589,108 @@ try {
       `generated in ${((performance.now() - generating) / 1000).toFixed(1)} s (SQL, with indexes and VACUUM ANALYZE)`,
     );
 
-  log(`report-worker… (load average ${uptime()})`);
-  const ours = await measureWorker(database, store);
-  log(`  ${fmt(ours.items)} rows in ${ours.seconds.toFixed(1)} s`);
-  const sides = [ours];
-  if (python) {
-    log(`Python… (load average ${uptime()})`);
-    const generated = new Date().toISOString().replace("T", " ").slice(0, 16);
-    const theirs = await measurePython(python, database, store, generated);
-    log(`  ${fmt(theirs.items)} rows in ${theirs.seconds.toFixed(1)} s`);
-    sides.push(theirs);
+  // Rounds alternate which side goes first, so that neither always meets the same part of a
+  // drifting machine; the rows/s target is judged on the median of the rounds' ratios.
+  interface Round {
+    sides: Side[];
+    counted: number[];
+    load: string;
   }
-  log(`load average after: ${uptime()}`);
+  const rounds: Round[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const tag = ROUNDS > 1 ? ` (round ${r + 1} of ${ROUNDS})` : "";
+    const runOurs = async () => {
+      log(`report-worker${tag}… (load average ${uptime()})`);
+      const ours = await measureWorker(database, store);
+      log(`  ${fmt(ours.items)} rows in ${ours.seconds.toFixed(1)} s`);
+      return ours;
+    };
+    const runPython = async (py: string) => {
+      log(`Python${tag}… (load average ${uptime()})`);
+      const generated = new Date().toISOString().replace("T", " ").slice(0, 16);
+      const theirs = await measurePython(py, database, store, generated);
+      log(`  ${fmt(theirs.items)} rows in ${theirs.seconds.toFixed(1)} s`);
+      return theirs;
+    };
+    const load = uptime();
+    let sides: Side[];
+    if (!python) sides = [await runOurs()];
+    else if (r % 2 === 0) sides = [await runOurs(), await runPython(python)];
+    else {
+      const theirs = await runPython(python);
+      sides = [await runOurs(), theirs];
+    }
+    log(`load average after: ${uptime()}`);
+    const counted = python ? sides.map((s) => countItems(python, s.file)) : [];
+    for (const dir of workerFiles.splice(0)) rmSync(dir, { recursive: true, force: true });
+    rounds.push({ sides, counted, load: `${load} → ${uptime()}` });
+  }
 
-  const counted = python ? sides.map((s) => countItems(python, s.file)) : [];
   const rate = (s: Side) => s.items / s.seconds;
   const q = fmt(QUARTER);
   log("");
   log(
-    `| program | item rows (its count / read back from the file) | seconds | rows/s | peak RSS (100 ms samples) | RSS at ${q} rows → at the last rows seen | CPU s (its own / PostgreSQL backends) | file |`,
+    `| ${ROUNDS > 1 ? "round | " : ""}program | item rows (its count / read back from the file) | seconds | rows/s | peak RSS (100 ms samples) | RSS at ${q} rows → at the last rows seen | CPU s (its own / PostgreSQL backends) | file |`,
   );
-  log("| --- | --: | --: | --: | --: | --: | --: | --: |");
-  sides.forEach((s, i) => {
-    const flat =
-      s.rssAtQuarterMb === null
-        ? `– → ${s.rssAtEndMb} MB`
-        : `${s.rssAtQuarterMb} → ${s.rssAtEndMb} MB at ${fmt(s.endRows)}${s.peakToQuarterMb ? ` (peak to ${q}: ${s.peakToQuarterMb} MB)` : ""}${s.rssAfterMb === undefined ? "" : `; ${s.rssAfterMb} MB once done`}`;
-    log(
-      `| ${s.label} | ${fmt(s.items)} / ${counted[i] === undefined ? "–" : fmt(counted[i]!)} | ${s.seconds.toFixed(1)} | ${fmt(rate(s))} | ${s.peakRssMb} MB${s.hwmMb === null ? "" : ` (VmHWM ${s.hwmMb} MB)`} | ${flat} | ${s.cpuSeconds.toFixed(1)} / ${s.postgresCpuSeconds.toFixed(1)} | ${(s.bytes / 1048576).toFixed(1)} MB |`,
-    );
+  log(`| ${ROUNDS > 1 ? "--: | " : ""}--- | --: | --: | --: | --: | --: | --: | --: |`);
+  rounds.forEach(({ sides, counted }, r) => {
+    sides.forEach((s, i) => {
+      const flat =
+        s.rssAtQuarterMb === null
+          ? `– → ${s.rssAtEndMb} MB`
+          : `${s.rssAtQuarterMb} → ${s.rssAtEndMb} MB at ${fmt(s.endRows)}${s.peakToQuarterMb ? ` (peak to ${q}: ${s.peakToQuarterMb} MB)` : ""}${s.rssAfterMb === undefined ? "" : `; ${s.rssAfterMb} MB once done`}`;
+      log(
+        `| ${ROUNDS > 1 ? `${r + 1} | ` : ""}${s.label} | ${fmt(s.items)} / ${counted[i] === undefined ? "–" : fmt(counted[i]!)} | ${s.seconds.toFixed(1)} | ${fmt(rate(s))} | ${s.peakRssMb} MB${s.hwmMb === null ? "" : ` (VmHWM ${s.hwmMb} MB)`} | ${flat} | ${s.cpuSeconds.toFixed(1)} / ${s.postgresCpuSeconds.toFixed(1)} | ${(s.bytes / 1048576).toFixed(1)} MB |`,
+      );
+    });
   });
-  for (const s of sides) if (s.memory) log(`${s.label}: ${s.memory}`);
+  rounds.forEach(({ sides, load }, r) => {
+    for (const s of sides)
+      if (s.memory) log(`${ROUNDS > 1 ? `round ${r + 1}, ` : ""}${s.label}: ${s.memory}`);
+    if (ROUNDS > 1) log(`round ${r + 1}: load average ${load}`);
+  });
   log("");
 
   const verdict = (ok: boolean, text: string) => {
     if (!ok) failed = true;
     log(`${ok ? "met   " : "MISSED"} ${text}`);
   };
-  for (const [i, s] of sides.entries()) {
-    if (s.items !== ITEMS || (counted[i] !== undefined && counted[i] !== ITEMS))
-      verdict(false, `${s.label}: ${s.items} item rows (file: ${counted[i]}), not ${ITEMS}`);
+  for (const { sides, counted } of rounds) {
+    for (const [i, s] of sides.entries()) {
+      if (s.items !== ITEMS || (counted[i] !== undefined && counted[i] !== ITEMS))
+        verdict(false, `${s.label}: ${s.items} item rows (file: ${counted[i]}), not ${ITEMS}`);
+    }
   }
-  if (sides[1]) {
-    const ratio = rate(ours) / rate(sides[1]);
-    verdict(ratio >= 5, `rows/s: ${ratio.toFixed(2)}× the Python baseline (target ≥ 5×)`);
+  if (python) {
+    const ratios = rounds.map(({ sides }) => rate(sides[0]!) / rate(sides[1]!));
+    const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
+    const cpu = rounds.map(
+      ({ sides }) =>
+        (sides[1]!.cpuSeconds + sides[1]!.postgresCpuSeconds) /
+        (sides[0]!.cpuSeconds + sides[0]!.postgresCpuSeconds),
+    );
+    verdict(
+      median >= 5,
+      `rows/s: ${median.toFixed(2)}× the Python baseline${ROUNDS > 1 ? ` (median of ${ratios.map((x) => x.toFixed(2)).join(", ")})` : ""} (target ≥ 5×); CPU seconds, each side with its PostgreSQL backends: ${cpu.map((x) => x.toFixed(2)).join(", ")}× fewer`,
+    );
   }
-  verdict(ours.peakRssMb < 200, `peak RSS: ${ours.peakRssMb} MB (target < 200 MB)`);
-  if (ours.rssAtQuarterMb === null || ITEMS <= QUARTER) {
+  const worst = rounds.map(({ sides }) => sides[0]!).sort((a, b) => b.peakRssMb - a.peakRssMb)[0]!;
+  verdict(worst.peakRssMb < 200, `peak RSS: ${worst.peakRssMb} MB (target < 200 MB)`);
+  if (worst.rssAtQuarterMb === null || ITEMS <= QUARTER) {
     log(`–      RSS flatness: needs more than ${q} items`);
   } else {
     // The peak does not grow with the rows: the highest RSS up to 250 000 rows against the
     // highest over all of them (a sampled RSS rises and falls with each collection by more than
     // 15 %, so two single samples would judge the collector's timing, not the growth).
-    const quarterPeak = ours.peakToQuarterMb ?? ours.rssAtQuarterMb;
-    const growth = (ours.peakRssMb - quarterPeak) / quarterPeak;
-    verdict(
-      growth <= 0.15,
-      `peak RSS up to ${q} rows ${quarterPeak} MB, up to ${fmt(ours.items)} ${ours.peakRssMb} MB: +${(growth * 100).toFixed(1)} % (target within 15 %); RSS at ${q} rows ${ours.rssAtQuarterMb} MB, at ${fmt(ours.endRows)} ${ours.rssAtEndMb} MB`,
-    );
+    for (const [r, { sides }] of rounds.entries()) {
+      const ours = sides[0]!;
+      const quarterPeak = ours.peakToQuarterMb ?? ours.rssAtQuarterMb ?? ours.peakRssMb;
+      const growth = (ours.peakRssMb - quarterPeak) / quarterPeak;
+      verdict(
+        growth <= 0.15,
+        `${ROUNDS > 1 ? `round ${r + 1}: ` : ""}peak RSS up to ${q} rows ${quarterPeak} MB, up to ${fmt(ours.items)} ${ours.peakRssMb} MB: +${(growth * 100).toFixed(1)} % (target within 15 %); RSS at ${q} rows ${ours.rssAtQuarterMb} MB, at ${fmt(ours.endRows)} ${ours.rssAtEndMb} MB`,
+      );
+    }
   }
 } finally {
   await store.close();
