@@ -11,7 +11,8 @@ export const ConfigSchema = Type.Object({
   ETL_MODEL_CONCURRENCY: env.int({ minimum: 1, maximum: 16, default: 4 }),
   /**
    * A full pass over a model with more records than this is read as up to ODOO_MAX_CONCURRENCY id
-   * ranges at once; 0 never splits.
+   * ranges at once, and an incremental window with more changed records as write_date ranges; 0
+   * never splits.
    */
   ETL_PARTITION_MIN_RECORDS: env.int({ minimum: 0, maximum: 1_000_000_000, default: 10_000 }),
   /**
