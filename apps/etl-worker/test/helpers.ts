@@ -1,4 +1,6 @@
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { createDb, type Db } from "@finanzas/db";
 import { columnsOf, ensureModelTables, type FieldSpec, REGISTRY, tableOf } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
@@ -214,4 +216,27 @@ export async function localCounts(
     out[spec.model] = rows[0];
   }
   return out;
+}
+
+const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+
+/** Runs the built CLI; resolves with its exit code and output. */
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], {
+      env: { PATH: process.env.PATH ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (c) => {
+      output += c;
+    });
+    child.stderr.on("data", (c) => {
+      output += c;
+    });
+    child.on("exit", (code) => resolve({ code, output }));
+  });
 }

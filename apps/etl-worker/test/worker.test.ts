@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { etlQueue } from "@finanzas/contracts";
 import { createDb, type Db } from "@finanzas/db";
@@ -17,31 +16,9 @@ import {
   waitForHttpOk,
 } from "@finanzas/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { diffWithSource } from "./helpers.js";
+import { diffWithSource, runCli } from "./helpers.js";
 
 const entry = fileURLToPath(new URL("../dist/main.js", import.meta.url));
-const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
-
-/** Runs the built CLI; resolves with its exit code and output. */
-function runCli(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], {
-      env: { PATH: process.env.PATH ?? "", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (c) => {
-      output += c;
-    });
-    child.stderr.on("data", (c) => {
-      output += c;
-    });
-    child.on("exit", (code) => resolve({ code, output }));
-  });
-}
 
 describe("etl-worker process: SIGKILL mid-sync, restart, CLI", () => {
   let sim: OdooSim;
