@@ -6,3 +6,10 @@ export { type PyBook, type PyCell, type PySheet, readWithOpenpyxl, runPython } f
 export { freePort, type ServiceProcess, startNode, startProcess, waitForHttpOk } from "./process.js";
 export { deleteQueueKeys, testQueuePrefix } from "./queue.js";
 export { type ServiceSuiteOptions, serviceLifecycleSuite } from "./service-suite.js";
+export {
+  type PostgresInstance,
+  postgresBinDir,
+  type RedisInstance,
+  startPostgres,
+  startRedis,
+} from "./instances.js";
