@@ -54,8 +54,15 @@ export async function* cursorBatches<T>(
   await trx.executeQuery(
     CompiledQuery.raw(`declare ${name} no scroll cursor for ${compiled.sql}`, [...compiled.parameters]),
   );
-  const fetch = async (): Promise<T[]> =>
-    (await trx.executeQuery<T>(CompiledQuery.raw(`fetch ${batchSize} from ${name}`))).rows;
+  // The read-ahead is marked handled when it starts: it may fail (a terminated backend, a statement
+  // timeout) while the caller still works on the batch before it, and is awaited next round.
+  const fetch = (): Promise<T[]> => {
+    const batch = trx
+      .executeQuery<T>(CompiledQuery.raw(`fetch ${batchSize} from ${name}`))
+      .then((r) => r.rows);
+    batch.catch(() => {});
+    return batch;
+  };
   let next: Promise<T[]> | undefined = fetch();
   try {
     while (next) {

@@ -17,6 +17,16 @@ export async function eachLimited<T>(
 }
 
 /**
+ * A promise whose rejection is awaited later: marked handled now, so a failure that arrives while
+ * the caller is still busy with something else (an abort at shutdown, a dropped connection) is not
+ * an unhandled rejection that ends the process. Awaiting it still throws.
+ */
+export function later<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
+/**
  * The pipeline: fetch the first page, then repeatedly start fetching the next page before writing
  * the current one (backpressure: never more than one page ahead).
  */
@@ -25,16 +35,13 @@ export async function pipeline<P>(
   nextOf: (page: P) => (() => Promise<P>) | null,
   write: (page: P) => Promise<void>,
 ): Promise<void> {
-  let pending: Promise<P> | null = first();
+  let pending: Promise<P> | null = later(first());
   while (pending) {
     const page: P = await pending;
     const fetchNext = nextOf(page);
-    pending = fetchNext ? fetchNext() : null;
-    try {
-      await write(page);
-    } catch (error) {
-      pending?.catch(() => {}); // the write's error wins; the prefetch is abandoned
-      throw error;
-    }
+    // The prefetch may fail while the page is written (the job aborted at shutdown): it is awaited
+    // next round, or abandoned when the write fails (the write's error wins).
+    pending = fetchNext ? later(fetchNext()) : null;
+    await write(page);
   }
 }
