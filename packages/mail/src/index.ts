@@ -22,7 +22,7 @@ export { htmlToText } from "./html-text.js";
 export { type PreviewSource, previewTemplate, renderMessage } from "./message.js";
 export {
   cancelMailing,
-  claim,
+  cancelOpenOfCancelled,
   claimMany,
   countsByMailing,
   countsOf,
@@ -43,7 +43,6 @@ export {
   recoverStale,
   requeueForResend,
   sendingInstances,
-  settle,
   settleMany,
   writeOutbox,
 } from "./outbox.js";
