@@ -43,7 +43,9 @@ export {
   recoverStale,
   requeueForResend,
   sendingInstances,
+  sendJobId,
   settleMany,
+  waitingSince,
   writeOutbox,
 } from "./outbox.js";
 export {

@@ -309,6 +309,33 @@ export async function recoverStale(
   return rows.rows;
 }
 
+/**
+ * The deterministic id of the send-message job of a row at its `attempts`: a person's resend and the
+ * mailer's recovery enqueue the same row under the same id, so the queue keeps one job of it.
+ */
+export const sendJobId = (messageId: string, attempts: number) => `${messageId}-send-${attempts}`;
+
+/**
+ * Rows waiting to be sent (queued or retry) of sending mailings that nothing has moved for
+ * `olderThanSeconds` (neither the row nor its mailing's planning): those a lost enqueue may have
+ * left without a job. The caller checks which have none. Oldest first, at most `limit`.
+ */
+export async function waitingSince(
+  db: Db,
+  olderThanSeconds: number,
+  limit: number,
+): Promise<{ id: string; attempts: number }[]> {
+  const { rows } = await sql<{ id: string; attempts: number }>`select m.id, m.attempts
+    from mail.mailings g join mail.messages m on m.mailing_id = g.id
+    where g.status = 'sending'
+      and coalesce(g.planned_at, g.created_at) < now() - make_interval(secs => ${olderThanSeconds})
+      and m.state = any(${[...CLAIMABLE_STATES]}::text[])
+      and m.updated_at < now() - make_interval(secs => ${olderThanSeconds})
+    order by m.updated_at, m.id
+    limit ${limit}`.execute(db);
+  return rows;
+}
+
 /** Instances that hold `sending` rows now. */
 export async function sendingInstances(db: Db): Promise<string[]> {
   const rows = await db
