@@ -1,5 +1,5 @@
 import { sql } from "@finanzas/db";
-import { cancelMailing, countsOf } from "@finanzas/mail";
+import { cancelMailing, countsOf, createMailing } from "@finanzas/mail";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   messagesOf,
@@ -16,7 +16,8 @@ import { startTestSmtp, type TestSmtp } from "./smtp.js";
  * A cancelled mailing sends nothing more, whenever the cancel comes: while its planning is still
  * choosing recipients (the planning then writes them cancelled and enqueues nothing), or while one
  * of its messages is at the SMTP server and comes back with a temporary failure (it is not tried
- * again). Its messages end `cancelled` and its counts say so.
+ * again). Its messages end `cancelled` and its counts say so. A mailing whose planning fails after
+ * writing its messages leaves none waiting for ever: they end `failed`, saying why.
  */
 
 let world: World;
@@ -189,5 +190,46 @@ describe("cancelling a mailing", () => {
     expect(after.every((m) => m.attempts === 0)).toBe(true);
     expect((await countsOf(world.db, id)).cancelled).toBe(queued.length);
     expect(delivered(queued.map((m) => m.email!))).toBe(before);
+  });
+});
+
+describe("a planning that fails after its messages are written", () => {
+  it("fails them, saying why: none stays queued, none is sent", async () => {
+    // renders to more than the limit: the planning's preview fails, after the rows are written
+    const huge = (
+      await world.db
+        .insertInto("mail.templates")
+        .values({
+          key: "huge",
+          kind: "custom",
+          lang: "es",
+          name: "Demasiado",
+          subject: "Demasiado",
+          html: "{% for i in (1..300000) %}0123456789{% endfor %}",
+        })
+        .returning("id")
+        .executeTakeFirstOrThrow()
+    ).id;
+    const emails = partners.slice(0, 3).map((p) => p.email);
+    const before = delivered(emails);
+    const mailing = await createMailing(world.db, {
+      kind: "custom",
+      params: { templateId: huge, partnerIds: partners.slice(0, 3).map((p) => p.id) },
+      asOf: new Date().toISOString().slice(0, 10),
+      requestedBy: null,
+    });
+    // one attempt: its last
+    await world.producer.add("plan-mailing", { mailingId: mailing.id }, { jobId: mailing.id, attempts: 1 });
+    const { mailing: failed, messages } = await waitForMailing(world, mailing.id);
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toMatch(/renders to more than|render/);
+    expect(messages.length).toBe(3);
+    for (const m of messages) {
+      expect(m.state === "failed" || m.state === "skipped", m.state).toBe(true);
+      if (m.state === "failed") expect(m.last_error).toMatch(/^not sent: the planning of its mailing failed/);
+    }
+    expect((await countsOf(world.db, mailing.id)).queued).toBe(0);
+    await queueIdle();
+    expect(delivered(emails)).toBe(before);
   });
 });

@@ -158,13 +158,30 @@ export async function markPlanned(
   return (await getMailing(db, mailingId))?.status as MailingStatus | undefined;
 }
 
+/**
+ * A planning that failed for good: the mailing is `failed`, and the messages it wrote before it
+ * failed, which no job will send, are `failed` too, saying why (a person may resend one).
+ */
 export async function markPlanningFailed(db: Db, mailingId: string, error: string): Promise<void> {
-  await db
-    .updateTable("mail.mailings")
-    .set({ status: "failed", error, finished_at: new Date() })
-    .where("id", "=", mailingId)
-    .where("status", "=", "planning")
-    .execute();
+  await db.transaction().execute(async (trx) => {
+    const failed = await trx
+      .updateTable("mail.mailings")
+      .set({ status: "failed", error, finished_at: new Date() })
+      .where("id", "=", mailingId)
+      .where("status", "=", "planning")
+      .executeTakeFirst();
+    if (Number(failed.numUpdatedRows) === 0) return;
+    await trx
+      .updateTable("mail.messages")
+      .set({
+        state: "failed",
+        last_error: `not sent: the planning of its mailing failed: ${error}`,
+        updated_at: sql`now()`,
+      })
+      .where("mailing_id", "=", mailingId)
+      .where("state", "in", [...CLAIMABLE_STATES])
+      .execute();
+  });
 }
 
 /** How a claimed message's send ended, as `settleMany` records it. */
