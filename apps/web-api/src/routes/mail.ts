@@ -548,6 +548,7 @@ export async function mailRoutes(app: AppInstance, deps: MailRouteDeps): Promise
       "unsubscribe",
       async ({ query, request }) => {
         const claim = claimOf(query.token);
+        const lang = await langOf(claim);
         const added = await suppress(
           db,
           claim.email,
@@ -558,7 +559,7 @@ export async function mailRoutes(app: AppInstance, deps: MailRouteDeps): Promise
         request.log.info({ messageId: claim.messageId, added }, "address unsubscribed");
         const email = escapeHtml(claim.email);
         return page(
-          await langOf(claim),
+          lang,
           (t) => t.doneTitle,
           (t) => [t.done(email)],
         );
