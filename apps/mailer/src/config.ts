@@ -60,6 +60,11 @@ const mailEnv = {
   MAIL_UNSUBSCRIBE_SECRET: env.optional(env.secret({ minLength: 32 })),
   /** A `sending` row older than this (seconds) is `unknown` even if its mailer still answers. */
   MAIL_SENDING_TIMEOUT_SECONDS: env.int({ minimum: 30, maximum: 86_400, default: 900 }),
+  /**
+   * A queued (or retry) row of a sending mailing untouched this long (seconds) whose job the queue
+   * does not have (a lost enqueue) is enqueued again.
+   */
+  MAIL_REQUEUE_AFTER_SECONDS: env.int({ minimum: 10, maximum: 86_400, default: 300 }),
   DKIM_DOMAIN: env.optional(env.string({ description: "the signing domain, e.g. example.com" })),
   DKIM_SELECTOR: env.optional(env.string({ description: "the selector of the DNS key record" })),
   /** PEM private key (RSA or Ed25519); `\n` escapes are accepted. */

@@ -6,6 +6,7 @@ import { createStorage } from "@finanzas/storage";
 import { reportAttachments } from "./attachments.js";
 import { messageIdDomain, readConfig, senderFor } from "./config.js";
 import { createRecovery } from "./recovery.js";
+import { createSendQueue } from "./send-queue.js";
 import { createTransport } from "./transport.js";
 import { createMailWorker } from "./worker.js";
 
@@ -27,6 +28,9 @@ await runWorkerService({
       );
     }
     const instance = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    const retry = { attempts: config.MAIL_MAX_ATTEMPTS, delayMs: config.MAIL_RETRY_DELAY_MS };
+    const requeues = createSendQueue(stores.connection, { batchSize: 1, retry });
+    shutdown.add("mail recovery queue", () => requeues.close());
     const recovery = createRecovery({
       db,
       redis: stores.redis,
@@ -34,6 +38,8 @@ await runWorkerService({
       instance,
       intervalMs: 5_000,
       sendingTimeoutSeconds: config.MAIL_SENDING_TIMEOUT_SECONDS,
+      queue: requeues,
+      requeueAfterSeconds: config.MAIL_REQUEUE_AFTER_SECONDS,
       logger,
     });
     await recovery.start();
@@ -76,7 +82,7 @@ await runWorkerService({
       },
       ratePerSecond: config.MAIL_RATE_PER_SECOND,
       batchSize: config.MAIL_BATCH_SIZE,
-      retry: { attempts: config.MAIL_MAX_ATTEMPTS, delayMs: config.MAIL_RETRY_DELAY_MS },
+      retry,
     });
   },
 });

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { MAX_SEND_BATCH, mailQueue, reportsQueue } from "@finanzas/contracts";
+import { sendJobId } from "@finanzas/mail";
 import { createFlowProducer, createProducer, type QueueConnection } from "@finanzas/queue";
 
 /*
@@ -21,6 +22,14 @@ export interface SendQueue {
   send(messages: readonly MessageToQueue[]): Promise<void>;
   /** Enqueues the builds of reports requested earlier and not built yet (job id = report id: never twice). */
   build(reportIds: readonly string[]): Promise<void>;
+  /**
+   * Enqueues a send-message job per row, its id `sendJobId(id, attempts)` (a person's resend uses
+   * the same): a row whose job of that id the queue still keeps, ended or not, gets no second one.
+   * Returns how many jobs were added.
+   */
+  sendEach(messages: readonly { id: string; attempts: number }[]): Promise<number>;
+  /** The ids of the messages a job still to run (waiting, delayed, active, …) names. */
+  pending(): Promise<Set<string>>;
   close(): Promise<void>;
 }
 
@@ -30,6 +39,9 @@ export interface SendQueueOptions {
   /** Runs of a batch before a temporary failure of its messages is final, and the first retry's delay. */
   retry: { attempts: number; delayMs: number };
 }
+
+/** The states of a job still to run. */
+const PENDING = ["waiting", "delayed", "active", "prioritized", "waiting-children", "paused"] as const;
 
 /** The job id of a batch: the same messages give the same id. */
 export const batchJobId = (messageIds: readonly string[]) =>
@@ -68,6 +80,31 @@ export function createSendQueue(connection: QueueConnection, options: SendQueueO
           }),
         );
       }
+    },
+    async sendEach(messages) {
+      let added = 0;
+      for (let i = 0; i < messages.length; i += 100) {
+        await Promise.all(
+          messages.slice(i, i + 100).map(async (m) => {
+            const jobId = sendJobId(m.id, m.attempts);
+            // a job of this id kept by the queue (its end recorded) would not be added again
+            if (await producer.queue.getJob(jobId)) return;
+            await producer.add("send-message", { messageId: m.id }, { jobId });
+            added++;
+          }),
+        );
+      }
+      return added;
+    },
+    async pending() {
+      const ids = new Set<string>();
+      const jobs = await producer.queue.getJobs([...PENDING]);
+      for (const job of jobs) {
+        const data = job?.data as { messageIds?: unknown; messageId?: unknown } | undefined;
+        if (Array.isArray(data?.messageIds)) for (const id of data.messageIds) ids.add(String(id));
+        if (typeof data?.messageId === "string") ids.add(data.messageId);
+      }
+      return ids;
     },
     async build(reportIds) {
       await Promise.all(

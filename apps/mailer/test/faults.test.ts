@@ -184,6 +184,41 @@ describe("SMTP faults", () => {
     expectExactlyOnce(messages);
   });
 
+  it("a batch that ends part sent, part refused, part unknown, part to retry: its retried job sends only the retries, each once", async () => {
+    // four partners of four addresses (some partners share one)
+    const chosen = [...new Map(partners.map((p) => [p.email, p])).values()].slice(0, 4);
+    const [ok, temporary, refused, dropped] = chosen;
+    const seen = new Map<string, number>();
+    smtp.fault = (stage, to) => {
+      const n = (seen.get(`${stage}:${to}`) ?? 0) + 1;
+      seen.set(`${stage}:${to}`, n);
+      if (stage === "rcpt" && to === refused!.email) {
+        return { at: "rcpt", code: 550, message: "5.1.1 <x>: Recipient address rejected: User unknown" };
+      }
+      if (stage === "data" && to === temporary!.email && n === 1) {
+        return { at: "data", code: 451, message: "4.3.0 Temporary local problem, try again" };
+      }
+      if (stage === "data" && to === dropped!.email && n === 1) return { at: "data", drop: true };
+      return undefined;
+    };
+    const id = await startMailing(world, "custom", { templateId, partnerIds: chosen.map((p) => p.id) });
+    const { mailing, messages } = await waitForMailing(world, id, 60_000);
+    expect(mailing.status).toBe("done");
+    const stateOf = (p: { email: string }) => messages.find((m) => m.email === p.email);
+    expect(stateOf(ok!)).toMatchObject({ state: "sent", attempts: 1 });
+    expect(stateOf(temporary!)).toMatchObject({ state: "sent", attempts: 2 });
+    expect(stateOf(refused!)).toMatchObject({ state: "failed", attempts: 1 });
+    expect(stateOf(dropped!)).toMatchObject({ state: "unknown", attempts: 1 });
+    // the job ran again for the retry: the sent, refused and unknown ones were not touched by it
+    expect(seen.get(`data:${ok!.email}`)).toBe(1);
+    expect(seen.get(`data:${temporary!.email}`)).toBe(2);
+    expect(seen.get(`rcpt:${refused!.email}`)).toBe(1);
+    expect(seen.get(`data:${dropped!.email}`)).toBe(1);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expectExactlyOnce(messages);
+    await world.db.deleteFrom("mail.suppressions").execute();
+  });
+
   it("stopped in the middle of a mailing, it ends the sends under way, leaves the rest queued, and the next mailer sends them", async () => {
     smtp.dataDelayMs = 150;
     const id = await startMailing(world, "custom", { templateId, partnerIds: partners.map((p) => p.id) });

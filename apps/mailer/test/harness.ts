@@ -69,6 +69,8 @@ export interface MailerOptions {
   attachments?: AttachmentSource;
   attachStatements?: boolean;
   poolSize?: number;
+  /** A Redis of the test's own (default: the shared one). */
+  redisUrl?: string;
 }
 
 export interface RunningMailer {
@@ -95,7 +97,7 @@ export function startMailer(world: World, o: MailerOptions): RunningMailer {
   });
   const instance = `test:${randomUUID().slice(0, 8)}`;
   const worker = createMailWorker({
-    connection: { redisUrl: TEST_REDIS_URL, prefix: world.prefix },
+    connection: { redisUrl: o.redisUrl ?? TEST_REDIS_URL, prefix: world.prefix },
     logger,
     concurrency: o.concurrency ?? 8,
     db: world.db,
@@ -136,7 +138,7 @@ export async function startMailing(
   world: World,
   kind: MailingKind,
   params: Record<string, unknown> = {},
-  options: { asOf?: string; dryRun?: boolean } = {},
+  options: { asOf?: string; dryRun?: boolean; producer?: Producer<typeof mailQueue> } = {},
 ): Promise<string> {
   const mailing = await createMailing(world.db, {
     kind,
@@ -145,7 +147,11 @@ export async function startMailing(
     dryRun: options.dryRun ?? false,
     requestedBy: null,
   });
-  await world.producer.add("plan-mailing", { mailingId: mailing.id }, { jobId: mailing.id });
+  await (options.producer ?? world.producer).add(
+    "plan-mailing",
+    { mailingId: mailing.id },
+    { jobId: mailing.id },
+  );
   return mailing.id;
 }
 

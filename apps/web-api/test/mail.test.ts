@@ -284,6 +284,17 @@ describe("mailings", () => {
     const twice = await api("finance", "POST", `/api/v1/mailings/${sentId}/messages/${unknown!.id}/resend`);
     expect(twice.statusCode).toBe(409);
   });
+
+  it("resend: a failed message of a cancelled mailing is a 409 and stays failed", async () => {
+    const [message] = await messagesOf(dryRunId, "&state=cancelled");
+    await t.database.pool.query("update mail.messages set state = 'failed' where id = $1", [message!.id]);
+    const res = await api("finance", "POST", `/api/v1/mailings/${dryRunId}/messages/${message!.id}/resend`);
+    expect(res.statusCode, res.body).toBe(409);
+    expect(res.json().detail).toContain("is cancelled");
+    const [after] = await messagesOf(dryRunId, "&state=failed");
+    expect(after).toMatchObject({ id: message!.id, state: "failed" });
+    expect((await mailingOf(dryRunId)).status).toBe("cancelled");
+  });
 });
 
 describe("templates", () => {
@@ -546,6 +557,110 @@ describe("the suppression list and one-click unsubscribe", () => {
     expect(await suppressed()).toContainEqual(
       expect.objectContaining({ email: "someone@example.org", reason: "unsubscribed" }),
     );
+  });
+
+  it("a person clicking a bad or incomplete link gets a page, in Spanish and English; an API client problem+json", async () => {
+    const browser = {
+      accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+      "accept-language": "es-ES,es;q=0.9",
+    };
+    const token = unsubscribeToken(SECRET, { email: "clicker@example.org", messageId: randomUUID() });
+    const [payload, signature] = token.split(".") as [string, string];
+    const cut = `${payload}.${signature.slice(0, 10)}`; // a link broken by a mail client
+    for (const [method, url] of [
+      ["GET", `/api/v1/mail/unsubscribe?token=${cut}`],
+      ["GET", "/api/v1/mail/unsubscribe"],
+      ["GET", "/api/v1/mail/unsubscribe?token=%3Cscript%3E"],
+      ["POST", `/api/v1/mail/unsubscribe?token=${cut}`], // the page's button, on a bad link
+    ] as const) {
+      const res = await t.app.inject({ method, url, headers: browser });
+      expect(res.statusCode, `${method} ${url}`).toBe(400);
+      expect(res.headers["content-type"]).toMatch(/^text\/html; charset=utf-8/);
+      expect(res.headers.vary).toMatch(/Accept/);
+      expect(res.body).toMatch(/^<!doctype html>/);
+      expect(res.body).toContain("Enlace no válido");
+      expect(res.body).toContain("Invalid link");
+      expect(res.body).toContain(res.headers["x-request-id"] ?? "Referencia");
+      expect(res.body).not.toContain("<script>");
+      expect(res.body).not.toContain("query.token");
+    }
+    // API clients, curl and mail providers keep problem+json
+    for (const accept of [undefined, "*/*", "application/json", "application/problem+json"]) {
+      const res = await t.app.inject({
+        method: "GET",
+        url: `/api/v1/mail/unsubscribe?token=${cut}`,
+        headers: accept ? { accept } : {},
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.headers["content-type"], String(accept)).toMatch(/^application\/problem\+json/);
+      expect(res.json().errors).toEqual([
+        { field: "query.token", message: "is not a valid unsubscribe token" },
+      ]);
+    }
+    expect((await suppressed()).map((s) => s.email)).not.toContain("clicker@example.org");
+  });
+
+  it("speaks the recipient's language (from the message's partner) when it is Spanish or English, else both", async () => {
+    const [es, en, fr] = await messagesOf(sentId);
+    for (const [m, lang] of [
+      [es, "es_AR"],
+      [en, "en_US"],
+      [fr, "fr_FR"],
+    ] as const) {
+      await t.database.pool.query("update mail.messages set lang = $2 where id = $1", [m!.id, lang]);
+    }
+    const link = (m: MessageDto, email: string) =>
+      `/api/v1/mail/unsubscribe?token=${unsubscribeToken(SECRET, { email, messageId: m.id })}`;
+    const browser = { accept: "text/html,*/*;q=0.8" };
+
+    const english = await t.app.inject({
+      method: "GET",
+      url: link(en!, "lang-en@example.org"),
+      headers: browser,
+    });
+    expect(english.statusCode).toBe(200);
+    expect(english.body).toContain('<html lang="en">');
+    expect(english.body).toContain("Stop receiving these emails at <strong>lang-en@example.org</strong>?");
+    expect(english.body).toContain('<button type="submit">Unsubscribe</button>');
+    expect(english.body).not.toContain("Darse de baja");
+
+    // RFC 8058's one-click POST, as a mail provider sends it: the answer in the recipient's language
+    const spanish = await t.app.inject({
+      method: "POST",
+      url: link(es!, "lang-es@example.org"),
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      payload: "List-Unsubscribe=One-Click",
+    });
+    expect(spanish.statusCode).toBe(200);
+    expect(spanish.body).toContain('<html lang="es">');
+    expect(spanish.body).toContain("Baja confirmada");
+    expect(spanish.body).not.toContain("Unsubscribed");
+
+    const both = await t.app.inject({
+      method: "GET",
+      url: link(fr!, "lang-fr@example.org"),
+      headers: browser,
+    });
+    expect(both.body).toContain("¿Dejar de recibir estos correos en <strong>lang-fr@example.org</strong>?");
+    expect(both.body).toContain("Stop receiving these emails at <strong>lang-fr@example.org</strong>?");
+    expect(both.body).toContain('<button type="submit">Darse de baja · Unsubscribe</button>');
+    expect(await suppressed()).toContainEqual(
+      expect.objectContaining({ email: "lang-es@example.org", reason: "unsubscribed" }),
+    );
+  });
+
+  it("are documented: the page on success, problem+json or a page on error", async () => {
+    const doc = (await t.app.inject({ method: "GET", url: "/openapi.json" })).json();
+    for (const method of ["get", "post"]) {
+      const operation = doc.paths["/api/v1/mail/unsubscribe"][method];
+      expect(Object.keys(operation.responses["200"].content)).toEqual(["text/html"]);
+      for (const status of ["4XX", "5XX"]) {
+        expect(Object.keys(operation.responses[status]?.content ?? {}), `${method} ${status}`).toEqual([
+          "application/problem+json",
+          "text/html",
+        ]);
+      }
+    }
   });
 
   it("without MAIL_UNSUBSCRIBE_SECRET (outside production) the links the mailer signs are refused", async () => {

@@ -63,6 +63,7 @@ import {
   SuppressionPage,
   SuppressionParams,
   SuppressionQuery,
+  UnsubscribeErrorPage,
   UnsubscribePage,
   UnsubscribeQuery,
 } from "./mail.js";
@@ -94,6 +95,12 @@ export interface ApiRoute {
   cached?: boolean;
   /** The success response's media type when it is not JSON (an HTML page); problems stay problem+json. */
   contentType?: string;
+  /**
+   * With `contentType`: the page an error is answered with, in that media type, to a client that
+   * prefers it to JSON (a browser following a link in an email); problem+json to any other client.
+   * Errors are documented in both media types.
+   */
+  errorPage?: TSchema;
 }
 
 const defineRoutes = <const T extends Record<string, ApiRoute>>(routes: T): T => routes;
@@ -429,6 +436,7 @@ export const apiRoutes = defineRoutes({
     querystring: UnsubscribeQuery,
     response: { 200: UnsubscribePage },
     contentType: "text/html; charset=utf-8",
+    errorPage: UnsubscribeErrorPage,
   },
   unsubscribePage: {
     method: "GET",
@@ -440,6 +448,7 @@ export const apiRoutes = defineRoutes({
     querystring: UnsubscribeQuery,
     response: { 200: UnsubscribePage },
     contentType: "text/html; charset=utf-8",
+    errorPage: UnsubscribeErrorPage,
   },
   createSyncRun: {
     method: "POST",

@@ -341,7 +341,13 @@ export const UnsubscribeQuery = Type.Object(
   { token: Type.String({ minLength: 1, maxLength: 2_000, pattern: "^[A-Za-z0-9_.-]+$" }) },
   { additionalProperties: false },
 );
-export const UnsubscribePage = Type.String({ description: "A short HTML page for the person who clicked" });
+export const UnsubscribePage = Type.String({
+  description: "A short HTML page for the person who clicked, in the recipient's language when known",
+});
+export const UnsubscribeErrorPage = Type.String({
+  description:
+    "A short HTML page saying what went wrong (an altered or incomplete link, or a failure to retry later), in Spanish and English, to a client that prefers text/html to JSON (a browser); any other client gets application/problem+json",
+});
 
 // ── the mail queue ────────────────────────────────────────────────────────────────────────────
 

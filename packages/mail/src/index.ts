@@ -22,7 +22,7 @@ export { htmlToText } from "./html-text.js";
 export { type PreviewSource, previewTemplate, renderMessage } from "./message.js";
 export {
   cancelMailing,
-  claim,
+  cancelOpenOfCancelled,
   claimMany,
   countsByMailing,
   countsOf,
@@ -43,8 +43,9 @@ export {
   recoverStale,
   requeueForResend,
   sendingInstances,
-  settle,
+  sendJobId,
   settleMany,
+  waitingSince,
   writeOutbox,
 } from "./outbox.js";
 export {

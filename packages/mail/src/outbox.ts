@@ -59,14 +59,31 @@ export const getMessage = (db: Db, id: string) =>
  * Writes a mailing's outbox: one row per recipient (skipped ones with their reason), ids and
  * Message-IDs made here. A second call for the same mailing (a retried planning) adds nothing
  * (unique per mailing and partner). Returns the rows of the mailing that are queued.
+ *
+ * The mailing's row is locked first (shared), so a cancel waits for the rows to be written and
+ * then cancels them, or is in before them: then the rows are written `cancelled` (the counts show
+ * who was not written to), none is queued, and `cancelled` is true.
  */
 export async function writeOutbox(
   db: Db,
   mailingId: string,
   recipients: readonly (Recipient & { reportId?: string | null })[],
   messageIdDomain: string,
-): Promise<{ queued: { id: string; report_id: string | null }[]; skipped: number; total: number }> {
+): Promise<{
+  queued: { id: string; report_id: string | null }[];
+  skipped: number;
+  total: number;
+  cancelled: boolean;
+}> {
   return db.transaction().execute(async (trx) => {
+    const mailing = await trx
+      .selectFrom("mail.mailings")
+      .select("status")
+      .where("id", "=", mailingId)
+      .forShare()
+      .executeTakeFirst();
+    const cancelled = mailing?.status === ("cancelled" satisfies MailingStatus);
+    const open: MessageState = cancelled ? "cancelled" : "queued";
     for (let start = 0; start < recipients.length; start += 500) {
       const batch = recipients.slice(start, start + 500).map((r) => {
         const id = randomUUID();
@@ -81,7 +98,7 @@ export async function writeOutbox(
           level: r.level,
           template_id: r.templateId,
           context: JSON.stringify(r.context),
-          state: (r.skipReason ? "skipped" : "queued") satisfies MessageState,
+          state: r.skipReason ? ("skipped" satisfies MessageState) : open,
           skip_reason: r.skipReason,
           message_id: `${id}@${messageIdDomain}`,
           report_id: r.skipReason ? null : (r.reportId ?? null),
@@ -103,18 +120,29 @@ export async function writeOutbox(
       .filter((r) => r.state === "queued")
       .map((r) => ({ id: r.id, report_id: r.report_id }));
     const skipped = rows.filter((r) => r.state === "skipped").length;
-    return { queued, skipped, total: rows.length };
+    if (cancelled) {
+      await trx
+        .updateTable("mail.mailings")
+        .set({ total: rows.length })
+        .where("id", "=", mailingId)
+        .execute();
+    }
+    return { queued, skipped, total: rows.length, cancelled };
   });
 }
 
-/** Sets a planned mailing's status and total (sending, or planned for a dry run). */
+/**
+ * Sets a planned mailing's status and total (sending, or planned for a dry run), when it is still
+ * planning. Returns the mailing's status after it (`cancelled` when a cancel came first; `done` when
+ * no message has anywhere to go).
+ */
 export async function markPlanned(
   db: Db,
   mailingId: string,
   status: "sending" | "planned",
   total: number,
   preview: Record<string, unknown> | null,
-): Promise<void> {
+): Promise<MailingStatus | undefined> {
   await db
     .updateTable("mail.mailings")
     .set({
@@ -127,67 +155,33 @@ export async function markPlanned(
     .where("status", "=", "planning")
     .execute();
   await finishIfDone(db, mailingId);
-}
-
-export async function markPlanningFailed(db: Db, mailingId: string, error: string): Promise<void> {
-  await db
-    .updateTable("mail.mailings")
-    .set({ status: "failed", error, finished_at: new Date() })
-    .where("id", "=", mailingId)
-    .where("status", "=", "planning")
-    .execute();
+  return (await getMailing(db, mailingId))?.status as MailingStatus | undefined;
 }
 
 /**
- * Claims a message for sending: exactly one caller gets the row, and only from queued or retry.
- * Returns undefined when it was not claimable (sent, being sent by another mailer, cancelled…).
+ * A planning that failed for good: the mailing is `failed`, and the messages it wrote before it
+ * failed, which no job will send, are `failed` too, saying why (a person may resend one).
  */
-export async function claim(db: Db, id: string, instance: string): Promise<MessageRecord | undefined> {
-  return db
-    .updateTable("mail.messages")
-    .set({
-      state: "sending",
-      claimed_at: sql`now()`,
-      claimed_by: instance,
-      attempts: sql`attempts + 1`,
-      updated_at: sql`now()`,
-    })
-    .where("id", "=", id)
-    .where("state", "in", [...CLAIMABLE_STATES])
-    .returningAll()
-    .executeTakeFirst();
-}
-
-/** Records how a claimed message's send ended; only a row still `sending` by this instance moves. */
-export async function settle(
-  db: Db,
-  id: string,
-  instance: string,
-  outcome:
-    | { state: "sent"; response: string }
-    | { state: "retry" | "failed" | "unknown"; error: string; response?: string | null }
-    | { state: "skipped"; reason: string }
-    | { state: "queued" },
-): Promise<boolean> {
-  const updated = await db
-    .updateTable("mail.messages")
-    .set({
-      state: outcome.state,
-      updated_at: sql`now()`,
-      ...(outcome.state === "sent"
-        ? { sent_at: sql`now()`, smtp_response: outcome.response, last_error: null }
-        : {}),
-      ...(outcome.state === "retry" || outcome.state === "failed" || outcome.state === "unknown"
-        ? { last_error: outcome.error, smtp_response: outcome.response ?? null }
-        : {}),
-      ...(outcome.state === "skipped" ? { skip_reason: outcome.reason } : {}),
-      ...(outcome.state === "queued" ? { attempts: sql`greatest(attempts - 1, 0)` } : {}),
-    })
-    .where("id", "=", id)
-    .where("state", "=", "sending")
-    .where("claimed_by", "=", instance)
-    .executeTakeFirst();
-  return Number(updated.numUpdatedRows) === 1;
+export async function markPlanningFailed(db: Db, mailingId: string, error: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const failed = await trx
+      .updateTable("mail.mailings")
+      .set({ status: "failed", error, finished_at: new Date() })
+      .where("id", "=", mailingId)
+      .where("status", "=", "planning")
+      .executeTakeFirst();
+    if (Number(failed.numUpdatedRows) === 0) return;
+    await trx
+      .updateTable("mail.messages")
+      .set({
+        state: "failed",
+        last_error: `not sent: the planning of its mailing failed: ${error}`,
+        updated_at: sql`now()`,
+      })
+      .where("mailing_id", "=", mailingId)
+      .where("state", "in", [...CLAIMABLE_STATES])
+      .execute();
+  });
 }
 
 /** How a claimed message's send ended, as `settleMany` records it. */
@@ -203,21 +197,38 @@ export type Outcome =
   | { state: "skipped"; reason: string };
 
 /** A message to send with what sending it needs of its mailing. */
-export type MessageToSend = MessageRecord & { mailing_kind: MailingKind };
+export type MessageToSend = MessageRecord & { mailing_kind: MailingKind; mailing_status: MailingStatus };
 
-/** The rows of `ids` (those that still exist), with their mailing's kind: one query. */
+/** The rows of `ids` (those that still exist), with their mailing's kind and status: one query. */
 export async function messagesToSend(db: Db, ids: readonly string[]): Promise<MessageToSend[]> {
   if (ids.length === 0) return [];
-  const { rows } = await sql<MessageToSend>`select m.*, g.kind as mailing_kind
+  const { rows } = await sql<MessageToSend>`select m.*, g.kind as mailing_kind, g.status as mailing_status
     from mail.messages m join mail.mailings g on g.id = m.mailing_id
     where m.id = any(${[...ids]}::uuid[])`.execute(db);
   return rows;
 }
 
 /**
- * Claims many rows in one round trip, each as `claim` does (exactly one caller gets a row, and only
- * from queued or retry; each row moves on its own). Returns the attempts, this one included, of
- * the rows claimed.
+ * The rows of `ids` still waiting to be sent (queued or retry) whose mailing is cancelled become
+ * `cancelled`. Returns their ids.
+ */
+export async function cancelOpenOfCancelled(db: Db, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await sql<{ id: string }>`update mail.messages m
+    set state = 'cancelled', updated_at = now()
+    from mail.mailings g
+    where g.id = m.mailing_id and g.status = 'cancelled'
+      and m.id = any(${[...ids]}::uuid[]) and m.state = any(${[...CLAIMABLE_STATES]}::text[])
+    returning m.id`.execute(db);
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Claims rows for sending in one round trip: exactly one caller gets a row, and only from queued or
+ * retry, and only while its mailing is not cancelled (each row moves on its own). A row of a
+ * cancelled mailing is not claimed: it becomes `cancelled` (the cancel and the claim take the rows
+ * in turn: a row claimed before the cancel finishes its send). Returns the attempts, this one
+ * included, of the rows claimed.
  */
 export async function claimMany(
   db: Db,
@@ -225,17 +236,24 @@ export async function claimMany(
   instance: string,
 ): Promise<Map<string, number>> {
   if (ids.length === 0) return new Map();
-  const { rows } = await sql<{ id: string; attempts: number }>`update mail.messages
-    set state = 'sending', claimed_at = now(), claimed_by = ${instance}, attempts = attempts + 1,
+  const { rows } = await sql<{ id: string; attempts: number; state: string }>`update mail.messages m
+    set state = case when g.status = 'cancelled' then 'cancelled' else 'sending' end,
+      claimed_at = case when g.status = 'cancelled' then m.claimed_at else now() end,
+      claimed_by = case when g.status = 'cancelled' then m.claimed_by else ${instance} end,
+      attempts = case when g.status = 'cancelled' then m.attempts else m.attempts + 1 end,
       updated_at = now()
-    where id = any(${[...ids]}::uuid[]) and state = any(${[...CLAIMABLE_STATES]}::text[])
-    returning id, attempts`.execute(db);
-  return new Map(rows.map((r) => [r.id, r.attempts]));
+    from mail.mailings g
+    where g.id = m.mailing_id and m.id = any(${[...ids]}::uuid[])
+      and m.state = any(${[...CLAIMABLE_STATES]}::text[])
+    returning m.id, m.attempts, m.state`.execute(db);
+  return new Map(rows.filter((r) => r.state === "sending").map((r) => [r.id, r.attempts]));
 }
 
 /**
- * Records the outcomes of many claimed rows in one round trip, each as `settle` does (only a row
- * still `sending` by this instance moves, on its own). Returns the ids of the rows that moved.
+ * Records the outcomes of many claimed rows in one round trip: only a row still `sending` by this
+ * instance moves, on its own. A temporary failure (`retry`) of a row whose mailing was cancelled
+ * while it was at the server ends `cancelled`: it is not tried again. Returns the ids of the rows
+ * that moved.
  */
 export async function settleMany(
   db: Db,
@@ -264,7 +282,7 @@ export async function settleMany(
     uncounted.push("uncounted" in outcome && outcome.uncounted === true);
   }
   const { rows } = await sql<{ id: string }>`update mail.messages m set
-      state = o.state,
+      state = case when o.state = 'retry' and g.status = 'cancelled' then 'cancelled' else o.state end,
       updated_at = now(),
       sent_at = case when o.state = 'sent' then now() else m.sent_at end,
       smtp_response = case when o.state = 'skipped' then m.smtp_response else o.response end,
@@ -272,8 +290,8 @@ export async function settleMany(
       skip_reason = case when o.state = 'skipped' then o.error else m.skip_reason end,
       attempts = case when o.uncounted then greatest(m.attempts - 1, 0) else m.attempts end
     from unnest(${ids}::uuid[], ${states}::text[], ${errors}::text[], ${responses}::text[],
-      ${uncounted}::boolean[]) as o(id, state, error, response, uncounted)
-    where m.id = o.id and m.state = 'sending' and m.claimed_by = ${instance}
+      ${uncounted}::boolean[]) as o(id, state, error, response, uncounted), mail.mailings g
+    where m.id = o.id and g.id = m.mailing_id and m.state = 'sending' and m.claimed_by = ${instance}
     returning m.id`.execute(db);
   return new Set(rows.map((r) => r.id));
 }
@@ -306,6 +324,33 @@ export async function recoverStale(
     returning id, mailing_id`.execute(db);
   for (const mailingId of new Set(rows.rows.map((r) => r.mailing_id))) await finishIfDone(db, mailingId);
   return rows.rows;
+}
+
+/**
+ * The deterministic id of the send-message job of a row at its `attempts`: a person's resend and the
+ * mailer's recovery enqueue the same row under the same id, so the queue keeps one job of it.
+ */
+export const sendJobId = (messageId: string, attempts: number) => `${messageId}-send-${attempts}`;
+
+/**
+ * Rows waiting to be sent (queued or retry) of sending mailings that nothing has moved for
+ * `olderThanSeconds` (neither the row nor its mailing's planning): those a lost enqueue may have
+ * left without a job. The caller checks which have none. Oldest first, at most `limit`.
+ */
+export async function waitingSince(
+  db: Db,
+  olderThanSeconds: number,
+  limit: number,
+): Promise<{ id: string; attempts: number }[]> {
+  const { rows } = await sql<{ id: string; attempts: number }>`select m.id, m.attempts
+    from mail.mailings g join mail.messages m on m.mailing_id = g.id
+    where g.status = 'sending'
+      and coalesce(g.planned_at, g.created_at) < now() - make_interval(secs => ${olderThanSeconds})
+      and m.state = any(${[...CLAIMABLE_STATES]}::text[])
+      and m.updated_at < now() - make_interval(secs => ${olderThanSeconds})
+    order by m.updated_at, m.id
+    limit ${limit}`.execute(db);
+  return rows;
 }
 
 /** Instances that hold `sending` rows now. */
@@ -353,7 +398,10 @@ export async function listMessages(
 
 /**
  * Cancels a mailing: its messages not yet claimed become `cancelled` (a claimed one finishes its
- * send). Returns how many were cancelled, or null when the mailing does not exist or is over.
+ * send, and is not tried again after a temporary failure: `settleMany`). A planning still under way
+ * writes its rows `cancelled` and enqueues nothing (`writeOutbox`, `markPlanned`); a row that gets
+ * past all that is never claimed (`claimMany`). Returns how many were cancelled, or null when the
+ * mailing does not exist or is over.
  */
 export async function cancelMailing(db: Db, mailingId: string): Promise<number | null> {
   return db.transaction().execute(async (trx) => {
@@ -377,10 +425,26 @@ export async function cancelMailing(db: Db, mailingId: string): Promise<number |
 
 /**
  * A person's resend of a failed or unknown message: back to `queued` (its mailing sending again).
- * Returns the row, or undefined when it is in no such state. The caller enqueues its send.
+ * Returns the row, or undefined when it is in no such state or its mailing was cancelled. The
+ * caller enqueues its send (`sendMessageJobId`); should that enqueue be lost, the mailer's
+ * recovery enqueues the row again. The mailing's row is locked first, as a cancel locks it: a
+ * resend and a cancel of the same mailing take turns.
  */
 export async function requeueForResend(db: Db, messageId: string): Promise<MessageRecord | undefined> {
   return db.transaction().execute(async (trx) => {
+    const of = await trx
+      .selectFrom("mail.messages")
+      .select("mailing_id")
+      .where("id", "=", messageId)
+      .executeTakeFirst();
+    if (!of) return undefined;
+    const mailing = await trx
+      .selectFrom("mail.mailings")
+      .select("status")
+      .where("id", "=", of.mailing_id)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!mailing || mailing.status === ("cancelled" satisfies MailingStatus)) return undefined;
     const row = await trx
       .updateTable("mail.messages")
       .set({ state: "queued", last_error: null, updated_at: sql`now()`, claimed_by: null })

@@ -69,6 +69,13 @@ export async function planMailing(
       { reminderMinDays: settings.reminderMinDays, defaultLang: settings.defaultLang },
     );
     const outbox = await writeOutbox(db, mailing.id, recipients, settings.messageIdDomain);
+    if (outbox.cancelled) {
+      ctx.logger.info(
+        { recipients: outbox.total, skipped: outbox.skipped },
+        "mailing cancelled while it was planned: its messages are written cancelled, none is sent",
+      );
+      return { mailingId: mailing.id, queued: 0, skipped: outbox.skipped };
+    }
     ctx.logger.info(
       { recipients: outbox.total, queued: outbox.queued.length, skipped: outbox.skipped },
       "mailing planned",
@@ -91,12 +98,18 @@ export async function planMailing(
     }
 
     const attach = settings.attachStatements && (kind === "statement" || kind === "reminder");
-    await deps.queue.send(
-      attach
-        ? await requestStatements(deps, mailing, params.companyId, outbox.queued)
-        : outbox.queued.map((m) => ({ id: m.id })),
-    );
-    await markPlanned(db, mailing.id, "sending", outbox.total, preview);
+    const toQueue = attach
+      ? await requestStatements(deps, mailing, params.companyId, outbox.queued)
+      : outbox.queued.map((m) => ({ id: m.id }));
+    // `sending` before the jobs go to the queue: should the enqueue be lost for good, the mailer's
+    // recovery enqueues the queued rows of a sending mailing again. A mailing cancelled by now
+    // had its rows cancelled with it: nothing is enqueued.
+    const status = await markPlanned(db, mailing.id, "sending", outbox.total, preview);
+    if (status === "cancelled") {
+      ctx.logger.info("mailing cancelled while it was planned: nothing is enqueued");
+      return { mailingId: mailing.id, queued: 0, skipped: outbox.skipped };
+    }
+    await deps.queue.send(toQueue);
     return { mailingId: mailing.id, queued: outbox.queued.length, skipped: outbox.skipped };
   } catch (error) {
     if (ctx.attempt >= ctx.maxAttempts || error instanceof UnrecoverableError) {

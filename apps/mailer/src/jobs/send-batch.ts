@@ -8,6 +8,7 @@ import {
 } from "@finanzas/contracts";
 import type { Db } from "@finanzas/ledger";
 import {
+  cancelOpenOfCancelled,
   finishIfDone,
   type MessageToSend,
   messagesToSend,
@@ -80,9 +81,17 @@ export async function sendBatch(
   const states = Object.fromEntries(MESSAGE_STATES.map((s) => [s, 0])) as Record<MessageState, number>;
   const rows = await messagesToSend(db, payload.messageIds);
   states.cancelled += payload.messageIds.length - rows.length; // gone with their mailing
+  // rows of a mailing cancelled since they were queued are cancelled here, without a look at them
+  const ofCancelled = new Set(
+    await cancelOpenOfCancelled(
+      db,
+      rows.filter((r) => claimable(r.state) && r.mailing_status === "cancelled").map((r) => r.id),
+    ),
+  );
   const todo: MessageToSend[] = [];
   for (const row of rows) {
-    if (claimable(row.state)) todo.push(row);
+    if (ofCancelled.has(row.id)) states.cancelled++;
+    else if (claimable(row.state)) todo.push(row);
     else states[row.state as MessageState]++;
   }
   const result = (): Result => ({ messages: payload.messageIds.length, states });
@@ -97,7 +106,8 @@ export async function sendBatch(
 
   let throttled: string | undefined;
   let firstTemporary: string | undefined;
-  let temporary = 0;
+  /** Rows recorded `retry` after a temporary failure (not a throttle): the job runs again for them. */
+  const retried: string[] = [];
   let deferred = 0;
   /** Rows left as they were because the batch halted (the service stopping, or a 421). */
   let untouched = 0;
@@ -160,7 +170,7 @@ export async function sendBatch(
             response: outcome.response,
           });
         }
-        temporary++;
+        retried.push(row.id);
         firstTemporary ??= outcome.error;
         return record(row, { state: "retry", error: outcome.error, response: outcome.response });
     }
@@ -272,6 +282,16 @@ export async function sendBatch(
   const error = [...ran, ...written].find((r) => r.status === "rejected");
   if (error) throw (error as PromiseRejectedResult).reason;
 
+  // a retry whose mailing was cancelled meanwhile was recorded cancelled: no run again for it
+  let temporary = retried.length;
+  if (retried.length > 0) {
+    for (const row of await messagesToSend(db, retried)) {
+      if (row.state !== "cancelled") continue;
+      temporary--;
+      states.retry--;
+      states.cancelled++;
+    }
+  }
   if (lost.length > 0) {
     const now = await messagesToSend(db, lost);
     for (const row of now) states[row.state as MessageState]++;

@@ -23,6 +23,7 @@ import {
   getMessage,
   getSuppression,
   getTemplate,
+  languageOf,
   listMailings,
   listMessages,
   listSuppressions,
@@ -33,9 +34,11 @@ import {
   type PreviewSource,
   previewTemplate,
   requeueForResend,
+  sendJobId,
   suppress,
   TemplateError,
   type TemplateRecord,
+  type UnsubscribeClaim,
   unsuppress,
   updateTemplate,
   verifyUnsubscribeToken,
@@ -44,7 +47,7 @@ import type { Producer } from "@finanzas/queue";
 import type { Static } from "@sinclair/typebox";
 import type { AppInstance } from "../app-types.js";
 import { HttpProblem } from "../problem.js";
-import { type MountDeps, mount } from "./mount.js";
+import { type ErrorPage, type MountDeps, mount } from "./mount.js";
 
 export interface MailRouteDeps extends MountDeps {
   db: Db;
@@ -168,13 +171,64 @@ const escapeHtml = (text: string) =>
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c,
   );
 
-const page = (title: string, body: string) => `<!doctype html>
-<html lang="es"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>${title}</title></head>
-<body><main><h1>${title}</h1>
-${body}
+/*
+ * The unsubscribe pages a person sees, in the recipient's language (the message's, from the
+ * partner's res.partner.lang) when it is Spanish or English, else in both. An error page cannot
+ * know the recipient (its link is not valid): it speaks both.
+ */
+type PageLang = "es" | "en";
+
+const UNSUBSCRIBE_TEXTS = {
+  es: {
+    confirmTitle: "Darse de baja",
+    confirm: (email: string) => `¿Dejar de recibir estos correos en <strong>${email}</strong>?`,
+    button: "Darse de baja",
+    doneTitle: "Baja confirmada",
+    done: (email: string) => `No enviaremos más correos de este tipo a <strong>${email}</strong>.`,
+    invalidTitle: "Enlace no válido",
+    invalid:
+      "Este enlace para darse de baja no es válido: está incompleto o ha sido modificado. Abra el enlace del correo tal como llegó, o responda al correo para pedir la baja.",
+    failedTitle: "No se pudo completar",
+    failed: "No pudimos atender su solicitud ahora. Inténtelo de nuevo más tarde.",
+    reference: "Referencia",
+  },
+  en: {
+    confirmTitle: "Unsubscribe",
+    confirm: (email: string) => `Stop receiving these emails at <strong>${email}</strong>?`,
+    button: "Unsubscribe",
+    doneTitle: "Unsubscribed",
+    done: (email: string) => `We will send no more of these emails to <strong>${email}</strong>.`,
+    invalidTitle: "Invalid link",
+    invalid:
+      "This unsubscribe link is not valid: it is incomplete or has been altered. Open the link in the email as it arrived, or reply to the email to ask to be unsubscribed.",
+    failedTitle: "Something went wrong",
+    failed: "We could not handle your request right now. Please try again later.",
+    reference: "Reference",
+  },
+} as const;
+
+type Texts = (typeof UNSUBSCRIBE_TEXTS)[PageLang];
+
+/** A page in `lang`, or in Spanish and English (one paragraph each) when it is null. */
+function page(
+  lang: PageLang | null,
+  title: (t: Texts) => string,
+  paragraphs: (t: Texts) => string[],
+  form?: (button: string) => string,
+): string {
+  const langs: PageLang[] = lang ? [lang] : ["es", "en"];
+  const heading = langs.map((l) => title(UNSUBSCRIBE_TEXTS[l])).join(" · ");
+  const body = langs.flatMap((l) => paragraphs(UNSUBSCRIBE_TEXTS[l]).map((p) => `<p lang="${l}">${p}</p>`));
+  // one form: its button says what it does in each language
+  const button = form ? form(langs.map((l) => UNSUBSCRIBE_TEXTS[l].button).join(" · ")) : "";
+  return `<!doctype html>
+<html lang="${langs[0]}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>${heading}</title></head>
+<body><main><h1>${heading}</h1>
+${body.join("\n")}${button ? `\n${button}` : ""}
 </main></body></html>
 `;
+}
 
 export async function mailRoutes(app: AppInstance, deps: MailRouteDeps): Promise<void> {
   const { db, mail, unsubscribeSecret } = deps;
@@ -310,16 +364,20 @@ export async function mailRoutes(app: AppInstance, deps: MailRouteDeps): Promise
     }
     const requeued = await requeueForResend(db, message.id);
     if (!requeued) {
+      const mailing = await getMailing(db, params.id);
       throw new HttpProblem(
         409,
-        `message ${message.id} is ${message.state}: only a failed or unknown message can be sent again`,
+        mailing?.status === "cancelled"
+          ? `mailing ${params.id} is cancelled: its messages are not sent again`
+          : `message ${message.id} is ${message.state}: only a failed or unknown message can be sent again`,
       );
     }
-    // A job id of its own: the first send's job (id = message id) may still be kept by the queue.
+    // The job id the mailer's recovery also gives this row at these attempts: should this enqueue
+    // be lost (Redis failing after the row was written), the recovery enqueues it, never twice.
     await mail.add(
       "send-message",
       { messageId: message.id },
-      { jobId: `${message.id}-resend-${requeued.attempts}` },
+      { jobId: sendJobId(message.id, requeued.attempts) },
     );
     return messageDto(requeued);
   });
@@ -454,6 +512,27 @@ export async function mailRoutes(app: AppInstance, deps: MailRouteDeps): Promise
     }
     return claim;
   };
+  /** The recipient's language, from the message the link came in: es or en, else null (both). */
+  const langOf = async (claim: UnsubscribeClaim): Promise<PageLang | null> => {
+    if (!UUID.test(claim.messageId)) return null;
+    const lang = languageOf((await getMessage(db, claim.messageId))?.lang);
+    return lang === "es" || lang === "en" ? lang : null;
+  };
+  /** A browser's error: a bad or missing link (4xx), or one to retry later. */
+  const errorPage: ErrorPage = (_error, request, status) => {
+    const reference = (t: Texts) => `${t.reference}: <code>${escapeHtml(String(request.id))}</code>`;
+    return status >= 500 || status === 429
+      ? page(
+          null,
+          (t) => t.failedTitle,
+          (t) => [t.failed, reference(t)],
+        )
+      : page(
+          null,
+          (t) => t.invalidTitle,
+          (t) => [t.invalid, reference(t)],
+        );
+  };
 
   // RFC 8058 senders POST form-encoded or multipart bodies (`List-Unsubscribe=One-Click`), and the
   // page's button a form: whatever the body, the signed token alone decides.
@@ -463,36 +542,50 @@ export async function mailRoutes(app: AppInstance, deps: MailRouteDeps): Promise
       done(null, body),
     );
 
-    mount(scope, deps, "unsubscribe", async ({ query, request }) => {
-      const claim = claimOf(query.token);
-      const added = await suppress(
-        db,
-        claim.email,
-        "unsubscribed",
-        "one-click unsubscribe link",
-        UUID.test(claim.messageId) ? claim.messageId : null,
-      );
-      request.log.info({ messageId: claim.messageId, added }, "address unsubscribed");
-      const email = escapeHtml(claim.email);
-      return page(
-        "Baja confirmada · Unsubscribed",
-        `<p>No enviaremos más correos de este tipo a <strong>${email}</strong>.</p>
-<p>We will send no more of these emails to <strong>${email}</strong>.</p>`,
-      );
-    });
+    mount(
+      scope,
+      deps,
+      "unsubscribe",
+      async ({ query, request }) => {
+        const claim = claimOf(query.token);
+        const lang = await langOf(claim);
+        const added = await suppress(
+          db,
+          claim.email,
+          "unsubscribed",
+          "one-click unsubscribe link",
+          UUID.test(claim.messageId) ? claim.messageId : null,
+        );
+        request.log.info({ messageId: claim.messageId, added }, "address unsubscribed");
+        const email = escapeHtml(claim.email);
+        return page(
+          lang,
+          (t) => t.doneTitle,
+          (t) => [t.done(email)],
+        );
+      },
+      { errorPage },
+    );
 
-    mount(scope, deps, "unsubscribePage", async ({ query }) => {
-      const claim = claimOf(query.token);
-      const email = escapeHtml(claim.email);
-      return page(
-        "Darse de baja · Unsubscribe",
-        `<p>¿Dejar de recibir estos correos en <strong>${email}</strong>?</p>
-<p>Stop receiving these emails at <strong>${email}</strong>?</p>
-<form method="post" action="?token=${escapeHtml(encodeURIComponent(query.token))}">
+    mount(
+      scope,
+      deps,
+      "unsubscribePage",
+      async ({ query }) => {
+        const claim = claimOf(query.token);
+        const email = escapeHtml(claim.email);
+        const action = escapeHtml(encodeURIComponent(query.token));
+        return page(
+          await langOf(claim),
+          (t) => t.confirmTitle,
+          (t) => [t.confirm(email)],
+          (button) => `<form method="post" action="?token=${action}">
 <input type="hidden" name="List-Unsubscribe" value="One-Click">
-<button type="submit">Darse de baja · Unsubscribe</button>
+<button type="submit">${button}</button>
 </form>`,
-      );
-    });
+        );
+      },
+      { errorPage },
+    );
   });
 }

@@ -6,9 +6,11 @@ import {
   ProblemDetails,
 } from "@finanzas/contracts";
 import type { Static, TSchema } from "@sinclair/typebox";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { prefersOverJson } from "../accept.js";
 import type { AppInstance, AuthUser } from "../app-types.js";
 import { type CachedReplyDeps, cachedHandler } from "../cached-reply.js";
+import { HttpProblem } from "../problem.js";
 
 type Part<R, K extends string> = R extends { [P in K]: infer T extends TSchema } ? Static<T> : undefined;
 type Success<R> = R extends { response: infer Resp }
@@ -34,18 +36,36 @@ const { $id: _id, ...problemSchema } = ProblemDetails;
 /** What a route's mount needs: the read cache and the metrics its cached reads count in. */
 export type MountDeps = CachedReplyDeps;
 
+/** The page of a route's error (a route whose catalog entry has `errorPage`), given its status. */
+export type ErrorPage = (
+  error: FastifyError,
+  request: FastifyRequest,
+  status: number,
+) => string | Promise<string>;
+
+/** The status an error is answered with (as the app's problem handler answers it). */
+const statusOf = (error: FastifyError) =>
+  error instanceof HttpProblem
+    ? error.status
+    : error.validation
+      ? 400
+      : error.statusCode && error.statusCode >= 400 && error.statusCode < 600
+        ? error.statusCode
+        : 500;
+
 /**
  * Registers a route of the contracts' catalog: its schemas validate the request, serialise the
  * response and document it in OpenAPI; its `access` decides who may call it; cached routes answer
  * through cached-reply.ts (the read cache, ETag and 304, gzip). The success status is the route's
- * first one.
+ * first one. A route whose entry has `errorPage` answers its errors with `options.errorPage` to a
+ * client that prefers its page to JSON (a browser), and problem+json to any other.
  */
 export function mount<N extends ApiRouteName>(
   app: AppInstance,
   deps: MountDeps,
   name: N,
   handler: RouteHandler<N>,
-  options: { config?: Record<string, unknown> } = {},
+  options: { config?: Record<string, unknown>; errorPage?: ErrorPage } = {},
 ): void {
   const route: ApiRoute = apiRoutes[name];
   const status = Number(Object.keys(route.response)[0]);
@@ -59,6 +79,24 @@ export function mount<N extends ApiRouteName>(
         ]),
       )
     : route.response;
+  const media = contentType?.split(";")[0];
+  const errorPage = route.errorPage && media ? options.errorPage : undefined;
+  if (route.errorPage && !errorPage) {
+    throw new Error(
+      `route ${name} declares an error page: mount it with a contentType and options.errorPage`,
+    );
+  }
+  const problem = {
+    description: "A problem (RFC 9457)",
+    content: { "application/problem+json": { schema: problemSchema } },
+  };
+  const failure =
+    errorPage && media
+      ? {
+          description: `A problem (RFC 9457), or a page (${media}) to a client that prefers it to JSON`,
+          content: { ...problem.content, [media]: { schema: route.errorPage } },
+        }
+      : problemSchema;
   const call = (request: FastifyRequest, reply: FastifyReply) =>
     handler({
       query: request.query as never,
@@ -83,8 +121,21 @@ export function mount<N extends ApiRouteName>(
       ...(route.params ? { params: route.params } : {}),
       ...(route.querystring ? { querystring: route.querystring } : {}),
       ...(route.body ? { body: route.body } : {}),
-      response: { ...success, "4xx": problemSchema, "5xx": problemSchema },
+      response: { ...success, "4xx": failure, "5xx": failure },
     },
+    ...(errorPage
+      ? {
+          // a browser gets a page; any other client the app's problem+json (this handler's parent)
+          errorHandler: async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+            reply.header("vary", "Accept");
+            if (!prefersOverJson(request.headers.accept, media!)) throw error;
+            const status = statusOf(error);
+            if (status >= 500) request.log.error({ err: error }, "request failed");
+            const html = await errorPage(error, request, status);
+            return reply.code(status).type(contentType!).send(html);
+          },
+        }
+      : {}),
     handler: route.cached
       ? cachedHandler(deps, name, call, status)
       : async (request, reply) => {
