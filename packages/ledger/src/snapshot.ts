@@ -54,8 +54,16 @@ export async function* cursorBatches<T>(
   await trx.executeQuery(
     CompiledQuery.raw(`declare ${name} no scroll cursor for ${compiled.sql}`, [...compiled.parameters]),
   );
-  const fetch = async (): Promise<T[]> =>
-    (await trx.executeQuery<T>(CompiledQuery.raw(`fetch ${batchSize} from ${name}`))).rows;
+  const fetch = (): Promise<T[]> => {
+    const rows = trx
+      .executeQuery<T>(CompiledQuery.raw(`fetch ${batchSize} from ${name}`))
+      .then((result) => result.rows);
+    // The read-ahead may fail (a connection lost) while the caller is still on the batch before,
+    // with no one awaiting it yet: marked handled here so that is not an unhandled rejection (which
+    // ends the process); the loop below still awaits it and throws its error.
+    rows.catch(() => undefined);
+    return rows;
+  };
   let next: Promise<T[]> | undefined = fetch();
   try {
     while (next) {
