@@ -5,7 +5,7 @@
  * writing a page with the model's cursor, and reporting the records a page left out.
  */
 import type { FinishedRunStatus, SyncMode } from "@finanzas/contracts";
-import { isConnectionError, sql } from "@finanzas/db";
+import { isConnectionError } from "@finanzas/db";
 import type { ModelSpec } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
 import { OdooAccessError, OdooError, OdooUserError } from "@finanzas/odoo";
@@ -33,9 +33,9 @@ import {
   writeBatch,
 } from "../postgres/load.js";
 import { acquire, keepAlive, release } from "../postgres/locks.js";
+import { DATABASE_RESUMES, databaseAnswers } from "../postgres/reconnect.js";
 import { type ModelCounts, markModelRunning } from "../postgres/runs.js";
 import { refreshStatistics } from "../postgres/statistics.js";
-import { sleep } from "../sleep.js";
 import {
   type ArrayPage,
   createTransformer,
@@ -228,29 +228,6 @@ function absenceOf(error: unknown): string | undefined {
   return undefined;
 }
 
-/** Times a model's work resumes after losing PostgreSQL within one run, before it fails the run. */
-export const DATABASE_RESUMES = 5;
-/** How long a model waits for PostgreSQL to answer again before it gives up (ms). */
-export const DATABASE_WAIT_MS = 120_000;
-
-/** Resolves true once PostgreSQL answers, false when `timeoutMs` passed or `signal` aborted. */
-async function databaseAnswers(
-  db: EngineParts["db"],
-  signal: AbortSignal,
-  timeoutMs: number,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!signal.aborted && Date.now() < deadline) {
-    try {
-      await sql`select 1`.execute(db);
-      return true;
-    } catch {
-      await sleep(500, signal).catch(() => undefined);
-    }
-  }
-  return false;
-}
-
 /**
  * Runs one model under its lease; never throws (the outcome says what happened).
  *
@@ -387,7 +364,7 @@ async function attemptModel(state: ModelRun, mayResume: boolean): Promise<Outcom
         "lost PostgreSQL under the model: its batch rolled back; resuming from the committed cursor once PostgreSQL answers",
       );
       // Waited for here, so that the lease is given back (finally) once it can be.
-      if (await databaseAnswers(db, abort.signal, DATABASE_WAIT_MS)) return "resume";
+      if (await databaseAnswers(db, abort.signal)) return "resume";
     }
     const reason = abort.signal.aborted && !(error instanceof LeaseLostError) ? abort.signal.reason : error;
     log.error({ err: reason, ...counts }, "model failed");
