@@ -30,11 +30,11 @@ export async function pipeline<P>(
     const page: P = await pending;
     const fetchNext = nextOf(page);
     pending = fetchNext ? fetchNext() : null;
-    try {
-      await write(page);
-    } catch (error) {
-      pending?.catch(() => {}); // the write's error wins; the prefetch is abandoned
-      throw error;
-    }
+    // The prefetch may fail while the write is still under way (the model's work aborted: its lease
+    // lost, the job stopping), with no one awaiting it yet. Marked handled here, or Node would end
+    // the process on an unhandled rejection; it is awaited (and throws) on the next turn, unless
+    // the write's own error wins.
+    pending?.catch(() => {});
+    await write(page);
   }
 }
