@@ -153,7 +153,7 @@ describe("the web-api under PostgreSQL faults", () => {
     expectOnly200Or503(answers);
     const failed = answers.filter((a) => a.status === 503).length;
     // reads in flight when their connection went: each a 503, not a hang (slowest answer kept)
-    expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(10_000);
+    expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(15_000);
     await expectSameAnswers(baseline);
     record({
       scenario: "Backends terminated during API reads (6 × pg_terminate_backend, 8 clients)",
@@ -171,6 +171,7 @@ describe("the web-api under PostgreSQL faults", () => {
     await stack.pg.stop("fast");
     const downAt = Date.now();
     await sleep(3_000);
+    const startingAt = Date.now(); // from here on it may accept connections at any moment
     await stack.pg.start();
     const upAt = Date.now();
     await until("a 200 from the API", async () => (await client.get(READS[0]!)).status === 200, 30_000, 50);
@@ -179,7 +180,7 @@ describe("the web-api under PostgreSQL faults", () => {
     const answers = await load;
     expect(api.alive(), stack.logs()).toBe(true);
     expectOnly200Or503(answers);
-    const whileDown = answers.filter((a) => a.at - a.ms >= downAt + 200 && a.at <= upAt - 200);
+    const whileDown = answers.filter((a) => a.at - a.ms >= downAt && a.at <= startingAt);
     expect(whileDown.length).toBeGreaterThan(0);
     expect(whileDown.every((a) => a.status === 503)).toBe(true);
     // answered at once, not after a connect timeout
