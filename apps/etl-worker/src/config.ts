@@ -1,10 +1,16 @@
-import { commonEnv, env, loadConfig, type Static, Type } from "@finanzas/config";
+import { commonEnv, env, loadConfig, type Static, statementTimeoutEnv, Type } from "@finanzas/config";
 import { odooEnv } from "@finanzas/odoo";
 import { DEFAULT_SETTINGS, type EtlSettings } from "./engine/index.js";
 
 export const ConfigSchema = Type.Object({
   ...commonEnv,
   ...odooEnv,
+  /**
+   * A statement of the ETL (a page's upsert or COPY, an ANALYZE, a table's DDL) and an idle
+   * transaction (a worker frozen in the middle of a batch, whose lease check blocks the takeover of
+   * its models) end after this long.
+   */
+  DATABASE_STATEMENT_TIMEOUT_MS: statementTimeoutEnv(300_000),
   HEALTH_PORT: env.port(3101),
   ETL_CONCURRENCY: env.int({ minimum: 1, maximum: 256, default: 2 }),
   /** Models synced at once by one job (their Odoo requests in flight capped by ODOO_MAX_CONCURRENCY). */

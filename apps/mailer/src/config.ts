@@ -1,4 +1,13 @@
-import { ConfigError, commonEnv, env, parseEnv, type Static, type TObject, Type } from "@finanzas/config";
+import {
+  ConfigError,
+  commonEnv,
+  env,
+  parseEnv,
+  type Static,
+  statementTimeoutEnv,
+  type TObject,
+  Type,
+} from "@finanzas/config";
 import { storageConfigProblems, storageEnv } from "@finanzas/storage";
 import type { TProperties } from "@sinclair/typebox";
 
@@ -10,7 +19,13 @@ const address = (description: string) =>
 
 const DEFAULT_FROM = "Finanzas <no-reply@finanzas.local>";
 
-const serviceEnv = { ...commonEnv, ...storageEnv, HEALTH_PORT: env.port(3104) };
+const serviceEnv = {
+  ...commonEnv,
+  ...storageEnv,
+  /** Recipient selection over the synced copy is the mailer's longest statement. */
+  DATABASE_STATEMENT_TIMEOUT_MS: statementTimeoutEnv(60_000),
+  HEALTH_PORT: env.port(3104),
+};
 
 const mailEnv = {
   /** mail jobs at once in this process; send-batch jobs share the SMTP pool's connections. */

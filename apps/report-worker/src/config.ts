@@ -1,9 +1,19 @@
-import { ConfigError, commonEnv, env, loadConfig, type Static, Type } from "@finanzas/config";
+import {
+  ConfigError,
+  commonEnv,
+  env,
+  loadConfig,
+  type Static,
+  statementTimeoutEnv,
+  Type,
+} from "@finanzas/config";
 import { storageConfigProblems, storageEnv } from "@finanzas/storage";
 
 export const ConfigSchema = Type.Object({
   ...commonEnv,
   ...storageEnv,
+  /** The worker's own statements (records, progress); a build's are REPORT_BUILD_STATEMENT_TIMEOUT_MS. */
+  DATABASE_STATEMENT_TIMEOUT_MS: statementTimeoutEnv(60_000),
   HEALTH_PORT: env.port(3103),
   REPORT_CONCURRENCY: env.int({ minimum: 1, maximum: 256, default: 2 }),
   /** Hours a finished report's file is kept; the scheduler's cleanup deletes it and its record then. */

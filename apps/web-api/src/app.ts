@@ -78,6 +78,11 @@ export interface AppDeps {
   revocationResyncMs?: number;
   /** Where report files are read; default the storage the configuration chooses (REPORTS_DIR or S3_*). */
   storage?: Storage;
+  /**
+   * Where the read indexes are built (`create index concurrently`, minutes on a large table): a
+   * pool without DATABASE_STATEMENT_TIMEOUT_MS. Default: the database's own pool.
+   */
+  indexPool?: Db["pool"];
 }
 
 export interface RouteInfo {
@@ -161,7 +166,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logger.warn("no admin user exists: set ADMIN_EMAIL and ADMIN_PASSWORD and restart to create one");
   }
 
-  const indexes = createIndexKeeper(deps.database.pool, logger);
+  const indexes = createIndexKeeper(deps.indexPool ?? deps.database.pool, logger);
   await indexes.ensure();
 
   let unsubscribeSecret = config.MAIL_UNSUBSCRIBE_SECRET;

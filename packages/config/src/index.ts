@@ -104,6 +104,18 @@ export const envNames = (schema: TObject): string[] => Object.keys(schema.proper
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
+/**
+ * DATABASE_STATEMENT_TIMEOUT_MS with a service's own default: how long one statement may run, and
+ * one transaction sit idle, on the service's connections before PostgreSQL ends it (0: never).
+ */
+export const statementTimeoutEnv = (defaultMs: number) =>
+  env.int({
+    minimum: 0,
+    maximum: 86_400_000,
+    default: defaultMs,
+    description: "milliseconds (0: no limit), an integer >= 0 <= 86400000",
+  });
+
 /** Variables every service reads. */
 export const commonEnv = {
   NODE_ENV: env.oneOf(["development", "production", "test"] as const, { default: "development" }),
@@ -114,6 +126,8 @@ export const commonEnv = {
     default: "postgres://postgres@127.0.0.1:5432/finanzas",
   }),
   DATABASE_POOL_MAX: env.int({ minimum: 1, maximum: 100, default: 10 }),
+  /** Each service sets its own default (statementTimeoutEnv); this one is the API's. */
+  DATABASE_STATEMENT_TIMEOUT_MS: statementTimeoutEnv(30_000),
   REDIS_URL: env.url(["redis", "rediss"], { default: "redis://127.0.0.1:6379" }),
   QUEUE_PREFIX: Type.String({
     pattern: "^[A-Za-z0-9_.-]+$",

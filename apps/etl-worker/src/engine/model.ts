@@ -5,6 +5,7 @@
  * writing a page with the model's cursor, and reporting the records a page left out.
  */
 import type { FinishedRunStatus, SyncMode } from "@finanzas/contracts";
+import { isConnectionError } from "@finanzas/db";
 import type { ModelSpec } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
 import { OdooAccessError, OdooError, OdooUserError } from "@finanzas/odoo";
@@ -32,6 +33,7 @@ import {
   writeBatch,
 } from "../postgres/load.js";
 import { acquire, keepAlive, release } from "../postgres/locks.js";
+import { DATABASE_RESUMES, databaseAnswers } from "../postgres/reconnect.js";
 import { type ModelCounts, markModelRunning } from "../postgres/runs.js";
 import { refreshStatistics } from "../postgres/statistics.js";
 import {
@@ -226,7 +228,14 @@ function absenceOf(error: unknown): string | undefined {
   return undefined;
 }
 
-/** Runs one model under its lease; never throws (the outcome says what happened). */
+/**
+ * Runs one model under its lease; never throws (the outcome says what happened).
+ *
+ * A lost PostgreSQL connection (a restarted server, a terminated backend) fails only the batch in
+ * flight, which rolls back with its cursor: the model waits for PostgreSQL to answer again, gives
+ * back its lease, takes it again (waiting, like any run, when another worker took the model over
+ * meanwhile) and resumes from the cursor its last committed batch left, within the same run.
+ */
 export async function runModel(
   engine: EngineParts,
   run: RunState,
@@ -234,19 +243,47 @@ export async function runModel(
   mode: SyncMode | null,
   work: (context: ModelContext) => Promise<void>,
 ): Promise<Outcome> {
-  const { db, settings } = engine;
   const model = spec.model;
   const log = run.job.logger.child({ model, runId: run.runId });
   const counts: ModelCounts = { fetched: 0, upserted: 0, deleted: 0 };
   const problems: Problem[] = [];
   const phaseMs: Record<string, number> = {};
-  let missing: string[] = [];
-  let lease: Lease | undefined;
-  let stopKeepAlive = () => {};
   const abort = new AbortController();
   const onJobAbort = () => abort.abort(run.job.signal.reason);
   run.job.signal.addEventListener("abort", onJobAbort, { once: true });
   if (run.job.signal.aborted) abort.abort(run.job.signal.reason);
+  const state = { engine, run, spec, model, mode, work, log, counts, problems, phaseMs, abort };
+  try {
+    for (let resumes = 0; ; resumes++) {
+      const attempt = await attemptModel(state, resumes < DATABASE_RESUMES);
+      if (attempt !== "resume") return attempt;
+    }
+  } finally {
+    run.job.signal.removeEventListener("abort", onJobAbort);
+  }
+}
+
+interface ModelRun {
+  engine: EngineParts;
+  run: RunState;
+  spec: ModelSpec;
+  model: string;
+  mode: SyncMode | null;
+  work: (context: ModelContext) => Promise<void>;
+  log: Logger;
+  counts: ModelCounts;
+  problems: Problem[];
+  phaseMs: Record<string, number>;
+  abort: AbortController;
+}
+
+/** One go at a model under a lease of its own: its outcome, or "resume" once PostgreSQL is back. */
+async function attemptModel(state: ModelRun, mayResume: boolean): Promise<Outcome | "resume"> {
+  const { engine, run, spec, model, mode, work, log, counts, problems, phaseMs, abort } = state;
+  const { db, settings } = engine;
+  let missing: string[] = [];
+  let lease: Lease | undefined;
+  let stopKeepAlive = () => {};
   try {
     lease = await acquire(db, model, run.runId, settings.lockTtlSeconds, abort.signal, (holder) =>
       log.info({ holder }, "model is being synced by another run: waiting for it"),
@@ -320,12 +357,20 @@ export async function runModel(
     log.info({ ...counts, missing: missing.length, problems: problems.length, phaseMs }, `model ${status}`);
     return { status, ...counts, missing, problems, error };
   } catch (error) {
+    if (mayResume && !abort.signal.aborted && isConnectionError(error)) {
+      stopKeepAlive();
+      log.warn(
+        { err: error, ...counts },
+        "lost PostgreSQL under the model: its batch rolled back; resuming from the committed cursor once PostgreSQL answers",
+      );
+      // Waited for here, so that the lease is given back (finally) once it can be.
+      if (await databaseAnswers(db, abort.signal)) return "resume";
+    }
     const reason = abort.signal.aborted && !(error instanceof LeaseLostError) ? abort.signal.reason : error;
     log.error({ err: reason, ...counts }, "model failed");
     return { status: "failed", ...counts, missing, problems, error: errorText(reason) };
   } finally {
     stopKeepAlive();
-    run.job.signal.removeEventListener("abort", onJobAbort);
     if (lease)
       await release(db, lease).catch((error: unknown) =>
         log.warn({ err: error }, "could not release the lock"),

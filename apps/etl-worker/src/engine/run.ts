@@ -13,6 +13,7 @@ import {
   type RunResult,
 } from "@finanzas/contracts";
 import { type ModelSpec, tableOf } from "@finanzas/ledger";
+import { idempotentWrite } from "../postgres/reconnect.js";
 import { createRun, finishModel, finishRun, type ModelCounts, succeededEarlier } from "../postgres/runs.js";
 import { rowEstimates } from "../postgres/statistics.js";
 import { type ModelContext, type Outcome, runModel } from "./model.js";
@@ -77,7 +78,9 @@ export async function executeRun(
         error: "already done by an earlier attempt of this job",
       };
       outcomes.set(model, outcome);
-      await finishModel(db, runId, model, { ...outcome, error: outcome.error });
+      await idempotentWrite(db, job.signal, () =>
+        finishModel(db, runId, model, { ...outcome, error: outcome.error }),
+      );
       run.update(model, { status: "succeeded" });
       return;
     }
@@ -94,7 +97,8 @@ export async function executeRun(
       seconds: (Date.now() - modelStarted) / 1000,
     });
     outcomes.set(model, outcome);
-    await finishModel(db, runId, model, outcome);
+    // written again once PostgreSQL answers, should it be restarting: the model's work is done
+    await idempotentWrite(db, job.signal, () => finishModel(db, runId, model, outcome));
     run.update(
       model,
       {
@@ -118,7 +122,7 @@ export async function executeRun(
   );
   const status: FinishedRunStatus = failed.length ? "failed" : "succeeded";
   const error = failed.length ? failed.map((o) => `${o.model}: ${o.error}`).join("\n") : undefined;
-  await finishRun(db, runId, { status, ...totals, error });
+  await idempotentWrite(db, job.signal, () => finishRun(db, runId, { status, ...totals, error }));
   run.progress.phase = status;
   run.update(models[0] ?? "", {}, true);
   await publish(engine, runId, request.job, all);
