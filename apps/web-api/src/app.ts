@@ -155,7 +155,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const signer = createTokenSigner(secret, config.ACCESS_TOKEN_TTL_SECONDS, deps.now, revocations);
 
   if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
-    const outcome = await ensureFirstAdmin(db, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
+    const outcome = await ensureFirstAdmin(db, config.ADMIN_EMAIL, config.ADMIN_PASSWORD, {
+      mustChangePassword: config.NODE_ENV === "production",
+    });
     if (outcome === "created") logger.info({ email: config.ADMIN_EMAIL }, "created the first admin");
   } else if (!(await hasEnabledAdmin(db).catch(() => true))) {
     logger.warn("no admin user exists: set ADMIN_EMAIL and ADMIN_PASSWORD and restart to create one");

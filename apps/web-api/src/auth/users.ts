@@ -13,6 +13,7 @@ export const toUserDto = (row: UserRow): UserDto => ({
   disabled: row.disabled_at !== null,
   createdAt: new Date(row.created_at).toISOString(),
   lastLoginAt: row.last_login_at ? new Date(row.last_login_at).toISOString() : null,
+  mustChangePassword: row.must_change_password,
 });
 
 export const findUserByEmail = (db: Kysely<Database>, email: string): Promise<UserRow | undefined> =>
@@ -51,12 +52,16 @@ export async function createUser(
 
 /**
  * Creates the first admin from ADMIN_EMAIL/ADMIN_PASSWORD when no enabled admin exists. Safe when
- * replicas start together: one insert wins, the others do nothing.
+ * replicas start together: one insert wins, the others do nothing. With `mustChangePassword`
+ * (production) the admin must choose a new password at first login: ADMIN_PASSWORD sits in the
+ * deployment's configuration, readable by whoever reads that. An existing user promoted to admin
+ * keeps its own password, and no flag.
  */
 export async function ensureFirstAdmin(
   db: Kysely<Database>,
   email: string,
   password: string,
+  options: { mustChangePassword: boolean },
 ): Promise<"created" | "exists"> {
   const admin = await db
     .selectFrom("app.users")
@@ -68,7 +73,13 @@ export async function ensureFirstAdmin(
   const passwordHash = await hashPassword(password);
   const inserted = await db
     .insertInto("app.users")
-    .values({ email, name: "Administrator", role: "admin", password_hash: passwordHash })
+    .values({
+      email,
+      name: "Administrator",
+      role: "admin",
+      password_hash: passwordHash,
+      must_change_password: options.mustChangePassword,
+    })
     .onConflict((oc) =>
       oc
         .expression(sql`lower(email)`)
