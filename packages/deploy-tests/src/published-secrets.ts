@@ -92,7 +92,5 @@ export function publishingFiles(): string[] {
 
 /** Every secret-looking literal of the repository's publishing files. */
 export function repositorySecrets(): FoundSecret[] {
-  return publishingFiles().flatMap((path) =>
-    findSecrets(relative(REPO, path), readFileSync(path, "utf8")),
-  );
+  return publishingFiles().flatMap((path) => findSecrets(relative(REPO, path), readFileSync(path, "utf8")));
 }

@@ -247,7 +247,10 @@ describe("environment: what compose gives each service is what its config reads"
     });
 
     it(`${app}: refuses the demo's secrets without ALLOW_DEMO_SECRETS, naming each and showing none`, () => {
-      const environment = { ...serviceEnvironment(onDemo.services[app]!), ALLOW_DEMO_SECRETS: "false" };
+      const environment: Record<string, string> = {
+        ...serviceEnvironment(onDemo.services[app]!),
+        ALLOW_DEMO_SECRETS: "false",
+      };
       const { ConfigSchema, checkConfig } = configModules.get(app)!;
       // The demo secrets this service reads: its own variables, and the password in DATABASE_URL.
       const reads = Object.keys(ConfigSchema.properties);
@@ -403,7 +406,8 @@ describe("docker/demo.env", () => {
     for (const [name, value] of Object.entries(demo)) {
       const password = urlPassword(value);
       if (password) inFile[name] = password;
-      else if (/(SECRET|PASSWORD|TOKEN|_KEY)$/.test(name) && name !== "POSTGRES_PASSWORD") inFile[name] = value;
+      else if (/(SECRET|PASSWORD|TOKEN|_KEY)$/.test(name) && name !== "POSTGRES_PASSWORD")
+        inFile[name] = value;
     }
     expect(inFile).toEqual(DEMO_SECRETS);
   });

@@ -1,5 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { DEMO_SECRETS, PUBLISHED_SECRETS, productionSecretProblems, publishedSource, Type } from "@finanzas/config";
+import {
+  DEMO_SECRETS,
+  PUBLISHED_SECRETS,
+  productionSecretProblems,
+  publishedSource,
+  Type,
+} from "@finanzas/config";
 import { describe, expect, it } from "vitest";
 import { findSecrets, publishingFiles, repositorySecrets } from "../src/published-secrets.js";
 
@@ -36,7 +42,8 @@ describe("secrets published in the repository", () => {
       const problems = productionSecretProblems({ NODE_ENV: "production", TOKEN: value, URL: url }, schema);
       expect(problems.map((p) => p.split(" ")[0]).sort(), value).toEqual(["TOKEN", "the"]);
       // (a value of a few letters may be a word of any message)
-      if (value.length >= 6) expect(problems.join("\n"), "the messages never show the value").not.toContain(value);
+      if (value.length >= 6)
+        expect(problems.join("\n"), "the messages never show the value").not.toContain(value);
     }
   });
 
