@@ -25,28 +25,37 @@ const ADMIN = "owner@finanzas.test";
 const FIRST_PASSWORD = randomBytes(18).toString("base64");
 const prefix = testQueuePrefix("api-first-login");
 
+const JWT_SECRET = randomBytes(48).toString("base64");
+
 let database: TestDatabase;
 let proc: ServiceProcess;
 let base: string;
 
-beforeAll(async () => {
-  database = await createTestDatabase("web_api_first_login");
+/** The built web-api on `db`, ready; `NODE_ENV` production unless said otherwise. */
+async function startApi(db: TestDatabase, nodeEnv = "production") {
   const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  proc = startProcess(entry, {
-    NODE_ENV: "production",
+  const started = startProcess(entry, {
+    NODE_ENV: nodeEnv,
     LOG_FORMAT: "json",
     PORT: String(port),
     HOST: "127.0.0.1",
-    DATABASE_URL: database.url,
+    DATABASE_URL: db.url,
     REDIS_URL: TEST_REDIS_URL,
     QUEUE_PREFIX: prefix,
-    JWT_SECRET: randomBytes(48).toString("base64"),
+    JWT_SECRET,
     MAIL_UNSUBSCRIBE_SECRET: randomBytes(48).toString("base64"),
     ADMIN_EMAIL: ADMIN,
     ADMIN_PASSWORD: FIRST_PASSWORD,
+    // every login and password change of this file from one address, in one window
+    LOGIN_RATE_LIMIT_MAX: "1000",
   });
-  await waitForHttpOk(`${base}/health/ready`, proc, 45_000);
+  await waitForHttpOk(`http://127.0.0.1:${port}/health/ready`, started, 45_000);
+  return { proc: started, base: `http://127.0.0.1:${port}` };
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase("web_api_first_login");
+  ({ proc, base } = await startApi(database));
 }, 60_000);
 
 afterAll(async () => {
@@ -55,8 +64,12 @@ afterAll(async () => {
   await deleteQueueKeys(prefix);
 });
 
-async function api(method: string, path: string, options: { token?: string; body?: unknown } = {}) {
-  const res = await fetch(`${base}/api/v1${path}`, {
+async function api(
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; at?: string } = {},
+) {
+  const res = await fetch(`${options.at ?? base}/api/v1${path}`, {
     method,
     headers: {
       ...(options.body === undefined ? {} : { "content-type": "application/json" }),
@@ -72,7 +85,8 @@ async function api(method: string, path: string, options: { token?: string; body
     body: text ? (JSON.parse(text) as Record<string, any>) : null,
   };
 }
-const login = (password: string) => api("POST", "/auth/login", { body: { email: ADMIN, password } });
+const login = (password: string, at?: string) =>
+  api("POST", "/auth/login", { body: { email: ADMIN, password }, ...(at ? { at } : {}) });
 
 describe("the first admin in production", () => {
   it("must change ADMIN_PASSWORD at first login; until then every other route answers 403 naming the fix", async () => {
@@ -197,5 +211,40 @@ describe("the first admin in production", () => {
     } finally {
       await db.close();
     }
-  }, 60_000);
+
+    // a restart, ADMIN_PASSWORD still configured, flags nobody: the admin's password is its own now
+    expect((await proc.stop("SIGTERM")).code).toBe(0);
+    ({ proc, base } = await startApi(database));
+    const after = await login(newPassword);
+    expect(after.body?.user.mustChangePassword).toBe(false);
+    expect((await api("GET", "/me", { token: after.body!.accessToken })).status).toBe(200);
+  }, 120_000);
+
+  it("an admin from before (created outside production) whose password is still ADMIN_PASSWORD must change it too", async () => {
+    const earlier = await createTestDatabase("web_api_first_login_earlier");
+    try {
+      const development = await startApi(earlier, "development");
+      const before = await login(FIRST_PASSWORD, development.base);
+      expect(before.body?.user.mustChangePassword).toBe(false);
+      expect((await development.proc.stop("SIGTERM")).code).toBe(0);
+
+      const production = await startApi(earlier);
+      try {
+        expect(production.proc.output()).toContain("must choose a new one at its next login");
+        // its tokens from before carry no such requirement: they stop working
+        const stale = await api("GET", "/me", { token: before.body!.accessToken, at: production.base });
+        expect(stale.status).toBe(401);
+        expect(stale.body?.type).toBe(ACCESS_TOKEN_PROBLEM_TYPES.revoked);
+        const now = await login(FIRST_PASSWORD, production.base);
+        expect(now.body?.user.mustChangePassword).toBe(true);
+        const me = await api("GET", "/me", { token: now.body!.accessToken, at: production.base });
+        expect(me.status).toBe(403);
+        expect(me.body?.type).toBe(PASSWORD_CHANGE_REQUIRED_TYPE);
+      } finally {
+        await production.proc.stop("SIGTERM");
+      }
+    } finally {
+      await earlier.drop();
+    }
+  }, 180_000);
 });

@@ -1,7 +1,7 @@
 import type { Role, UserDto } from "@finanzas/contracts";
 import type { Database } from "@finanzas/db";
 import { type Kysely, type Selectable, sql } from "@finanzas/db";
-import { hashPassword } from "./passwords.js";
+import { hashPassword, verifyPassword } from "./passwords.js";
 
 export type UserRow = Selectable<Database["app.users"]>;
 
@@ -91,6 +91,36 @@ export async function ensureFirstAdmin(
     .returning("id")
     .executeTakeFirst();
   return inserted ? "created" : "exists";
+}
+
+/**
+ * In production, an admin that existed before (created outside production, or before this rule)
+ * whose password is still ADMIN_PASSWORD must change it too: flags it once (replicas starting
+ * together: one update wins) and raises its token version, so access tokens signed without the
+ * flag stop working. Returns what to announce to the other replicas; undefined when nothing changed.
+ */
+export async function flagConfiguredPassword(
+  db: Kysely<Database>,
+  email: string,
+  password: string,
+): Promise<{ id: string; version: number } | undefined> {
+  const user = await findUserByEmail(db, email);
+  if (!user || user.disabled_at || user.must_change_password) return undefined;
+  if (!(await verifyPassword(user.password_hash, password))) return undefined;
+  const flagged = await db
+    .updateTable("app.users")
+    .set({
+      must_change_password: true,
+      token_version: sql`token_version + 1`,
+      tokens_revoked_at: sql`now()`,
+      updated_at: sql`now()`,
+    })
+    .where("id", "=", user.id)
+    .where("must_change_password", "=", false)
+    .where("password_hash", "=", user.password_hash)
+    .returning(["id", "token_version"])
+    .executeTakeFirst();
+  return flagged ? { id: flagged.id, version: flagged.token_version } : undefined;
 }
 
 export const hasEnabledAdmin = async (db: Kysely<Database>): Promise<boolean> =>
