@@ -1,4 +1,13 @@
-import { commonEnv, env, loadConfig, type Static, statementTimeoutEnv, Type } from "@finanzas/config";
+import {
+  ConfigError,
+  commonEnv,
+  env,
+  loadConfig,
+  productionSecretProblems,
+  type Static,
+  statementTimeoutEnv,
+  Type,
+} from "@finanzas/config";
 import { odooEnv } from "@finanzas/odoo";
 import { DEFAULT_SETTINGS, type EtlSettings } from "./engine/index.js";
 
@@ -42,9 +51,19 @@ export const ConfigSchema = Type.Object({
 
 export type Config = Static<typeof ConfigSchema>;
 
+/** In production: no published or guessable secret (ODOO_PASSWORD, the passwords in the URLs). */
+export const configProblems = (config: Config): string[] => productionSecretProblems(config, ConfigSchema);
+
+/** configProblems as one ConfigError (the deployment checks). */
+export function checkConfig(config: Config): Config {
+  const problems = configProblems(config);
+  if (problems.length) throw new ConfigError("etl-worker", problems);
+  return config;
+}
+
 /** The only place this service reads its environment. */
 export const readConfig = (source: Record<string, string | undefined>): Config =>
-  loadConfig("etl-worker", ConfigSchema, source);
+  loadConfig("etl-worker", ConfigSchema, source, configProblems);
 
 export const settingsFrom = (config: Config): EtlSettings => ({
   ...DEFAULT_SETTINGS,

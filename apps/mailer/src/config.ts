@@ -2,7 +2,9 @@ import {
   ConfigError,
   commonEnv,
   env,
+  loadConfig,
   parseEnv,
+  productionSecretProblems,
   type Static,
   statementTimeoutEnv,
   type TObject,
@@ -72,7 +74,7 @@ const mailEnv = {
   /** Base URL of the web-api as recipients reach it, for the one-click unsubscribe links. */
   MAIL_PUBLIC_URL: env.url(["http", "https"], { default: "http://localhost:3000" }),
   /** Signs the unsubscribe links (HMAC-SHA256); the web-api verifies them with the same value. */
-  MAIL_UNSUBSCRIBE_SECRET: env.optional(env.secret({ minLength: 32 })),
+  MAIL_UNSUBSCRIBE_SECRET: env.optional(env.secret({ minLength: 32, minBits: 128 })),
   /** A `sending` row older than this (seconds) is `unknown` even if its mailer still answers. */
   MAIL_SENDING_TIMEOUT_SECONDS: env.int({ minimum: 30, maximum: 86_400, default: 900 }),
   /**
@@ -97,7 +99,10 @@ export const ConfigSchema: TObject = Type.Object({
 // Typed in two halves: TypeScript gives up ("excessively deep") on the Static of one object this large.
 export type Config = Static<typeof ServiceSchema> & Static<typeof MailSchema>;
 
-/** Checks that span variables: DKIM's three go together, storage's pairs, a strong secret in production. */
+/**
+ * Checks that span variables: DKIM's three go together, storage's pairs; in production a sender of
+ * your own, and no secret published in the repository or guessable (productionSecretProblems).
+ */
 export function configProblems(config: Config): string[] {
   const problems = storageConfigProblems(config);
   const dkim = (["DKIM_DOMAIN", "DKIM_SELECTOR", "DKIM_PRIVATE_KEY"] as const).filter(
@@ -120,6 +125,7 @@ export function configProblems(config: Config): string[] {
       "MAIL_UNSUBSCRIBE_SECRET is required in production (at least 32 characters, the same value as web-api's)",
     );
   }
+  problems.push(...productionSecretProblems(config, ConfigSchema));
   return problems;
 }
 
@@ -139,17 +145,8 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
 }
 
 /** The only place this service reads its environment. */
-export const readConfig = (source: Record<string, string | undefined>): Config => {
-  try {
-    return parseConfig(source);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
-};
+export const readConfig = (source: Record<string, string | undefined>): Config =>
+  loadConfig("mailer", ConfigSchema, source, (config) => configProblems(config as Config)) as Config;
 
 /** The sender of a company's mail: its MAIL_FROM_BY_COMPANY entry, else MAIL_FROM. */
 export function senderFor(

@@ -3,6 +3,7 @@ import {
   commonEnv,
   env,
   loadConfig,
+  productionSecretProblems,
   type Static,
   statementTimeoutEnv,
   Type,
@@ -28,13 +29,19 @@ export const ConfigSchema = Type.Object({
 
 export type Config = Static<typeof ConfigSchema>;
 
-/** The only place this service reads its environment. */
-export const readConfig = (source: Record<string, string | undefined>): Config => {
-  const config = loadConfig("report-worker", ConfigSchema, source);
-  const problems = storageConfigProblems(config);
-  if (problems.length) {
-    process.stderr.write(`${new ConfigError("report-worker", problems).message}\n`);
-    process.exit(1);
-  }
+/** Checks that span variables: storage's pairs; in production, no published or guessable secret. */
+export const configProblems = (config: Config): string[] => [
+  ...storageConfigProblems(config),
+  ...productionSecretProblems(config, ConfigSchema),
+];
+
+/** configProblems as one ConfigError (the deployment checks). */
+export function checkConfig(config: Config): Config {
+  const problems = configProblems(config);
+  if (problems.length) throw new ConfigError("report-worker", problems);
   return config;
-};
+}
+
+/** The only place this service reads its environment. */
+export const readConfig = (source: Record<string, string | undefined>): Config =>
+  loadConfig("report-worker", ConfigSchema, source, configProblems);

@@ -14,7 +14,7 @@ import type { Redis } from "ioredis";
 import type { Access, AppInstance } from "./app-types.js";
 import { createTokenRevocations, type TokenRevocations } from "./auth/revocations.js";
 import { createTokenSigner, generateSecret } from "./auth/tokens.js";
-import { ensureFirstAdmin, hasEnabledAdmin } from "./auth/users.js";
+import { ensureFirstAdmin, flagConfiguredPassword, hasEnabledAdmin } from "./auth/users.js";
 import { createReadCache } from "./cache.js";
 import type { Config } from "./config.js";
 import { latestFinishedRun } from "./finance/sync-repo.js";
@@ -160,8 +160,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const signer = createTokenSigner(secret, config.ACCESS_TOKEN_TTL_SECONDS, deps.now, revocations);
 
   if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
-    const outcome = await ensureFirstAdmin(db, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
+    const production = config.NODE_ENV === "production";
+    const outcome = await ensureFirstAdmin(db, config.ADMIN_EMAIL, config.ADMIN_PASSWORD, {
+      mustChangePassword: production,
+    });
     if (outcome === "created") logger.info({ email: config.ADMIN_EMAIL }, "created the first admin");
+    const flagged = production
+      ? await flagConfiguredPassword(db, config.ADMIN_EMAIL, config.ADMIN_PASSWORD)
+      : undefined;
+    if (flagged) {
+      await revocations.userRevoked(flagged.id, flagged.version);
+      logger.warn(
+        { email: config.ADMIN_EMAIL },
+        "this user's password is still ADMIN_PASSWORD: it must choose a new one at its next login",
+      );
+    }
   } else if (!(await hasEnabledAdmin(db).catch(() => true))) {
     logger.warn("no admin user exists: set ADMIN_EMAIL and ADMIN_PASSWORD and restart to create one");
   }

@@ -1,4 +1,12 @@
-import { ConfigError, commonEnv, env, loadConfig, type Static, Type } from "@finanzas/config";
+import {
+  ConfigError,
+  commonEnv,
+  env,
+  loadConfig,
+  productionSecretProblems,
+  type Static,
+  Type,
+} from "@finanzas/config";
 import { storageConfigProblems, storageEnv } from "@finanzas/storage";
 
 export const ConfigSchema = Type.Object({
@@ -8,6 +16,7 @@ export const ConfigSchema = Type.Object({
   JWT_SECRET: env.optional(
     env.secret({
       minLength: 32,
+      minBits: 128,
       description: "a secret of at least 32 characters (e.g. openssl rand -base64 48)",
     }),
   ),
@@ -19,6 +28,7 @@ export const ConfigSchema = Type.Object({
       description: "an email address (the first admin's login)",
     }),
   ),
+  /** In production the admin created from it must choose a new password at first login. */
   ADMIN_PASSWORD: env.optional(
     env.secret({ minLength: 12, description: "a password of at least 12 characters" }),
   ),
@@ -27,7 +37,11 @@ export const ConfigSchema = Type.Object({
     description: "comma-separated origins allowed by CORS, or * for any",
   }),
   METRICS_TOKEN: env.optional(
-    env.secret({ minLength: 16, description: "a bearer token of at least 16 characters for /metrics" }),
+    env.secret({
+      minLength: 16,
+      minBits: 64,
+      description: "a bearer token of at least 16 characters for /metrics",
+    }),
   ),
   RATE_LIMIT_MAX: env.int({ minimum: 1, maximum: 1_000_000, default: 600 }),
   RATE_LIMIT_WINDOW_SECONDS: env.int({ minimum: 1, maximum: 86_400, default: 60 }),
@@ -47,6 +61,7 @@ export const ConfigSchema = Type.Object({
   MAIL_UNSUBSCRIBE_SECRET: env.optional(
     env.secret({
       minLength: 32,
+      minBits: 128,
       description: "a secret of at least 32 characters, the same value as the mailer's",
     }),
   ),
@@ -54,19 +69,15 @@ export const ConfigSchema = Type.Object({
 
 export type Config = Static<typeof ConfigSchema>;
 
-/** A JWT secret is strong when long and not a repeated or trivially guessable string. */
-export function isStrongSecret(secret: string): boolean {
-  if (secret.length < 32) return false;
-  if (new Set(secret).size < 10) return false;
-  return !/^(changeme|secret|password|test|dev)/i.test(secret);
-}
-
-/** The checks that span variables; thrown as one ConfigError. */
-export function checkConfig(config: Config): Config {
+/**
+ * The checks that span variables. In production: the signing secrets are required, and no secret
+ * may be published in the repository or guessable (productionSecretProblems, shared by every service).
+ */
+export function configProblems(config: Config): string[] {
   const problems: string[] = [];
-  if (config.NODE_ENV === "production" && (!config.JWT_SECRET || !isStrongSecret(config.JWT_SECRET))) {
+  if (config.NODE_ENV === "production" && !config.JWT_SECRET) {
     problems.push(
-      "JWT_SECRET is required with NODE_ENV=production: expected at least 32 random characters (e.g. `openssl rand -base64 48`)",
+      "JWT_SECRET is required with NODE_ENV=production: at least 32 random characters (e.g. `openssl rand -base64 48`)",
     );
   }
   problems.push(...storageConfigProblems(config));
@@ -78,17 +89,17 @@ export function checkConfig(config: Config): Config {
   if ((config.ADMIN_EMAIL === undefined) !== (config.ADMIN_PASSWORD === undefined)) {
     problems.push("ADMIN_EMAIL and ADMIN_PASSWORD go together: set both or neither");
   }
+  problems.push(...productionSecretProblems(config, ConfigSchema));
+  return problems;
+}
+
+/** configProblems as one ConfigError (tests, and the deployment checks). */
+export function checkConfig(config: Config): Config {
+  const problems = configProblems(config);
   if (problems.length) throw new ConfigError("web-api", problems);
   return config;
 }
 
 /** The only place this service reads its environment. */
-export const readConfig = (source: Record<string, string | undefined>): Config => {
-  const config = loadConfig("web-api", ConfigSchema, source);
-  try {
-    return checkConfig(config);
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n`);
-    process.exit(1);
-  }
-};
+export const readConfig = (source: Record<string, string | undefined>): Config =>
+  loadConfig("web-api", ConfigSchema, source, configProblems);

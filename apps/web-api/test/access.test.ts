@@ -28,6 +28,7 @@ const POLICY: Record<string, Who[] | "public"> = {
   "POST /api/v1/auth/refresh": "public",
   "POST /api/v1/auth/logout": "public",
   "POST /api/v1/auth/logout-all": ALL,
+  "POST /api/v1/auth/password": ALL,
   "GET /api/v1/me": ALL,
   "GET /api/v1/users": ADMIN,
   "POST /api/v1/users": ADMIN,

@@ -1,5 +1,6 @@
 import { type TSchema, Type } from "@sinclair/typebox";
 import {
+  ChangePasswordBody,
   CreateUserBody,
   LoginBody,
   LogoutBody,
@@ -148,6 +149,16 @@ export const apiRoutes = defineRoutes({
     tag: "auth",
     access: ALL,
     response: { 204: NoContent },
+  },
+  changePassword: {
+    method: "POST",
+    url: "/api/v1/auth/password",
+    summary:
+      "Change the calling user's password (the current one is asked again): clears mustChangePassword, ends every session and access token of the user, and returns a new pair for this client",
+    tag: "auth",
+    access: ALL,
+    body: ChangePasswordBody,
+    response: { 200: TokenResponse },
   },
   me: {
     method: "GET",

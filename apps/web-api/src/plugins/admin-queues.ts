@@ -87,6 +87,14 @@ export async function registerAdminQueues(app: AppInstance, options: AdminQueues
             detail: "the queue dashboard is for admins only",
           });
         }
+        if (user.must_change_password) {
+          return reply
+            .code(403)
+            .type("text/html; charset=utf-8")
+            .send(
+              LOGIN_PAGE("Change this account's password first: POST /api/v1/auth/password (see /docs)."),
+            );
+        }
         // The version read with the role: a replica that missed a revocation still refuses this cookie.
         const token = await options.signer.sign({
           userId: user.id,

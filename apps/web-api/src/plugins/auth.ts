@@ -1,7 +1,7 @@
-import type { Role } from "@finanzas/contracts";
+import { type ApiRouteName, apiRoutes, PASSWORD_CHANGE_REQUIRED_TYPE, type Role } from "@finanzas/contracts";
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from "fastify";
 import type { AppInstance, AuthUser } from "../app-types.js";
-import { InvalidTokenError, type TokenSigner } from "../auth/tokens.js";
+import { type AccessClaims, InvalidTokenError, type TokenSigner } from "../auth/tokens.js";
 import { sendProblem } from "../problem.js";
 
 const bearer = (request: FastifyRequest): string | undefined => {
@@ -11,6 +11,10 @@ const bearer = (request: FastifyRequest): string | undefined => {
 };
 
 export const ADMIN_COOKIE = "finanzas_admin";
+
+/** The one route open to a user who must change their password. */
+const PASSWORD_ROUTE: ApiRouteName = "changePassword";
+const PASSWORD_CHANGE_REQUIRED = `the password of this account was set by someone else and must be changed before anything else: ${apiRoutes[PASSWORD_ROUTE].method} ${apiRoutes[PASSWORD_ROUTE].url} with {"currentPassword", "newPassword"} (every other route answers 403 until then)`;
 
 /** The access token from the Authorization header, or (bull-board's pages only) from the admin cookie. */
 export function tokenOf(request: FastifyRequest, allowCookie: boolean): string | undefined {
@@ -66,6 +70,16 @@ export function registerAuth(app: AppInstance, options: AuthOptions): void {
     access: readonly Role[] | "metrics",
   ): boolean => {
     request.user = user;
+    // A password someone else chose (the first admin's, in production): that is fixed first.
+    if (user.mustChangePassword && request.routeOptions.config.routeName !== PASSWORD_ROUTE) {
+      sendProblem(request, reply, {
+        status: 403,
+        type: PASSWORD_CHANGE_REQUIRED_TYPE,
+        title: "Password Change Required",
+        detail: PASSWORD_CHANGE_REQUIRED,
+      });
+      return false;
+    }
     const allowed: readonly Role[] = access === "metrics" ? ["admin"] : access;
     if (allowed.includes(user.role)) return true;
     sendProblem(request, reply, {
@@ -88,16 +102,12 @@ export function registerAuth(app: AppInstance, options: AuthOptions): void {
       }
       const known = signer.known(token);
       if (known) {
-        if (authorise(request, reply, { id: known.userId, role: known.role, email: known.email }, access))
-          done();
+        if (authorise(request, reply, userOf(known), access)) done();
         return;
       }
       signer.verify(token).then(
         (claims) => {
-          if (
-            authorise(request, reply, { id: claims.userId, role: claims.role, email: claims.email }, access)
-          )
-            done();
+          if (authorise(request, reply, userOf(claims), access)) done();
         },
         (error: unknown) => {
           const refused = error instanceof InvalidTokenError ? error : new InvalidTokenError("invalid");
@@ -108,6 +118,13 @@ export function registerAuth(app: AppInstance, options: AuthOptions): void {
     route.onRequest = [...(route.onRequest ? [route.onRequest].flat() : []), hook] as typeof route.onRequest;
   });
 }
+
+const userOf = (claims: AccessClaims): AuthUser => ({
+  id: claims.userId,
+  role: claims.role,
+  email: claims.email,
+  ...(claims.mustChangePassword ? { mustChangePassword: true } : {}),
+});
 
 function safeEqual(a: string, b: string): boolean {
   if (a.length !== b.length) return false;

@@ -1,10 +1,13 @@
+import { publishedSource } from "@finanzas/config";
 import type { TokenResponse } from "@finanzas/contracts";
 import type { Database, Kysely } from "@finanzas/db";
 import { sql } from "@finanzas/db";
 import type { AppInstance } from "../app-types.js";
 import { authenticate } from "../auth/authenticate.js";
+import { hashPassword } from "../auth/passwords.js";
 import type { TokenRevocations } from "../auth/revocations.js";
 import {
+  changeOwnPassword,
   issueRefreshToken,
   revokeByToken,
   revokeEverySession,
@@ -38,6 +41,7 @@ export async function authRoutes(app: AppInstance, deps: AuthRouteDeps): Promise
       email: user.email,
       version: user.token_version,
       sessionId: refresh.familyId,
+      mustChangePassword: user.must_change_password,
     }),
     expiresIn: deps.signer.accessTtlSeconds,
     refreshToken: refresh.token,
@@ -98,6 +102,45 @@ export async function authRoutes(app: AppInstance, deps: AuthRouteDeps): Promise
     await deps.revocations.userRevoked(user.id, version);
     return null;
   });
+
+  // The caller's own password, the current one asked again (rate-limited like the login, since it
+  // checks a password). Every session and access token of the user ends, the caller's included
+  // (a token carrying "must change the password" must not outlive the change); the answer is a new
+  // pair for this client, so only the other devices have to log in again.
+  mount(
+    app,
+    deps,
+    "changePassword",
+    async ({ body, user }) => {
+      if (!user) throw new HttpProblem(401, "this user no longer exists or is disabled");
+      const refuse = (message: string) => {
+        throw new HttpProblem(400, `newPassword ${message}`, [{ field: "body.newPassword", message }]);
+      };
+      if (body.newPassword === body.currentPassword) refuse("must differ from the current password");
+      if (publishedSource(body.newPassword)) {
+        refuse(
+          "is published in the Finanzas repository (a demo or test value) or a placeholder: choose another",
+        );
+      }
+      const outcome = await changeOwnPassword(
+        deps.db,
+        user.id,
+        body.currentPassword,
+        await hashPassword(body.newPassword),
+        deps.refreshTtlDays,
+      );
+      if (!outcome.ok) {
+        if (outcome.reason === "unknown")
+          throw new HttpProblem(401, "this user no longer exists or is disabled");
+        throw new HttpProblem(400, "currentPassword is not this account's password", [
+          { field: "body.currentPassword", message: "is not this account's password" },
+        ]);
+      }
+      await deps.revocations.userRevoked(outcome.user.id, outcome.user.token_version);
+      return tokensFor(outcome.user, outcome.refresh);
+    },
+    { config: { rateLimit } },
+  );
 
   mount(app, deps, "me", async ({ user }) => {
     const row = user ? await findUserById(deps.db, user.id) : undefined;
