@@ -51,14 +51,21 @@ export interface FaultSpec {
   declareLength?: boolean;
   /** deep: levels of arrays inside arrays in place of the field's value (default 10 000). */
   depth?: number;
-  /** deep, poison: only answers with records of this model (`search_read`, `read`). Default: any. */
+  /** deep, poison, huge: only answers about this model (deep, poison: `search_read`, `read`). Default: any. */
   model?: string;
   /** deep, poison: the field whose value is replaced (required; it must be among the fields asked for). */
   field?: string;
   /** deep, poison: only this record (default: every record of the answer). */
   id?: number;
+  /**
+   * huge: only the answer to this method of `model` (default: the next matching request,
+   * whatever it asks).
+   */
+  method?: string;
   /** poison: the text sent as the field's value, nothing stripped (control characters, NUL). */
   text?: string;
+  /** poison: or a number, sent as is (an id or an integer beyond 32 bits, which Odoo would refuse to send). */
+  number?: number;
   /** poison: or raw bytes as hex, e.g. `"c328ff"` (not UTF-8). */
   hex?: string;
   /** echo: the status of the page that echoes the request (default 400). */
@@ -825,8 +832,13 @@ export class Control {
       throw new Error(`unknown fault kind ${JSON.stringify(spec.kind)}: one of ${FAULT_KINDS.join(", ")}`);
     if ((spec.kind === "deep" || spec.kind === "poison") && !spec.field)
       throw new Error(`a ${spec.kind} fault needs the field whose value it replaces ("field")`);
-    if (spec.kind === "poison" && spec.text === undefined && spec.hex === undefined)
-      throw new Error('a poison fault needs the value it sends: "text" or "hex"');
+    if (
+      spec.kind === "poison" &&
+      spec.text === undefined &&
+      spec.hex === undefined &&
+      spec.number === undefined
+    )
+      throw new Error('a poison fault needs the value it sends: "text", "hex" or "number"');
     if (spec.hex !== undefined && !/^([0-9a-f]{2})*$/i.test(spec.hex))
       throw new Error(`hex must be pairs of hexadecimal digits, got ${JSON.stringify(spec.hex)}`);
     const fault: ActiveFault = {
@@ -870,7 +882,8 @@ export class Control {
           out.reset = true;
           break;
         case "huge":
-          if (answered()) continue;
+          // one about a model waits for the request's model to be known (takeHuge)
+          if (answered() || f.model !== undefined || f.method !== undefined) continue;
           out.huge = { bytes: f.bytes ?? 256 * 1024 * 1024, declareLength: f.declareLength === true };
           break;
         case "echo":
@@ -886,6 +899,24 @@ export class Control {
     }
     this.faults = this.faults.filter((f) => f.count > 0);
     return out;
+  }
+
+  /** A `huge` fault about this model (and method), consumed: the answer to send instead of the real one. */
+  takeHuge(path: string, model: unknown, method: unknown): RequestFaults["huge"] {
+    const f = this.faults.find(
+      (x) =>
+        x.kind === "huge" &&
+        x.count > 0 &&
+        (x.model !== undefined || x.method !== undefined) &&
+        (!x.path || path.startsWith(x.path)) &&
+        (x.model === undefined || x.model === model) &&
+        (x.method === undefined || x.method === method),
+    );
+    if (!f) return undefined;
+    f.count--;
+    bump(this.stats.faultsInjected, f.kind);
+    this.faults = this.faults.filter((x) => x.count > 0);
+    return { bytes: f.bytes ?? 256 * 1024 * 1024, declareLength: f.declareLength === true };
   }
 
   /**

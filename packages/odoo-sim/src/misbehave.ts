@@ -33,9 +33,19 @@ export function deepValue(depth: number): RawValue {
 /**
  * A string value carrying `text` with nothing stripped (control characters, NUL), or the raw `bytes`
  * (e.g. invalid UTF-8) between the quotes: `<string>` (XML-escaped `&<>` only), a JSON string
- * (control characters of `text` escaped as `\u00XX`, which JSON may carry; raw bytes inserted as is).
+ * (control characters of `text` escaped as `\u00XX`, which JSON may carry; raw bytes inserted as is);
+ * or a number as is (`<int>3000000000</int>`, which Odoo's marshaller would refuse to write).
  */
-export function poisonValue(spec: { text?: string | undefined; hex?: string | undefined }): RawValue {
+export function poisonValue(spec: {
+  text?: string | undefined;
+  hex?: string | undefined;
+  number?: number | undefined;
+}): RawValue {
+  if (spec.number !== undefined) {
+    const n = String(spec.number);
+    const tag = Number.isInteger(spec.number) ? "int" : "double";
+    return new RawValue(Buffer.from(`<value><${tag}>${n}</${tag}></value>\n`), Buffer.from(n));
+  }
   if (spec.hex !== undefined) {
     const bytes = Buffer.from(spec.hex, "hex");
     return new RawValue(

@@ -49,6 +49,8 @@ interface Reply {
   status: number;
   type: string;
   body: string | Buffer;
+  /** A `huge` fault about the request's model: this answer is streamed instead. */
+  huge?: { bytes: number; declareLength: boolean };
   headers?: Record<string, string>;
   /** Records a `search_read` or `read` answered with: what the ORM's time per record applies to. */
   records?: number;
@@ -127,6 +129,8 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
         result = service.object(call.method, call.params).run();
         records = recordsOf(call.params[4], result);
         result = control.rewriteRecords(path, call.params[3], call.params[4], result);
+        const huge = control.takeHuge(path, call.params[3], call.params[4]);
+        if (huge) return { ...xmlReply(""), huge };
       }
       return { ...xmlReply(dumpResponseBytes(result)), ...(records !== undefined ? { records } : {}) };
     } catch (e) {
@@ -172,6 +176,8 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
         result = service.object(method, args).run();
         records = recordsOf(args[4], result);
         result = control.rewriteRecords(path, args[3], args[4], result);
+        const huge = control.takeHuge(path, args[3], args[4]);
+        if (huge) return { ...jsonReply(200, ""), huge };
       } else if (svc === "db") result = service.db(method);
       else throw new OdooException("builtins.Exception", `No such RPC service: '${svc}'`, "server");
       const reply = jsonReply(200, pyJsonDumpsBytes({ jsonrpc: "2.0", id: id as PyValue, result }));
@@ -218,6 +224,8 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
       const result = service.callNamed(model, method, params);
       const records = recordsOf(method, result);
       const answer = control.rewriteRecords(path, model, method, result);
+      const huge = control.takeHuge(path, model, method);
+      if (huge) return { ...jsonReply(200, ""), huge };
       return { ...jsonReply(200, pyJsonDumpsBytes(answer)), ...(records !== undefined ? { records } : {}) };
     } catch (e) {
       const x = toException(e);
@@ -408,6 +416,11 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
       if (ms > 0) await new Promise((r) => setTimeout(r, ms));
     } finally {
       control.workers.release();
+    }
+    if (reply.huge) {
+      bump(control.stats.byStatus, "200");
+      await streamHuge(res, hugeFormat(path), reply.huge.bytes, reply.huge.declareLength);
+      return;
     }
     send(res, reply, fault.reset, true, fault.trickleMs);
   };

@@ -277,3 +277,38 @@ describe("the CLI", () => {
     expect(err).toContain("needs the field");
   });
 });
+
+describe("huge and poison about one model", () => {
+  it("huge with a model answers the next call about it, other calls normally; poison sends a number as is", async () => {
+    sim.control.injectFault({
+      kind: "huge",
+      model: "account.move",
+      method: "search_read",
+      bytes: 2 * 1024 * 1024,
+    });
+    const other = await jsonrpc(sim.url, "object", "execute_kw", [
+      "odoo",
+      2,
+      "admin",
+      "res.partner",
+      "search_count",
+      [[]],
+    ]);
+    expect(typeof other.result).toBe("number");
+    const res = await fetch(`${sim.url}/xmlrpc/2/object`, {
+      method: "POST",
+      body: searchReadXml("account.move", ["name"], [1]),
+    });
+    expect((await res.arrayBuffer()).byteLength).toBeGreaterThanOrEqual(2 * 1024 * 1024);
+    expect(sim.control.faults).toEqual([]);
+    sim.control.injectFault({
+      kind: "poison",
+      model: "res.partner",
+      field: "company_id",
+      id: 3,
+      number: 3_000_000_000,
+    });
+    const xml = await postXml(searchReadXml("res.partner", ["company_id"], [3]));
+    expect(xml.bytes.includes(Buffer.from("<value><int>3000000000</int></value>"))).toBe(true);
+  });
+});
