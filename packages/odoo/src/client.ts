@@ -271,7 +271,7 @@ function databaseMissing(error: unknown, db: string, url: string): OdooError | u
 export function createOdooClient(options: OdooClientOptions): OdooClient {
   const timeoutMs = options.timeoutMs ?? 120_000;
   const deadlineMs = Math.max(1, options.deadlineMs ?? 120_000);
-  const secrets = [options.password];
+  const secrets: string[] = [options.password];
   const maxConcurrency = Math.max(1, Math.floor(options.maxConcurrency ?? 4));
   const retry =
     options.retry === false ? { ...DEFAULT_RETRY, attempts: 1 } : { ...DEFAULT_RETRY, ...options.retry };
@@ -282,6 +282,7 @@ export function createOdooClient(options: OdooClientOptions): OdooClient {
   const http = new HttpClient(options.url, timeoutMs, sockets, options.onAnswer, {
     maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
   });
+  secrets.push(...http.secrets);
   const creds: Credentials = { db: options.db, username: options.username, password: options.password };
   const semaphore: RequestLimiter = options.limiter ?? new Semaphore(maxConcurrency);
   const requested = options.protocol ?? "auto";

@@ -96,6 +96,8 @@ export class HttpClient {
   readonly base: URL;
   /** `Basic …` when the base URL carried a user name and password, sent with every request. */
   private readonly basicAuth: string | undefined;
+  /** The URL's password and its basic-auth token: secrets no message may show. */
+  readonly secrets: string[] = [];
   private readonly agent: http.Agent;
   private readonly request: typeof http.request;
   /** Buffers of `pooled` answers: a few pages in flight at once (read-ahead), reused page after page. */
@@ -134,7 +136,9 @@ export class HttpClient {
     if (url.username || url.password) {
       const user = decodeURIComponent(url.username);
       const password = decodeURIComponent(url.password);
-      this.basicAuth = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+      const token = Buffer.from(`${user}:${password}`).toString("base64");
+      this.basicAuth = `Basic ${token}`;
+      if (password) this.secrets.push(password, token);
       url.username = "";
       url.password = "";
     }

@@ -330,6 +330,22 @@ describe("no password in any error, whatever the server echoes", () => {
     );
     expect(error.message).toContain(`POST ${server.url}/xmlrpc/2/common`);
     expectNoPassword(error);
+    // a proxy echoing the request: the basic-auth header is removed from the error too
+    const echo = await startScriptedServer((req, _body, res) => {
+      res.writeHead(400, { "Content-Type": "text/plain" });
+      res.end(`Bad Request: ${req.headers.authorization}`);
+    });
+    servers.push(echo);
+    const viaProxy = client(
+      echo.url.replace("http://", `http://proxyuser:${encodeURIComponent(PASSWORD)}@`),
+      {
+        password: "another-one",
+        retry: false,
+      },
+    );
+    const echoed = await failure(viaProxy.authenticate());
+    expect(echoed.message).toContain('("Bad Request: Basic ***")');
+    expectNoPassword(echoed);
     expect(redactUrlText(`see ${url}/x`)).toBe(
       `see ${server.url.replace("http://", "http://proxyuser:***@")}/x`,
     );
