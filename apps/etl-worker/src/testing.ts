@@ -16,11 +16,10 @@ import { createEngine, DEFAULT_SETTINGS, type EtlSettings } from "./engine/index
 import { sync } from "./jobs/sync.js";
 import { createEtlWorker } from "./worker.js";
 
-/** Settings for tests: small pages, short retries and leases. */
+/** Settings for tests: small pages, short leases (retries are the Odoo client's). */
 export const TEST_SETTINGS: EtlSettings = {
   ...DEFAULT_SETTINGS,
   pageSize: 500,
-  retryBaseDelayMs: 20,
   lockTtlSeconds: 10,
 };
 

@@ -30,11 +30,13 @@ export async function pipeline<P>(
     const page: P = await pending;
     const fetchNext = nextOf(page);
     pending = fetchNext ? fetchNext() : null;
+    // Awaited on the next turn; meanwhile its failure (an aborted task drops its requests in
+    // flight) must not count as unhandled.
+    pending?.catch(() => {});
     try {
       await write(page);
     } catch (error) {
-      pending?.catch(() => {}); // the write's error wins; the prefetch is abandoned
-      throw error;
+      throw error; // the write's error wins; the prefetch is abandoned
     }
   }
 }
