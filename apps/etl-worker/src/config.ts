@@ -8,7 +8,7 @@ import {
   statementTimeoutEnv,
   Type,
 } from "@finanzas/config";
-import { odooEnv } from "@finanzas/odoo";
+import { clientOptionsFromEnv, type OdooClientOptions, odooEnv } from "@finanzas/odoo";
 import { DEFAULT_SETTINGS, type EtlSettings } from "./engine/index.js";
 
 export const ConfigSchema = Type.Object({
@@ -45,7 +45,10 @@ export const ConfigSchema = Type.Object({
    * free again after this long (at once when it ran on the same host and its process is gone).
    */
   ETL_LOCK_TTL_SECONDS: env.int({ minimum: 3, maximum: 3600, default: 15 }),
-  /** Attempts per Odoo call on transport errors (502/504, resets, timeouts), on top of the client's 4. */
+  /**
+   * Attempts per Odoo call on transport errors (502/504, resets, timeouts), the first included: the
+   * Odoo client's, the only retries there are, all within ODOO_CALL_DEADLINE_MS.
+   */
   ETL_ODOO_RETRIES: env.int({ minimum: 1, maximum: 20, default: 6 }),
 });
 
@@ -65,13 +68,21 @@ export function checkConfig(config: Config): Config {
 export const readConfig = (source: Record<string, string | undefined>): Config =>
   loadConfig("etl-worker", ConfigSchema, source, configProblems);
 
+/**
+ * The Odoo client's options: the connection, its deadline and cap, and the ETL's retry policy
+ * (ETL_ODOO_RETRIES attempts, backoff from 1 s doubling to 30 s, all within ODOO_CALL_DEADLINE_MS).
+ */
+export const odooClientOptions = (config: Config): OdooClientOptions => ({
+  ...clientOptionsFromEnv(config),
+  retry: { attempts: config.ETL_ODOO_RETRIES, baseDelayMs: 1000, maxDelayMs: 30_000 },
+});
+
 export const settingsFrom = (config: Config): EtlSettings => ({
   ...DEFAULT_SETTINGS,
   pageSize: config.ODOO_PAGE_SIZE,
   modelConcurrency: config.ETL_MODEL_CONCURRENCY,
   overlapSeconds: config.ETL_OVERLAP_SECONDS,
   lockTtlSeconds: config.ETL_LOCK_TTL_SECONDS,
-  retryAttempts: config.ETL_ODOO_RETRIES,
   odooConcurrency: config.ODOO_MAX_CONCURRENCY,
   partitionMinRecords: config.ETL_PARTITION_MIN_RECORDS,
 });

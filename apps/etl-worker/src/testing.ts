@@ -19,11 +19,10 @@ import { sync } from "./jobs/sync.js";
 import { fieldsGet, resolveModel } from "./odoo/source.js";
 import { createEtlWorker } from "./worker.js";
 
-/** Settings for tests: small pages, short retries and leases. */
+/** Settings for tests: small pages, short leases (retries are the Odoo client's). */
 export const TEST_SETTINGS: EtlSettings = {
   ...DEFAULT_SETTINGS,
   pageSize: 500,
-  retryBaseDelayMs: 20,
   lockTtlSeconds: 10,
 };
 
@@ -98,17 +97,12 @@ const plain = (value: unknown): unknown => {
 };
 
 /** What a local column should hold for an Odoo value, checked independently of the worker's mapping. */
-function matches(
-  field: FieldSpec,
-  source: unknown,
-  local: unknown,
-  decimals: number | undefined,
-  xmlrpc: boolean,
-): boolean {
+function matches(field: FieldSpec, source: unknown, local: unknown, decimals: number | undefined): boolean {
   let value = plain(source);
-  // XML-RPC strips control characters below 32 except tab, LF and CR, as Odoo's marshaller does.
+  // Control characters below 32 except tab, LF and CR are stripped: by Odoo's XML-RPC marshaller,
+  // and by the ETL for every protocol (a text reads the same whichever carried it).
   // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
-  if (xmlrpc && typeof value === "string") value = value.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, "");
+  if (typeof value === "string") value = value.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, "");
   if (field.kind === "boolean") return local === value;
   if (field.kind === "many2many") return JSON.stringify(local ?? []) === JSON.stringify(value || []);
   if (value === false || value === null) return local === null;
@@ -161,8 +155,7 @@ export async function diffWithSource(
   models = REGISTRY.map((m) => m.model),
 ): Promise<string[]> {
   const diffs: string[] = [];
-  const xmlrpc = (await h.odoo.protocol()) === "xmlrpc";
-  const source = { client: h.odoo, retry: { attempts: 1, baseDelayMs: 1 } };
+  const source = { client: h.odoo };
   const currencies = h.sim.store.read("res.currency", h.sim.store.ids("res.currency"), ["decimal_places"]);
   const decimalsOf = new Map(currencies.map((c) => [c.id as number, c.decimal_places as number]));
   for (const model of models) {
@@ -198,7 +191,7 @@ export async function diffWithSource(
       for (const field of resolved.columns) {
         const currencyId = field.currency ? plain(record[field.currency]) : undefined;
         const decimals = typeof currencyId === "number" ? decimalsOf.get(currencyId) : undefined;
-        if (!matches(field, record[field.name], row[field.name], decimals, xmlrpc)) {
+        if (!matches(field, record[field.name], row[field.name], decimals)) {
           diffs.push(
             `${model} ${id} ${field.name}: Odoo ${JSON.stringify(plain(record[field.name]))}, local ${JSON.stringify(row[field.name])}`,
           );

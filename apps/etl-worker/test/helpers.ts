@@ -39,14 +39,17 @@ export async function harness(
   sim: OdooSimOptions = {},
   settings: Partial<EtlSettings> = {},
 ): Promise<Harness> {
-  const [testOdoo, database] = await Promise.all([startTestOdoo(sim), createTestDatabase(label)]);
+  // The client retries as the service's does (ETL_ODOO_RETRIES attempts), with short waits.
+  const [testOdoo, database] = await Promise.all([
+    startTestOdoo(sim, { retry: { attempts: 6, baseDelayMs: 20, maxDelayMs: 200 } }),
+    createTestDatabase(label),
+  ]);
   const { sim: odooSim, odoo } = testOdoo;
   const store = createDb({ url: database.url, max: 8 });
   await ensureModelTables(store.db);
   const all: EtlSettings = {
     ...DEFAULT_SETTINGS,
     pageSize: 200,
-    retryBaseDelayMs: 20,
     lockTtlSeconds: 10,
     ...settings,
   };

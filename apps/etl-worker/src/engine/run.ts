@@ -16,6 +16,7 @@ import { type ModelSpec, tableOf } from "@finanzas/ledger";
 import { idempotentWrite } from "../postgres/reconnect.js";
 import { createRun, finishModel, finishRun, type ModelCounts, succeededEarlier } from "../postgres/runs.js";
 import { rowEstimates } from "../postgres/statistics.js";
+import type { Problem } from "../transform.js";
 import { type ModelContext, type Outcome, runModel } from "./model.js";
 import { eachLimited } from "./pipeline.js";
 import { RunState } from "./run-state.js";
@@ -75,6 +76,7 @@ export async function executeRun(
         deleted: 0,
         missing: [],
         problems: [],
+        rejected: 0,
         error: "already done by an earlier attempt of this job",
       };
       outcomes.set(model, outcome);
@@ -122,11 +124,12 @@ export async function executeRun(
   );
   const status: FinishedRunStatus = failed.length ? "failed" : "succeeded";
   const error = failed.length ? failed.map((o) => `${o.model}: ${o.error}`).join("\n") : undefined;
-  await idempotentWrite(db, job.signal, () => finishRun(db, runId, { status, ...totals, error }));
+  const rejected = all.reduce((n, o) => n + o.rejected, 0);
+  await idempotentWrite(db, job.signal, () => finishRun(db, runId, { status, ...totals, rejected, error }));
   run.progress.phase = status;
   run.update(models[0] ?? "", {}, true);
   await publish(engine, runId, request.job, all);
-  job.logger.info({ runId, status, ...totals, ms: Date.now() - started }, `run ${status}`);
+  job.logger.info({ runId, status, ...totals, rejected, ms: Date.now() - started }, `run ${status}`);
   return {
     runId,
     status,
@@ -138,9 +141,23 @@ export async function executeRun(
       upserted: o.upserted,
       deleted: o.deleted,
       missingFields: o.missing,
+      ...(o.rejected > 0 ? { rejected: o.rejected, rejectedRecords: rejectedRecords(o.problems) } : {}),
       ...(o.error ? { error: o.error } : {}),
     })),
   };
+}
+
+/** The first records a model left out, for the job's result: id, field, why (all are in etl.rejected). */
+function rejectedRecords(problems: readonly Problem[]): { id: number; field: string; reason: string }[] {
+  const seen = new Set<number>();
+  const out: { id: number; field: string; reason: string }[] = [];
+  for (const p of problems) {
+    if (p.action !== "rejected" || seen.has(p.id)) continue;
+    seen.add(p.id);
+    out.push({ id: p.id, field: p.field, reason: `expected ${p.expected}, got ${p.value}` });
+    if (out.length === 20) break;
+  }
+  return out;
 }
 
 /** "Data changed" for the models whose rows changed (see DataChanged); a failure to publish is logged. */
