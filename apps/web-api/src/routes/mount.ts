@@ -1,14 +1,9 @@
-import {
-  type ApiRoute,
-  type ApiRouteName,
-  type ApiRoutes,
-  apiRoutes,
-  ProblemDetails,
-} from "@finanzas/contracts";
+import { type ApiRoute, type ApiRouteName, type ApiRoutes, apiRoutes } from "@finanzas/contracts";
 import type { Static, TSchema } from "@sinclair/typebox";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest, LogLevel } from "fastify";
 import type { AppInstance, AuthUser } from "../app-types.js";
 import { type CachedReplyDeps, cachedHandler } from "../cached-reply.js";
+import { problemRef, problemResponses } from "../problem-schemas.js";
 
 type Part<R, K extends string> = R extends { [P in K]: infer T extends TSchema } ? Static<T> : undefined;
 type Success<R> = R extends { response: infer Resp }
@@ -29,7 +24,27 @@ export type RouteHandler<N extends ApiRouteName> = (
   ctx: RouteContext<ApiRoutes[N]>,
 ) => Promise<Success<ApiRoutes[N]>>;
 
-const { $id: _id, ...problemSchema } = ProblemDetails;
+/**
+ * A route's 4xx answers, by status: those every route of its kind may give, then its own from the
+ * catalog (see ApiRoute.problems). Documented one by one in OpenAPI, each as problem+json.
+ */
+export function problemsOf(route: ApiRoute): Record<number, string> {
+  const problems: Record<number, string> = {};
+  if (route.params || route.querystring || route.body) {
+    problems[400] = "Invalid request: the problem's `errors` name each bad field";
+  }
+  if (route.access !== "public") {
+    problems[401] = "No valid bearer access token (missing, expired or revoked: refresh it, or log in again)";
+    if (route.access.length < 3) problems[403] = `Only ${route.access.join(", ")} may call this`;
+  }
+  if (route.params) problems[404] = "Not found (or not visible to the caller)";
+  if (route.body) {
+    problems[413] = "The body is larger than the server accepts";
+    problems[415] = "The body is not JSON";
+  }
+  problems[429] = "Too many requests from this client; Retry-After says when to try again";
+  return { ...problems, ...route.problems };
+}
 
 /** What a route's mount needs: the read cache and the metrics its cached reads count in. */
 export type MountDeps = CachedReplyDeps;
@@ -45,7 +60,7 @@ export function mount<N extends ApiRouteName>(
   deps: MountDeps,
   name: N,
   handler: RouteHandler<N>,
-  options: { config?: Record<string, unknown> } = {},
+  options: { config?: Record<string, unknown>; logLevel?: LogLevel } = {},
 ): void {
   const route: ApiRoute = apiRoutes[name];
   const status = Number(Object.keys(route.response)[0]);
@@ -75,15 +90,25 @@ export function mount<N extends ApiRouteName>(
     method: route.method,
     url: route.url,
     config: { ...options.config, access: route.access, routeName: name },
+    ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     schema: {
       operationId: name,
       summary: route.summary,
       tags: [route.tag],
-      ...(route.access === "public" ? {} : { security: [{ bearerAuth: [] }] }),
+      // Public only where the catalog says so; the document's default (bearerAuth) covers the rest.
+      security: route.access === "public" ? [] : [{ bearerAuth: [] }],
       ...(route.params ? { params: route.params } : {}),
       ...(route.querystring ? { querystring: route.querystring } : {}),
       ...(route.body ? { body: route.body } : {}),
-      response: { ...success, "4xx": problemSchema, "5xx": problemSchema },
+      response: {
+        ...success,
+        ...problemResponses(problemsOf(route)),
+        "5xx": {
+          description:
+            "The server failed, or a service it needs (PostgreSQL, Redis) did not answer: retry later",
+          content: { "application/problem+json": { schema: problemRef } },
+        },
+      },
     },
     handler: route.cached
       ? cachedHandler(deps, name, call, status)
