@@ -42,6 +42,10 @@ export const SyncRunAccepted = Type.Object({
   status: SyncRunStatus,
   mode: SyncRunMode,
   models: Type.Array(Type.String(), { description: "The models asked for; empty = every registered model" }),
+  existing: Type.Boolean({
+    description:
+      "true: an identical sync (same mode and models) was already queued or running, and this is that run; no new one was started",
+  }),
 });
 
 export const SyncModelResult = Type.Object({

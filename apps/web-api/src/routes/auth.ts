@@ -4,6 +4,7 @@ import type { Database, Kysely } from "@finanzas/db";
 import { sql } from "@finanzas/db";
 import type { AppInstance } from "../app-types.js";
 import { authenticate } from "../auth/authenticate.js";
+import { type LoginThrottle, sendThrottled } from "../auth/login-throttle.js";
 import { hashPassword } from "../auth/passwords.js";
 import type { TokenRevocations } from "../auth/revocations.js";
 import {
@@ -23,8 +24,8 @@ export interface AuthRouteDeps extends MountDeps {
   signer: TokenSigner;
   revocations: TokenRevocations;
   refreshTtlDays: number;
-  /** Rate limit for the login route (strict). */
-  loginRateLimit: { max: number; timeWindow: number };
+  /** Failed sign-ins per address and per account, shared with the queue dashboard's login form. */
+  throttle: LoginThrottle;
 }
 
 export async function authRoutes(app: AppInstance, deps: AuthRouteDeps): Promise<void> {
@@ -49,24 +50,20 @@ export async function authRoutes(app: AppInstance, deps: AuthRouteDeps): Promise
     user: toUserDto(user),
   });
 
-  // Strict limit on guessing passwords: per client address, across every email.
-  const rateLimit = { max: deps.loginRateLimit.max, timeWindow: deps.loginRateLimit.timeWindow };
-  mount(
-    app,
-    deps,
-    "login",
-    async ({ body }) => {
-      const user = await authenticate(deps.db, body.email, body.password);
-      await deps.db
-        .updateTable("app.users")
-        .set({ last_login_at: sql`now()` })
-        .where("id", "=", user.id)
-        .execute();
-      const refresh = await issueRefreshToken(deps.db, user.id, deps.refreshTtlDays);
-      return tokensFor(user, refresh);
-    },
-    { config: { rateLimit } },
-  );
+  // Guessing passwords is throttled per client address and per account (auth/login-throttle.ts).
+  mount(app, deps, "login", async ({ body, request, reply }) => {
+    const wait = await deps.throttle.attempt(request.ip, body.email);
+    if (wait > 0) return sendThrottled(request, reply, wait) as never;
+    const user = await authenticate(deps.db, body.email, body.password);
+    await deps.throttle.succeeded(request.ip, body.email);
+    await deps.db
+      .updateTable("app.users")
+      .set({ last_login_at: sql`now()` })
+      .where("id", "=", user.id)
+      .execute();
+    const refresh = await issueRefreshToken(deps.db, user.id, deps.refreshTtlDays);
+    return tokensFor(user, refresh);
+  });
 
   mount(app, deps, "refresh", async ({ body }) => {
     const outcome = await rotateRefreshToken(deps.db, body.refreshToken, deps.refreshTtlDays);
