@@ -352,12 +352,10 @@ describe("docker/.env.example", () => {
     // Where compose deliberately departs from a schema default, and why.
     const departures: Record<string, string> = {
       REDIS_URL: "the bundled Redis is the `redis` service, not 127.0.0.1",
-      DATABASE_URL: "required: the bundled PostgreSQL is the `postgres` service, with a password",
       ODOO_URL: "the demo's Odoo is the odoo-sim service",
       ODOO_DB: "the simulator's database",
       ODOO_USERNAME: "the simulator's login",
       SMTP_URL: "the demo's SMTP server is the mailpit service",
-      MAIL_FROM: "required in production: the sender is yours to choose",
     };
     const example = exampleVars();
     const differing = new Set<string>();
@@ -366,7 +364,8 @@ describe("docker/.env.example", () => {
       for (const [name, property] of Object.entries(schema.properties)) {
         if (!(name in example)) continue;
         const fallback = (property as { default?: unknown }).default;
-        // Empty is unset: each service keeps its own default (DATABASE_STATEMENT_TIMEOUT_MS).
+        // Empty is unset: each service keeps its own default (DATABASE_STATEMENT_TIMEOUT_MS), or a
+        // value each deployment must give (the secrets, DATABASE_URL, MAIL_FROM).
         if (example[name] === "") continue;
         if (String(fallback ?? "") !== example[name]) differing.add(name);
       }
