@@ -20,6 +20,11 @@ export const PUBLISHED_SECRETS: readonly { value: string; where: string }[] = [
   { value: "demo-only-unsubscribe-key-replace-with-openssl-rand", where: "docker/demo.env" },
   { value: "demo-admin-password", where: "docker/demo.env, README.md and scripts/run-all.mjs" },
   { value: "admin", where: "docker/demo.env (the Odoo simulator's default password)" },
+  // fixed values of tests that must see a password (redaction checks) or share one across processes
+  { value: "Pr0xy-Pa55word", where: "packages/faults/test/odoo.test.ts" },
+  { value: "faults-unsubscribe-key-0123456789abcdef", where: "packages/faults/test/shutdown.test.ts" },
+  { value: "Tr0ub4dor&3-<key>", where: "packages/odoo/test/bounds.test.ts" },
+  { value: "pw-4711", where: "packages/odoo/test/client.test.ts" },
   // tests and benchmarks
   { value: "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz", where: "the web-api tests" },
   { value: "unit-test-secret-0123456789-abcdefghijklmnop", where: "the web-api tests" },

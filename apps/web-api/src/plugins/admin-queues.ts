@@ -137,7 +137,11 @@ export async function registerAdminQueues(app: AppInstance, options: AdminQueues
           });
         }
         if (user.must_change_password) {
-          return page(reply, 403, "Change this account's password first: POST /api/v1/auth/password (see /docs).");
+          return page(
+            reply,
+            403,
+            "Change this account's password first: POST /api/v1/auth/password (see /docs).",
+          );
         }
         const value = await sessions.create(user);
         reply.header("set-cookie", cookie(request, value, sessions.ttlSeconds));

@@ -142,7 +142,10 @@ export function mount<N extends ApiRouteName>(
       response: {
         ...success,
         ...Object.fromEntries(
-          Object.entries(problemResponses(problemsOf(route))).map(([code, answer]) => [code, withPage(answer)]),
+          Object.entries(problemResponses(problemsOf(route))).map(([code, answer]) => [
+            code,
+            withPage(answer),
+          ]),
         ),
         "5xx": withPage({
           description:
