@@ -14,6 +14,9 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const watch = process.argv.includes("--watch");
 const SERVICES = ["web-api", "etl-worker", "scheduler", "report-worker", "mailer"];
+// The workers' health ports: 3101–3104 in this order, or from HEALTH_PORT on when it is set (one
+// HEALTH_PORT for all four would make them collide on this host; web-api takes PORT).
+const HEALTH_WORKERS = ["etl-worker", "scheduler", "report-worker", "mailer"];
 const tty = process.stdout.isTTY === true;
 const COLORS = [36, 32, 33, 35, 34, 31, 90];
 const width = Math.max(...SERVICES.map((s) => s.length), "odoo-sim".length);
@@ -30,6 +33,20 @@ if (env.NODE_ENV !== "production" && !env.ADMIN_EMAIL && !env.ADMIN_PASSWORD) {
   env.ADMIN_EMAIL = "admin@example.com";
   env.ADMIN_PASSWORD = "demo-admin-password";
 }
+// Reminders carry their one-click unsubscribe link in a local run too: the mailer signs it and
+// web-api verifies it with the same secret (a fixed one, so links sent before a restart still
+// work), pointing at this web-api. Production sets its own (both services refuse to start without).
+if (env.NODE_ENV !== "production" && !env.MAIL_UNSUBSCRIBE_SECRET) {
+  env.MAIL_UNSUBSCRIBE_SECRET = "demo-unsubscribe-secret-for-local-runs-only";
+}
+env.MAIL_PUBLIC_URL ||= `http://127.0.0.1:${env.PORT || 3000}`;
+
+const healthBase = Number(env.HEALTH_PORT || 3101);
+if (!Number.isInteger(healthBase) || healthBase < 1 || healthBase + HEALTH_WORKERS.length - 1 > 65_535) {
+  process.stderr.write(`run-all: HEALTH_PORT must be a port number (got ${env.HEALTH_PORT})\n`);
+  process.exit(1);
+}
+const healthPort = (name) => healthBase + HEALTH_WORKERS.indexOf(name);
 
 function say(message) {
   process.stdout.write(`${tty ? "\x1b[1m" : ""}run-all${tty ? "\x1b[0m" : ""} ${message}\n`);
@@ -151,20 +168,28 @@ if (!env.ODOO_URL && existsSync(simCli)) {
 if (!stopping) {
   SERVICES.forEach((name, index) => {
     const dir = join(root, "apps", name);
+    const serviceEnv = HEALTH_WORKERS.includes(name) ? { HEALTH_PORT: String(healthPort(name)) } : {};
     if (watch) {
-      start(name, index, process.execPath, [
-        join(root, "node_modules/tsx/dist/cli.mjs"),
-        "watch",
-        "--conditions=source",
-        join(dir, "src/main.ts"),
-      ]);
+      start(
+        name,
+        index,
+        process.execPath,
+        [
+          join(root, "node_modules/tsx/dist/cli.mjs"),
+          "watch",
+          "--conditions=source",
+          join(dir, "src/main.ts"),
+        ],
+        serviceEnv,
+      );
     } else {
-      start(name, index, process.execPath, [join(dir, "dist/main.js")]);
+      start(name, index, process.execPath, [join(dir, "dist/main.js")], serviceEnv);
     }
   });
+  const apiPort = env.PORT || 3000;
   say(
-    `running ${SERVICES.join(", ")}; API docs on http://127.0.0.1:${env.PORT ?? 3000}/docs ` +
-      `(log in as ${env.ADMIN_EMAIL ?? "your ADMIN_EMAIL"}); health: web-api :3000, etl-worker :3101, ` +
-      "scheduler :3102, report-worker :3103, mailer :3104 (/health/ready)",
+    `running ${SERVICES.join(", ")}; API docs on http://127.0.0.1:${apiPort}/docs ` +
+      `(log in as ${env.ADMIN_EMAIL ?? "your ADMIN_EMAIL"}); health (/health/ready): web-api :${apiPort}, ` +
+      HEALTH_WORKERS.map((name) => `${name} :${healthPort(name)}`).join(", "),
   );
 }

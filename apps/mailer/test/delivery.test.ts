@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from "node:crypto";
 import { sql } from "@finanzas/db";
+import { aging } from "@finanzas/ledger";
 import { verifyUnsubscribeToken } from "@finanzas/mail";
 import { dkimVerify } from "mailauth/lib/dkim/verify.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -148,6 +149,7 @@ describe("reminder mailing", () => {
         and coalesce(l.date_maturity, m.invoice_date_due, l.date) < current_date
       group by 1`.execute(world.db);
     const expected = new Map(overdue.map((o) => [o.partner_id, o]));
+    const owedAging = await aging(world.db, { kind: "receivable", asOf: mailing.as_of });
     expect(messages.map((m) => m.partner_id).sort((a, b) => a - b)).toEqual(
       [...expected.keys()].sort((a, b) => a - b),
     );
@@ -160,6 +162,19 @@ describe("reminder mailing", () => {
       expect(got).toBeDefined();
       const text = got!.parsed.text ?? "";
       for (const document of e.documents) expect(text).toContain(document);
+      // what is overdue per company is the aging's past-due figure (credit notes and payments
+      // not matched yet lower it), never more than the customer owes on balance
+      const overdueLabel = m.lang?.startsWith("en") ? "Overdue" : "Vencido";
+      for (const company of owedAging.companies) {
+        const row = company.partners.find((p) => p.partnerId === m.partner_id);
+        if (!row || !company.currency) continue;
+        const pastDue = (Number(row.total) - Number(row.notDue)).toFixed(2);
+        const shown = text.replace(/\s/g, " ");
+        if (Number(pastDue) === 0) continue;
+        expect(shown, `partner ${m.partner_id} in ${company.companyName}`).toContain(
+          `${overdueLabel}: ${money(pastDue, company.currency, m.lang)}`,
+        );
+      }
       // one-click unsubscribe, signed for this address
       const header = headerOf(got!.raw, "List-Unsubscribe");
       const url = header.match(/<(http[^>]+)>/)?.[1];
@@ -197,6 +212,56 @@ describe("reminder mailing", () => {
       }
     }
     expect(smtp.received.length).toBe(before);
+  });
+
+  it("skips, saying why, a customer whose overdue invoices its credit notes cover", async () => {
+    const first = await messagesOf(world, reminderId);
+    const partnerId = first.find((m) => m.state === "sent")!.partner_id;
+    const asOf = new Date().toISOString().slice(0, 10);
+    const before = await aging(world.db, { kind: "receivable", asOf, partnerIds: [partnerId] });
+    // a credit note past due in each company the customer owes something overdue in, as large as
+    // that debt: a copy of one of its overdue items, negated
+    const added: number[] = [];
+    for (const company of before.companies) {
+      const row = company.partners.find((p) => p.partnerId === partnerId);
+      const pastDue = row ? Number(row.total) - Number(row.notDue) : 0;
+      if (pastDue <= 0) continue;
+      const { rows } = await sql<{ id: number }>`
+        insert into odoo.account_move_line
+        select (jsonb_populate_record(null::odoo.account_move_line, to_jsonb(l) || jsonb_build_object(
+          'id', (select max(id) + 1 from odoo.account_move_line),
+          'balance', ${-pastDue}::numeric, 'debit', 0, 'credit', ${pastDue}::numeric,
+          'amount_currency', ${-pastDue}::numeric, 'amount_residual', ${-pastDue}::numeric,
+          'amount_residual_currency', ${-pastDue}::numeric, 'reconciled', false,
+          'full_reconcile_id', null, 'matching_number', null))).*
+        from odoo.account_move_line l
+        where l.id = (select l2.id from odoo.account_move_line l2
+          join odoo.account_account a on a.id = l2.account_id and a.account_type = 'asset_receivable'
+          where l2.partner_id = ${partnerId} and l2.company_id = ${company.companyId}
+            and l2.parent_state = 'posted' and l2._deleted_at is null and l2.date_maturity < ${asOf}::date
+          order by l2.id limit 1)
+        returning id`.execute(world.db);
+      expect(rows).toHaveLength(1);
+      added.push(rows[0]!.id);
+    }
+    expect(added.length).toBeGreaterThan(0);
+    try {
+      const after = await aging(world.db, { kind: "receivable", asOf, partnerIds: [partnerId] });
+      for (const company of after.companies) {
+        const row = company.partners.find((p) => p.partnerId === partnerId);
+        if (row) expect(Number(row.total) - Number(row.notDue)).toBeLessThanOrEqual(0);
+      }
+      const sentBefore = smtp.received.length;
+      const id = await startMailing(world, "reminder", { partnerIds: [partnerId] });
+      const { mailing, messages } = await waitForMailing(world, id);
+      expect(mailing.status).toBe("done");
+      expect(messages).toHaveLength(1);
+      expect(messages[0]).toMatchObject({ state: "skipped" });
+      expect(messages[0]!.skip_reason).toMatch(/covered by credit notes or payments/);
+      expect(smtp.received.length).toBe(sentBefore);
+    } finally {
+      await world.db.deleteFrom("odoo.account_move_line").where("id", "in", added).execute();
+    }
   });
 
   it("a tampered DKIM-signed message does not verify (the check can fail)", async () => {

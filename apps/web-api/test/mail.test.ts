@@ -418,6 +418,36 @@ describe("templates", () => {
     expect((await api("viewer", "POST", "/api/v1/mail/templates/preview", {})).statusCode).toBe(403);
   });
 
+  it("a reminder's preview says why a reminder mailing would skip the partner", async () => {
+    const aging = (await api("finance", "GET", "/api/v1/aging?kind=receivable")).json() as {
+      companies: { partners: { partnerId: number; total: string; notDue: string }[] }[];
+    };
+    const pastDue = new Set(
+      aging.companies.flatMap((c) =>
+        c.partners.filter((p) => Number(p.total) !== Number(p.notDue)).map((p) => p.partnerId),
+      ),
+    );
+    const partners = (await api("finance", "GET", "/api/v1/partners?limit=200")).json().items as {
+      id: number;
+      email: string | null;
+    }[];
+    const current = partners.find((p) => p.email?.includes("@") && !pastDue.has(p.id));
+    expect(current, "a partner with an address and nothing past due").toBeDefined();
+    const reminder = (
+      (await api("finance", "GET", "/api/v1/mail/templates")).json().items as TemplateDto[]
+    ).find((x) => x.key === "reminder-1" && x.lang === "en")!;
+    const res = await api("finance", "POST", `/api/v1/mail/templates/${reminder.id}/preview`, {
+      partnerId: current!.id,
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ to: current!.email, skipReason: "no overdue items" });
+    // the same partner, previewed with a custom template, would be sent it
+    const custom = await api("finance", "POST", `/api/v1/mail/templates/${template.id}/preview`, {
+      partnerId: current!.id,
+    });
+    expect(custom.json()).toMatchObject({ skipReason: null });
+  });
+
   it("test send: one message, rendered for the partner, to the caller's own address only", async () => {
     const partner = recipients[0]!;
     const before = received(partner.email!).length;

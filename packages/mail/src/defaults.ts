@@ -7,8 +7,10 @@ import type { Db } from "@finanzas/ledger";
  *
  * Variables every template may read: partner (name, ref, vat, email, lang), company (name,
  * currency), as_of and today (dates), items (the open items: document, reference, date, due_date,
- * days_overdue, open_amount, original_amount, currency), overdue_items (those past due), totals
- * (per company and currency: open, overdue, currency, company), level (reminders: level, days),
+ * days_overdue, open_amount, original_amount, currency), overdue_items (those past due, credit
+ * notes and unmatched payments included, as the aging counts them), totals (per company and
+ * currency: open, overdue = the sum of its overdue_items, currency, company), level (reminders:
+ * level, days),
  * unsubscribe_url (reminders and custom mailings). Filters: `money: currency` and `day` (`"long"`),
  * both in the partner's language.
  */

@@ -51,15 +51,21 @@ export async function previewTemplate(
     options,
   );
   if (!recipient) throw new Error(`no partner with id ${partnerId}`);
-  // a reminder template previews with the partner's own level, as its mailing would compute it
+  // a reminder template previews with the partner's own level, as its mailing would compute it,
+  // and says why a reminder mailing would skip the partner (nothing overdue, covered by credits,
+  // the level sent lately…)
   const context = { ...recipient.context };
+  let reminderSkip: string | null = null;
   if (source.kind === "reminder") {
     const [asReminder] = await planRecipients(
       db,
       { id: NO_MAILING, kind: "reminder", asOf: options.asOf, partnerIds: [partnerId] },
       options,
     );
-    if (asReminder) context.level = asReminder.context.level;
+    if (asReminder) {
+      context.level = asReminder.context.level;
+      reminderSkip = asReminder.skipReason;
+    }
   }
   const rendered = await renderTemplate(
     { subject: source.subject, html: source.html, text: source.text ?? null },
@@ -71,8 +77,9 @@ export async function previewTemplate(
   );
   // the statement planning's own template does not matter to a source given as it is
   const skipReason =
-    !stored && recipient.skipReason === `no template with key ${JSON.stringify("statement")}`
+    reminderSkip ??
+    (!stored && recipient.skipReason === `no template with key ${JSON.stringify("statement")}`
       ? null
-      : recipient.skipReason;
+      : recipient.skipReason);
   return { ...rendered, to: recipient.email, skipReason };
 }

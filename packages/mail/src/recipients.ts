@@ -116,8 +116,18 @@ export async function planRecipients(
     if (list) list.push(item);
     else byPartner.set(item.partnerId, [item]);
   }
-  const overdueOf = (list: readonly OpenItem[]) =>
-    list.filter((i) => i.daysOverdue > 0 && signOf(i.openAmount) > 0);
+  // Past due as the aging and the dashboard count it: every open item due before asOf, credit notes
+  // and unmatched payments included (they lower what is overdue, as in Odoo's follow-ups); these
+  // are the reminder's listed items, so its table adds up to its "overdue" total.
+  const pastDueOf = (list: readonly OpenItem[]) => list.filter((i) => i.daysOverdue > 0);
+  // What a reminder is about: past-due debts (its level is the oldest one's).
+  const overdueOf = (list: readonly OpenItem[]) => pastDueOf(list).filter((i) => signOf(i.openAmount) > 0);
+  /** Companies in which the partner's past-due items add up to a debt. */
+  const owingIn = (list: readonly OpenItem[]) =>
+    [...new Set(list.map((i) => i.companyId))].filter(
+      (c) =>
+        signOf(addDecimals(pastDueOf(list.filter((i) => i.companyId === c)).map((i) => i.openAmount))) > 0,
+    );
 
   let partnerIds: number[];
   if (mailing.partnerIds) partnerIds = [...mailing.partnerIds];
@@ -250,7 +260,7 @@ export async function planRecipients(
         company: c.name,
         currency: c.currency,
         open: addDecimals(mine.map((i) => i.openAmount)),
-        overdue: addDecimals(overdueOf(mine).map((i) => i.openAmount)),
+        overdue: addDecimals(pastDueOf(mine).map((i) => i.openAmount)),
         count: mine.length,
       };
     });
@@ -266,7 +276,7 @@ export async function planRecipients(
       company: company ? { id: company.id, name: company.name, currency: company.currency } : null,
       as_of: mailing.asOf,
       items: list.map((i) => itemView(i, companyById.get(i.companyId)?.name ?? null)),
-      overdue_items: overdue.map((i) => itemView(i, companyById.get(i.companyId)?.name ?? null)),
+      overdue_items: pastDueOf(list).map((i) => itemView(i, companyById.get(i.companyId)?.name ?? null)),
       totals,
       level: level ? { level: level.level, days: level.days, oldest_days_overdue: oldest } : null,
     };
@@ -279,6 +289,9 @@ export async function planRecipients(
     else if (suppressed.has(email.toLowerCase()))
       skipReason = `address suppressed (${suppressed.get(email.toLowerCase())})`;
     else if (mailing.kind === "reminder" && overdue.length === 0) skipReason = "no overdue items";
+    else if (mailing.kind === "reminder" && owingIn(list).length === 0)
+      skipReason =
+        "its overdue invoices are covered by credit notes or payments: nothing is overdue on balance";
     else if (mailing.kind === "reminder" && !level)
       skipReason = `oldest overdue item is ${oldest} days past due, below the first follow-up level`;
     else if (level && recent.has(`${partnerId}:${level.level}`))
