@@ -25,6 +25,7 @@ export const PUBLISHED_SECRETS: readonly { value: string; where: string }[] = [
   { value: "faults-unsubscribe-key-0123456789abcdef", where: "packages/faults/test/shutdown.test.ts" },
   { value: "Tr0ub4dor&3-<key>", where: "packages/odoo/test/bounds.test.ts" },
   { value: "pw-4711", where: "packages/odoo/test/client.test.ts" },
+  { value: "a-long-password-1", where: "README.md (creating a user)" },
   // tests and benchmarks
   { value: "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz", where: "the web-api tests" },
   { value: "unit-test-secret-0123456789-abcdefghijklmnop", where: "the web-api tests" },
