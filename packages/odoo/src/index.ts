@@ -51,6 +51,7 @@ export {
   type AdaptiveState,
   type AnswerSample,
   isRefusal,
+  type LimiterShare,
   type RequestLimiter,
   SharedLimiter,
 } from "./limiter.js";
