@@ -68,7 +68,21 @@ async function fullSync(label: string, perf: typeof slow, settings: Record<strin
     const w = await startWorker(db.url, odooUrl, port + 1, settings);
     try {
       await control("stats/reset", {});
-      const { ms, fetched } = await w.runJob("full");
+      // The server's requests in flight, busy workers and waiting requests, sampled while it syncs.
+      const samples: { inFlight: number; busy: number; queued: number }[] = [];
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          samples.push((await control("stats")).concurrency as (typeof samples)[number]);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      })();
+      const { ms, fetched } = await w.runJob("full").finally(() => {
+        sampling = false;
+      });
+      await sampler;
+      const mean = (k: keyof (typeof samples)[number]) =>
+        samples.reduce((n, x) => n + x[k], 0) / Math.max(1, samples.length);
       const stats = (await control("stats")) as {
         total: number;
         byModelMethod: Record<string, number>;
@@ -112,6 +126,10 @@ async function fullSync(label: string, perf: typeof slow, settings: Record<strin
           (run.busy !== undefined
             ? `, the server's workers busy ${(100 * run.busy).toFixed(0)} % of the time`
             : ""),
+      );
+      log(
+        `  at the server, on average: ${mean("inFlight").toFixed(2)} requests in flight, ${mean("busy").toFixed(2)} workers busy, ` +
+          `${mean("queued").toFixed(2)} waiting (${samples.length} samples)`,
       );
       log(`  phases (ms): ${phases.join("; ")}`);
       if (limits.changes)
