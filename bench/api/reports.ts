@@ -25,11 +25,14 @@ import {
   waitForHttpOk,
 } from "../../packages/testing/src/index.js";
 import { deleteQueueKeys } from "../../packages/testing/src/queue.js";
+import { freshSecret, signInAsFirstAdmin } from "./sign-in.js";
 
 const SCALE = Number(process.argv[2] ?? 50);
 const REQUESTS = Number(process.argv[3] ?? 10);
 const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
-const PASSWORD = "bench-password-0123456789";
+const PASSWORD = freshSecret();
+const JWT_SECRET = freshSecret();
+const MAIL_UNSUBSCRIBE_SECRET = freshSecret();
 const prefix = `bench-reports-${process.pid}`;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -106,6 +109,8 @@ try {
     ODOO_DB: "odoo",
     ODOO_USERNAME: "admin",
     ODOO_PASSWORD: "admin",
+    // the simulator's default password, the demo's: let through on this machine nobody reaches
+    ALLOW_DEMO_SECRETS: "true",
   });
   procs.push(worker);
   await waitForHttpOk(`http://127.0.0.1:${workerPort}/health/ready`, worker, 60_000);
@@ -131,8 +136,8 @@ try {
     LOG_FORMAT: "json",
     PORT: String(apiPort),
     HOST: "127.0.0.1",
-    JWT_SECRET: "bench-secret-kQ2x9LmN4vBc8TgH1sWd6YeJ3fUa7Pz",
-    MAIL_UNSUBSCRIBE_SECRET: "bench-unsubscribe-Zr5Tq8Wn2Kx7Vb4Hm9Lc3Jf6",
+    JWT_SECRET,
+    MAIL_UNSUBSCRIBE_SECRET,
     ADMIN_EMAIL: "bench@example.com",
     ADMIN_PASSWORD: PASSWORD,
     CACHE_TTL_SECONDS: "0",
@@ -140,12 +145,7 @@ try {
   });
   procs.push(api);
   await waitForHttpOk(`http://127.0.0.1:${apiPort}/health/ready`, api, 120_000);
-  const login = await fetch(`http://127.0.0.1:${apiPort}/api/v1/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email: "bench@example.com", password: PASSWORD }),
-  });
-  const { accessToken } = (await login.json()) as { accessToken: string };
+  const accessToken = await signInAsFirstAdmin(`http://127.0.0.1:${apiPort}`, "bench@example.com", PASSWORD);
 
   const store = createDb({ url: database.url, max: 1 });
   const q = async <T>(text: string) => (await store.pool.query(text)).rows as T[];

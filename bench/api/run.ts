@@ -27,6 +27,7 @@ import {
 } from "../../packages/testing/src/index.js";
 import { deleteQueueKeys } from "../../packages/testing/src/queue.js";
 import { cpuSecondsOf } from "../proc.js";
+import { freshSecret, signInAsFirstAdmin } from "./sign-in.js";
 
 const require = createRequire(new URL("../../apps/web-api/package.json", import.meta.url));
 type Result = {
@@ -43,7 +44,9 @@ const SECONDS = Number(process.argv[3] ?? 10);
 const CONNECTIONS = 10;
 const ROUNDS = Number(process.env.BENCH_API_ROUNDS ?? 5);
 const ENTRY = fileURLToPath(new URL("../../apps/web-api/dist/main.js", import.meta.url));
-const PASSWORD = "bench-password-0123456789";
+const PASSWORD = freshSecret();
+const JWT_SECRET = freshSecret();
+const MAIL_UNSUBSCRIBE_SECRET = freshSecret();
 
 async function seed(url: string): Promise<void> {
   const database = createDb({ url, max: 2 });
@@ -118,8 +121,8 @@ try {
         QUEUE_PREFIX: prefix,
         PORT: String(port),
         HOST: "127.0.0.1",
-        JWT_SECRET: "bench-secret-kQ2x9LmN4vBc8TgH1sWd6YeJ3fUa7Pz",
-        MAIL_UNSUBSCRIBE_SECRET: "bench-unsubscribe-Zr5Tq8Wn2Kx7Vb4Hm9Lc3Jf6",
+        JWT_SECRET,
+        MAIL_UNSUBSCRIBE_SECRET,
         ADMIN_EMAIL: "bench@example.com",
         ADMIN_PASSWORD: PASSWORD,
         // the load generator is one client: 10^6 requests a second is no limit at all
@@ -141,12 +144,11 @@ try {
   );
   const { port: uncachedPort, proc: uncachedProc } = await api(prefixes[1]!, { CACHE_TTL_SECONDS: "0" });
 
-  const login = await fetch(`http://127.0.0.1:${cachedPort}/api/v1/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email: "bench@example.com", password: PASSWORD }),
-  });
-  const { accessToken } = (await login.json()) as { accessToken: string };
+  const accessToken = await signInAsFirstAdmin(
+    `http://127.0.0.1:${cachedPort}`,
+    "bench@example.com",
+    PASSWORD,
+  );
   const headers = { authorization: `Bearer ${accessToken}` };
   const path = "/api/v1/invoices?limit=50";
   const sample = (await (await fetch(`http://127.0.0.1:${uncachedPort}${path}`, { headers })).json()) as {

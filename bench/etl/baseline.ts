@@ -38,7 +38,7 @@ const client = createOdooClient({
   password: "admin",
   maxConcurrency: concurrency,
 });
-const source: Source = { client, retry: { attempts: 3, baseDelayMs: 500 } };
+const source: Source = { client };
 const database =
   mode === "per-row" && databaseUrl ? createDb({ url: databaseUrl, max: concurrency + 2 }) : undefined;
 if (database) await ensureModelTables(database.db);

@@ -89,6 +89,8 @@ export async function startWorker(
       ODOO_DB: "odoo",
       ODOO_USERNAME: "admin",
       ODOO_PASSWORD: "admin",
+      // the simulator's default password, the demo's: let through on this machine nobody reaches
+      ALLOW_DEMO_SECRETS: "true",
       ODOO_PAGE_SIZE: pageSize,
       // The worker's own settings (ETL_READER_THREADS, ETL_MODEL_CONCURRENCY, …) pass through.
       ...Object.fromEntries(

@@ -44,7 +44,7 @@ try {
 
   const sim = await startOdooSim({ scale, version: 17 });
   const client = createOdooClient({ url: sim.url, db: "odoo", username: "admin", password: "admin" });
-  const source: Source = { client, retry: { attempts: 3, baseDelayMs: 100 } };
+  const source: Source = { client };
   const model = "account.move.line";
   const resolved = resolveModel(REGISTRY.find((s) => s.model === model)!, await fieldsGet(source, model));
   const transformer = createTransformer(model, resolved.columns, await currencyDecimals(source));

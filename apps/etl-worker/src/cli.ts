@@ -91,6 +91,10 @@ async function run(args: string[]): Promise<number> {
         out(
           `${MARK[m.status]} ${m.model.padEnd(26)} fetched ${m.fetched}, upserted ${m.upserted}, deleted ${m.deleted}` +
             (m.missingFields.length ? ` (missing on this Odoo: ${m.missingFields.join(", ")})` : "") +
+            (m.rejected
+              ? `\n    ${m.rejected} record(s) not written, a value PostgreSQL cannot store (listed in etl.rejected, read again by the next sync):` +
+                (m.rejectedRecords ?? []).map((r) => `\n      id ${r.id} ${r.field}: ${r.reason}`).join("")
+              : "") +
             (m.error ? `\n    ${m.error}` : ""),
         );
       }
@@ -133,6 +137,15 @@ async function status(): Promise<number> {
       .groupBy("model")
       .execute();
     const partsOf = new Map(parts.map((p) => [p.model, p]));
+    const rejected = new Map(
+      (
+        await database.db
+          .selectFrom("etl.rejected")
+          .select(["model", sql<number>`count(*)::int`.as("n")])
+          .groupBy("model")
+          .execute()
+      ).map((r) => [r.model, r.n]),
+    );
     const now = Date.now();
     const header = ["model", "cursor (write_date)", "last success", "rows", "deleted", "lag", "state"];
     const rows: string[][] = [];
@@ -158,13 +171,18 @@ async function status(): Promise<number> {
         live,
         deleted,
         ago(lastSuccess, now),
-        c?.absent_at
-          ? "not on this Odoo (optional model, skipped)"
-          : partsOf.has(model)
-            ? `full pass in ${partsOf.get(model)?.n} partitions, ${partsOf.get(model)?.done}/${partsOf.get(model)?.expected} records`
-            : c?.full_last_id !== null && c?.full_last_id !== undefined
-              ? `full pass at id ${c.full_last_id}`
-              : "",
+        [
+          c?.absent_at
+            ? "not on this Odoo (optional model, skipped)"
+            : partsOf.has(model)
+              ? `full pass in ${partsOf.get(model)?.n} partitions, ${partsOf.get(model)?.done}/${partsOf.get(model)?.expected} records`
+              : c?.full_last_id !== null && c?.full_last_id !== undefined
+                ? `full pass at id ${c.full_last_id}`
+                : "",
+          rejected.get(model) ? `${rejected.get(model)} record(s) not written (etl.rejected)` : "",
+        ]
+          .filter(Boolean)
+          .join("; "),
       ]);
     }
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));

@@ -1,10 +1,25 @@
-import { commonEnv, env, loadConfig, type Static, Type } from "@finanzas/config";
-import { odooEnv } from "@finanzas/odoo";
+import {
+  ConfigError,
+  commonEnv,
+  env,
+  loadConfig,
+  productionSecretProblems,
+  type Static,
+  statementTimeoutEnv,
+  Type,
+} from "@finanzas/config";
+import { clientOptionsFromEnv, type OdooClientOptions, odooEnv } from "@finanzas/odoo";
 import { DEFAULT_SETTINGS, type EtlSettings } from "./engine/index.js";
 
 export const ConfigSchema = Type.Object({
   ...commonEnv,
   ...odooEnv,
+  /**
+   * A statement of the ETL (a page's upsert or COPY, an ANALYZE, a table's DDL) and an idle
+   * transaction (a worker frozen in the middle of a batch, whose lease check blocks the takeover of
+   * its models) end after this long.
+   */
+  DATABASE_STATEMENT_TIMEOUT_MS: statementTimeoutEnv(300_000),
   HEALTH_PORT: env.port(3101),
   ETL_CONCURRENCY: env.int({ minimum: 1, maximum: 256, default: 2 }),
   /** Models synced at once by one job (their Odoo requests in flight capped by ODOO_MAX_CONCURRENCY). */
@@ -30,15 +45,37 @@ export const ConfigSchema = Type.Object({
    * free again after this long (at once when it ran on the same host and its process is gone).
    */
   ETL_LOCK_TTL_SECONDS: env.int({ minimum: 3, maximum: 3600, default: 15 }),
-  /** Attempts per Odoo call on transport errors (502/504, resets, timeouts), on top of the client's 4. */
+  /**
+   * Attempts per Odoo call on transport errors (502/504, resets, timeouts), the first included: the
+   * Odoo client's, the only retries there are, all within ODOO_CALL_DEADLINE_MS.
+   */
   ETL_ODOO_RETRIES: env.int({ minimum: 1, maximum: 20, default: 6 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
 
+/** In production: no published or guessable secret (ODOO_PASSWORD, the passwords in the URLs). */
+export const configProblems = (config: Config): string[] => productionSecretProblems(config, ConfigSchema);
+
+/** configProblems as one ConfigError (the deployment checks). */
+export function checkConfig(config: Config): Config {
+  const problems = configProblems(config);
+  if (problems.length) throw new ConfigError("etl-worker", problems);
+  return config;
+}
+
 /** The only place this service reads its environment. */
 export const readConfig = (source: Record<string, string | undefined>): Config =>
-  loadConfig("etl-worker", ConfigSchema, source);
+  loadConfig("etl-worker", ConfigSchema, source, configProblems);
+
+/**
+ * The Odoo client's options: the connection, its deadline and cap, and the ETL's retry policy
+ * (ETL_ODOO_RETRIES attempts, backoff from 1 s doubling to 30 s, all within ODOO_CALL_DEADLINE_MS).
+ */
+export const odooClientOptions = (config: Config): OdooClientOptions => ({
+  ...clientOptionsFromEnv(config),
+  retry: { attempts: config.ETL_ODOO_RETRIES, baseDelayMs: 1000, maxDelayMs: 30_000 },
+});
 
 export const settingsFrom = (config: Config): EtlSettings => ({
   ...DEFAULT_SETTINGS,
@@ -46,7 +83,6 @@ export const settingsFrom = (config: Config): EtlSettings => ({
   modelConcurrency: config.ETL_MODEL_CONCURRENCY,
   overlapSeconds: config.ETL_OVERLAP_SECONDS,
   lockTtlSeconds: config.ETL_LOCK_TTL_SECONDS,
-  retryAttempts: config.ETL_ODOO_RETRIES,
   odooConcurrency: config.ODOO_MAX_CONCURRENCY,
   partitionMinRecords: config.ETL_PARTITION_MIN_RECORDS,
 });

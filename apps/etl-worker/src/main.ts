@@ -1,12 +1,6 @@
 import { createServiceLogger, runWorkerService } from "@finanzas/bootstrap";
-import {
-  AdaptiveConcurrency,
-  type AnswerSample,
-  clientOptionsFromEnv,
-  createOdooClient,
-  SharedLimiter,
-} from "@finanzas/odoo";
-import { readConfig, settingsFrom } from "./config.js";
+import { AdaptiveConcurrency, type AnswerSample, createOdooClient, SharedLimiter } from "@finanzas/odoo";
+import { odooClientOptions, readConfig, settingsFrom } from "./config.js";
 import { createEtlMetrics } from "./metrics.js";
 import { createThreadReader } from "./odoo/thread-reader.js";
 import { createEtlWorker } from "./worker.js";
@@ -27,7 +21,7 @@ await runWorkerService({
         logger.info({ from, to, reason }, "Odoo requests in flight: new limit"),
     });
     const clientOptions = {
-      ...clientOptionsFromEnv(config),
+      ...odooClientOptions(config),
       limiter,
       onAnswer: (sample: AnswerSample) => adaptive.observe(sample),
     };

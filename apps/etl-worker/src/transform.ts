@@ -3,8 +3,23 @@
  * Odoo's `false` for an empty value becomes NULL (except on booleans, where it is the value);
  * many2one `[id, "name"]` becomes the id; floats become their exact decimal text (Odoo's shortest
  * round-trip digits), monetary amounts rounded half away from zero to their currency's decimals;
- * datetimes (UTC, no zone) become ISO 8601 with `Z`. A value of any other type is a Problem, never
- * coerced: the record is not written and the problem is reported with model, id and field.
+ * datetimes (UTC, no zone) become ISO 8601 with `Z`.
+ *
+ * Every value is checked against what its column can store before anything is sent to PostgreSQL,
+ * so that one bad record can never abort the upsert or the COPY of its whole page (and with it its
+ * model's sync, run after run):
+ *
+ * - a value of another type, a date or a datetime that does not exist (`2023-02-30`, `25:00:00`),
+ *   an integer or an id outside PostgreSQL's `integer` range, JSON that `jsonb` refuses (a NUL, a
+ *   lone surrogate): the record is **rejected**, not written, and reported with model, id, field,
+ *   what was expected and what came. Nulling the field instead would store a record that looks
+ *   complete but is wrong (an invoice without its date drops out of every period and aging
+ *   bucket); a record that is missing is visibly missing: it is listed in the run's result and
+ *   `etl.rejected`, and read again by every sync until Odoo has a value that can be stored.
+ * - control characters in text (U+0000–U+001F but tab, LF and CR; NUL is what PostgreSQL's `text`
+ *   cannot store): removed, the record written, the change reported as **cleaned**. These are
+ *   exactly the characters Odoo's own XML-RPC marshaller strips, so a text reads the same whichever
+ *   protocol carried it. (Bytes that were not UTF-8 arrive from the Odoo client as U+FFFD.)
  */
 
 import type { FieldKind, FieldSpec } from "@finanzas/ledger";
@@ -14,15 +29,39 @@ export interface Problem {
   model: string;
   id: number;
   field: string;
+  /** What the field must hold to be written. */
   expected: string;
   /** The offending value, shortened. */
   value: string;
+  /**
+   * `rejected`: the record was not written (kept in etl.rejected, read again by the next sync);
+   * `cleaned`: written, with control characters removed from this text.
+   */
+  action: "rejected" | "cleaned";
 }
 
 export type Row = Record<string, unknown> & { id: number };
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const DATETIME = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(\.\d{1,6})?$/;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATETIME = /^((\d{4})-(\d{2})-(\d{2}))[ T](([01]\d|2[0-3]):[0-5]\d:[0-5]\d)(\.\d{1,6})?$/;
+/** The control characters Odoo's XML-RPC marshaller strips (all below U+0020 but tab, LF, CR). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
+const CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g;
+/** A lone surrogate as JSON.stringify escapes it (paired ones are written as characters): jsonb refuses it. */
+const LONE_SURROGATE = /\\ud[89a-f][0-9a-f]{2}/i;
+/** PostgreSQL's `integer`: ids, many2one and many2many references, integer fields. */
+const INT_MAX = 2 ** 31 - 1;
+
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** A calendar date PostgreSQL stores: year 1 to 9999, a month that exists, a day of that month. */
+function dateExists(year: number, month: number, day: number): boolean {
+  if (year < 1 || month < 1 || month > 12 || day < 1) return false;
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return day <= (DAYS[month - 1] as number) + (leap ? 1 : 0);
+}
 
 /** Rounds exact decimal text half away from zero to `decimals` places: ("2.675", 2) → "2.68". */
 export function roundDecimal(text: string, decimals: number): string {
@@ -81,8 +120,8 @@ export interface Transformer {
   columns: FieldSpec[];
   /**
    * Maps a page of records straight to what the upsert reads: one PostgreSQL array literal per
-   * column (`id` first), no intermediate row objects (the hot path of a sync). Records with a value
-   * of an unexpected type are left out and their problems handed to `onProblems`.
+   * column (`id` first), no intermediate row objects (the hot path of a sync). Records that cannot
+   * be stored are left out; their problems, and what was cleaned in the others, go to `onProblems`.
    */
   encode(records: readonly Record<string, unknown>[], onProblems: (problems: Problem[]) => void): ArrayPage;
   /** The same page as COPY text, for a table known to hold none of its ids (a first full pass). */
@@ -98,10 +137,13 @@ export interface Transformer {
    * page's bytes are written (given back there once PostgreSQL has them, see `PageReader.recycle`).
    */
   visitor(format: "arrays" | "copy", bytes?: BufferPool): PageVisitor;
-  /** Maps one record; returns the row, or the problems that keep it from being written. */
+  /**
+   * Maps one record; returns the row (with what was cleaned, if anything), or the problems that keep
+   * it from being written.
+   */
   row(
     record: Record<string, unknown>,
-  ): { row: Row; problems?: undefined } | { row?: undefined; problems: Problem[] };
+  ): { row: Row; problems?: Problem[] } | { row?: undefined; problems: Problem[] };
 }
 
 export interface PageVisitor extends RecordVisitor {
@@ -208,24 +250,53 @@ export function createTransformer(
   };
   /** PostgreSQL input text of each column's value for the last record (null: SQL NULL). */
   const values: (string | null)[] = new Array(columns.length).fill(null);
+  /** The last record's problems (rejections and cleanings); `rejected`: it cannot be written. */
   let problems: Problem[] | undefined;
+  let rejected = false;
 
-  /** Records a problem of record `id` (in `problems`); the value is written as nothing. */
+  /** Records why record `id` cannot be written (in `problems`); the value is written as nothing. */
   function badValue(id: number, field: FieldSpec, expected: string, value: unknown): null {
     problems ??= [];
-    problems.push({ model, id, field: field.name, expected, value: show(value) });
+    problems.push({ model, id, field: field.name, expected, value: show(value), action: "rejected" });
+    rejected = true;
     return null;
+  }
+
+  /** A text without its control characters, the change recorded (in `problems`). */
+  function cleanText(id: number, field: FieldSpec, value: string): string {
+    problems ??= [];
+    problems.push({
+      model,
+      id,
+      field: field.name,
+      expected: "text without control characters (removed)",
+      value: show(value),
+      action: "cleaned",
+    });
+    return value.replace(CONTROLS, "");
   }
 
   /**
    * Fills `values` from one record's raw values (`raw[0]` its id, `raw[i + 1]` column i's value, as
-   * `visitorFields` lists them); returns its id, or undefined when it has problems (in `problems`).
+   * `visitorFields` lists them); returns its id, or undefined when it cannot be written (why in
+   * `problems`, which also lists what was cleaned).
    */
   function convert(raw: readonly unknown[]): number | undefined {
     problems = undefined;
+    rejected = false;
     const id = raw[0];
-    if (typeof id !== "number" || !Number.isInteger(id) || id <= 0) {
-      problems = [{ model, id: 0, field: "id", expected: "a positive integer", value: show(id) }];
+    if (typeof id !== "number" || !Number.isInteger(id) || id <= 0 || id > INT_MAX) {
+      problems = [
+        {
+          model,
+          id: 0,
+          field: "id",
+          expected: "a positive integer below 2^31",
+          value: show(id),
+          action: "rejected",
+        },
+      ];
+      rejected = true;
       return undefined;
     }
     for (let i = 0; i < columns.length; i++) {
@@ -244,14 +315,15 @@ export function createTransformer(
           case "html":
           case "selection":
             if (value === false) text = null;
-            else if (typeof value === "string" && !value.includes("\u0000")) text = value;
+            else if (typeof value === "string")
+              text = CONTROL.test(value) ? cleanText(id, field, value) : value;
             else text = badValue(id, field, "text or false", value);
             break;
           case "integer":
             if (value === false) text = null;
             else if (typeof value === "number" && Number.isSafeInteger(value) && Math.abs(value) < 2 ** 31)
               text = String(value);
-            else text = badValue(id, field, "an integer", value);
+            else text = badValue(id, field, "an integer between -2^31 and 2^31", value);
             break;
           case "float":
             if (value === false) text = null;
@@ -282,19 +354,31 @@ export function createTransformer(
             if (typeof value === "boolean") text = value ? "true" : "false";
             else text = badValue(id, field, "true or false", value);
             break;
-          case "date":
-            if (value === false) text = null;
-            else if (typeof value === "string" && DATE.test(value)) text = value;
-            else text = badValue(id, field, "a date YYYY-MM-DD or false", value);
+          case "date": {
+            if (value === false) {
+              text = null;
+              break;
+            }
+            const m = typeof value === "string" ? DATE.exec(value) : null;
+            if (m && dateExists(Number(m[1]), Number(m[2]), Number(m[3]))) text = value as string;
+            else text = badValue(id, field, "a date that exists, YYYY-MM-DD, or false", value);
             break;
+          }
           case "datetime": {
             if (value === false) {
               text = null;
               break;
             }
             const m = typeof value === "string" ? DATETIME.exec(value) : null;
-            if (m) text = `${m[1]}T${m[2]}${m[3] ?? ""}Z`;
-            else text = badValue(id, field, "a datetime YYYY-MM-DD HH:MM:SS (UTC) or false", value);
+            if (m && dateExists(Number(m[2]), Number(m[3]), Number(m[4])))
+              text = `${m[1]}T${m[5]}${m[7] ?? ""}Z`;
+            else
+              text = badValue(
+                id,
+                field,
+                "a datetime that exists, YYYY-MM-DD HH:MM:SS (UTC), or false",
+                value,
+              );
             break;
           }
           case "many2one": {
@@ -303,14 +387,20 @@ export function createTransformer(
               break;
             }
             const ref = many2oneId(value);
-            text = ref !== null ? String(ref) : badValue(id, field, "[id, name], an id or false", value);
+            text =
+              ref !== null
+                ? String(ref)
+                : badValue(id, field, "[id, name], an id below 2^31, or false", value);
             break;
           }
           case "many2many":
             if (value === false) text = "{}";
-            else if (Array.isArray(value) && value.every((v) => typeof v === "number" && Number.isInteger(v)))
+            else if (
+              Array.isArray(value) &&
+              value.every((v) => typeof v === "number" && Number.isInteger(v) && v > 0 && v <= INT_MAX)
+            )
               text = `{${value.join(",")}}`;
-            else text = badValue(id, field, "a list of ids", value);
+            else text = badValue(id, field, "a list of ids below 2^31", value);
             break;
           case "json": {
             if (value === false) {
@@ -319,16 +409,21 @@ export function createTransformer(
             }
             const json = typeof value === "object" && value !== null ? JSON.stringify(value) : undefined;
             text =
-              json !== undefined && !json.includes("\\u0000")
+              json !== undefined && !json.includes("\\u0000") && !LONE_SURROGATE.test(json)
                 ? json
-                : badValue(id, field, "a JSON object or false", value);
+                : badValue(
+                    id,
+                    field,
+                    "a JSON object PostgreSQL can store (no NUL, no lone surrogate) or false",
+                    value,
+                  );
             break;
           }
         }
       }
       values[i] = text;
     }
-    return problems ? undefined : id;
+    return rejected ? undefined : id;
   }
 
   /** What `values[i]` means as a JavaScript value (the row tests and tools see). */
@@ -394,7 +489,10 @@ export function createTransformer(
     bytes?: BufferPool,
   ): EncodedPage => {
     const page = builder(format, bytes);
-    for (const record of records) if (!page.add(rawOf(record))) onProblems(problems ?? []);
+    for (const record of records) {
+      page.add(rawOf(record));
+      if (problems) onProblems(problems);
+    }
     return page.page();
   };
 
@@ -420,7 +518,8 @@ export function createTransformer(
             lastWrite = w;
             if (typeof w === "string" && w.length >= 19 && (newest === undefined || w > newest)) newest = w;
           }
-          if (!page.add(rawValues)) found.push(...(problems ?? []));
+          page.add(rawValues);
+          if (problems) found.push(...problems);
         },
         finish: () => ({
           encoded: page.page(),
@@ -440,12 +539,12 @@ export function createTransformer(
         const field = columns[i] as FieldSpec;
         row[field.name] = decode(field, values[i] ?? null);
       }
-      return { row };
+      return problems ? { row, problems } : { row };
     },
   };
 }
 
 function many2oneId(value: unknown): number | null {
   const id = Array.isArray(value) ? value[0] : value;
-  return typeof id === "number" && Number.isInteger(id) && id > 0 ? id : null;
+  return typeof id === "number" && Number.isInteger(id) && id > 0 && id <= INT_MAX ? id : null;
 }

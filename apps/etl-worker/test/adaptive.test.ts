@@ -31,7 +31,7 @@ describe("parallelism that follows the server", () => {
     h = await harness(
       "etl_adaptive",
       { version: 17, scale: 0.1, performance: { latencyMs: 150, workers: 4 } },
-      { pageSize: 40, partitionMinRecords: 150, odooConcurrency: 4, retryBaseDelayMs: 20 },
+      { pageSize: 40, partitionMinRecords: 150, odooConcurrency: 4 },
     );
     const options: OdooClientOptions = {
       url: h.sim.url,

@@ -65,7 +65,7 @@ describe("reader thread", () => {
   });
 
   it("with two threads, each page is asked for and decoded on the other thread while its predecessor decodes", async () => {
-    const source: Source = { client: h.odoo, retry: { attempts: 2, baseDelayMs: 10 } };
+    const source: Source = { client: h.odoo };
     const spec = specOf("account.move.line");
     const { columns } = resolveModel(spec, await fieldsGet(source, spec.model));
     const request: PageRequest = {
@@ -114,7 +114,7 @@ describe("reader thread", () => {
   });
 
   it("takes a COPY page's bytes back to its thread, which writes the next page into them", async () => {
-    const source: Source = { client: h.odoo, retry: { attempts: 2, baseDelayMs: 10 } };
+    const source: Source = { client: h.odoo };
     const model = "account.move.line";
     const { columns } = resolveModel(specOf(model), await fieldsGet(source, model));
     const request: PageRequest = {

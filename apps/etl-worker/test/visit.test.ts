@@ -35,7 +35,7 @@ for (const version of [17, 19] as const) {
         h.sim.control.update("res.partner", [id], { name: HOSTILE[i] });
       const moves = h.sim.store.ids("account.move").slice(0, HOSTILE.length);
       for (const [i, id] of moves.entries()) h.sim.control.update("account.move", [id], { ref: HOSTILE[i] });
-      source = { client: h.odoo, retry: { attempts: 2, baseDelayMs: 10 } };
+      source = { client: h.odoo };
     });
     afterAll(() => h?.close());
 
@@ -99,7 +99,7 @@ describe("COPY pages' bytes given back (PageReader.recycle)", () => {
   afterAll(() => h?.close());
 
   it("go into the next COPY page, which holds exactly its own bytes", async () => {
-    const source: Source = { client: h.odoo, retry: { attempts: 2, baseDelayMs: 10 } };
+    const source: Source = { client: h.odoo };
     const model = "account.move.line";
     const spec = REGISTRY.find((m) => m.model === model)!;
     const { columns } = resolveModel(spec, await fieldsGet(source, model));

@@ -1,4 +1,15 @@
-import { ConfigError, commonEnv, env, parseEnv, type Static, type TObject, Type } from "@finanzas/config";
+import {
+  ConfigError,
+  commonEnv,
+  env,
+  loadConfig,
+  parseEnv,
+  productionSecretProblems,
+  type Static,
+  statementTimeoutEnv,
+  type TObject,
+  Type,
+} from "@finanzas/config";
 import { storageConfigProblems, storageEnv } from "@finanzas/storage";
 import type { TProperties } from "@sinclair/typebox";
 
@@ -10,7 +21,13 @@ const address = (description: string) =>
 
 const DEFAULT_FROM = "Finanzas <no-reply@finanzas.local>";
 
-const serviceEnv = { ...commonEnv, ...storageEnv, HEALTH_PORT: env.port(3104) };
+const serviceEnv = {
+  ...commonEnv,
+  ...storageEnv,
+  /** Recipient selection over the synced copy is the mailer's longest statement. */
+  DATABASE_STATEMENT_TIMEOUT_MS: statementTimeoutEnv(60_000),
+  HEALTH_PORT: env.port(3104),
+};
 
 const mailEnv = {
   /** mail jobs at once in this process; send-batch jobs share the SMTP pool's connections. */
@@ -57,7 +74,7 @@ const mailEnv = {
   /** Base URL of the web-api as recipients reach it, for the one-click unsubscribe links. */
   MAIL_PUBLIC_URL: env.url(["http", "https"], { default: "http://localhost:3000" }),
   /** Signs the unsubscribe links (HMAC-SHA256); the web-api verifies them with the same value. */
-  MAIL_UNSUBSCRIBE_SECRET: env.optional(env.secret({ minLength: 32 })),
+  MAIL_UNSUBSCRIBE_SECRET: env.optional(env.secret({ minLength: 32, minBits: 128 })),
   /** A `sending` row older than this (seconds) is `unknown` even if its mailer still answers. */
   MAIL_SENDING_TIMEOUT_SECONDS: env.int({ minimum: 30, maximum: 86_400, default: 900 }),
   /**
@@ -82,7 +99,10 @@ export const ConfigSchema: TObject = Type.Object({
 // Typed in two halves: TypeScript gives up ("excessively deep") on the Static of one object this large.
 export type Config = Static<typeof ServiceSchema> & Static<typeof MailSchema>;
 
-/** Checks that span variables: DKIM's three go together, storage's pairs, a strong secret in production. */
+/**
+ * Checks that span variables: DKIM's three go together, storage's pairs; in production a sender of
+ * your own, and no secret published in the repository or guessable (productionSecretProblems).
+ */
 export function configProblems(config: Config): string[] {
   const problems = storageConfigProblems(config);
   const dkim = (["DKIM_DOMAIN", "DKIM_SELECTOR", "DKIM_PRIVATE_KEY"] as const).filter(
@@ -105,6 +125,7 @@ export function configProblems(config: Config): string[] {
       "MAIL_UNSUBSCRIBE_SECRET is required in production (at least 32 characters, the same value as web-api's)",
     );
   }
+  problems.push(...productionSecretProblems(config, ConfigSchema));
   return problems;
 }
 
@@ -124,17 +145,8 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
 }
 
 /** The only place this service reads its environment. */
-export const readConfig = (source: Record<string, string | undefined>): Config => {
-  try {
-    return parseConfig(source);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
-};
+export const readConfig = (source: Record<string, string | undefined>): Config =>
+  loadConfig("mailer", ConfigSchema, source, (config) => configProblems(config as Config)) as Config;
 
 /** The sender of a company's mail: its MAIL_FROM_BY_COMPANY entry, else MAIL_FROM. */
 export function senderFor(

@@ -1,9 +1,20 @@
-import { ConfigError, commonEnv, env, loadConfig, type Static, Type } from "@finanzas/config";
+import {
+  ConfigError,
+  commonEnv,
+  env,
+  loadConfig,
+  productionSecretProblems,
+  type Static,
+  statementTimeoutEnv,
+  Type,
+} from "@finanzas/config";
 import { storageConfigProblems, storageEnv } from "@finanzas/storage";
 
 export const ConfigSchema = Type.Object({
   ...commonEnv,
   ...storageEnv,
+  /** The worker's own statements (records, progress); a build's are REPORT_BUILD_STATEMENT_TIMEOUT_MS. */
+  DATABASE_STATEMENT_TIMEOUT_MS: statementTimeoutEnv(60_000),
   HEALTH_PORT: env.port(3103),
   REPORT_CONCURRENCY: env.int({ minimum: 1, maximum: 256, default: 2 }),
   /** Hours a finished report's file is kept; the scheduler's cleanup deletes it and its record then. */
@@ -18,13 +29,19 @@ export const ConfigSchema = Type.Object({
 
 export type Config = Static<typeof ConfigSchema>;
 
-/** The only place this service reads its environment. */
-export const readConfig = (source: Record<string, string | undefined>): Config => {
-  const config = loadConfig("report-worker", ConfigSchema, source);
-  const problems = storageConfigProblems(config);
-  if (problems.length) {
-    process.stderr.write(`${new ConfigError("report-worker", problems).message}\n`);
-    process.exit(1);
-  }
+/** Checks that span variables: storage's pairs; in production, no published or guessable secret. */
+export const configProblems = (config: Config): string[] => [
+  ...storageConfigProblems(config),
+  ...productionSecretProblems(config, ConfigSchema),
+];
+
+/** configProblems as one ConfigError (the deployment checks). */
+export function checkConfig(config: Config): Config {
+  const problems = configProblems(config);
+  if (problems.length) throw new ConfigError("report-worker", problems);
   return config;
-};
+}
+
+/** The only place this service reads its environment. */
+export const readConfig = (source: Record<string, string | undefined>): Config =>
+  loadConfig("report-worker", ConfigSchema, source, configProblems);

@@ -1,4 +1,12 @@
-import { commonEnv, env, loadConfig, type Static, Type } from "@finanzas/config";
+import {
+  ConfigError,
+  commonEnv,
+  env,
+  loadConfig,
+  productionSecretProblems,
+  type Static,
+  Type,
+} from "@finanzas/config";
 
 /** Five-field cron (minute hour day month weekday), or `off` to remove the schedule. */
 const cron = (fallback: string) =>
@@ -25,6 +33,16 @@ export const ConfigSchema = Type.Object({
 
 export type Config = Static<typeof ConfigSchema>;
 
+/** In production: no published or guessable secret (the password in DATABASE_URL or REDIS_URL). */
+export const configProblems = (config: Config): string[] => productionSecretProblems(config, ConfigSchema);
+
+/** configProblems as one ConfigError (the deployment checks). */
+export function checkConfig(config: Config): Config {
+  const problems = configProblems(config);
+  if (problems.length) throw new ConfigError("scheduler", problems);
+  return config;
+}
+
 /** The only place this service reads its environment. */
 export const readConfig = (source: Record<string, string | undefined>): Config =>
-  loadConfig("scheduler", ConfigSchema, source);
+  loadConfig("scheduler", ConfigSchema, source, configProblems);

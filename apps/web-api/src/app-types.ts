@@ -23,6 +23,8 @@ export interface AuthUser {
   id: string;
   role: Role;
   email: string;
+  /** Only POST /auth/password is open to this user until they change their password. */
+  mustChangePassword?: boolean | undefined;
 }
 
 /**

@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
-import fastifyRateLimit from "@fastify/rate-limit";
 import fastifyRedis from "@fastify/redis";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import { etlQueue, mailQueue, reportsQueue } from "@finanzas/contracts";
+import { etlQueue, isDeclaredPublic, mailQueue, reportsQueue } from "@finanzas/contracts";
 import type { Db } from "@finanzas/db";
 import { createIndexKeeper } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
@@ -12,13 +11,15 @@ import { createStorage, type Storage, type StorageConfig } from "@finanzas/stora
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import type { Redis } from "ioredis";
 import type { Access, AppInstance } from "./app-types.js";
+import { cookieValue, createAdminSessions, QUEUES_COOKIE } from "./auth/admin-sessions.js";
+import { createLoginThrottle, type LoginThrottle } from "./auth/login-throttle.js";
 import { createTokenRevocations, type TokenRevocations } from "./auth/revocations.js";
 import { createTokenSigner, generateSecret } from "./auth/tokens.js";
-import { ensureFirstAdmin, hasEnabledAdmin } from "./auth/users.js";
+import { ensureFirstAdmin, flagConfiguredPassword, hasEnabledAdmin } from "./auth/users.js";
 import { createReadCache } from "./cache.js";
-import type { Config } from "./config.js";
+import { type Config, trustProxyOption } from "./config.js";
 import { latestFinishedRun } from "./finance/sync-repo.js";
-import { registerAdminQueues } from "./plugins/admin-queues.js";
+import { QUEUES_BASE, QUEUES_LOGIN, registerAdminQueues } from "./plugins/admin-queues.js";
 import { registerAuth } from "./plugins/auth.js";
 import { registerHeaders } from "./plugins/headers.js";
 import { createMetrics, registerMetrics, registerMetricsRoute } from "./plugins/metrics.js";
@@ -53,7 +54,14 @@ export type AppConfig = Pick<
   | "CACHE_TTL_SECONDS"
   | "REPORT_STATEMENT_TIMEOUT_MS"
   | "TRUST_PROXY"
+  | "HTTP_HEADERS_TIMEOUT_MS"
+  | "HTTP_REQUEST_TIMEOUT_MS"
+  | "HTTP_KEEP_ALIVE_TIMEOUT_MS"
+  | "HTTP_CONNECTION_TIMEOUT_MS"
+  | "ADMIN_QUEUES_WRITE"
+  | "ADMIN_QUEUES_SESSION_SECONDS"
   | "REPORT_MAX_ACTIVE_PER_USER"
+  | "MAIL_MAX_ACTIVE_PER_USER"
   | "REPORT_DOWNLOAD_URL_SECONDS"
   | keyof StorageConfig
   | "MAIL_UNSUBSCRIBE_SECRET"
@@ -78,6 +86,11 @@ export interface AppDeps {
   revocationResyncMs?: number;
   /** Where report files are read; default the storage the configuration chooses (REPORTS_DIR or S3_*). */
   storage?: Storage;
+  /**
+   * Where the read indexes are built (`create index concurrently`, minutes on a large table): a
+   * pool without DATABASE_STATEMENT_TIMEOUT_MS. Default: the database's own pool.
+   */
+  indexPool?: Db["pool"];
 }
 
 export interface RouteInfo {
@@ -96,9 +109,43 @@ export interface App {
   rateLimit: LocalRateLimiter;
   /** Access tokens revoked before they expire, kept in memory (tests wait for its subscription). */
   revocations: TokenRevocations;
+  /** Failed sign-ins per address and per account, shared by every login route. */
+  loginThrottle: LoginThrottle;
 }
 
-const API_PREFIXES = ["/api/", "/health/", "/metrics", "/openapi.json", "/docs", "/admin/"];
+/**
+ * How often Node looks for connections past HTTP_HEADERS_TIMEOUT_MS or HTTP_REQUEST_TIMEOUT_MS
+ * (Node's default, 30 s, would let a slow client hold a socket up to 30 s past its deadline).
+ */
+const CONNECTIONS_CHECK_MS = 1_000;
+
+/**
+ * Why the app must not start with these routes: every route says who may call it (one without a
+ * rule is a bug), and a route is public only where the route catalog declares it so (its public
+ * routes, and PUBLIC_PAGES for the pages outside the API).
+ */
+export function accessRuleProblems(routes: readonly RouteInfo[]): string[] {
+  const problems: string[] = [];
+  const unguarded = routes.filter((r) => r.access === undefined);
+  if (unguarded.length) {
+    problems.push(
+      `routes without an access rule: ${unguarded.map((r) => `${r.method} ${r.url}`).join(", ")}`,
+    );
+  }
+  const undeclared = routes.filter((r) => r.access === "public" && !isDeclaredPublic(r.method, r.url));
+  if (undeclared.length) {
+    problems.push(
+      `routes public without a declaration in the route catalog (apiRoutes or PUBLIC_PAGES of @finanzas/contracts): ${undeclared.map((r) => `${r.method} ${r.url}`).join(", ")}`,
+    );
+  }
+  return problems;
+}
+
+/** TRUST_PROXY for Fastify: a hop count as proxy-addr's own function for it (Fastify's types lack numbers). */
+function trustProxy(value: string): false | string[] | ((address: string, hop: number) => boolean) {
+  const option = trustProxyOption(value);
+  return typeof option === "number" ? (_address, hop) => hop < option : option;
+}
 
 /** The Fastify application, built from real dependencies; never listens by itself (tests use inject). */
 export async function buildApp(deps: AppDeps): Promise<App> {
@@ -116,7 +163,18 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     requestIdHeader: false,
     bodyLimit: 1_048_576,
     return503OnClosing: true,
-    trustProxy: config.TRUST_PROXY,
+    trustProxy: trustProxy(config.TRUST_PROXY),
+    // Slow clients: the headers within HTTP_HEADERS_TIMEOUT_MS, the whole request within
+    // HTTP_REQUEST_TIMEOUT_MS (Node answers 408 and closes), an idle connection closed after
+    // HTTP_CONNECTION_TIMEOUT_MS, and a kept-alive one after HTTP_KEEP_ALIVE_TIMEOUT_MS.
+    http: {
+      headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_MS, config.HTTP_HEADERS_TIMEOUT_MS),
+    },
+    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    connectionTimeout: config.HTTP_CONNECTION_TIMEOUT_MS,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler());
 
@@ -155,13 +213,26 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const signer = createTokenSigner(secret, config.ACCESS_TOKEN_TTL_SECONDS, deps.now, revocations);
 
   if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
-    const outcome = await ensureFirstAdmin(db, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
+    const production = config.NODE_ENV === "production";
+    const outcome = await ensureFirstAdmin(db, config.ADMIN_EMAIL, config.ADMIN_PASSWORD, {
+      mustChangePassword: production,
+    });
     if (outcome === "created") logger.info({ email: config.ADMIN_EMAIL }, "created the first admin");
+    const flagged = production
+      ? await flagConfiguredPassword(db, config.ADMIN_EMAIL, config.ADMIN_PASSWORD)
+      : undefined;
+    if (flagged) {
+      await revocations.userRevoked(flagged.id, flagged.version);
+      logger.warn(
+        { email: config.ADMIN_EMAIL },
+        "this user's password is still ADMIN_PASSWORD: it must choose a new one at its next login",
+      );
+    }
   } else if (!(await hasEnabledAdmin(db).catch(() => true))) {
     logger.warn("no admin user exists: set ADMIN_EMAIL and ADMIN_PASSWORD and restart to create one");
   }
 
-  const indexes = createIndexKeeper(deps.database.pool, logger);
+  const indexes = createIndexKeeper(deps.indexPool ?? deps.database.pool, logger);
   await indexes.ensure();
 
   let unsubscribeSecret = config.MAIL_UNSUBSCRIBE_SECRET;
@@ -233,35 +304,46 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     sendProblem(request, reply, { status: 429, detail: `too many requests: retry in ${seconds} s` });
   });
   app.addHook("onClose", () => limiter.close());
-  // The strict login limit stays exact, in Redis, on the routes that ask for it (config.rateLimit).
-  await app.register(fastifyRateLimit, {
-    global: false,
+  // Password guessing: one budget per address and per account for every login route, counted in
+  // Redis and in process (enforced when Redis is down; see auth/login-throttle.ts).
+  const loginThrottle = createLoginThrottle({
     redis: deps.redis,
-    nameSpace: `${deps.connection.prefix}:rate-limit:`,
-    skipOnError: true,
-    errorResponseBuilder: (_request, context) =>
-      Object.assign(new Error(`too many requests: retry in ${context.after}`), { statusCode: 429 }),
+    keyPrefix: `${deps.connection.prefix}:login:`,
+    max: config.LOGIN_RATE_LIMIT_MAX,
+    windowMs: config.LOGIN_RATE_LIMIT_WINDOW_SECONDS * 1000,
+    logger,
+  });
+  // The queue dashboard's sessions: a cookie of their own, no API token (auth/admin-sessions.ts).
+  const adminSessions = createAdminSessions({
+    redis: deps.redis,
+    db,
+    keyPrefix: `${deps.connection.prefix}:admin-queues:session:`,
+    ttlSeconds: config.ADMIN_QUEUES_SESSION_SECONDS,
   });
   registerAuth(app, {
     signer,
     metricsToken: config.METRICS_TOKEN,
-    cookiePrefix: "/admin/queues",
+    browserSession: {
+      prefix: QUEUES_BASE,
+      loginUrl: QUEUES_LOGIN,
+      resolve: async (request) => {
+        const value = cookieValue(request.headers.cookie, QUEUES_COOKIE);
+        return value ? adminSessions.resolve(value) : null;
+      },
+    },
   });
   await registerOpenApi(app);
   registerMetricsRoute(app, metrics);
 
-  await app.register(healthRoutes, { checks: deps.checks, isDraining: () => draining });
   const mountDeps = { cache, metrics };
+  await healthRoutes(app, { ...mountDeps, checks: deps.checks, isDraining: () => draining });
   await authRoutes(app, {
     ...mountDeps,
     db,
     signer,
     revocations,
     refreshTtlDays: config.REFRESH_TOKEN_TTL_DAYS,
-    loginRateLimit: {
-      max: config.LOGIN_RATE_LIMIT_MAX,
-      timeWindow: config.LOGIN_RATE_LIMIT_WINDOW_SECONDS * 1000,
-    },
+    throttle: loginThrottle,
   });
   await userRoutes(app, { ...mountDeps, db, revocations });
   await financeRoutes(app, {
@@ -278,15 +360,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     maxActivePerUser: config.REPORT_MAX_ACTIVE_PER_USER,
     downloadUrlSeconds: config.REPORT_DOWNLOAD_URL_SECONDS,
   });
-  await mailRoutes(app, { ...mountDeps, db, mail, unsubscribeSecret });
+  await mailRoutes(app, {
+    ...mountDeps,
+    db,
+    mail,
+    unsubscribeSecret,
+    maxActivePerUser: config.MAIL_MAX_ACTIVE_PER_USER,
+  });
   await registerAdminQueues(app, {
     queues,
     db,
-    signer,
-    loginRateLimit: {
-      max: config.LOGIN_RATE_LIMIT_MAX,
-      timeWindow: config.LOGIN_RATE_LIMIT_WINDOW_SECONDS * 1000,
-    },
+    sessions: adminSessions,
+    throttle: loginThrottle,
+    writable: config.ADMIN_QUEUES_WRITE,
+    production: config.NODE_ENV === "production",
   });
 
   await app.ready();
@@ -295,15 +382,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     url: r.url,
     access: r.options.config?.access,
   }));
-  // Every route says who may call it; one without a rule is a bug, refused at boot.
-  const unguarded = routes.filter(
-    (r) => r.access === undefined && API_PREFIXES.some((p) => r.url.startsWith(p)),
-  );
-  if (unguarded.length) {
-    throw new Error(
-      `routes without an access rule: ${unguarded.map((r) => `${r.method} ${r.url}`).join(", ")}`,
-    );
-  }
+  const refused = accessRuleProblems(routes);
+  if (refused.length) throw new Error(refused.join("; "));
   void cache.ready.catch(() => {});
 
   return {
@@ -314,5 +394,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
     rateLimit: limiter,
     revocations,
+    loginThrottle,
   };
 }

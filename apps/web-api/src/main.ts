@@ -1,4 +1,5 @@
 import { createServiceLogger, openStores } from "@finanzas/bootstrap";
+import { createPool } from "@finanzas/db";
 import { runService } from "@finanzas/runtime";
 import { buildApp } from "./app.js";
 import { readConfig } from "./config.js";
@@ -7,7 +8,11 @@ const config = readConfig(process.env);
 const logger = createServiceLogger("web-api", import.meta.url, config);
 
 await runService(logger, async (shutdown) => {
-  const stores = await openStores("web-api", config, shutdown);
+  const stores = await openStores("web-api", config, shutdown, logger);
+  // The read indexes are built on a connection of their own, free of the statement timeout that
+  // bounds the API's reads: `create index concurrently` on a large table takes minutes.
+  const indexPool = createPool({ url: config.DATABASE_URL, max: 1, applicationName: "web-api (indexes)" });
+  shutdown.add("postgres (indexes)", () => indexPool.end());
   const { app, drain } = await buildApp({
     logger,
     database: stores.database,
@@ -15,6 +20,7 @@ await runService(logger, async (shutdown) => {
     checks: stores.checks,
     config,
     connection: stores.connection,
+    indexPool,
   });
   // Fastify's close stops accepting connections and waits for in-flight requests.
   shutdown.add("http server", () => app.close(), config.SHUTDOWN_TIMEOUT_MS);

@@ -1,3 +1,4 @@
+import { isConnectionError } from "@finanzas/db";
 import { LedgerError } from "@finanzas/ledger";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
@@ -129,6 +130,9 @@ function missingSyncedTable(error: unknown): string | undefined {
   return /relation "(odoo\.\w+)" does not exist/.exec(e.message)?.[1];
 }
 
+/** What a 503 for an unavailable database tells the client to wait (Retry-After, seconds). */
+export const DATABASE_RETRY_AFTER_SECONDS = 2;
+
 /** Every error leaves as RFC 9457 problem+json; 5xx details stay in the logs. */
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -169,6 +173,16 @@ export function registerProblemHandlers(app: FastifyInstance): void {
         status: 400,
         detail: "the body is empty but the content-type says JSON",
         errors: [{ field: "body", message: "is empty" }],
+      });
+    }
+    if (isConnectionError(error)) {
+      // PostgreSQL restarting, a terminated backend, the pool out of connections: nothing wrong
+      // with the request, which succeeds once the database answers again (the pool reconnects).
+      request.log.warn({ err: error }, "database unavailable");
+      reply.header("retry-after", String(DATABASE_RETRY_AFTER_SECONDS));
+      return sendProblem(request, reply, {
+        status: 503,
+        detail: `the database is not answering right now (connection lost or refused): retry in ${DATABASE_RETRY_AFTER_SECONDS} seconds`,
       });
     }
     if ((error as { code?: unknown }).code === "57014") {

@@ -1,8 +1,15 @@
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { apiRoutes } from "@finanzas/contracts";
 import { ensureModelTables } from "@finanzas/ledger";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { accessRuleProblems } from "../src/app.js";
 import { ADMIN_EMAIL, auth, PASSWORD, startTestApp, type TestApp } from "./helpers.js";
 
 /*
@@ -28,6 +35,7 @@ const POLICY: Record<string, Who[] | "public"> = {
   "POST /api/v1/auth/refresh": "public",
   "POST /api/v1/auth/logout": "public",
   "POST /api/v1/auth/logout-all": ALL,
+  "POST /api/v1/auth/password": ALL,
   "GET /api/v1/me": ALL,
   "GET /api/v1/users": ADMIN,
   "POST /api/v1/users": ADMIN,
@@ -71,6 +79,8 @@ const POLICY: Record<string, Who[] | "public"> = {
   "DELETE /api/v1/reports/:id": ALL,
   "GET /admin/login": "public",
   "POST /admin/login": "public",
+  "GET /admin/queues/logout": "public",
+  "POST /admin/queues/logout": "public",
   "GET /admin/queues*": ADMIN,
   "PUT /admin/queues*": ADMIN,
   "PATCH /admin/queues*": ADMIN,
@@ -154,7 +164,10 @@ describe("access", () => {
           failures.push(
             `${who} ${route.method} ${url} → ${res.statusCode} (${allowed ? "allowed" : "denied"})`,
           );
-        if (!allowed) expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+        if (!allowed)
+          expect(String(res.headers["content-type"]), `${who} ${route.method} ${url}`).toMatch(
+            /^application\/problem\+json/,
+          );
         if (allowed && who !== "public" && ENDS_CALLERS_SESSIONS.has(`${route.method} ${route.url}`)) {
           const login = await t.app.inject({
             method: "POST",
@@ -541,7 +554,8 @@ describe("OpenAPI", () => {
       const operation = doc.paths[path]?.[route.method.toLowerCase()];
       expect(operation, `${route.method} ${path}`).toBeDefined();
       expect(operation.operationId).toBe(name);
-      expect(Boolean(operation.security?.length)).toBe(route.access !== "public");
+      // public exactly where the catalog says so; the document's default (bearerAuth) elsewhere
+      expect(operation.security, name).toEqual(route.access === "public" ? [] : [{ bearerAuth: [] }]);
       // a page is documented in its own media type, a JSON answer in JSON
       const [status] = Object.keys(route.response);
       const media = Object.keys(operation.responses[status!]?.content ?? {});
@@ -559,5 +573,85 @@ describe("OpenAPI", () => {
     const docs = await t.app.inject({ method: "GET", url: "/docs/" });
     expect(docs.statusCode).toBe(200);
     expect(docs.body).toContain("swagger");
+  });
+
+  it("declares bearer auth for the whole API, and gives every operation an id and its 4xx answers as problem+json", async () => {
+    const doc = (await t.app.inject({ method: "GET", url: "/openapi.json" })).json();
+    expect(doc.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
+    const operations = Object.entries(doc.paths as Record<string, Record<string, Record<string, unknown>>>)
+      .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method, op })))
+      .filter(({ method }) => ["get", "post", "put", "patch", "delete"].includes(method));
+    expect(operations.length).toBe(Object.keys(apiRoutes).length + 1); // the catalog and /metrics
+    for (const { path, method, op } of operations) {
+      const where = `${method} ${path}`;
+      expect(op.operationId, where).toEqual(expect.any(String));
+      const responses = op.responses as Record<string, { content?: Record<string, unknown> }>;
+      const fourXX = Object.keys(responses).filter((code) => code.startsWith("4"));
+      expect(fourXX.length, where).toBeGreaterThan(0);
+      for (const code of fourXX) {
+        expect(Object.keys(responses[code]?.content ?? {}), `${where} ${code}`).toEqual([
+          "application/problem+json",
+        ]);
+      }
+      expect(fourXX, where).toContain("429");
+      if (op.security && (op.security as unknown[]).length) expect(fourXX, where).toContain("401");
+    }
+    // a route's own answers are documented with it
+    expect(Object.keys(doc.paths["/api/v1/auth/login"].post.responses)).toEqual(
+      expect.arrayContaining(["200", "400", "401", "413", "415", "429"]),
+    );
+    expect(doc.paths["/api/v1/reports/{id}/file"].get.responses["410"].description).toMatch(/expired/);
+  });
+
+  it("passes Redocly's recommended rules with no error and no warning (redocly.yaml)", async () => {
+    const doc = (await t.app.inject({ method: "GET", url: "/openapi.json" })).body;
+    const dir = mkdtempSync(join(tmpdir(), "finanzas-openapi-"));
+    try {
+      const file = join(dir, "openapi.json");
+      writeFileSync(file, doc);
+      const redocly = fileURLToPath(new URL("../node_modules/.bin/redocly", import.meta.url));
+      const config = fileURLToPath(new URL("../redocly.yaml", import.meta.url));
+      const { stdout } = await promisify(execFile)(
+        redocly,
+        ["lint", file, "--config", config, "--format", "json"],
+        {
+          env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" },
+          maxBuffer: 16 * 1024 * 1024,
+        },
+      ).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? "" }));
+      const report = JSON.parse(stdout) as {
+        totals: { errors: number; warnings: number };
+        problems: { ruleId: string; severity: string; message: string; location: { pointer: string }[] }[];
+      };
+      const problems = report.problems.map(
+        (p) => `${p.severity} ${p.ruleId} ${p.location[0]?.pointer}: ${p.message}`,
+      );
+      expect(problems).toEqual([]);
+      expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("public by declaration only", () => {
+  it("refuses to start with a route public outside the catalog, or a route without a rule", () => {
+    expect(
+      accessRuleProblems([
+        { method: "POST", url: "/api/v1/auth/login", access: "public" },
+        { method: "GET", url: "/docs/static/index.html", access: "public" },
+        { method: "GET", url: "/admin/queues", access: ["admin"] },
+      ]),
+    ).toEqual([]);
+    const problems = accessRuleProblems([
+      { method: "GET", url: "/api/v1/invoices", access: "public" },
+      { method: "POST", url: "/openapi.json", access: "public" },
+      { method: "GET", url: "/debug", access: undefined },
+    ]);
+    expect(problems.join("\n")).toContain("routes without an access rule: GET /debug");
+    expect(problems.join("\n")).toContain(
+      "routes public without a declaration in the route catalog (apiRoutes or PUBLIC_PAGES of @finanzas/contracts): GET /api/v1/invoices, POST /openapi.json",
+    );
   });
 });

@@ -315,6 +315,33 @@ describe("@finanzas/api-client: a refused access token", () => {
     expect((await api.call("me")).email).toBe(user.email);
   });
 
+  it("changes the password and carries on with the new pair; the user's other sessions end", async () => {
+    const user = await newUser("viewer");
+    const { api, sessions } = client();
+    await api.login(user.email, PASSWORD);
+    const elsewhere = client();
+    await elsewhere.api.login(user.email, PASSWORD);
+    const before = api.session!;
+    const newPassword = randomUUID();
+
+    const wrong = await api.changePassword(`${PASSWORD}!`, newPassword).catch((e: unknown) => e);
+    expect(wrong).toBeInstanceOf(ApiError);
+    expect((wrong as ApiError).status).toBe(400);
+    expect(api.session).toBe(before);
+
+    const tokens = await api.changePassword(PASSWORD, newPassword);
+    expect(tokens.user.mustChangePassword).toBe(false);
+    expect(api.session).not.toBe(before);
+    expect(sessions.at(-1)?.accessToken).toBe(tokens.accessToken);
+    expect((await api.call("me")).email).toBe(user.email);
+    // the other device: its access token is revoked and its refresh refused, so it is signed out
+    const error = await elsewhere.api.call("me").catch((e: unknown) => e);
+    expect((error as ApiError).status).toBe(401);
+    expect(elsewhere.api.session).toBeNull();
+    await expect(api.login(user.email, PASSWORD)).rejects.toBeInstanceOf(ApiError);
+    expect((await api.login(user.email, newPassword)).user.email).toBe(user.email);
+  });
+
   it("expired, and the refresh is refused: the expired 401 surfaces, not the refresh's", async () => {
     const { user, api, counts } = await signedIn("viewer");
     await t.database.pool.query("update app.refresh_tokens set revoked_at = now() where user_id = $1", [

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "@finanzas/config";
 import { freePort, startProcess, TEST_REDIS_URL } from "@finanzas/testing";
@@ -357,14 +358,23 @@ describe("start-up", () => {
     );
     expect(() =>
       checkConfig({ ...testConfig(), NODE_ENV: "production", JWT_SECRET: "a".repeat(40) }),
-    ).toThrow(/JWT_SECRET/);
+    ).toThrow(/JWT_SECRET is too guessable/);
+    // Strong values of this run's own: anything written in this file is published with it.
     const production = {
       ...testConfig(),
       NODE_ENV: "production" as const,
-      JWT_SECRET: "k7Qp2xZr9LmN4vBc8TgH1sWd6YeJ3fUa",
-      MAIL_UNSUBSCRIBE_SECRET: "u2Xq8rTz5LmB7vNc1KgH4sPd9YeW3fJa",
+      JWT_SECRET: randomBytes(48).toString("base64"),
+      MAIL_UNSUBSCRIBE_SECRET: randomBytes(48).toString("base64"),
+      ADMIN_PASSWORD: randomBytes(18).toString("base64"),
     };
     expect(checkConfig(production)).toBeTruthy();
+    // the test's own (published) secret and admin password are refused there
+    expect(() => checkConfig({ ...production, JWT_SECRET: testConfig().JWT_SECRET })).toThrow(
+      /JWT_SECRET equals or derives from a value published in the web-api tests/,
+    );
+    expect(() => checkConfig({ ...production, ADMIN_PASSWORD: PASSWORD })).toThrow(
+      /ADMIN_PASSWORD equals or derives from a value published/,
+    );
     // the unsubscribe links' secret is required there too (outside production: a random one)
     expect(() => checkConfig({ ...production, MAIL_UNSUBSCRIBE_SECRET: undefined })).toThrow(
       /MAIL_UNSUBSCRIBE_SECRET is required with NODE_ENV=production/,
@@ -372,17 +382,19 @@ describe("start-up", () => {
     expect(
       checkConfig({ ...production, NODE_ENV: "development", MAIL_UNSUBSCRIBE_SECRET: undefined }),
     ).toBeTruthy();
+    const weak = "changeme-changeme-changeme-changeme";
     const entry = fileURLToPath(new URL("../dist/main.js", import.meta.url));
     const proc = startProcess(entry, {
       NODE_ENV: "production",
       PORT: String(await freePort()),
       DATABASE_URL: t.testDb.url,
       REDIS_URL: TEST_REDIS_URL,
-      JWT_SECRET: "changeme-changeme-changeme-changeme",
+      JWT_SECRET: weak,
     });
     const { code } = await proc.exited;
     expect(code).toBe(1);
-    expect(proc.output()).toContain("JWT_SECRET is required with NODE_ENV=production");
-    expect(proc.output()).not.toContain("changeme");
+    expect(proc.output()).toContain("JWT_SECRET equals or derives from a value published");
+    expect(proc.output()).toContain("MAIL_UNSUBSCRIBE_SECRET is required with NODE_ENV=production");
+    expect(proc.output()).not.toContain("changeme-changeme");
   });
 });

@@ -44,6 +44,7 @@ export const testConfig = (env: Record<string, string> = {}) =>
       ADMIN_PASSWORD: PASSWORD,
       LOGIN_RATE_LIMIT_MAX: "1000",
       RATE_LIMIT_MAX: "100000",
+      MAIL_MAX_ACTIVE_PER_USER: "1000",
       ...env,
     }),
   );
@@ -61,11 +62,14 @@ export async function startTestApp(
     logger?: Logger;
     /** Where report files are read (default: REPORTS_DIR of the test configuration). */
     storage?: Storage;
+    /** A Redis of the test's own (startRedis) instead of the shared one: tests that stop it. */
+    redisUrl?: string;
   } = {},
 ): Promise<TestApp> {
   const testDb = options.testDb ?? (await createTestDatabase(`web_api_${label}`));
   const database = createDb({ url: testDb.url, max: 8 });
-  const redis = createRedis(TEST_REDIS_URL);
+  const redisUrl = options.redisUrl ?? TEST_REDIS_URL;
+  const redis = createRedis(redisUrl);
   const prefix = options.prefix ?? testQueuePrefix(`api-${label}`);
   const clock = { now: Date.now() };
   let frozen = false;
@@ -75,7 +79,7 @@ export async function startTestApp(
     redis,
     checks: { postgres: () => database.ping(), redis: () => redis.ping() },
     config: testConfig(options.env),
-    connection: { redisUrl: TEST_REDIS_URL, prefix },
+    connection: { redisUrl, prefix },
     now: () => (frozen ? clock.now : Date.now()),
     ...(options.rateLimitSyncMs === undefined ? {} : { rateLimitSyncMs: options.rateLimitSyncMs }),
     ...(options.storage ? { storage: options.storage } : {}),
@@ -125,7 +129,7 @@ export async function startTestApp(
       await database.close();
       redis.disconnect();
       if (!options.testDb) await testDb.drop();
-      await deleteQueueKeys(prefix);
+      if (!options.redisUrl) await deleteQueueKeys(prefix);
     },
   };
 }

@@ -122,6 +122,12 @@ export interface ApiClient {
    * for good (as `call` does).
    */
   logoutAll(): Promise<void>;
+  /**
+   * Changes the user's password (POST /auth/password; the first thing to do when the login
+   * answered `user.mustChangePassword`, since every other route answers 403 until then). Every
+   * session of the user ends; this client carries on with the new pair the server answers.
+   */
+  changePassword(currentPassword: string, newPassword: string): Promise<TokenResponse>;
   readonly session: Session | null;
 }
 
@@ -265,6 +271,11 @@ export function createApiClient(options: ClientOptions): ApiClient {
     async logoutAll() {
       await call("logoutAll");
       setSession(null);
+    },
+    async changePassword(currentPassword, newPassword) {
+      const tokens = await call("changePassword", { body: { currentPassword, newPassword } });
+      setSession(fromTokens(tokens));
+      return tokens;
     },
   };
 }

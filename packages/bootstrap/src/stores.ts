@@ -9,6 +9,7 @@ import type { Redis } from "ioredis";
 export interface StoreConfig {
   DATABASE_URL: string;
   DATABASE_POOL_MAX: number;
+  DATABASE_STATEMENT_TIMEOUT_MS: number;
   REDIS_URL: string;
   QUEUE_PREFIX: string;
 }
@@ -24,12 +25,24 @@ export interface Stores {
 /**
  * Opens PostgreSQL and Redis for a service and registers their closing. Both are checked before
  * anything else starts; an unreachable one throws a DependencyError that names its URL and the fix.
+ * Later losses of PostgreSQL connections (a terminated backend, a restarted server) are logged as
+ * warnings and never end the process: the statement in flight fails, the next one reconnects.
  */
-export async function openStores(service: string, config: StoreConfig, shutdown: Shutdown): Promise<Stores> {
+export async function openStores(
+  service: string,
+  config: StoreConfig,
+  shutdown: Shutdown,
+  logger?: Logger,
+): Promise<Stores> {
   await Promise.all([
     assertRedisReachable(config.REDIS_URL),
     (async () => {
-      const probe = createDb({ url: config.DATABASE_URL, max: 1, connectionTimeoutMillis: 3_000 });
+      const probe = createDb({
+        url: config.DATABASE_URL,
+        max: 1,
+        connectionTimeoutMillis: 3_000,
+        statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+      });
       try {
         await assertDatabaseReachable(probe, config.DATABASE_URL);
       } finally {
@@ -41,6 +54,12 @@ export async function openStores(service: string, config: StoreConfig, shutdown:
     url: config.DATABASE_URL,
     max: config.DATABASE_POOL_MAX,
     applicationName: service,
+    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    onConnectionError: (error) =>
+      logger?.warn(
+        { err: error },
+        "lost a PostgreSQL connection: its statement fails, the next one reconnects",
+      ),
   });
   shutdown.add("postgres", () => database.close());
   const redis = createRedis(config.REDIS_URL);

@@ -33,7 +33,7 @@ export interface WorkerService {
 export function runWorkerService(worker: WorkerService): Promise<void> {
   const { config, logger } = worker;
   return runService(logger, async (shutdown) => {
-    const stores = await openStores(worker.service, config, shutdown);
+    const stores = await openStores(worker.service, config, shutdown, logger);
     // Prometheus on the health port: the process (CPU, memory, event loop, GC), the queue's jobs,
     // and whatever the service adds to the registry it is given.
     const metrics = new MetricsRegistry();

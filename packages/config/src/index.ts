@@ -1,5 +1,6 @@
 import { type Static, type TObject, type TSchema, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { demoSecretsWarning } from "./secrets.js";
 
 /** Thrown when one or more environment variables are missing or invalid; lists every one of them. */
 export class ConfigError extends Error {
@@ -21,8 +22,13 @@ type Opts = { description?: string; default?: unknown };
 /** Schema builders for environment variables. `description` is what an error says was expected. */
 export const env = {
   string: (o: Opts & { minLength?: number } = {}) => Type.String({ minLength: 1, ...o }),
-  /** A value that must never be echoed back in an error message or a log. */
-  secret: (o: Opts & { minLength?: number } = {}) => Type.String({ minLength: 1, ...o, secret: true }),
+  /**
+   * A value that must never be echoed back in an error message or a log. In production it must not
+   * equal or derive from a value published in the repository, and with `minBits` its estimated
+   * entropy must reach that many bits (productionSecretProblems).
+   */
+  secret: (o: Opts & { minLength?: number; minBits?: number } = {}) =>
+    Type.String({ minLength: 1, ...o, secret: true }),
   url: (protocols: readonly string[], o: Opts = {}) =>
     Type.String({
       pattern: `^(${protocols.join("|")})://`,
@@ -82,14 +88,25 @@ export function parseEnv<T extends TObject>(
   return value as Static<T>;
 }
 
-/** parseEnv for a service's main: prints the ConfigError and exits 1 instead of throwing. */
+/**
+ * parseEnv for a service's main: prints the ConfigError and exits 1 instead of throwing. `check`
+ * returns the problems that span variables (a service's configProblems, productionSecretProblems
+ * among them); they are reported the same way. While ALLOW_DEMO_SECRETS=true is set, a warning
+ * saying so goes to stderr at every start.
+ */
 export function loadConfig<T extends TObject>(
   service: string,
   schema: T,
   source: Record<string, string | undefined>,
+  check?: (config: Static<T>) => string[],
 ): Static<T> {
   try {
-    return parseEnv(service, schema, source);
+    const config = parseEnv(service, schema, source);
+    const problems = check?.(config) ?? [];
+    if (problems.length) throw new ConfigError(service, problems);
+    const warning = demoSecretsWarning(service, config as Record<string, unknown>, schema);
+    if (warning) process.stderr.write(`${warning}\n`);
+    return config;
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -104,6 +121,18 @@ export const envNames = (schema: TObject): string[] => Object.keys(schema.proper
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
+/**
+ * DATABASE_STATEMENT_TIMEOUT_MS with a service's own default: how long one statement may run, and
+ * one transaction sit idle, on the service's connections before PostgreSQL ends it (0: never).
+ */
+export const statementTimeoutEnv = (defaultMs: number) =>
+  env.int({
+    minimum: 0,
+    maximum: 86_400_000,
+    default: defaultMs,
+    description: "milliseconds (0: no limit), an integer >= 0 <= 86400000",
+  });
+
 /** Variables every service reads. */
 export const commonEnv = {
   NODE_ENV: env.oneOf(["development", "production", "test"] as const, { default: "development" }),
@@ -114,6 +143,8 @@ export const commonEnv = {
     default: "postgres://postgres@127.0.0.1:5432/finanzas",
   }),
   DATABASE_POOL_MAX: env.int({ minimum: 1, maximum: 100, default: 10 }),
+  /** Each service sets its own default (statementTimeoutEnv); this one is the API's. */
+  DATABASE_STATEMENT_TIMEOUT_MS: statementTimeoutEnv(30_000),
   REDIS_URL: env.url(["redis", "rediss"], { default: "redis://127.0.0.1:6379" }),
   QUEUE_PREFIX: Type.String({
     pattern: "^[A-Za-z0-9_.-]+$",
@@ -121,7 +152,24 @@ export const commonEnv = {
     description: "letters, digits, '_', '.' or '-'",
   }),
   SHUTDOWN_TIMEOUT_MS: env.int({ minimum: 0, maximum: 3_600_000, default: 25_000 }),
+  /**
+   * With NODE_ENV=production, accept the demo's published secrets (docker/demo.env, each for its
+   * own variable and nothing else): the demo stack only, never a reachable deployment. Warned at
+   * every start.
+   */
+  ALLOW_DEMO_SECRETS: env.bool({ default: false }),
 };
 
+export {
+  DEMO_SECRETS,
+  demoSecretsInUse,
+  demoSecretsWarning,
+  estimateEntropyBits,
+  PLACEHOLDER_MARKERS,
+  PUBLISHED_SECRETS,
+  productionSecretProblems,
+  publishedSource,
+  urlPassword,
+} from "./secrets.js";
 export type { Static, TObject };
 export { Type };

@@ -71,6 +71,16 @@ export const ModelOutcome = Type.Object({
   deleted: Type.Integer({ minimum: 0 }),
   /** Wanted fields this server does not have (reported, not fatal). */
   missingFields: Type.Array(Type.String()),
+  /**
+   * Records left out because PostgreSQL cannot store one of their values (a date that does not
+   * exist, an integer out of range): listed in etl.rejected and read again by the next sync; the
+   * rest of the model is written.
+   */
+  rejected: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** The first of them: id, field and why. */
+  rejectedRecords: Type.Optional(
+    Type.Array(Type.Object({ id: Type.Integer(), field: Type.String(), reason: Type.String() })),
+  ),
   error: Type.Optional(Type.String()),
 });
 export type ModelOutcome = Static<typeof ModelOutcome>;

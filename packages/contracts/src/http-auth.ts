@@ -27,6 +27,10 @@ export const User = Type.Object({
   disabled: Type.Boolean(),
   createdAt: DateTimeString,
   lastLoginAt: Type.Union([DateTimeString, Type.Null()]),
+  mustChangePassword: Type.Boolean({
+    description:
+      "The password was chosen by someone else (the first admin's ADMIN_PASSWORD, in production): until the user sets a new one at POST /api/v1/auth/password, every other route answers 403 with type urn:finanzas:problem:password-change-required",
+  }),
 });
 
 export const TokenResponse = Type.Object({
@@ -69,6 +73,26 @@ export const ACCESS_TOKEN_PROBLEM_TYPES = {
   invalid: "urn:finanzas:problem:access-token-invalid",
 } as const satisfies Record<keyof typeof ACCESS_TOKEN_PROBLEMS, string>;
 
+/** The body of POST /auth/password: the password in use, and the new one. */
+export const ChangePasswordBody = Type.Object(
+  {
+    currentPassword: Type.String({ minLength: 1, maxLength: 1024 }),
+    newPassword: Type.String({
+      minLength: 12,
+      maxLength: 1024,
+      description:
+        "At least 12 characters; not the current password, and not a value published in the Finanzas repository",
+    }),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * The `type` of the 403 problem every route but POST /auth/password answers while the caller's
+ * password must be changed (User.mustChangePassword).
+ */
+export const PASSWORD_CHANGE_REQUIRED_TYPE = "urn:finanzas:problem:password-change-required";
+
 export const CreateUserBody = Type.Object(
   {
     email: Email,
@@ -96,5 +120,6 @@ export const UpdateUserBody = Type.Object(
 export const UserList = Type.Object({ items: Type.Array(User) });
 
 export type LoginBody = Static<typeof LoginBody>;
+export type ChangePasswordBody = Static<typeof ChangePasswordBody>;
 export type TokenResponse = Static<typeof TokenResponse>;
 export type UserDto = Static<typeof User>;

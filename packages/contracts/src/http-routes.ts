@@ -1,5 +1,7 @@
 import { type TSchema, Type } from "@sinclair/typebox";
+import { HealthLive, HealthReady } from "./http.js";
 import {
+  ChangePasswordBody,
   CreateUserBody,
   LoginBody,
   LogoutBody,
@@ -101,6 +103,42 @@ export interface ApiRoute {
    * Errors are documented in both media types.
    */
   errorPage?: TSchema;
+  /**
+   * The route's own 4xx answers (problem+json), by status, with when they happen. The ones every
+   * route of its kind may answer are added by the server and need no entry: 400 (a route with
+   * parameters, a query or a body), 401 and 403 (a route that needs a token, 403 when not every
+   * role may call it), 404 (a route with path parameters), 413 and 415 (a route with a body), and
+   * 429 (the per-client rate limit).
+   */
+  problems?: Record<number, string>;
+}
+
+/**
+ * Routes outside the API that answer without a token: the OpenAPI document, Swagger UI, and the
+ * queue dashboard's login form and logout. With the catalog's public routes, they are the only
+ * public ones: the server refuses to start with a route declared public anywhere else. A trailing
+ * `*` matches every path under a prefix.
+ */
+export const PUBLIC_PAGES: readonly { method: HttpMethod; url: string; why: string }[] = [
+  { method: "GET", url: "/openapi.json", why: "the API's description, no data" },
+  { method: "GET", url: "/docs*", why: "Swagger UI: pages and assets that show /openapi.json" },
+  { method: "GET", url: "/admin/login", why: "the queue dashboard's login form" },
+  { method: "POST", url: "/admin/login", why: "the form's sign-in (throttled like the API's login)" },
+  { method: "GET", url: "/admin/queues/logout", why: "ends the dashboard session of its cookie, if any" },
+  { method: "POST", url: "/admin/queues/logout", why: "ends the dashboard session of its cookie, if any" },
+];
+
+/** Whether a route (Fastify pattern) is declared public: in the catalog or in PUBLIC_PAGES. */
+export function isDeclaredPublic(method: string, url: string): boolean {
+  return (
+    Object.values(apiRoutes as Record<string, ApiRoute>).some(
+      (r) => r.access === "public" && r.method === method && r.url === url,
+    ) ||
+    PUBLIC_PAGES.some(
+      (p) =>
+        p.method === method && (p.url.endsWith("*") ? url.startsWith(p.url.slice(0, -1)) : p.url === url),
+    )
+  );
 }
 
 const defineRoutes = <const T extends Record<string, ApiRoute>>(routes: T): T => routes;
@@ -112,6 +150,22 @@ const MAILERS: readonly Role[] = ["admin", "finance"];
 const NoContent = Type.Null({ description: "No content" });
 
 export const apiRoutes = defineRoutes({
+  healthLive: {
+    method: "GET",
+    url: "/health/live",
+    summary: "The process runs",
+    tag: "operations",
+    access: "public",
+    response: { 200: HealthLive },
+  },
+  healthReady: {
+    method: "GET",
+    url: "/health/ready",
+    summary: "PostgreSQL and Redis answer and the process is not shutting down (503 otherwise)",
+    tag: "operations",
+    access: "public",
+    response: { 200: HealthReady, 503: HealthReady },
+  },
   login: {
     method: "POST",
     url: "/api/v1/auth/login",
@@ -120,6 +174,10 @@ export const apiRoutes = defineRoutes({
     access: "public",
     body: LoginBody,
     response: { 200: TokenResponse },
+    problems: {
+      401: "Wrong email or password (the same answer for an unknown email or a disabled user)",
+      429: "Too many failed sign-ins for this account or from this address, on any login route; Retry-After says when to try again",
+    },
   },
   refresh: {
     method: "POST",
@@ -129,6 +187,9 @@ export const apiRoutes = defineRoutes({
     access: "public",
     body: RefreshBody,
     response: { 200: TokenResponse },
+    problems: {
+      401: "The refresh token is unknown, expired, or was used already (then its whole session is revoked): log in again",
+    },
   },
   logout: {
     method: "POST",
@@ -148,6 +209,16 @@ export const apiRoutes = defineRoutes({
     tag: "auth",
     access: ALL,
     response: { 204: NoContent },
+  },
+  changePassword: {
+    method: "POST",
+    url: "/api/v1/auth/password",
+    summary:
+      "Change the calling user's password (the current one is asked again): clears mustChangePassword, ends every session and access token of the user, and returns a new pair for this client",
+    tag: "auth",
+    access: ALL,
+    body: ChangePasswordBody,
+    response: { 200: TokenResponse },
   },
   me: {
     method: "GET",
@@ -173,6 +244,7 @@ export const apiRoutes = defineRoutes({
     access: ADMIN,
     body: CreateUserBody,
     response: { 201: User },
+    problems: { 409: "A user with this email exists" },
   },
   updateUser: {
     method: "PATCH",
@@ -184,6 +256,7 @@ export const apiRoutes = defineRoutes({
     params: UuidParams,
     body: UpdateUserBody,
     response: { 200: User },
+    problems: { 409: "An admin may not disable themselves or take away their own admin role" },
   },
   listPartners: {
     method: "GET",
@@ -293,6 +366,9 @@ export const apiRoutes = defineRoutes({
     access: MAILERS,
     body: MailingRequest,
     response: { 202: MailingAccepted },
+    problems: {
+      429: "The caller has MAIL_MAX_ACTIVE_PER_USER mailings planning or sending already: wait for one, or cancel one",
+    },
   },
   getMailing: {
     method: "GET",
@@ -321,6 +397,7 @@ export const apiRoutes = defineRoutes({
     access: MAILERS,
     params: UuidParams,
     response: { 200: Mailing },
+    problems: { 409: "The mailing is over already (done, cancelled, failed, or a finished dry run)" },
   },
   resendMailMessage: {
     method: "POST",
@@ -331,6 +408,7 @@ export const apiRoutes = defineRoutes({
     access: MAILERS,
     params: MailMessageParams,
     response: { 202: MailMessage },
+    problems: { 409: "The message is neither failed nor unknown" },
   },
   listMailTemplates: {
     method: "GET",
@@ -358,6 +436,7 @@ export const apiRoutes = defineRoutes({
     access: MAILERS,
     body: MailTemplateCreate,
     response: { 201: MailTemplate },
+    problems: { 409: "A template with this key and language exists" },
   },
   updateMailTemplate: {
     method: "PATCH",
@@ -368,6 +447,7 @@ export const apiRoutes = defineRoutes({
     params: UuidParams,
     body: MailTemplateUpdate,
     response: { 200: MailTemplate },
+    problems: { 409: "Another template has this key and language" },
   },
   previewMailTemplate: {
     method: "POST",
@@ -398,6 +478,9 @@ export const apiRoutes = defineRoutes({
     params: UuidParams,
     body: MailTemplatePreviewBody,
     response: { 202: MailTestSendAccepted },
+    problems: {
+      429: "The caller has MAIL_MAX_ACTIVE_PER_USER mailings planning or sending already: wait for one, or cancel one",
+    },
   },
   listSuppressions: {
     method: "GET",
@@ -416,6 +499,7 @@ export const apiRoutes = defineRoutes({
     access: MAILERS,
     body: SuppressionCreate,
     response: { 201: Suppression },
+    problems: { 409: "The address is on the suppression list already" },
   },
   deleteSuppression: {
     method: "DELETE",
@@ -453,7 +537,8 @@ export const apiRoutes = defineRoutes({
   createSyncRun: {
     method: "POST",
     url: "/api/v1/sync/runs",
-    summary: "Start a sync of some or all models (incremental or full)",
+    summary:
+      "Start a sync of some or all models (incremental or full); while an identical sync is queued or running, that run is returned instead (existing: true)",
     tag: "sync",
     access: SYNCERS,
     body: SyncRunCreate,
@@ -502,6 +587,9 @@ export const apiRoutes = defineRoutes({
     access: ALL,
     body: ReportCreate,
     response: { 202: ReportAccepted },
+    problems: {
+      429: "The caller has REPORT_MAX_ACTIVE_PER_USER reports queued or running already: wait for one, or cancel one",
+    },
   },
   listReports: {
     method: "GET",
@@ -529,6 +617,10 @@ export const apiRoutes = defineRoutes({
     access: ALL,
     params: UuidParams,
     response: { 200: ReportFile },
+    problems: {
+      409: "The report has not succeeded (yet)",
+      410: "The report expired, or its file is gone: request it again",
+    },
   },
   deleteReport: {
     method: "DELETE",

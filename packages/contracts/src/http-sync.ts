@@ -42,6 +42,10 @@ export const SyncRunAccepted = Type.Object({
   status: SyncRunStatus,
   mode: SyncRunMode,
   models: Type.Array(Type.String(), { description: "The models asked for; empty = every registered model" }),
+  existing: Type.Boolean({
+    description:
+      "true: an identical sync (same mode and models) was already queued or running, and this is that run; no new one was started",
+  }),
 });
 
 export const SyncModelResult = Type.Object({
@@ -120,7 +124,10 @@ export const SyncModelState = Type.Object({
     Type.Null(),
   ]),
   lastSuccessAt: Type.Union([DateTimeString, Type.Null()]),
-  rows: Type.Integer({ description: "Rows in the synced table, soft-deleted excluded" }),
+  rows: Type.Integer({
+    description:
+      "Rows in the synced table, soft-deleted excluded: PostgreSQL's estimate (as of the table's last ANALYZE, which a full sync ends with; exact for tables of up to 30 000 rows), not a count",
+  }),
   lagSeconds: Type.Union([Type.Number(), Type.Null()], { description: "Seconds since the last success" }),
   absentAt: Type.Union([DateTimeString, Type.Null()], {
     description:

@@ -43,6 +43,15 @@ export async function assertDatabaseReachable(database: Db, url: string): Promis
         "the database does not exist: run `pnpm db:migrate`",
       );
     }
+    if (/unsupported startup parameter/i.test((error as Error).message ?? "")) {
+      throw unreachable(
+        "PostgreSQL",
+        url,
+        "DATABASE_URL",
+        error,
+        "a pooler in front of PostgreSQL (PgBouncer) refuses the session timeouts sent at connection: set DATABASE_STATEMENT_TIMEOUT_MS=0 and give the role its timeouts (alter role … set statement_timeout = '30s')",
+      );
+    }
     if (code === "28P01" || code === "28000") {
       throw unreachable(
         "PostgreSQL",

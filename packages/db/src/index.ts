@@ -9,12 +9,15 @@ export {
 } from "kysely";
 export { assertDatabaseReachable, createDb, type Db } from "./client.js";
 export type { Database } from "./database.js";
+export { isConnectionError } from "./errors.js";
 export { ensureDatabase, type MigrateResult, migrateToLatest, migrationNames } from "./migrate.js";
 export {
   connectionOptions,
   createPool,
   customTypes,
+  KEEPALIVE_INITIAL_DELAY_MS,
   type PoolOptions,
   parseInt8,
+  timeoutSettings,
   typeParsers,
 } from "./pool.js";

@@ -70,11 +70,51 @@ export interface PoolOptions {
   max?: number;
   applicationName?: string;
   connectionTimeoutMillis?: number;
+  /**
+   * How long one statement may run, and one transaction may sit idle, before PostgreSQL ends it
+   * (ms; 0 or unset: the server's or role's own settings). See `timeoutSettings`.
+   */
+  statementTimeoutMs?: number;
+  /**
+   * Told of every connection that fails while the pool holds it or a caller has it checked out
+   * (a terminated backend, a restarted server, a reset socket): for a log line. The error itself is
+   * handled: the query in flight rejects, the broken connection is discarded on release, and the
+   * next query opens a new one.
+   */
+  onConnectionError?: (error: Error) => void;
 }
+
+/**
+ * The session defaults a connection starts with, sent in its startup packet rather than by a SET
+ * (a transaction-mode pooler such as PgBouncer's or Supabase's port 6543 would hand a SET's session
+ * to the next client): `statement_timeout` stops a statement that runs away (a plan gone wrong, a
+ * lock held by a migration) instead of holding its connection for as long as it takes, and
+ * `idle_in_transaction_session_timeout` (the same value) ends the transaction of a client that
+ * stopped in the middle of one (a frozen or partitioned process), whose locks would otherwise hold
+ * up every other writer. PgBouncer refuses startup parameters it does not know unless they are in
+ * its `ignore_startup_parameters` (which then drops them): there, set 0 and give the role the
+ * settings instead (`alter role … set statement_timeout = '30s'`).
+ */
+export function timeoutSettings(statementTimeoutMs: number | undefined): Partial<pg.PoolConfig> {
+  if (!statementTimeoutMs) return {};
+  return {
+    statement_timeout: statementTimeoutMs,
+    idle_in_transaction_session_timeout: statementTimeoutMs,
+  };
+}
+
+/** TCP keepalive probes start after this long without traffic on a connection (ms). */
+export const KEEPALIVE_INITIAL_DELAY_MS = 10_000;
 
 /**
  * A pg pool safe behind a transaction-mode pooler (Supabase's port 6543): no named prepared
  * statements, no session SET; everything a statement needs travels with it.
+ *
+ * No connection error ever crashes the process. pg-pool listens for errors on idle clients only; a
+ * client checked out (by Kysely for a transaction, by a COPY, by a server-side cursor) that loses
+ * its connection emits 'error' with nobody listening, which Node turns into an uncaught exception.
+ * So every client gets a listener of its own for its whole life: the failure reaches the caller
+ * as the rejection of its query, and the broken client is dropped when it is released.
  */
 export function createPool(options: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
@@ -83,9 +123,23 @@ export function createPool(options: PoolOptions): pg.Pool {
     application_name: options.applicationName ?? "finanzas",
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5_000,
     idleTimeoutMillis: 30_000,
+    // Probes on a quiet connection, so one a NAT or firewall dropped (or a server that vanished
+    // without closing it) is found broken instead of hanging the next query.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
+    ...timeoutSettings(options.statementTimeoutMs),
     types: customTypes,
   });
-  // An idle client losing its connection must not crash the process; the next query reconnects.
+  // An idle client losing its connection: pg-pool removes it and re-emits the error here (told
+  // through the client's own listener below); the next query connects anew.
   pool.on("error", () => {});
+  pool.on("connect", (client) => {
+    let told = false; // a terminated backend says so, then its socket closes: one report per client
+    client.on("error", (error: Error) => {
+      if (told) return;
+      told = true;
+      options.onConnectionError?.(error);
+    });
+  });
   return pool;
 }

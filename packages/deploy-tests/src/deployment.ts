@@ -14,16 +14,26 @@ export const loadCompose = (): ComposeFile => parseCompose(readRepoFile("docker"
 /** docker/.env.example, entry by entry. */
 export const loadEnvExample = (): EnvEntry[] => parseEnvFile(readRepoFile("docker", ".env.example"));
 
-/** The example configuration as compose reads it with `--env-file docker/.env.example`. */
-export const exampleVars = (): Record<string, string> =>
-  Object.fromEntries(loadEnvExample().map((entry) => [entry.name, entry.value]));
+/** docker/demo.env, entry by entry. */
+export const loadDemoEnv = (): EnvEntry[] => parseEnvFile(readRepoFile("docker", "demo.env"));
 
-/** docker/compose.yml as compose runs it on the example configuration. */
+const vars = (entries: EnvEntry[]) => Object.fromEntries(entries.map((entry) => [entry.name, entry.value]));
+
+/** The example configuration as compose reads it with docker/.env.example copied to docker/.env. */
+export const exampleVars = (): Record<string, string> => vars(loadEnvExample());
+
+/** The demo's configuration as compose reads it with `--env-file docker/demo.env` (that file alone). */
+export const demoVars = (): Record<string, string> => vars(loadDemoEnv());
+
+/** docker/compose.yml as compose runs it on the example configuration (throws: secrets are missing). */
 export const composeOnExample = (): ComposeFile => interpolateAll(loadCompose(), exampleVars());
 
-/** The environment compose gives `service` on the example configuration. */
+/** docker/compose.yml as compose runs the demo: `--env-file docker/demo.env`. */
+export const composeOnDemo = (): ComposeFile => interpolateAll(loadCompose(), demoVars());
+
+/** The environment compose gives `service` in the demo. */
 export function composeEnvironment(service: string): Record<string, string> {
-  const definition = composeOnExample().services[service];
+  const definition = composeOnDemo().services[service];
   if (!definition) throw new Error(`docker/compose.yml has no service ${service}`);
   return serviceEnvironment(definition);
 }

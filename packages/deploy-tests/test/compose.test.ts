@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { parseEnv, type TObject } from "@finanzas/config";
+import { ConfigError, DEMO_SECRETS, parseEnv, type TObject, urlPassword } from "@finanzas/config";
 import { Ajv, type ErrorObject } from "ajv";
 import { describe, expect, it } from "vitest";
 import {
@@ -13,7 +13,15 @@ import {
   interpolationsIn,
   serviceEnvironment,
 } from "../src/compose.js";
-import { composeOnExample, exampleVars, loadCompose, loadEnvExample } from "../src/deployment.js";
+import {
+  composeOnDemo,
+  composeOnExample,
+  demoVars,
+  exampleVars,
+  loadCompose,
+  loadDemoEnv,
+  loadEnvExample,
+} from "../src/deployment.js";
 import { parseDockerfile, parseHealthcheck } from "../src/dockerfile.js";
 import { imageSpecs, readRepoFile, repoPath, serviceApps, serviceEnvNames } from "../src/repo.js";
 
@@ -34,8 +42,9 @@ const describeErrors = (errors: ErrorObject[] | null | undefined) =>
   (errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message} ${JSON.stringify(e.params)}`);
 
 const compose = loadCompose();
-const onExample = composeOnExample();
+const onDemo = composeOnDemo();
 const envExample = loadEnvExample();
+const demoEnv = loadDemoEnv();
 const apps = serviceApps();
 const service = (name: string): ComposeService => {
   const found = compose.services[name];
@@ -45,8 +54,8 @@ const service = (name: string): ComposeService => {
 
 interface ConfigModule {
   ConfigSchema: TObject;
-  /** Checks across variables, where a service has them (web-api: JWT_SECRET in production). */
-  checkConfig?: (config: unknown) => unknown;
+  /** Checks across variables: productionSecretProblems for every service, and each one's own. */
+  checkConfig: (config: unknown) => unknown;
 }
 const configModules = new Map<string, ConfigModule>(
   await Promise.all(
@@ -70,13 +79,13 @@ function migrateEnvNames(): string[] {
 }
 
 describe("docker/compose.yml against the Compose Specification", () => {
-  it("is valid as written and as compose runs it on docker/.env.example", () => {
+  it("is valid as written and as compose runs the demo on docker/demo.env", () => {
     expect(validateCompose(compose), describeErrors(validateCompose.errors).join("\n")).toBe(true);
-    expect(validateCompose(onExample), describeErrors(validateCompose.errors).join("\n")).toBe(true);
+    expect(validateCompose(onDemo), describeErrors(validateCompose.errors).join("\n")).toBe(true);
   });
 
   it("the schema rejects what compose would reject (the check can fail)", () => {
-    const broken = structuredClone(onExample) as ComposeFile;
+    const broken = structuredClone(onDemo) as ComposeFile;
     broken.services["web-api"]!.depends_on = { migrate: { condition: "service_finished" } };
     broken.services.redis!.healthcheck = { test: ["CMD", "redis-cli", "ping"], intervall: "5s" };
     expect(validateCompose(broken)).toBe(false);
@@ -122,7 +131,7 @@ describe("topology", () => {
         args: { APP: spec.package },
       });
       expect(targets.has(spec.target), `Dockerfile target ${spec.target}`).toBe(true);
-      expect(onExample.services[spec.image]?.image).toBe(`finanzas/${spec.image}:local`);
+      expect(onDemo.services[spec.image]?.image).toBe(`finanzas/${spec.image}:local`);
     }
     // Every app is an image that runs as a service; and nothing else is built.
     expect(
@@ -173,9 +182,9 @@ describe("topology", () => {
 
   it("gives Docker more time than SHUTDOWN_TIMEOUT_MS (plus the 5 s close deadline) before SIGKILL", () => {
     for (const app of apps) {
-      const shutdownMs = Number(serviceEnvironment(onExample.services[app]!).SHUTDOWN_TIMEOUT_MS);
+      const shutdownMs = Number(serviceEnvironment(onDemo.services[app]!).SHUTDOWN_TIMEOUT_MS);
       expect(shutdownMs, app).toBeGreaterThan(0);
-      const grace = onExample.services[app]!.stop_grace_period;
+      const grace = onDemo.services[app]!.stop_grace_period;
       expect(grace, `${app} stop_grace_period`).toBeDefined();
       expect(durationMs(grace!), app).toBeGreaterThanOrEqual(shutdownMs + 10_000);
     }
@@ -191,7 +200,7 @@ describe("topology", () => {
   });
 
   it("publishes ports on the loopback interface unless configured otherwise", () => {
-    const published = Object.entries(onExample.services).flatMap(([name, s]) =>
+    const published = Object.entries(onDemo.services).flatMap(([name, s]) =>
       (s.ports ?? []).map((p) => [name, String(p)] as const),
     );
     expect(published.map(([name]) => name).sort()).toEqual(["mailpit", "odoo-sim", "web-api"]);
@@ -205,7 +214,7 @@ describe("topology", () => {
       .sort();
     expect(demo).toEqual(["mailpit", "odoo-sim"]);
     expect(service("mailpit").image).toMatch(/^axllent\/mailpit:v\d+\.\d+\.\d+$/);
-    expect(onExample.services.mailpit?.ports).toEqual(["127.0.0.1:8025:8025"]);
+    expect(onDemo.services.mailpit?.ports).toEqual(["127.0.0.1:8025:8025"]);
     // The ETL waits for the simulator when it runs, and is not tied to it when it does not.
     expect(service("etl-worker").depends_on).toMatchObject({
       "odoo-sim": { condition: "service_healthy", required: false },
@@ -226,15 +235,39 @@ describe("environment: what compose gives each service is what its config reads"
           `compose gives ${unknown.join(", ") || "—"} that the service does not read. ` +
           "Add the variable to the service's environment (and to docker/.env.example when it is a setting).",
       ).toEqual({ missing: [], unknown: [] });
-      // The values compose passes on docker/.env.example all parse (a wrong cron, URL or port fails here).
-      const environment = serviceEnvironment(onExample.services[app]!);
+      // The values compose passes in the demo all parse (a wrong cron, URL or port fails here).
+      const environment = serviceEnvironment(onDemo.services[app]!);
       const { ConfigSchema, checkConfig } = configModules.get(app)!;
       expect(() => {
         const config = parseEnv(app, ConfigSchema, environment);
-        checkConfig?.(config);
+        checkConfig(config);
       }).not.toThrow();
       expect(environment.NODE_ENV).toBe("production");
       expect(environment.LOG_FORMAT).toBe("json");
+    });
+
+    it(`${app}: refuses the demo's secrets without ALLOW_DEMO_SECRETS, naming each and showing none`, () => {
+      const environment: Record<string, string> = {
+        ...serviceEnvironment(onDemo.services[app]!),
+        ALLOW_DEMO_SECRETS: "false",
+      };
+      const { ConfigSchema, checkConfig } = configModules.get(app)!;
+      // The demo secrets this service reads: its own variables, and the password in DATABASE_URL.
+      const reads = Object.keys(ConfigSchema.properties);
+      const demoNames = Object.keys(DEMO_SECRETS).filter(
+        (name) => reads.includes(name) && environment[name] !== undefined && environment[name] !== "",
+      );
+      expect(demoNames, "every service reads DATABASE_URL").toContain("DATABASE_URL");
+      let caught: unknown;
+      try {
+        checkConfig(parseEnv(app, ConfigSchema, environment));
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(ConfigError);
+      const message = (caught as ConfigError).message;
+      for (const name of demoNames) expect(message).toContain(name);
+      for (const value of Object.values(DEMO_SECRETS)) expect(message).not.toContain(value);
     });
   }
 
@@ -290,36 +323,41 @@ describe("docker/.env.example", () => {
     }
   });
 
-  it("has no default in compose for the secrets: compose refuses to start without them", () => {
+  it("ships the secrets empty, and compose has no default for them: it refuses to start without them", () => {
     const required = [...new Set(used.filter((i) => i.text.includes(":?")).map((i) => i.name))].sort();
     expect(required).toEqual([
       "DATABASE_URL",
       "JWT_SECRET",
       "MAIL_FROM",
       "MAIL_UNSUBSCRIBE_SECRET",
+      "ODOO_PASSWORD",
       "POSTGRES_PASSWORD",
     ]);
     const example = exampleVars();
-    for (const name of required) expect(example[name], name).toMatch(/demo/);
-    // The demo's database URL carries the demo password.
-    expect(example.DATABASE_URL).toContain(`:${example.POSTGRES_PASSWORD}@postgres:5432/`);
+    for (const name of required) expect(example[name], name).toBe("");
+    // Every secret-looking variable is empty, and says how to make a value (or that it is optional).
+    for (const entry of envExample.filter((e) => /(SECRET|PASSWORD|TOKEN|_KEY)$/.test(e.name))) {
+      expect(entry.value, entry.name).toBe("");
+      expect(urlPassword(entry.value), entry.name).toBeUndefined();
+    }
+    for (const name of ["POSTGRES_PASSWORD", "JWT_SECRET", "MAIL_UNSUBSCRIBE_SECRET", "ADMIN_PASSWORD"]) {
+      const doc = envExample.find((e) => e.name === name)?.doc.join(" ") ?? "";
+      expect(doc, name).toMatch(/openssl rand/);
+    }
+    // Copied to docker/.env as it is, compose refuses to start, and says which variable to set.
+    expect(() => composeOnExample()).toThrow(/set [A-Z_]+ in docker\/\.env/);
   });
 
   it("matches the services' own defaults, except where a container differs from a laptop", () => {
     // Where compose deliberately departs from a schema default, and why.
     const departures: Record<string, string> = {
       REDIS_URL: "the bundled Redis is the `redis` service, not 127.0.0.1",
-      DATABASE_URL: "the bundled PostgreSQL is the `postgres` service, with a password",
-      ADMIN_EMAIL: "the demo creates an admin to log in with",
-      ADMIN_PASSWORD: "the demo creates an admin to log in with",
-      JWT_SECRET: "required in production; the demo carries a placeholder",
+      DATABASE_URL: "required: the bundled PostgreSQL is the `postgres` service, with a password",
       ODOO_URL: "the demo's Odoo is the odoo-sim service",
       ODOO_DB: "the simulator's database",
       ODOO_USERNAME: "the simulator's login",
-      ODOO_PASSWORD: "the simulator's password",
       SMTP_URL: "the demo's SMTP server is the mailpit service",
-      MAIL_FROM: "required in production; the demo carries a placeholder",
-      MAIL_UNSUBSCRIBE_SECRET: "required in production; the demo carries a placeholder",
+      MAIL_FROM: "required in production: the sender is yours to choose",
     };
     const example = exampleVars();
     const differing = new Set<string>();
@@ -328,9 +366,51 @@ describe("docker/.env.example", () => {
       for (const [name, property] of Object.entries(schema.properties)) {
         if (!(name in example)) continue;
         const fallback = (property as { default?: unknown }).default;
+        // Empty is unset: each service keeps its own default (DATABASE_STATEMENT_TIMEOUT_MS).
+        if (example[name] === "") continue;
         if (String(fallback ?? "") !== example[name]) differing.add(name);
       }
     }
     expect([...differing].sort()).toEqual(Object.keys(departures).sort());
+  });
+});
+
+describe("docker/demo.env", () => {
+  const demo = demoVars();
+
+  it("is the demo's overlay: variables of docker/.env.example, each explained, none twice", () => {
+    const documented = new Set(envExample.map((e) => e.name));
+    for (const entry of demoEnv) {
+      expect(documented.has(entry.name), `${entry.name} is documented in docker/.env.example`).toBe(true);
+      expect(entry.doc.join(" ").length, `${entry.name} (line ${entry.line})`).toBeGreaterThan(10);
+    }
+    expect(new Set(demoEnv.map((e) => e.name)).size).toBe(demoEnv.length);
+    expect(readRepoFile("docker", "demo.env")).toMatch(/^# DEMO ONLY/);
+  });
+
+  it("sets every variable compose requires, opts in with ALLOW_DEMO_SECRETS=true, and nothing else is secret", () => {
+    const required = [
+      ...new Set(
+        interpolations(compose)
+          .filter((i) => i.text.includes(":?"))
+          .map((i) => i.name),
+      ),
+    ];
+    for (const name of required) expect(demo[name], name).toBeTruthy();
+    expect(demo.ALLOW_DEMO_SECRETS).toBe("true");
+    expect(exampleVars().ALLOW_DEMO_SECRETS).toBe("false");
+    // The bundled PostgreSQL's password is the one in the services' DATABASE_URL.
+    expect(demo.DATABASE_URL).toBe(`postgres://postgres:${demo.POSTGRES_PASSWORD}@postgres:5432/finanzas`);
+  });
+
+  it("holds exactly the demo secrets @finanzas/config lets through with ALLOW_DEMO_SECRETS (DEMO_SECRETS)", () => {
+    const inFile: Record<string, string> = {};
+    for (const [name, value] of Object.entries(demo)) {
+      const password = urlPassword(value);
+      if (password) inFile[name] = password;
+      else if (/(SECRET|PASSWORD|TOKEN|_KEY)$/.test(name) && name !== "POSTGRES_PASSWORD")
+        inFile[name] = value;
+    }
+    expect(inFile).toEqual(DEMO_SECRETS);
   });
 });

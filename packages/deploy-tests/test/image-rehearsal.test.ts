@@ -15,7 +15,7 @@ import {
 } from "@finanzas/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runContainer, startContainer } from "../src/container.js";
-import { composeEnvironment, composeOnExample } from "../src/deployment.js";
+import { composeEnvironment, composeOnDemo } from "../src/deployment.js";
 import { parseDockerfile } from "../src/dockerfile.js";
 import { type Rehearsal, rehearse } from "../src/rehearse.js";
 import { imageSpecs, productionWorkspaceClosure, REPO, readRepoFile, serviceEnvNames } from "../src/repo.js";
@@ -167,7 +167,8 @@ describe("image rehearsal (docker/Dockerfile without Docker)", () => {
 
       const portVariable = (await serviceEnvNames(spec.package)).includes("PORT") ? "PORT" : "HEALTH_PORT";
       const port = await freePort();
-      // The environment compose gives the service on docker/.env.example, pointed at this
+      // The environment compose gives the service in the demo (docker/demo.env: NODE_ENV=production
+      // on the published demo secrets, let through by its ALLOW_DEMO_SECRETS=true), pointed at this
       // machine's stores and a free port instead of the compose network's.
       const env = {
         ...composeEnvironment(spec.image),
@@ -233,9 +234,9 @@ describe("image rehearsal (docker/Dockerfile without Docker)", () => {
     expect(image.cmd?.slice(0, 2)).toEqual(["node", "dist/cli.js"]);
     expect(image.expose).toEqual(["8069"]);
 
-    // compose's command on the example configuration (its database and login), on a free port
+    // compose's command in the demo (its database and login), on a free port
     // of this machine instead of 8069 on the compose network (a later option wins).
-    const command = composeOnExample().services[spec.image]?.command;
+    const command = composeOnDemo().services[spec.image]?.command;
     expect(Array.isArray(command)).toBe(true);
     const port = String(await freePort());
     const overrides = ["--host", "127.0.0.1", "--port", port, "--scale", "0.01"];
@@ -274,7 +275,7 @@ describe("image rehearsal (docker/Dockerfile without Docker)", () => {
       expect(((await refused.json()) as { result: unknown }).result).toBe(false);
       const probe = image.healthcheck!.command.map((part) => part.replaceAll(":8069/", `:${port}/`));
       // The compose healthcheck is the image's.
-      expect(composeOnExample().services[spec.image]?.healthcheck?.test).toEqual([
+      expect(composeOnDemo().services[spec.image]?.healthcheck?.test).toEqual([
         "CMD",
         ...image.healthcheck!.command,
       ]);

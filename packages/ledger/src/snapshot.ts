@@ -54,14 +54,15 @@ export async function* cursorBatches<T>(
   await trx.executeQuery(
     CompiledQuery.raw(`declare ${name} no scroll cursor for ${compiled.sql}`, [...compiled.parameters]),
   );
-  // The read-ahead is marked handled when it starts: it may fail (a terminated backend, a statement
-  // timeout) while the caller still works on the batch before it, and is awaited next round.
   const fetch = (): Promise<T[]> => {
-    const batch = trx
+    const rows = trx
       .executeQuery<T>(CompiledQuery.raw(`fetch ${batchSize} from ${name}`))
-      .then((r) => r.rows);
-    batch.catch(() => {});
-    return batch;
+      .then((result) => result.rows);
+    // The read-ahead may fail (a connection lost) while the caller is still on the batch before,
+    // with no one awaiting it yet: marked handled here so that is not an unhandled rejection (which
+    // ends the process); the loop below still awaits it and throws its error.
+    rows.catch(() => undefined);
+    return rows;
   };
   let next: Promise<T[]> | undefined = fetch();
   try {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
+import type { FaultSpec } from "./control.js";
 import { startOdooSim } from "./index.js";
 import type { OdooVersion } from "./models.js";
 import { DEFAULT_PERFORMANCE, mergePerformance, type Performance } from "./performance.js";
@@ -22,6 +23,16 @@ const USAGE = `Usage: odoo-sim [options]
                           server (default 0: no limit)
   --queue-limit <n>       requests that may wait for a worker; more are refused (default: no limit)
   --refuse-status <code>  503 (default) or 429, the status of a refused request
+  --fault <json>          misbehave on purpose from the start, as POST /__sim/faults would
+                          (repeatable), e.g.
+                            '{"kind":"slow","delayMs":5000}'       every answer 5 s late
+                            '{"kind":"huge","bytes":1073741824}'   the next answer 1 GiB long
+                            '{"kind":"deep","model":"res.partner","field":"name"}'
+                                                                   names nested 10 000 levels deep
+                            '{"kind":"poison","model":"account.move","id":7,"field":"date","text":"2023-02-30"}'
+                            '{"kind":"poison","model":"res.partner","field":"name","hex":"4361ff00"}'
+                                                                   bytes that are not UTF-8, and NUL
+                            '{"kind":"echo"}'                      a proxy echoing the request (400)
   -h, --help        this help`;
 
 function fail(message: string): never {
@@ -30,7 +41,7 @@ function fail(message: string): never {
 }
 
 async function main(): Promise<void> {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     ({ values } = parseArgs({
       options: {
@@ -49,6 +60,7 @@ async function main(): Promise<void> {
         workers: { type: "string" },
         "queue-limit": { type: "string" },
         "refuse-status": { type: "string" },
+        fault: { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -82,6 +94,14 @@ async function main(): Promise<void> {
   } catch (e) {
     fail(e instanceof Error ? e.message : String(e));
   }
+  const faults: FaultSpec[] = [];
+  for (const text of (values.fault as string[] | undefined) ?? []) {
+    try {
+      faults.push(JSON.parse(text) as FaultSpec);
+    } catch {
+      fail(`--fault must be a JSON object such as '{"kind":"slow","delayMs":5000}', got ${text}`);
+    }
+  }
   const started = performance.now();
   const sim = await startOdooSim({
     performance: perf as Partial<Performance>,
@@ -96,6 +116,14 @@ async function main(): Promise<void> {
     scale: num("scale", 0.1),
     version: version as OdooVersion,
   }).catch((e: unknown) => fail(e instanceof Error ? e.message : String(e)));
+  for (const fault of faults) {
+    try {
+      sim.control.injectFault(fault);
+    } catch (e) {
+      await sim.close();
+      fail(`--fault ${JSON.stringify(fault)}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   const counts = sim.generation.counts;
   process.stdout.write(
     [
@@ -107,6 +135,7 @@ async function main(): Promise<void> {
       `  API key: ${sim.apiKey}`,
       `  data: ${counts["account.move.line"]} journal items, ${counts["account.move"]} moves, ${counts["res.partner"]} partners, ${counts["account.payment"]} payments (generated in ${Math.round(sim.generation.ms)} ms)`,
       `  answers: ${describePerformance(sim.control.getPerformance())}`,
+      ...(faults.length ? [`  faults: ${faults.map((f) => JSON.stringify(f)).join(" ")}`] : []),
       `  control API: ${sim.url}/__sim/stats (see packages/odoo-sim/README.md)`,
       "",
     ].join("\n"),

@@ -1,3 +1,4 @@
+import { deepValue, poisonValue, type RawValue } from "./misbehave.js";
 import {
   type Concurrency,
   DEFAULT_PERFORMANCE,
@@ -6,6 +7,7 @@ import {
   type Performance,
   WorkerPool,
 } from "./performance.js";
+import type { PyValue } from "./py.js";
 import { refreshFullReconciles } from "./reconcile.js";
 import type { OdooService } from "./rpc.js";
 import type { Store } from "./store.js";
@@ -14,20 +16,74 @@ import { NULL_DATE } from "./table.js";
 import { formatDatetimeMicro, parseDate, toMicros, US_PER_SEC } from "./time.js";
 import { setValue } from "./values.js";
 
-export type FaultKind = "http429" | "http502" | "http503" | "http504" | "reset" | "slow";
+export const FAULT_KINDS = [
+  "http429",
+  "http502",
+  "http503",
+  "http504",
+  "reset",
+  "slow",
+  "trickle",
+  "huge",
+  "deep",
+  "poison",
+  "echo",
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** Kinds that last until cleared unless given a count: a server that is slow or serves bad data stays so. */
+const LASTING: ReadonlySet<FaultKind> = new Set(["slow", "trickle", "deep", "poison"]);
 
 export interface FaultSpec {
   kind: FaultKind;
-  /** How many matching requests get the fault (default 1; slow: default unlimited until cleared). */
+  /**
+   * How many matching requests get the fault (default 1; slow, trickle, deep and poison: unlimited
+   * until cleared).
+   */
   count?: number;
-  /** slow: delay in ms before answering. */
+  /** slow: delay in ms before answering; trickle: the time over which the answer's bytes are spread. */
   delayMs?: number;
   /** Only requests whose path starts with this (e.g. "/xmlrpc/2/object"). */
   path?: string;
+  /** huge: the answer's size in bytes (default 256 MiB), streamed, never held in memory. */
+  bytes?: number;
+  /** huge: send a Content-Length header (default false: chunked, the size unknown until the end). */
+  declareLength?: boolean;
+  /** deep: levels of arrays inside arrays in place of the field's value (default 10 000). */
+  depth?: number;
+  /** deep, poison, huge: only answers about this model (deep, poison: `search_read`, `read`). Default: any. */
+  model?: string;
+  /** deep, poison: the field whose value is replaced (required; it must be among the fields asked for). */
+  field?: string;
+  /** deep, poison: only this record (default: every record of the answer). */
+  id?: number;
+  /**
+   * huge: only the answer to this method of `model` (default: the next matching request,
+   * whatever it asks).
+   */
+  method?: string;
+  /** poison: the text sent as the field's value, nothing stripped (control characters, NUL). */
+  text?: string;
+  /** poison: or a number, sent as is (an id or an integer beyond 32 bits, which Odoo would refuse to send). */
+  number?: number;
+  /** poison: or raw bytes as hex, e.g. `"c328ff"` (not UTF-8). */
+  hex?: string;
+  /** echo: the status of the page that echoes the request (default 400). */
+  status?: number;
 }
 
-export interface ActiveFault extends Required<Omit<FaultSpec, "path">> {
-  path?: string;
+export type ActiveFault = FaultSpec & { count: number; delayMs: number };
+
+/** What the request-level faults do to one request (`Control.takeFaults`). */
+export interface RequestFaults {
+  status?: 429 | 502 | 503 | 504;
+  reset: boolean;
+  delayMs: number;
+  /** Spread the answer's bytes over this many ms. */
+  trickleMs: number;
+  huge?: { bytes: number; declareLength: boolean };
+  /** Answer with the request echoed, with this status. */
+  echo?: number;
 }
 
 export interface Stats {
@@ -772,11 +828,23 @@ export class Control {
   // ---- faults ---------------------------------------------------------------------------
 
   injectFault(spec: FaultSpec): ActiveFault {
+    if (!FAULT_KINDS.includes(spec.kind))
+      throw new Error(`unknown fault kind ${JSON.stringify(spec.kind)}: one of ${FAULT_KINDS.join(", ")}`);
+    if ((spec.kind === "deep" || spec.kind === "poison") && !spec.field)
+      throw new Error(`a ${spec.kind} fault needs the field whose value it replaces ("field")`);
+    if (
+      spec.kind === "poison" &&
+      spec.text === undefined &&
+      spec.hex === undefined &&
+      spec.number === undefined
+    )
+      throw new Error('a poison fault needs the value it sends: "text", "hex" or "number"');
+    if (spec.hex !== undefined && !/^([0-9a-f]{2})*$/i.test(spec.hex))
+      throw new Error(`hex must be pairs of hexadecimal digits, got ${JSON.stringify(spec.hex)}`);
     const fault: ActiveFault = {
-      kind: spec.kind,
-      count: spec.count ?? (spec.kind === "slow" ? Number.POSITIVE_INFINITY : 1),
-      delayMs: spec.delayMs ?? (spec.kind === "slow" ? 1000 : 0),
-      ...(spec.path ? { path: spec.path } : {}),
+      ...spec,
+      count: spec.count ?? (LASTING.has(spec.kind) ? Number.POSITIVE_INFINITY : 1),
+      delayMs: spec.delayMs ?? (spec.kind === "slow" || spec.kind === "trickle" ? 1000 : 0),
     };
     this.faults.push(fault);
     return fault;
@@ -792,25 +860,98 @@ export class Control {
     this.service.resetLogin();
   }
 
-  /** The faults that apply to a request (consumes their counts). */
-  takeFaults(path: string): { status?: 429 | 502 | 503 | 504; reset: boolean; delayMs: number } {
-    const out: { status?: 429 | 502 | 503 | 504; reset: boolean; delayMs: number } = {
-      reset: false,
-      delayMs: 0,
-    };
+  /** The request-level faults that apply to a request (consumes their counts). */
+  takeFaults(path: string): RequestFaults {
+    const out: RequestFaults = { reset: false, delayMs: 0, trickleMs: 0 };
+    const answered = () =>
+      out.reset || out.status !== undefined || out.huge !== undefined || out.echo !== undefined;
     for (const f of this.faults) {
       if (f.count <= 0 || (f.path && !path.startsWith(f.path))) continue;
-      if (f.kind === "slow") {
-        out.delayMs = Math.max(out.delayMs, f.delayMs);
-      } else if (f.kind === "reset") {
-        if (out.reset || out.status) continue;
-        out.reset = true;
-      } else {
-        if (out.reset || out.status) continue;
-        out.status = ({ http429: 429, http502: 502, http503: 503, http504: 504 } as const)[f.kind];
+      switch (f.kind) {
+        case "deep":
+        case "poison":
+          continue; // applied to the records of an answer (rewriteRecords)
+        case "slow":
+          out.delayMs = Math.max(out.delayMs, f.delayMs);
+          break;
+        case "trickle":
+          out.trickleMs = Math.max(out.trickleMs, f.delayMs);
+          break;
+        case "reset":
+          if (answered()) continue;
+          out.reset = true;
+          break;
+        case "huge":
+          // one about a model waits for the request's model to be known (takeHuge)
+          if (answered() || f.model !== undefined || f.method !== undefined) continue;
+          out.huge = { bytes: f.bytes ?? 256 * 1024 * 1024, declareLength: f.declareLength === true };
+          break;
+        case "echo":
+          if (answered()) continue;
+          out.echo = f.status ?? 400;
+          break;
+        default:
+          if (answered()) continue;
+          out.status = ({ http429: 429, http502: 502, http503: 503, http504: 504 } as const)[f.kind];
       }
       f.count--;
       bump(this.stats.faultsInjected, f.kind);
+    }
+    this.faults = this.faults.filter((f) => f.count > 0);
+    return out;
+  }
+
+  /** A `huge` fault about this model (and method), consumed: the answer to send instead of the real one. */
+  takeHuge(path: string, model: unknown, method: unknown): RequestFaults["huge"] {
+    const f = this.faults.find(
+      (x) =>
+        x.kind === "huge" &&
+        x.count > 0 &&
+        (x.model !== undefined || x.method !== undefined) &&
+        (!x.path || path.startsWith(x.path)) &&
+        (x.model === undefined || x.model === model) &&
+        (x.method === undefined || x.method === method),
+    );
+    if (!f) return undefined;
+    f.count--;
+    bump(this.stats.faultsInjected, f.kind);
+    this.faults = this.faults.filter((x) => x.count > 0);
+    return { bytes: f.bytes ?? 256 * 1024 * 1024, declareLength: f.declareLength === true };
+  }
+
+  /**
+   * The records of a `search_read` or `read` answer with the `deep` and `poison` faults applied:
+   * the named field of the matching records replaced by a raw value (a copy of each record changed;
+   * the store is untouched). Each fault that changed a record counts one answer.
+   */
+  rewriteRecords(path: string, model: unknown, method: unknown, result: PyValue): PyValue {
+    if ((method !== "search_read" && method !== "read") || !Array.isArray(result)) return result;
+    const faults = this.faults.filter(
+      (f) =>
+        (f.kind === "deep" || f.kind === "poison") &&
+        f.count > 0 &&
+        (!f.path || path.startsWith(f.path)) &&
+        (f.model === undefined || f.model === model),
+    );
+    if (faults.length === 0) return result;
+    let out = result;
+    for (const f of faults) {
+      const field = f.field as string;
+      let raw: RawValue | undefined;
+      let hit = false;
+      out = out.map((record) => {
+        if (record === null || typeof record !== "object" || Array.isArray(record) || record instanceof Map)
+          return record;
+        const r = record as Record<string, PyValue>;
+        if (!(field in r) || (f.id !== undefined && r.id !== f.id)) return record;
+        raw ??= f.kind === "deep" ? deepValue(f.depth ?? 10_000) : poisonValue(f);
+        hit = true;
+        return { ...r, [field]: raw as unknown as PyValue };
+      });
+      if (hit) {
+        f.count--;
+        bump(this.stats.faultsInjected, f.kind);
+      }
     }
     this.faults = this.faults.filter((f) => f.count > 0);
     return out;

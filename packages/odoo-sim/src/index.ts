@@ -15,11 +15,12 @@ export type {
   FaultKind,
   FaultSpec,
   PayOptions,
+  RequestFaults,
   Stats,
   TxResult,
   WriteOptions,
 } from "./control.js";
-export { Control } from "./control.js";
+export { Control, FAULT_KINDS } from "./control.js";
 export type { Env } from "./env.js";
 export { type GenerationReport, generate, prng } from "./generate.js";
 export type { FieldDef, FieldType, ModelDef, OdooVersion } from "./models.js";

@@ -1,3 +1,4 @@
+import { RawValue, rawPlaceholder, spliceRaw } from "./misbehave.js";
 import { floatRepr, PyFloat, type PyValue } from "./py.js";
 
 /**
@@ -37,7 +38,7 @@ function keyString(k: unknown): string {
   return String(k);
 }
 
-function dump(v: PyValue | undefined, out: string[]): void {
+function dump(v: PyValue | undefined, out: string[], raws?: RawValue[]): void {
   if (v === null || v === undefined) {
     out.push("null");
     return;
@@ -59,11 +60,16 @@ function dump(v: PyValue | undefined, out: string[]): void {
     out.push(jsonFloat(v.value));
     return;
   }
+  if (v instanceof RawValue) {
+    if (raws) out.push(rawPlaceholder(raws.push(v) - 1));
+    else out.push("null");
+    return;
+  }
   if (Array.isArray(v)) {
     out.push("[");
     v.forEach((item, i) => {
       if (i > 0) out.push(", ");
-      dump(item, out);
+      dump(item, out, raws);
     });
     out.push("]");
     return;
@@ -73,7 +79,7 @@ function dump(v: PyValue | undefined, out: string[]): void {
   entries.forEach(([k, item], i) => {
     if (i > 0) out.push(", ");
     out.push(jsonString(keyString(k)), ": ");
-    dump(item, out);
+    dump(item, out, raws);
   });
   out.push("}");
 }
@@ -82,6 +88,15 @@ export function pyJsonDumps(value: PyValue | undefined): string {
   const out: string[] = [];
   dump(value, out);
   return out.join("");
+}
+
+/** `pyJsonDumps`, as bytes when the value holds raw values a misbehaving answer put there. */
+export function pyJsonDumpsBytes(value: PyValue | undefined): string | Buffer {
+  const out: string[] = [];
+  const raws: RawValue[] = [];
+  dump(value, out, raws);
+  const text = out.join("");
+  return raws.length ? spliceRaw(text, raws, "json") : text;
 }
 
 /** Converts parsed JSON request values; JSON numbers stay numbers. */

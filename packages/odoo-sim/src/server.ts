@@ -1,11 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { bump, type Control, type FaultSpec } from "./control.js";
-import { pyJsonDumps } from "./json.js";
+import { pyJsonDumps, pyJsonDumpsBytes } from "./json.js";
+import { echoPage, type HugeFormat, streamHuge } from "./misbehave.js";
 import { serviceTimeMs } from "./performance.js";
 import { frames, OdooException, type PyValue, traceback } from "./py.js";
 import type { OdooService } from "./rpc.js";
-import { dumpFault, dumpResponse, parseMethodCall } from "./xmlrpc.js";
+import { dumpFault, dumpResponseBytes, parseMethodCall } from "./xmlrpc.js";
 
 const RPC_FRAMES = [
   {
@@ -48,6 +49,8 @@ interface Reply {
   status: number;
   type: string;
   body: string | Buffer;
+  /** A `huge` fault about the request's model: this answer is streamed instead. */
+  huge?: { bytes: number; declareLength: boolean };
   headers?: Record<string, string>;
   /** Records a `search_read` or `read` answered with: what the ORM's time per record applies to. */
   records?: number;
@@ -57,8 +60,8 @@ interface Reply {
 const recordsOf = (method: unknown, result: unknown): number | undefined =>
   (method === "search_read" || method === "read") && Array.isArray(result) ? result.length : undefined;
 
-const xmlReply = (body: string): Reply => ({ status: 200, type: "text/xml; charset=utf-8", body });
-const jsonReply = (status: number, body: string): Reply => ({
+const xmlReply = (body: string | Buffer): Reply => ({ status: 200, type: "text/xml; charset=utf-8", body });
+const jsonReply = (status: number, body: string | Buffer): Reply => ({
   status,
   type: "application/json; charset=utf-8",
   body,
@@ -108,7 +111,7 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
       bump(control.stats.byModelMethod, `${model}.${method}`);
   };
 
-  const xmlrpc = (service_: string, body: string): Reply => {
+  const xmlrpc = (path: string, service_: string, body: string): Reply => {
     let call: { method: string; params: unknown[] };
     try {
       call = parseMethodCall(body);
@@ -125,8 +128,11 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
         countCall(call.params[3], call.params[4]);
         result = service.object(call.method, call.params).run();
         records = recordsOf(call.params[4], result);
+        result = control.rewriteRecords(path, call.params[3], call.params[4], result);
+        const huge = control.takeHuge(path, call.params[3], call.params[4]);
+        if (huge) return { ...xmlReply(""), huge };
       }
-      return { ...xmlReply(dumpResponse(result)), ...(records !== undefined ? { records } : {}) };
+      return { ...xmlReply(dumpResponseBytes(result)), ...(records !== undefined ? { records } : {}) };
     } catch (e) {
       return xmlReply(xmlFault(toException(e)));
     }
@@ -145,7 +151,7 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
     });
   };
 
-  const jsonrpc = (body: string): Reply => {
+  const jsonrpc = (path: string, body: string): Reply => {
     let req: { id?: unknown; params?: { service?: unknown; method?: unknown; args?: unknown } };
     try {
       req = JSON.parse(body);
@@ -169,16 +175,19 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
         countCall(args[3], args[4]);
         result = service.object(method, args).run();
         records = recordsOf(args[4], result);
+        result = control.rewriteRecords(path, args[3], args[4], result);
+        const huge = control.takeHuge(path, args[3], args[4]);
+        if (huge) return { ...jsonReply(200, ""), huge };
       } else if (svc === "db") result = service.db(method);
       else throw new OdooException("builtins.Exception", `No such RPC service: '${svc}'`, "server");
-      const reply = jsonReply(200, pyJsonDumps({ jsonrpc: "2.0", id: id as PyValue, result }));
+      const reply = jsonReply(200, pyJsonDumpsBytes({ jsonrpc: "2.0", id: id as PyValue, result }));
       return { ...reply, ...(records !== undefined ? { records } : {}) };
     } catch (e) {
       return jsonReply(200, jsonError(id, toException(e)));
     }
   };
 
-  const json2 = (req: IncomingMessage, model: string, method: string, body: string): Reply => {
+  const json2 = (req: IncomingMessage, path: string, model: string, method: string, body: string): Reply => {
     bump(control.stats.byMethod, "json2");
     countCall(model, method);
     const error = (status: number, e: OdooException) =>
@@ -214,7 +223,10 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
     try {
       const result = service.callNamed(model, method, params);
       const records = recordsOf(method, result);
-      return { ...jsonReply(200, pyJsonDumps(result)), ...(records !== undefined ? { records } : {}) };
+      const answer = control.rewriteRecords(path, model, method, result);
+      const huge = control.takeHuge(path, model, method);
+      if (huge) return { ...jsonReply(200, ""), huge };
+      return { ...jsonReply(200, pyJsonDumpsBytes(answer)), ...(records !== undefined ? { records } : {}) };
     } catch (e) {
       const x = toException(e);
       const status = {
@@ -303,13 +315,14 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
   const route = async (req: IncomingMessage, path: string, body: string): Promise<Reply> => {
     const method = req.method ?? "GET";
     const xml = /^\/xmlrpc\/2\/(common|object|db)$/.exec(path);
-    if (xml) return method === "POST" ? xmlrpc(xml[1]!, body) : htmlReply(405, werkzeugPage(405));
-    if (path === "/jsonrpc") return method === "POST" ? jsonrpc(body) : htmlReply(405, werkzeugPage(405));
+    if (xml) return method === "POST" ? xmlrpc(path, xml[1]!, body) : htmlReply(405, werkzeugPage(405));
+    if (path === "/jsonrpc")
+      return method === "POST" ? jsonrpc(path, body) : htmlReply(405, werkzeugPage(405));
     if (version >= 19) {
       const j2 = /^\/json\/2\/([^/]+)\/([^/]+)$/.exec(path);
       if (j2) {
         if (method !== "POST") return htmlReply(405, werkzeugPage(405));
-        return json2(req, decodeURIComponent(j2[1]!), decodeURIComponent(j2[2]!), body);
+        return json2(req, path, decodeURIComponent(j2[1]!), decodeURIComponent(j2[2]!), body);
       }
       if (path === "/web/version" && (method === "GET" || method === "POST")) {
         bump(control.stats.byMethod, "web.version");
@@ -325,7 +338,7 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
     return htmlReply(404, werkzeugPage(404));
   };
 
-  const send = (res: ServerResponse, reply: Reply, reset: boolean, counted = true) => {
+  const send = (res: ServerResponse, reply: Reply, reset: boolean, counted = true, trickleMs = 0) => {
     const body = typeof reply.body === "string" ? Buffer.from(reply.body, "utf8") : reply.body;
     if (counted) bump(control.stats.byStatus, String(reply.status));
     res.writeHead(reply.status, {
@@ -341,8 +354,30 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
       });
       return;
     }
+    if (trickleMs > 0 && body.length > 1) {
+      // The answer in 20 pieces spread over trickleMs: a slow link, or a proxy that dribbles.
+      const pieces = Math.min(20, body.length);
+      const size = Math.ceil(body.length / pieces);
+      let at = 0;
+      const next = () => {
+        if (res.destroyed) return;
+        const end = Math.min(body.length, at + size);
+        if (end >= body.length) {
+          res.end(body.subarray(at));
+          return;
+        }
+        res.write(body.subarray(at, end));
+        at = end;
+        setTimeout(next, trickleMs / pieces);
+      };
+      next();
+      return;
+    }
     res.end(body);
   };
+
+  const hugeFormat = (path: string): HugeFormat =>
+    path.startsWith("/json/2/") ? "json2" : path === "/jsonrpc" ? "jsonrpc" : "xmlrpc";
 
   /** An RPC request: in line for a worker, served for the ORM's time, then answered. */
   const serve = async (req: IncomingMessage, res: ServerResponse, path: string, body: string) => {
@@ -350,6 +385,16 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
     if (fault.delayMs > 0) await new Promise((r) => setTimeout(r, fault.delayMs));
     if (fault.status) {
       send(res, htmlReply(fault.status, nginxPage(fault.status)), false);
+      return;
+    }
+    if (fault.echo !== undefined) {
+      const page = echoPage(fault.echo, req.method ?? "POST", path, req.headers, body);
+      send(res, { status: fault.echo, type: "text/plain; charset=utf-8", body: page }, false);
+      return;
+    }
+    if (fault.huge) {
+      bump(control.stats.byStatus, "200");
+      await streamHuge(res, hugeFormat(path), fault.huge.bytes, fault.huge.declareLength);
       return;
     }
     if (!(await control.workers.acquire())) {
@@ -372,7 +417,12 @@ export function createSimServer({ service, control, basePath }: ServerDeps): Ser
     } finally {
       control.workers.release();
     }
-    send(res, reply, fault.reset);
+    if (reply.huge) {
+      bump(control.stats.byStatus, "200");
+      await streamHuge(res, hugeFormat(path), reply.huge.bytes, reply.huge.declareLength);
+      return;
+    }
+    send(res, reply, fault.reset, true, fault.trickleMs);
   };
 
   return createServer((req, res) => {

@@ -1,3 +1,4 @@
+import { RawValue, rawPlaceholder, spliceRaw } from "./misbehave.js";
 import { floatRepr as floatReprSafe, frames, OdooException, PyFloat, type PyValue } from "./py.js";
 
 /**
@@ -28,7 +29,7 @@ function str(v: string): string {
 }
 
 /** String concatenation (V8 ropes) is several times faster than array joins for big pages. */
-function dump(v: PyValue, acc: { s: string }): void {
+function dump(v: PyValue, acc: { s: string; raws?: RawValue[] }): void {
   if (v === null || v === undefined) {
     throw marshalError("builtins.TypeError", "cannot marshal None unless allow_none is enabled");
   }
@@ -53,6 +54,11 @@ function dump(v: PyValue, acc: { s: string }): void {
   }
   if (v instanceof PyFloat) {
     acc.s += `<value><double>${floatReprSafe(v.value)}</double></value>\n`;
+    return;
+  }
+  if (v instanceof RawValue) {
+    acc.raws ??= [];
+    acc.s += rawPlaceholder(acc.raws.push(v) - 1);
     return;
   }
   if (Array.isArray(v)) {
@@ -84,9 +90,21 @@ function dump(v: PyValue, acc: { s: string }): void {
 
 /** `<methodResponse>` with one param; throws {@link OdooException} like Python's marshaller would. */
 export function dumpResponse(value: PyValue): string {
-  const acc = { s: "<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n" };
+  const acc: { s: string; raws?: RawValue[] } = {
+    s: "<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n",
+  };
   dump(value, acc);
   return `${acc.s}</param>\n</params>\n</methodResponse>\n`;
+}
+
+/** `dumpResponse`, as bytes when the value holds raw values a misbehaving answer put there. */
+export function dumpResponseBytes(value: PyValue): string | Buffer {
+  const acc: { s: string; raws?: RawValue[] } = {
+    s: "<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n",
+  };
+  dump(value, acc);
+  const text = `${acc.s}</param>\n</params>\n</methodResponse>\n`;
+  return acc.raws ? spliceRaw(text, acc.raws, "xml") : text;
 }
 
 export function dumpFault(code: number, message: string): string {

@@ -1,7 +1,8 @@
 /**
  * `createOdooClient`: one promise interface over XML-RPC, JSON-RPC and JSON-2, with a lazily
  * obtained uid, a concurrency limit, and retries with exponential backoff and jitter for transport
- * errors only.
+ * errors only, every attempt of a call and the waits between them within one overall deadline.
+ * Every error it throws has the password (API key) removed from its message, stack and debug text.
  */
 import {
   OdooAuthError,
@@ -10,8 +11,9 @@ import {
   OdooServerError,
   OdooTransportError,
   OdooUserError,
+  redactError,
 } from "./errors.js";
-import { HttpClient } from "./http.js";
+import { type Attempt, DEFAULT_MAX_RESPONSE_BYTES, HttpClient } from "./http.js";
 import { type AnswerSample, type RequestLimiter, SharedLimiter } from "./limiter.js";
 import {
   type Credentials,
@@ -35,7 +37,26 @@ export interface RetryOptions {
   /** Upper bound of one delay. Default 10 000 ms. */
   maxDelayMs?: number;
   /** Called before each retry (for logging). */
-  onRetry?: (info: { error: OdooTransportError; attempt: number; delayMs: number; call: string }) => void;
+  onRetry?: (info: RetryInfo) => void;
+}
+
+export interface RetryInfo {
+  error: OdooTransportError;
+  /** The attempt that failed (1 for the first). */
+  attempt: number;
+  delayMs: number;
+  call: string;
+}
+
+/** What every call accepts besides its own parameters. */
+export interface RequestOptions {
+  /**
+   * Aborts the call: the request in flight is dropped, no further attempt is made, and the call
+   * rejects with the signal's reason.
+   */
+  signal?: AbortSignal | undefined;
+  /** Told before each retry of this call (besides the client's `retry.onRetry`). */
+  onRetry?: ((info: RetryInfo) => void) | undefined;
 }
 
 export interface OdooClientOptions {
@@ -54,6 +75,17 @@ export interface OdooClientOptions {
   protocol?: OdooProtocol | "auto";
   /** Deadline of one HTTP request, in ms. Default 120 000 (Odoo's own default wall-time limit). */
   timeoutMs?: number;
+  /**
+   * One overall deadline per call, in ms: its attempts and the waits between them all end within
+   * it, counted from its first attempt. Each attempt gets at most what is left (never more than
+   * `timeoutMs`); a retry whose wait would pass it is not made. Default 120 000.
+   */
+  deadlineMs?: number;
+  /**
+   * Largest answer body accepted, in bytes (default 64 MiB). A larger answer is cut off while it
+   * streams (never read whole into memory) and the call fails, naming the model and method.
+   */
+  maxResponseBytes?: number;
   /** Requests in flight at once for this client. Default 4 (1–4 per database is polite). */
   maxConcurrency?: number;
   /**
@@ -86,7 +118,7 @@ export interface FieldMeta {
 }
 export type FieldsMeta = Record<string, FieldMeta>;
 
-export interface SearchOptions {
+export interface SearchOptions extends RequestOptions {
   offset?: number;
   /** Maximum number of records; omitted or 0 means no limit. */
   limit?: number;
@@ -100,13 +132,13 @@ export interface SearchReadOptions extends SearchOptions {
   fields?: readonly string[];
 }
 
-export interface ReadOptions {
+export interface ReadOptions extends RequestOptions {
   context?: OdooContext;
   /** `""` returns many2one fields as bare ids instead of `[id, name]`. */
   load?: string;
 }
 
-export interface CallOptions {
+export interface CallOptions extends RequestOptions {
   /** Retry transport errors for this call (default: true for read-only methods, false otherwise). */
   idempotent?: boolean;
 }
@@ -130,7 +162,7 @@ export interface OdooClient {
   searchCount(
     model: string,
     domain: Domain,
-    options?: { context?: OdooContext; limit?: number },
+    options?: { context?: OdooContext; limit?: number } & RequestOptions,
   ): Promise<number>;
   /** Records for `ids`, in Odoo's order; ids that no longer exist are silently dropped (as Odoo does). */
   read(
@@ -141,7 +173,7 @@ export interface OdooClient {
   ): Promise<OdooRecord[]>;
   fieldsGet(
     model: string,
-    options?: { attributes?: readonly string[]; context?: OdooContext },
+    options?: { attributes?: readonly string[]; context?: OdooContext } & RequestOptions,
   ): Promise<FieldsMeta>;
   /** Any other ORM method, in protocol-neutral form (see `OrmCall`). */
   call(call: OrmCall, options?: CallOptions): Promise<unknown>;
@@ -187,7 +219,25 @@ class Semaphore implements RequestLimiter {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+
+/** The request options of a method's options (its own parameters left out). */
+const requestOptions = (o: RequestOptions): RequestOptions => ({ signal: o.signal, onRetry: o.onRetry });
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /** Delay before retry number `retry` (1-based): exponential, capped, with "equal jitter" (half fixed, half random). */
 export function backoffDelay(
@@ -220,6 +270,8 @@ function databaseMissing(error: unknown, db: string, url: string): OdooError | u
 
 export function createOdooClient(options: OdooClientOptions): OdooClient {
   const timeoutMs = options.timeoutMs ?? 120_000;
+  const deadlineMs = Math.max(1, options.deadlineMs ?? 120_000);
+  const secrets: string[] = [options.password];
   const maxConcurrency = Math.max(1, Math.floor(options.maxConcurrency ?? 4));
   const retry =
     options.retry === false ? { ...DEFAULT_RETRY, attempts: 1 } : { ...DEFAULT_RETRY, ...options.retry };
@@ -227,7 +279,10 @@ export function createOdooClient(options: OdooClientOptions): OdooClient {
     maxConcurrency,
     options.limiter instanceof SharedLimiter ? options.limiter.max : 0,
   );
-  const http = new HttpClient(options.url, timeoutMs, sockets, options.onAnswer);
+  const http = new HttpClient(options.url, timeoutMs, sockets, options.onAnswer, {
+    maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+  });
+  secrets.push(...http.secrets);
   const creds: Credentials = { db: options.db, username: options.username, password: options.password };
   const semaphore: RequestLimiter = options.limiter ?? new Semaphore(maxConcurrency);
   const requested = options.protocol ?? "auto";
@@ -240,30 +295,87 @@ export function createOdooClient(options: OdooClientOptions): OdooClient {
         ? new JsonRpcTransport(http, creds)
         : new Json2Transport(http, creds);
 
-  /** Runs one request under the semaphore, retrying retryable transport errors with backoff. */
-  async function run<T>(call: string, idempotent: boolean, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one request under the semaphore, retrying retryable transport errors with backoff, every
+   * attempt and wait within the call's deadline (counted from the first attempt's start: waiting
+   * for a free slot before it is not the server's time). The only retry layer: callers do not
+   * retry on top of it.
+   */
+  async function run<T>(
+    call: string,
+    idempotent: boolean,
+    fn: (attempt: Attempt) => Promise<T>,
+    o: RequestOptions = {},
+  ): Promise<T> {
+    const signal = o.signal;
+    let started: number | undefined;
+    let last: unknown;
     for (let attempt = 1; ; attempt++) {
       if (closed) throw new OdooError(`${call}: the Odoo client is closed`, { call });
+      if (signal?.aborted) throw signal.reason;
       await semaphore.acquire();
+      started ??= performance.now();
+      const left = deadlineMs - (performance.now() - started);
       let failure: unknown;
       try {
-        return await fn();
+        if (left <= 0) throw deadlinePassed(call, attempt - 1, last);
+        return await fn({ timeoutMs: Math.min(timeoutMs, left), signal });
       } catch (error) {
-        failure = error;
+        failure = redactError(error, secrets);
       } finally {
         semaphore.release();
       }
-      const retryable =
-        failure instanceof OdooTransportError &&
-        failure.retryable &&
-        idempotent &&
-        attempt < retry.attempts &&
-        !closed;
+      if (signal?.aborted) throw signal.reason;
+      if (failure instanceof OdooTransportError && failure.code === "EDEADLINE") throw failure;
+      const retryable = failure instanceof OdooTransportError && failure.retryable && idempotent && !closed;
       if (!retryable) throw failure;
+      last = failure;
+      const spent = performance.now() - started;
+      // (an attempt cut short by the deadline ends a timer's tick around it)
+      if (spent >= deadlineMs - 2) throw deadlinePassed(call, attempt, failure);
+      if (attempt >= retry.attempts) throw gaveUp(call, attempt, failure as OdooTransportError);
       const delayMs = backoffDelay(attempt, retry.baseDelayMs, retry.maxDelayMs);
-      retry.onRetry?.({ error: failure as OdooTransportError, attempt, delayMs, call });
-      await sleep(delayMs);
+      // A wait that would end past the deadline leaves no time for the attempt after it.
+      if (spent + delayMs >= deadlineMs) throw deadlinePassed(call, attempt, failure);
+      const info = { error: failure as OdooTransportError, attempt, delayMs, call };
+      retry.onRetry?.(info);
+      o.onRetry?.(info);
+      await sleep(delayMs, signal);
     }
+  }
+
+  /** The call's deadline passed: how long it was, how many attempts were made, the last failure. */
+  function deadlinePassed(call: string, attempts: number, last: unknown): OdooTransportError {
+    const lastText = last instanceof Error ? `; the last: ${last.message}` : "";
+    return redactError(
+      new OdooTransportError(
+        `${call}: no answer within the call's deadline of ${deadlineMs} ms (ODOO_CALL_DEADLINE_MS) after ${plural(attempts, "attempt")}${lastText}`,
+        {
+          protocol: last instanceof OdooError ? last.protocol : undefined,
+          call,
+          status: last instanceof OdooError ? last.status : undefined,
+          retryable: false,
+          code: "EDEADLINE",
+          attempts,
+          cause: last,
+        },
+      ),
+      secrets,
+    );
+  }
+
+  /** Every attempt failed: the last failure, saying how many there were. */
+  function gaveUp(call: string, attempts: number, last: OdooTransportError): OdooTransportError {
+    if (attempts <= 1) return last;
+    return new OdooTransportError(`${last.message} (gave up after ${attempts} attempts)`, {
+      protocol: last.protocol,
+      call: last.call ?? call,
+      status: last.status,
+      retryable: false,
+      code: last.code,
+      attempts,
+      cause: last,
+    });
   }
 
   let transportPromise: Promise<{ transport: Transport; uid?: number }> | undefined;
@@ -275,7 +387,7 @@ export function createOdooClient(options: OdooClientOptions): OdooClient {
     const json2 = new Json2Transport(http, creds);
     let version: OdooVersion | undefined;
     try {
-      version = await run("web.version", true, () => json2.version());
+      version = await run("web.version", true, (a) => json2.version(a));
     } catch (error) {
       // Before 19 /web/version is not a JSON GET route: a 404 or an HTML page says "no JSON-2 here".
       if (!(error instanceof OdooTransportError) || error.status === undefined) throw error;
@@ -284,7 +396,7 @@ export function createOdooClient(options: OdooClientOptions): OdooClient {
       version !== undefined && (version.major >= 19 || (version.major === 18 && version.minor >= 4));
     if (offersJson2) {
       try {
-        const uid = await run("res.users.context_get", true, () => json2.authenticate());
+        const uid = await run("res.users.context_get", true, (a) => json2.authenticate(a));
         versionCache = version;
         return { transport: json2, uid };
       } catch (error) {
@@ -320,7 +432,7 @@ export function createOdooClient(options: OdooClientOptions): OdooClient {
         const { transport, uid } = await resolve();
         if (uid !== undefined) return uid;
         try {
-          return await run("common.authenticate", true, () => transport.authenticate());
+          return await run("common.authenticate", true, (a) => transport.authenticate(a));
         } catch (error) {
           throw databaseMissing(error, creds.db, http.origin) ?? error;
         }
@@ -337,7 +449,7 @@ export function createOdooClient(options: OdooClientOptions): OdooClient {
     const uid = await authenticate();
     const { transport } = await resolve();
     const idempotent = callOptions.idempotent ?? READ_ONLY.has(c.method);
-    return run(`${c.model}.${c.method}`, idempotent, () => transport.execute(uid, c));
+    return run(`${c.model}.${c.method}`, idempotent, (a) => transport.execute(uid, c, a), callOptions);
   }
 
   const client: OdooClient = {
@@ -347,19 +459,22 @@ export function createOdooClient(options: OdooClientOptions): OdooClient {
     async version() {
       if (versionCache) return versionCache;
       const { transport } = await resolve();
-      const version = await run("version", true, () => transport.version());
+      const version = await run("version", true, (a) => transport.version(a));
       versionCache = version;
       return version;
     },
     authenticate,
     async searchRead(model, domain, o = {}) {
-      return (await call({
-        model,
-        method: "search_read",
-        args: { domain },
-        kwargs: { fields: o.fields, offset: o.offset, limit: o.limit, order: o.order },
-        context: o.context,
-      })) as OdooRecord[];
+      return (await call(
+        {
+          model,
+          method: "search_read",
+          args: { domain },
+          kwargs: { fields: o.fields, offset: o.offset, limit: o.limit, order: o.order },
+          context: o.context,
+        },
+        requestOptions(o),
+      )) as OdooRecord[];
     },
     async searchReadPage(model, domain, o = {}) {
       const c: OrmCall = {
@@ -372,45 +487,57 @@ export function createOdooClient(options: OdooClientOptions): OdooClient {
       const uid = await authenticate();
       const { transport } = await resolve();
       if (transport instanceof XmlRpcTransport) {
-        return run(`${model}.search_read`, true, () => transport.executePage(uid, c));
+        return run(`${model}.search_read`, true, (a) => transport.executePage(uid, c, a), requestOptions(o));
       }
-      return recordsPage((await call(c)) as OdooRecord[]);
+      return recordsPage((await call(c, requestOptions(o))) as OdooRecord[]);
     },
     async search(model, domain, o = {}) {
-      return (await call({
-        model,
-        method: "search",
-        args: { domain },
-        kwargs: { offset: o.offset, limit: o.limit, order: o.order },
-        context: o.context,
-      })) as number[];
+      return (await call(
+        {
+          model,
+          method: "search",
+          args: { domain },
+          kwargs: { offset: o.offset, limit: o.limit, order: o.order },
+          context: o.context,
+        },
+        requestOptions(o),
+      )) as number[];
     },
     async searchCount(model, domain, o = {}) {
-      return (await call({
-        model,
-        method: "search_count",
-        args: { domain },
-        kwargs: { limit: o.limit },
-        context: o.context,
-      })) as number;
+      return (await call(
+        {
+          model,
+          method: "search_count",
+          args: { domain },
+          kwargs: { limit: o.limit },
+          context: o.context,
+        },
+        requestOptions(o),
+      )) as number;
     },
     async read(model, ids, fields, o = {}) {
       if (ids.length === 0) return [];
-      return (await call({
-        model,
-        method: "read",
-        ids,
-        kwargs: { fields, load: o.load },
-        context: o.context,
-      })) as OdooRecord[];
+      return (await call(
+        {
+          model,
+          method: "read",
+          ids,
+          kwargs: { fields, load: o.load },
+          context: o.context,
+        },
+        requestOptions(o),
+      )) as OdooRecord[];
     },
     async fieldsGet(model, o = {}) {
-      return (await call({
-        model,
-        method: "fields_get",
-        kwargs: { attributes: o.attributes },
-        context: o.context,
-      })) as FieldsMeta;
+      return (await call(
+        {
+          model,
+          method: "fields_get",
+          kwargs: { attributes: o.attributes },
+          context: o.context,
+        },
+        requestOptions(o),
+      )) as FieldsMeta;
     },
     call,
     async close() {

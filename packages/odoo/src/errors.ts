@@ -27,6 +27,8 @@ export interface OdooErrorDetails {
   exceptionClass?: string | undefined;
   /** Full traceback / debug text sent by Odoo, when any. */
   debug?: string | undefined;
+  /** Requests sent for the call before it failed, when it was retried or ran out of time. */
+  attempts?: number | undefined;
   cause?: unknown;
 }
 
@@ -38,6 +40,7 @@ export class OdooError extends Error {
   readonly status: number | undefined;
   readonly exceptionClass: string | undefined;
   readonly debug: string | undefined;
+  readonly attempts: number | undefined;
 
   constructor(message: string, details: OdooErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -48,6 +51,7 @@ export class OdooError extends Error {
     this.status = details.status;
     this.exceptionClass = details.exceptionClass;
     this.debug = details.debug;
+    this.attempts = details.attempts;
   }
 }
 
@@ -161,4 +165,58 @@ export function faultToError(
       return new OdooServerError(`${where}${label}`, { ...base, exceptionClass, debug: text });
     }
   }
+}
+
+/**
+ * The forms a secret takes in what a server may echo back: as sent in an XML-RPC body (XML
+ * escapes), in a JSON body, in a URL, in a basic-auth header.
+ */
+function secretForms(secret: string): string[] {
+  const forms = new Set([
+    secret,
+    secret.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;"),
+    JSON.stringify(secret).slice(1, -1),
+    encodeURIComponent(secret),
+    Buffer.from(secret).toString("base64"),
+  ]);
+  return [...forms].filter((f) => f.length > 0).sort((a, b) => b.length - a.length);
+}
+
+/** `text` with every form of each secret replaced by `***`. */
+export function redactText(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (!secret) continue;
+    for (const form of secretForms(secret)) if (out.includes(form)) out = out.split(form).join("***");
+  }
+  return out;
+}
+
+/**
+ * Removes secrets (the password or API key) from an error the client throws, in place: its message,
+ * stack, Odoo's debug text and its causes. A server or a proxy may echo the request it got (the
+ * XML-RPC and JSON-RPC bodies carry the password, JSON-2's header the API key) into an error page,
+ * a fault string or a traceback; none of that may reach a log or the run history.
+ */
+export function redactError<T>(error: T, secrets: readonly string[]): T {
+  const live = secrets.filter((s) => s.length > 0);
+  if (live.length === 0) return error;
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && current instanceof Error && !seen.has(current); depth++) {
+    seen.add(current);
+    const e = current as Error & { debug?: unknown };
+    const message = redactText(e.message, live);
+    if (message !== e.message) e.message = message;
+    if (typeof e.stack === "string") {
+      const stack = redactText(e.stack, live);
+      if (stack !== e.stack) e.stack = stack;
+    }
+    if (typeof e.debug === "string") {
+      const debug = redactText(e.debug, live);
+      if (debug !== e.debug) Object.defineProperty(e, "debug", { value: debug, enumerable: true });
+    }
+    current = e.cause;
+  }
+  return error;
 }

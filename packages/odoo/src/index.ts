@@ -24,6 +24,8 @@ export {
   type OdooRecord,
   type ReadOptions,
   type RecordPage,
+  type RequestOptions,
+  type RetryInfo,
   type RetryOptions,
   type SearchOptions,
   type SearchReadOptions,
@@ -44,7 +46,10 @@ export {
   OdooTransportError,
   OdooUserError,
   parseTraceback,
+  redactError,
+  redactText,
 } from "./errors.js";
+export { DEFAULT_MAX_RESPONSE_BYTES, formatBytes, redactUrlText } from "./http.js";
 export {
   AdaptiveConcurrency,
   type AdaptiveOptions,
@@ -70,12 +75,13 @@ export {
   normalizeRecords,
   odooDatetimeToIso,
 } from "./normalize.js";
-export type { OdooVersion, OrmCall } from "./transports.js";
+export { jsonNestingOver, type OdooVersion, type OrmCall } from "./transports.js";
 export {
   type DecodeOptions,
   decodeMethodResponse,
   decodeRecords,
   looksLikeMethodResponse,
+  MAX_NESTING,
   type MethodResponse,
   type RecordVisitor,
   XmlRpcParseError,

@@ -16,11 +16,12 @@ import {
   parseTraceback,
   stripBuiltins,
 } from "./errors.js";
-import { type HttpClient, type HttpResponse, unexpectedAnswer } from "./http.js";
+import { type Attempt, type HttpClient, type HttpResponse, unexpectedAnswer } from "./http.js";
 import {
   decodeMethodResponse,
   decodeRecords,
   looksLikeMethodResponse,
+  MAX_NESTING,
   type RecordVisitor,
   XmlRpcParseError,
   type XmlRpcValue,
@@ -111,10 +112,10 @@ export interface OrmCall {
 
 export interface Transport {
   readonly protocol: OdooProtocol;
-  version(): Promise<OdooVersion>;
+  version(attempt?: Attempt): Promise<OdooVersion>;
   /** The uid for the credentials; `OdooAuthError` when they are refused. */
-  authenticate(): Promise<number>;
-  execute(uid: number, call: OrmCall): Promise<unknown>;
+  authenticate(attempt?: Attempt): Promise<number>;
+  execute(uid: number, call: OrmCall, attempt?: Attempt): Promise<unknown>;
 }
 
 const callName = (c: OrmCall): string => `${c.model}.${c.method}`;
@@ -172,22 +173,29 @@ abstract class ExecuteKwTransport implements Transport {
     method: string,
     params: unknown[],
     call: string,
+    attempt?: Attempt,
   ): Promise<unknown>;
 
-  async version(): Promise<OdooVersion> {
-    const raw = await this.rpc("common", "version", [], "common.version");
+  async version(attempt?: Attempt): Promise<OdooVersion> {
+    const raw = await this.rpc("common", "version", [], "common.version", attempt);
     return parseVersion((raw ?? {}) as Record<string, unknown>);
   }
 
-  async authenticate(): Promise<number> {
+  async authenticate(attempt?: Attempt): Promise<number> {
     const { db, username, password } = this.creds;
-    const uid = await this.rpc("common", "authenticate", [db, username, password, {}], "common.authenticate");
+    const uid = await this.rpc(
+      "common",
+      "authenticate",
+      [db, username, password, {}],
+      "common.authenticate",
+      attempt,
+    );
     if (typeof uid !== "number" || uid <= 0)
       throw authRefused(this.protocol, this.creds, "common.authenticate");
     return uid;
   }
 
-  execute(uid: number, c: OrmCall): Promise<unknown> {
+  execute(uid: number, c: OrmCall, attempt?: Attempt): Promise<unknown> {
     const [args, kwargs] = executeKwParams(c);
     const { db, password } = this.creds;
     return this.rpc(
@@ -195,6 +203,7 @@ abstract class ExecuteKwTransport implements Transport {
       "execute_kw",
       [db, uid, password, c.model, c.method, args, kwargs],
       callName(c),
+      attempt,
     );
   }
 }
@@ -214,7 +223,13 @@ export class XmlRpcTransport extends ExecuteKwTransport {
     super(http, creds);
   }
 
-  async rpc(service: "common" | "object", method: string, params: unknown[], call: string): Promise<unknown> {
+  async rpc(
+    service: "common" | "object",
+    method: string,
+    params: unknown[],
+    call: string,
+    attempt?: Attempt,
+  ): Promise<unknown> {
     const body = encodeMethodCall(method, params, call);
     const path = `xmlrpc/2/${service}`;
     const res = await this.http.send({
@@ -224,6 +239,7 @@ export class XmlRpcTransport extends ExecuteKwTransport {
       body,
       protocol: this.protocol,
       call,
+      ...attempt,
     });
     return this.answer(res, call, `POST ${this.http.url(path).href}`);
   }
@@ -232,7 +248,7 @@ export class XmlRpcTransport extends ExecuteKwTransport {
    * `execute_kw` of a `search_read`, its answer kept as bytes: checked to be a methodResponse that
    * is not a fault (a fault is thrown as the typed error), decoded only when visited.
    */
-  async executePage(uid: number, c: OrmCall): Promise<RecordPage> {
+  async executePage(uid: number, c: OrmCall, attempt?: Attempt): Promise<RecordPage> {
     const [args, kwargs] = executeKwParams(c);
     const { db, password } = this.creds;
     const call = callName(c);
@@ -246,6 +262,7 @@ export class XmlRpcTransport extends ExecuteKwTransport {
       call,
       // The answer's buffer is given back once the page is visited, for the next page.
       pooled: true,
+      ...attempt,
     });
     const where = `POST ${this.http.url(path).href}`;
     const head = res.body.subarray(0, 512).toString("latin1");
@@ -376,21 +393,66 @@ function errorByName(
   });
 }
 
-function parseJson(res: HttpResponse): { ok: true; value: unknown } | { ok: false } {
+/**
+ * Arrays and objects nested deeper than `max` in a parsed JSON value, found without recursion; the
+ * depth reached, or 0 when within the limit.
+ */
+export function jsonNestingOver(value: unknown, max: number): number {
+  if (value === null || typeof value !== "object") return 0;
+  const stack: unknown[] = [value];
+  const depths: number[] = [1];
+  while (stack.length > 0) {
+    const item = stack.pop() as object;
+    const depth = depths.pop() as number;
+    if (depth > max) return depth;
+    const children = Array.isArray(item) ? item : Object.values(item);
+    for (const child of children) {
+      if (child !== null && typeof child === "object") {
+        stack.push(child);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return 0;
+}
+
+/**
+ * The answer's JSON (invalid UTF-8 decoded as U+FFFD, like the XML-RPC decoder), or not-JSON. An
+ * answer nested deeper than MAX_NESTING levels is an error of its own: V8's parser reads it, but
+ * what handles the value afterwards (copies between threads, logs, JSON columns) recurses.
+ */
+function parseJson(
+  res: HttpResponse,
+  req: { protocol: OdooProtocol; call: string; where: string },
+): { ok: true; value: unknown } | { ok: false } {
   const first = res.body.subarray(0, 64).toString("latin1").trimStart()[0];
   if (first === undefined || first === "<") return { ok: false };
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(res.body.toString("utf8")) };
+    value = JSON.parse(res.body.toString("utf8"));
   } catch {
     return { ok: false };
   }
+  if (jsonNestingOver(value, MAX_NESTING) > 0) {
+    throw new OdooTransportError(
+      `${req.call}: ${req.where} answered HTTP ${res.status} with invalid JSON: value nested deeper than ${MAX_NESTING} levels`,
+      { protocol: req.protocol, call: req.call, status: res.status, retryable: false },
+    );
+  }
+  return { ok: true, value };
 }
 
 export class JsonRpcTransport extends ExecuteKwTransport {
   readonly protocol = "jsonrpc" as const;
   private id = 0;
 
-  async rpc(service: "common" | "object", method: string, args: unknown[], call: string): Promise<unknown> {
+  async rpc(
+    service: "common" | "object",
+    method: string,
+    args: unknown[],
+    call: string,
+    attempt?: Attempt,
+  ): Promise<unknown> {
     const body = JSON.stringify({
       jsonrpc: "2.0",
       method: "call",
@@ -404,9 +466,10 @@ export class JsonRpcTransport extends ExecuteKwTransport {
       body,
       protocol: this.protocol,
       call,
+      ...attempt,
     });
     const where = `POST ${this.http.url("jsonrpc").href}`;
-    const parsed = parseJson(res);
+    const parsed = parseJson(res, { protocol: this.protocol, call, where });
     const answer = parsed.ok ? (parsed.value as { result?: unknown; error?: JsonRpcErrorBody }) : undefined;
     if (!answer || typeof answer !== "object" || (!("result" in answer) && !("error" in answer))) {
       throw unexpectedAnswer(res, { protocol: this.protocol, call }, where, "a JSON-RPC answer");
@@ -433,7 +496,13 @@ export class Json2Transport implements Transport {
     private readonly creds: Credentials,
   ) {}
 
-  async post(model: string, method: string, body: Record<string, unknown>, call: string): Promise<unknown> {
+  async post(
+    model: string,
+    method: string,
+    body: Record<string, unknown>,
+    call: string,
+    attempt?: Attempt,
+  ): Promise<unknown> {
     const path = `json/2/${encodeURIComponent(model)}/${encodeURIComponent(method)}`;
     const headers: Record<string, string> = {
       "Content-Type": "application/json; charset=utf-8",
@@ -448,9 +517,10 @@ export class Json2Transport implements Transport {
       body: JSON.stringify(prepareValue(body, false, call)),
       protocol: this.protocol,
       call,
+      ...attempt,
     });
     const where = `POST ${this.http.url(path).href}`;
-    const parsed = parseJson(res);
+    const parsed = parseJson(res, { protocol: this.protocol, call, where });
     if (res.status >= 200 && res.status < 300) {
       if (!parsed.ok) throw unexpectedAnswer(res, { protocol: this.protocol, call }, where, "JSON");
       return parsed.value;
@@ -468,10 +538,20 @@ export class Json2Transport implements Transport {
     throw json2Error(res.status, parsed.value, { protocol: this.protocol, call });
   }
 
-  async version(): Promise<OdooVersion> {
+  async version(attempt?: Attempt): Promise<OdooVersion> {
     const call = "web.version";
-    const res = await this.http.send({ method: "GET", path: "web/version", protocol: this.protocol, call });
-    const parsed = parseJson(res);
+    const res = await this.http.send({
+      method: "GET",
+      path: "web/version",
+      protocol: this.protocol,
+      call,
+      ...attempt,
+    });
+    const parsed = parseJson(res, {
+      protocol: this.protocol,
+      call,
+      where: `GET ${this.http.url("web/version").href}`,
+    });
     if (res.status !== 200 || !parsed.ok || typeof parsed.value !== "object" || parsed.value === null) {
       throw unexpectedAnswer(
         res,
@@ -489,10 +569,10 @@ export class Json2Transport implements Transport {
    * the key (401 otherwise) and tells whose it is. Where it is missing or has no uid, the user with
    * login ODOO_USERNAME is looked up instead.
    */
-  async authenticate(): Promise<number> {
+  async authenticate(attempt?: Attempt): Promise<number> {
     let context: unknown;
     try {
-      context = await this.post("res.users", "context_get", {}, "res.users.context_get");
+      context = await this.post("res.users", "context_get", {}, "res.users.context_get", attempt);
     } catch (error) {
       // a server without context_get still validates the key on the search below
       if (!(error instanceof OdooUserError)) throw error;
@@ -504,6 +584,7 @@ export class Json2Transport implements Transport {
       "search",
       { domain: [["login", "=", this.creds.username]], limit: 1 },
       "res.users.search",
+      attempt,
     );
     const first = Array.isArray(ids) ? ids[0] : undefined;
     if (typeof first === "number") return first;
@@ -513,12 +594,12 @@ export class Json2Transport implements Transport {
     );
   }
 
-  execute(_uid: number, c: OrmCall): Promise<unknown> {
+  execute(_uid: number, c: OrmCall, attempt?: Attempt): Promise<unknown> {
     const body: Record<string, unknown> = {};
     if (c.ids) body.ids = [...c.ids];
     Object.assign(body, definedEntries(c.args), definedEntries(c.kwargs));
     if (c.context) body.context = c.context;
-    return this.post(c.model, c.method, body, callName(c));
+    return this.post(c.model, c.method, body, callName(c), attempt);
   }
 }
 

@@ -258,3 +258,78 @@ describe("decodeRecords visits the records decodeMethodResponse returns", () => 
     expect(() => visited(truncated, ["id"])).toThrow(XmlRpcParseError);
   });
 });
+
+describe("nesting is bounded: a clear parse error, never a stack overflow", () => {
+  const nested = (levels: number) =>
+    `${"<array><data><value>".repeat(levels)}<int>1</int>${"</value></data></array>".repeat(levels)}`;
+  const structs = (levels: number) =>
+    `${"<struct><member><name>k</name><value>".repeat(levels)}<int>1</int>${"</value></member></struct>".repeat(levels)}`;
+
+  it("64 levels decode; 65 and 10 000 are 'value nested deeper than 64 levels'", () => {
+    let v = decodeMethodResponse(wrap(nested(64))).value as unknown;
+    let depth = 0;
+    while (Array.isArray(v)) {
+      v = v[0];
+      depth++;
+    }
+    expect(depth).toBe(64);
+    for (const levels of [65, 10_000]) {
+      for (const xml of [wrap(nested(levels)), wrap(structs(levels))]) {
+        const error = (() => {
+          try {
+            decodeMethodResponse(Buffer.from(xml));
+          } catch (e) {
+            return e;
+          }
+        })();
+        expect(error).toBeInstanceOf(XmlRpcParseError);
+        expect((error as Error).message).toMatch(
+          /^invalid XML-RPC response: value nested deeper than 64 levels at offset \d+/,
+        );
+      }
+    }
+  });
+
+  it("a record's field nested 10 000 levels fails the page the same way; maxDepth moves the limit", () => {
+    const pageOf = (levels: number) =>
+      wrap(
+        `<array><data><value><struct><member><name>id</name><value><int>1</int></value></member><member><name>name</name><value>${nested(levels)}</value></member></struct></value></data></array>`,
+      );
+    const visit = (xml: string, maxDepth?: number) =>
+      decodeRecords(
+        Buffer.from(xml),
+        { fields: ["id", "name"], record: () => {} },
+        maxDepth ? { maxDepth } : {},
+      );
+    expect(() => visit(pageOf(10_000))).toThrow(/value nested deeper than 64 levels/);
+    expect(() => visit(pageOf(150))).toThrow(/value nested deeper than 64 levels/);
+    expect(visit(pageOf(150), 200)).toBe(1);
+    // the answer's list and the record count: a field may nest 62 levels under the default
+    expect(visit(pageOf(62))).toBe(1);
+    expect(() => visit(pageOf(63))).toThrow(/nested deeper than 64/);
+    expect(() => decodeMethodResponse(pageOf(63))).toThrow(/nested deeper than 64/);
+  });
+
+  it("bytes that are not UTF-8 decode as U+FFFD, the rest of the text intact", () => {
+    const [head, tail] = wrap("@").split("@") as [string, string];
+    const bytes = (...parts: (string | number[])[]) =>
+      Buffer.concat([
+        Buffer.from(head),
+        ...parts.map((p) => (typeof p === "string" ? Buffer.from(p) : Buffer.from(p))),
+        Buffer.from(tail),
+      ]);
+    expect(decodeMethodResponse(bytes("<string>Caf", [0xc3, 0x28, 0xff], "é</string>")).value).toBe(
+      "Caf\uFFFD(\uFFFDé",
+    );
+    const records: unknown[] = [];
+    decodeRecords(
+      bytes(
+        "<array><data><value><struct><member><name>name</name><value><string>A",
+        [0xff],
+        "B</string></value></member></struct></value></data></array>",
+      ),
+      { fields: ["name"], record: (values) => records.push(values[0]) },
+    );
+    expect(records).toEqual(["A\uFFFDB"]);
+  });
+});

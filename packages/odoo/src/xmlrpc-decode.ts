@@ -15,6 +15,15 @@
  * - `<fault>` → `{ fault: true, faultCode, faultString }`
  * - tag names are matched case-insensitively, like the package's non-strict sax parser.
  *
+ * Nesting: arrays and structs inside one another deeper than `maxDepth` levels (default 64; the
+ * answer's own list counts as one, a record as two, a many2one pair as three) are a parse error,
+ * "value nested deeper than 64 levels", never a stack overflow: Odoo's values nest a few levels.
+ *
+ * Text: bytes that are not valid UTF-8 are decoded as U+FFFD (one per invalid sequence, as the
+ * WHATWG decoder and Node do) rather than failing the whole answer: the record still arrives, its
+ * damaged characters visible. Control characters arrive as sent; Odoo strips them before
+ * marshalling (the ETL strips them too, see apps/etl-worker/src/transform.ts).
+ *
  * Line ends: by default `\r` and `\r\n` inside strings are kept as sent, which is what the `xmlrpc`
  * package returns and what Odoo stored, so an XML-RPC read gives the same text as a JSON-RPC or
  * JSON-2 read. `normalizeNewlines: true` applies the XML spec's end-of-line rule (`\r\n`, `\r` →
@@ -39,7 +48,12 @@ export type MethodResponse =
 export interface DecodeOptions {
   /** Apply XML end-of-line normalisation (`\r\n` and `\r` → `\n`) like CPython/expat. Default false. */
   normalizeNewlines?: boolean;
+  /** Arrays and structs inside one another, at most (default MAX_NESTING). */
+  maxDepth?: number;
 }
+
+/** How deep arrays and structs may nest in an answer (XML-RPC and JSON alike). */
+export const MAX_NESTING = 64;
 
 /** The text is not a well-formed XML-RPC methodResponse. `position` is the offset where decoding stopped. */
 export class XmlRpcParseError extends Error {
@@ -60,6 +74,13 @@ const dateFormatter = require("xmlrpc/lib/date_formatter.js") as { decodeIso8601
 let S = "";
 let P = 0;
 let NL = false;
+/** Arrays and structs open around the current position, and the most allowed. */
+let NEST = 0;
+let MAX_NEST = MAX_NESTING;
+
+function nestDeeper(): void {
+  if (++NEST > MAX_NEST) fail(`value nested deeper than ${MAX_NEST} levels`);
+}
 /**
  * When the input is a Buffer it is decoded as latin1 (one char per byte: fast, compact one-byte
  * string), so char offsets are byte offsets. Any text chunk that contains a byte ≥ 0x80 is then
@@ -497,6 +518,7 @@ function sameName(hint: string | undefined): boolean {
 
 function parseStruct(): { [key: string]: XmlRpcValue } {
   const obj: { [key: string]: XmlRpcValue } = {};
+  nestDeeper();
   depth++;
   let hints = keyHints[depth];
   if (hints === undefined) {
@@ -531,11 +553,13 @@ function parseStruct(): { [key: string]: XmlRpcValue } {
   }
   expectClose("</struct>", "struct");
   depth--;
+  NEST--;
   return obj;
 }
 
 function parseArray(): XmlRpcValue[] {
   const arr: XmlRpcValue[] = [];
+  nestDeeper();
   if (expectOpen("<data>", "data")) {
     for (;;) {
       skipWs();
@@ -545,6 +569,7 @@ function parseArray(): XmlRpcValue[] {
     expectClose("</data>", "data");
   }
   expectClose("</array>", "array");
+  NEST--;
   return arr;
 }
 
@@ -619,6 +644,8 @@ function idOfPair(): XmlRpcValue {
 
 /** A record's `<struct>` (open tag consumed) into V_VALUES. */
 function visitStruct(): void {
+  // inside the answer's list (1) and the record (2)
+  NEST = 2;
   let index = 0;
   for (;;) {
     skipWs();
@@ -785,6 +812,8 @@ function document(
   nextHigh = -1;
   keyHints.length = 0;
   depth = 0;
+  NEST = 0;
+  MAX_NEST = options.maxDepth ?? MAX_NESTING;
   NL = options.normalizeNewlines === true;
   try {
     skipWs();

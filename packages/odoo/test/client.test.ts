@@ -32,6 +32,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
+const PASSWORD = "pw-4711";
 const uid2 = xml(pythonResponse(2));
 const records = xml(pythonResponse([{ id: 1, name: "Ñandú" }]));
 const TRACEBACK =
@@ -45,7 +46,8 @@ async function setup(handlers: Handler[], options: Partial<OdooClientOptions> = 
     url: server.url,
     db: "odoo",
     username: "admin",
-    password: "admin",
+    // not the login: every error has the password removed, which would hide the login too
+    password: PASSWORD,
     protocol: "xmlrpc",
     retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
     ...options,
@@ -262,7 +264,7 @@ describe("JSON-RPC errors", () => {
       args: [
         "odoo",
         2,
-        "admin",
+        PASSWORD,
         "res.partner",
         "search_read",
         [[["id", ">", 3_000_000_000]]],
@@ -287,7 +289,7 @@ describe("JSON-2", () => {
     });
     const request = server.requests[1];
     expect(request?.path).toBe("/json/2/res.partner/search_read");
-    expect(request?.headers.authorization).toBe("bearer admin");
+    expect(request?.headers.authorization).toBe(`bearer ${PASSWORD}`);
     expect(request?.headers["x-odoo-database"]).toBe("odoo");
     expect(JSON.parse(request?.body ?? "")).toEqual({
       domain: [["is_company", "=", true]],

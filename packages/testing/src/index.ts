@@ -1,11 +1,5 @@
 export { createTestDatabase, type TestDatabase } from "./database.js";
 export { TEST_ADMIN_DATABASE_URL, TEST_REDIS_URL } from "./env.js";
-export { testLogger } from "./logger.js";
-export { startTestOdoo, type TestOdoo } from "./odoo.js";
-export { type PyBook, type PyCell, type PySheet, readWithOpenpyxl, runPython } from "./openpyxl.js";
-export { freePort, type ServiceProcess, startNode, startProcess, waitForHttpOk } from "./process.js";
-export { deleteQueueKeys, testQueuePrefix } from "./queue.js";
-export { type ServiceSuiteOptions, serviceLifecycleSuite } from "./service-suite.js";
 export {
   type PostgresInstance,
   postgresBinDir,
@@ -13,3 +7,10 @@ export {
   startPostgres,
   startRedis,
 } from "./instances.js";
+export { testLogger } from "./logger.js";
+export { startTestOdoo, type TestOdoo } from "./odoo.js";
+export { type PyBook, type PyCell, type PySheet, readWithOpenpyxl, runPython } from "./openpyxl.js";
+export { freePort, type ServiceProcess, startNode, startProcess, waitForHttpOk } from "./process.js";
+export { deleteQueueKeys, testQueuePrefix } from "./queue.js";
+export { productionSecretsSuite, type SecretsSuiteOptions } from "./secrets-suite.js";
+export { type ServiceSuiteOptions, serviceLifecycleSuite } from "./service-suite.js";

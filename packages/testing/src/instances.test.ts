@@ -27,7 +27,9 @@ describe("a PostgreSQL of the test's own", () => {
     const held = await pool.connect();
     held.on("error", (e) => errors.push(e));
     expect(await server.terminateBackends()).toBeGreaterThanOrEqual(1);
-    await expect(held.query("select 1")).rejects.toThrow(/terminat/);
+    // A held, idle client learns of the termination as an 'error' event (57P01), before any query.
+    await expect.poll(() => errors.map((e) => (e as { code?: string }).code)).toContain("57P01");
+    await expect(held.query("select 1")).rejects.toThrow(/not queryable|terminat/);
     held.release(true);
     await server.restart("immediate");
     expect((await pool.query("select 2 as v")).rows[0].v).toBe(2);

@@ -8,7 +8,9 @@
  * committed with the model's cursor. A large model's full pass is several such streams at once,
  * one per id range (passes/full.ts), each committing its own resume point; the Odoo client's limiter
  * keeps the requests in flight within ODOO_MAX_CONCURRENCY whatever the number of streams. A model
- * that fails is recorded and the others go on; the run ends failed if any model failed.
+ * that fails is recorded and the others go on; the run ends failed if any model failed. A record
+ * PostgreSQL cannot store is left out of its page, listed, and read again by the next sync
+ * (transform.ts, postgres/rejected.ts, passes/rejected.ts): it never fails its model.
  */
 import { inProcessReader } from "../odoo/pages.js";
 import { readCursor } from "../postgres/load.js";
@@ -17,6 +19,7 @@ import { fullPass } from "./passes/full.js";
 import { incrementalPass } from "./passes/incremental.js";
 import { reconcilePass } from "./passes/reconcile.js";
 import { recordsPass } from "./passes/records.js";
+import { rejectedPass } from "./passes/rejected.js";
 import { executeRun } from "./run.js";
 import type { Engine, EngineDeps, EngineParts, ModelPass } from "./types.js";
 
@@ -47,6 +50,7 @@ function passOf(context: ModelContext): ModelPass {
     incremental: (second) => incrementalPass(context, second),
     reconcile: () => reconcilePass(context),
     records: (ids) => recordsPass(context, ids),
+    rejected: () => rejectedPass(context),
     timed: (phase, fn) => timed(context, phase, fn),
   };
 }

@@ -5,6 +5,7 @@
  * writing a page with the model's cursor, and reporting the records a page left out.
  */
 import type { FinishedRunStatus, SyncMode } from "@finanzas/contracts";
+import { isConnectionError } from "@finanzas/db";
 import type { ModelSpec } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
 import { OdooAccessError, OdooError, OdooUserError } from "@finanzas/odoo";
@@ -32,6 +33,8 @@ import {
   writeBatch,
 } from "../postgres/load.js";
 import { acquire, keepAlive, release } from "../postgres/locks.js";
+import { DATABASE_RESUMES, databaseAnswers } from "../postgres/reconnect.js";
+import { hasRejected, type Rejections } from "../postgres/rejected.js";
 import { type ModelCounts, markModelRunning } from "../postgres/runs.js";
 import { refreshStatistics } from "../postgres/statistics.js";
 import {
@@ -59,7 +62,15 @@ export interface ModelTask {
    * `expected` unknown until a pass counts them (see `expectRecords`).
    */
   progress: { done: number; expected: number | undefined };
+  /** Records left out or cleaned, the first 1 000, for the run history. */
   problems: Problem[];
+  /** Ids of the records left out by this run (each once). */
+  rejected: Set<number>;
+  /**
+   * Whether etl.rejected may list records of the model: the pages' transactions then also take out
+   * the ids they wrote (a statement saved per page when the list has none).
+   */
+  rejections: { listed: boolean };
   log: Logger;
   /** Wall time of each phase of the model's work (ms), logged with its outcome. */
   phaseMs: Record<string, number>;
@@ -83,6 +94,8 @@ export type Outcome = ModelCounts & {
   status: FinishedRunStatus;
   missing: string[];
   problems: Problem[];
+  /** Records left out (a value PostgreSQL cannot store), each once. */
+  rejected: number;
   error: string | undefined;
 };
 
@@ -110,12 +123,8 @@ const errorText = (error: unknown): string => {
 const sourceFor = (engine: EngineParts, signal: AbortSignal, log: Logger): Source => ({
   client: engine.odoo,
   signal,
-  retry: {
-    attempts: engine.settings.retryAttempts,
-    baseDelayMs: engine.settings.retryBaseDelayMs,
-    onRetry: ({ call, attempt, delayMs, error }) =>
-      log.warn({ call, attempt, delayMs, err: errorText(error) }, "Odoo call failed, retrying"),
-  },
+  onRetry: ({ call, attempt, delayMs, error }) =>
+    log.warn({ call, attempt, delayMs, err: errorText(error) }, "Odoo call failed, retrying"),
 });
 
 /** The progress fields of a model's entry: records done over expected, once a pass knows them. */
@@ -135,17 +144,38 @@ export function expectRecords(task: ModelTask, expected: number, done = 0): bool
   return true;
 }
 
-/** Records with a value of an unexpected type: kept on the run (first 1000) and logged. */
+/** Rejected ids kept per model and run, at most (beyond, the count goes on without them). */
+const REJECTED_IDS_KEPT = 100_000;
+
+/**
+ * Records left out (a value PostgreSQL cannot store) and text cleaned: kept on the run (the first
+ * 1 000), counted, logged with model, id, field and why.
+ */
 export function report(task: ModelTask, problems: readonly Problem[]): void {
   for (const p of problems) {
     if (task.problems.length < 1000) task.problems.push(p);
-    task.log.error(p, "value of an unexpected type: record not written");
+    if (p.action === "rejected") {
+      task.rejections.listed = true;
+      if (task.rejected.size < REJECTED_IDS_KEPT) task.rejected.add(p.id);
+      task.log.error(
+        p,
+        `record not written: ${p.model} ${p.id} field ${p.field}: expected ${p.expected}, got ${p.value} (listed in etl.rejected, read again by the next sync)`,
+      );
+    } else {
+      task.log.warn(p, `control characters removed from ${p.model} ${p.id} field ${p.field} (${p.value})`);
+    }
   }
 }
 
 /** Records through the transformer, straight to the upsert's column arrays; problems reported. */
-export function encode(context: ModelContext, records: Record<string, unknown>[]): ArrayPage {
-  return context.prepared.transformer.encode(records, (problems) => report(context, problems));
+export function encode(
+  context: ModelContext,
+  records: Record<string, unknown>[],
+): { page: ArrayPage; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const page = context.prepared.transformer.encode(records, (found) => problems.push(...found));
+  report(context, problems);
+  return { page, problems };
 }
 
 /** The model's fields on this server, its transformer, its upsert and COPY statements, its page request. */
@@ -174,23 +204,54 @@ async function prepare(task: ModelTask): Promise<Prepared> {
   };
 }
 
+/** What a page's transaction does besides writing its rows. */
+export interface WriteOptions {
+  cursor?: CursorPatch | undefined;
+  partition?: PartitionPatch | undefined;
+  /** The page's problems: its rejected records are listed in etl.rejected with it. */
+  problems?: readonly Problem[] | undefined;
+  /**
+   * The range of ids a full pass's page read whole: every id in it it did not reject leaves
+   * etl.rejected. Other pages take out the ids they wrote.
+   */
+  range?: { afterId: number; lastId: number } | undefined;
+}
+
+/** The page's changes to etl.rejected, or none when the model has nothing listed and the page rejected nothing. */
+function rejectionsOf(
+  context: ModelContext,
+  page: EncodedPage,
+  options: WriteOptions,
+): Rejections | undefined {
+  const rejectedAny = options.problems?.some((p) => p.action === "rejected") ?? false;
+  if (!rejectedAny && !context.rejections.listed) return undefined;
+  const clear = options.range
+    ? options.range
+    : page.format === "arrays" && page.rows > 0
+      ? { ids: page.columns[0] as string }
+      : undefined;
+  return { runId: context.run.runId, problems: options.problems ?? [], clear };
+}
+
 /**
- * One page written in one transaction with the lease check and, when given, the cursor's move or
- * its partition's.
+ * One page written in one transaction with the lease check, its rejected records listed and,
+ * when given, the cursor's move or its partition's.
  */
 export async function write(
   context: ModelContext,
   page: EncodedPage,
-  cursor?: CursorPatch,
-  partition?: PartitionPatch,
+  options: WriteOptions = {},
 ): Promise<void> {
   const { engine, prepared } = context;
   if (context.signal.aborted) throw context.signal.reason;
+  const { cursor, partition } = options;
+  const rejections = rejectionsOf(context, page, options);
   const batch = {
     model: context.model,
     lease: context.lease,
     ...(cursor ? { cursor } : {}),
     ...(partition ? { partition } : {}),
+    ...(rejections ? { rejections } : {}),
   };
   const changed =
     page.format === "copy"
@@ -226,7 +287,14 @@ function absenceOf(error: unknown): string | undefined {
   return undefined;
 }
 
-/** Runs one model under its lease; never throws (the outcome says what happened). */
+/**
+ * Runs one model under its lease; never throws (the outcome says what happened).
+ *
+ * A lost PostgreSQL connection (a restarted server, a terminated backend) fails only the batch in
+ * flight, which rolls back with its cursor: the model waits for PostgreSQL to answer again, gives
+ * back its lease, takes it again (waiting, like any run, when another worker took the model over
+ * meanwhile) and resumes from the cursor its last committed batch left, within the same run.
+ */
 export async function runModel(
   engine: EngineParts,
   run: RunState,
@@ -234,19 +302,49 @@ export async function runModel(
   mode: SyncMode | null,
   work: (context: ModelContext) => Promise<void>,
 ): Promise<Outcome> {
-  const { db, settings } = engine;
   const model = spec.model;
   const log = run.job.logger.child({ model, runId: run.runId });
   const counts: ModelCounts = { fetched: 0, upserted: 0, deleted: 0 };
   const problems: Problem[] = [];
+  const rejected = new Set<number>();
   const phaseMs: Record<string, number> = {};
-  let missing: string[] = [];
-  let lease: Lease | undefined;
-  let stopKeepAlive = () => {};
   const abort = new AbortController();
   const onJobAbort = () => abort.abort(run.job.signal.reason);
   run.job.signal.addEventListener("abort", onJobAbort, { once: true });
   if (run.job.signal.aborted) abort.abort(run.job.signal.reason);
+  const state = { engine, run, spec, model, mode, work, log, counts, problems, rejected, phaseMs, abort };
+  try {
+    for (let resumes = 0; ; resumes++) {
+      const attempt = await attemptModel(state, resumes < DATABASE_RESUMES);
+      if (attempt !== "resume") return attempt;
+    }
+  } finally {
+    run.job.signal.removeEventListener("abort", onJobAbort);
+  }
+}
+
+interface ModelRun {
+  engine: EngineParts;
+  run: RunState;
+  spec: ModelSpec;
+  model: string;
+  mode: SyncMode | null;
+  work: (context: ModelContext) => Promise<void>;
+  log: Logger;
+  counts: ModelCounts;
+  problems: Problem[];
+  rejected: Set<number>;
+  phaseMs: Record<string, number>;
+  abort: AbortController;
+}
+
+/** One go at a model under a lease of its own: its outcome, or "resume" once PostgreSQL is back. */
+async function attemptModel(state: ModelRun, mayResume: boolean): Promise<Outcome | "resume"> {
+  const { engine, run, spec, model, mode, work, log, counts, problems, rejected, phaseMs, abort } = state;
+  const { db, settings } = engine;
+  let missing: string[] = [];
+  let lease: Lease | undefined;
+  let stopKeepAlive = () => {};
   try {
     lease = await acquire(db, model, run.runId, settings.lockTtlSeconds, abort.signal, (holder) =>
       log.info({ holder }, "model is being synced by another run: waiting for it"),
@@ -265,6 +363,8 @@ export async function runModel(
       counts,
       progress: { done: 0, expected: undefined },
       problems,
+      rejected,
+      rejections: { listed: await hasRejected(db, model) },
       log,
       phaseMs,
     };
@@ -286,6 +386,7 @@ export async function runModel(
         ...counts,
         missing,
         problems,
+        rejected: 0,
         error: `skipped: ${model} is optional and ${absence}`,
       };
     }
@@ -301,31 +402,44 @@ export async function runModel(
       // Autovacuum gets there later: logged, not the model's failure.
       log.warn({ err: error }, "could not refresh the table's planner statistics (ANALYZE)");
     }
-    const status: FinishedRunStatus = problems.length ? "failed" : "succeeded";
-    const error = problems.length
-      ? `${problems.length} value(s) of an unexpected type, records not written: ` +
-        problems
-          .slice(0, 5)
-          .map((p) => `${p.model} id ${p.id} field ${p.field}: expected ${p.expected}, got ${p.value}`)
-          .join("; ")
-      : undefined;
+    // Records left out do not fail the model: the rest is written and up to date, and they are
+    // listed (in the run and in etl.rejected) and read again by the next sync.
+    const status: FinishedRunStatus = "succeeded";
     // "Last success" is when the model was last brought up to date: a sync, not a few records
     // re-read by sync-records nor a deletion check.
-    if (status === "succeeded" && mode !== null)
+    if (mode !== null)
       await patchCursor(db, model, {
         last_success_at: new Date(),
         last_run_id: run.runId,
         absent_at: null,
       });
-    log.info({ ...counts, missing: missing.length, problems: problems.length, phaseMs }, `model ${status}`);
-    return { status, ...counts, missing, problems, error };
+    log.info(
+      { ...counts, missing: missing.length, rejected: rejected.size, problems: problems.length, phaseMs },
+      `model ${status}`,
+    );
+    return { status, ...counts, missing, problems, rejected: rejected.size, error: undefined };
   } catch (error) {
+    if (mayResume && !abort.signal.aborted && isConnectionError(error)) {
+      stopKeepAlive();
+      log.warn(
+        { err: error, ...counts },
+        "lost PostgreSQL under the model: its batch rolled back; resuming from the committed cursor once PostgreSQL answers",
+      );
+      // Waited for here, so that the lease is given back (finally) once it can be.
+      if (await databaseAnswers(db, abort.signal)) return "resume";
+    }
     const reason = abort.signal.aborted && !(error instanceof LeaseLostError) ? abort.signal.reason : error;
     log.error({ err: reason, ...counts }, "model failed");
-    return { status: "failed", ...counts, missing, problems, error: errorText(reason) };
+    return {
+      status: "failed",
+      ...counts,
+      missing,
+      problems,
+      rejected: rejected.size,
+      error: errorText(reason),
+    };
   } finally {
     stopKeepAlive();
-    run.job.signal.removeEventListener("abort", onJobAbort);
     if (lease)
       await release(db, lease).catch((error: unknown) =>
         log.warn({ err: error }, "could not release the lock"),

@@ -13,8 +13,10 @@ import {
   type RunResult,
 } from "@finanzas/contracts";
 import { type ModelSpec, tableOf } from "@finanzas/ledger";
+import { idempotentWrite } from "../postgres/reconnect.js";
 import { createRun, finishModel, finishRun, type ModelCounts, succeededEarlier } from "../postgres/runs.js";
 import { rowEstimates } from "../postgres/statistics.js";
+import type { Problem } from "../transform.js";
 import { type ModelContext, type Outcome, runModel } from "./model.js";
 import { eachLimited } from "./pipeline.js";
 import { RunState } from "./run-state.js";
@@ -74,10 +76,13 @@ export async function executeRun(
         deleted: 0,
         missing: [],
         problems: [],
+        rejected: 0,
         error: "already done by an earlier attempt of this job",
       };
       outcomes.set(model, outcome);
-      await finishModel(db, runId, model, { ...outcome, error: outcome.error });
+      await idempotentWrite(db, job.signal, () =>
+        finishModel(db, runId, model, { ...outcome, error: outcome.error }),
+      );
       run.update(model, { status: "succeeded" });
       return;
     }
@@ -94,7 +99,8 @@ export async function executeRun(
       seconds: (Date.now() - modelStarted) / 1000,
     });
     outcomes.set(model, outcome);
-    await finishModel(db, runId, model, outcome);
+    // written again once PostgreSQL answers, should it be restarting: the model's work is done
+    await idempotentWrite(db, job.signal, () => finishModel(db, runId, model, outcome));
     run.update(
       model,
       {
@@ -118,11 +124,12 @@ export async function executeRun(
   );
   const status: FinishedRunStatus = failed.length ? "failed" : "succeeded";
   const error = failed.length ? failed.map((o) => `${o.model}: ${o.error}`).join("\n") : undefined;
-  await finishRun(db, runId, { status, ...totals, error });
+  const rejected = all.reduce((n, o) => n + o.rejected, 0);
+  await idempotentWrite(db, job.signal, () => finishRun(db, runId, { status, ...totals, rejected, error }));
   run.progress.phase = status;
   run.update(models[0] ?? "", {}, true);
   await publish(engine, runId, request.job, all);
-  job.logger.info({ runId, status, ...totals, ms: Date.now() - started }, `run ${status}`);
+  job.logger.info({ runId, status, ...totals, rejected, ms: Date.now() - started }, `run ${status}`);
   return {
     runId,
     status,
@@ -134,9 +141,23 @@ export async function executeRun(
       upserted: o.upserted,
       deleted: o.deleted,
       missingFields: o.missing,
+      ...(o.rejected > 0 ? { rejected: o.rejected, rejectedRecords: rejectedRecords(o.problems) } : {}),
       ...(o.error ? { error: o.error } : {}),
     })),
   };
+}
+
+/** The first records a model left out, for the job's result: id, field, why (all are in etl.rejected). */
+function rejectedRecords(problems: readonly Problem[]): { id: number; field: string; reason: string }[] {
+  const seen = new Set<number>();
+  const out: { id: number; field: string; reason: string }[] = [];
+  for (const p of problems) {
+    if (p.action !== "rejected" || seen.has(p.id)) continue;
+    seen.add(p.id);
+    out.push({ id: p.id, field: p.field, reason: `expected ${p.expected}, got ${p.value}` });
+    if (out.length === 20) break;
+  }
+  return out;
 }
 
 /** "Data changed" for the models whose rows changed (see DataChanged); a failure to publish is logged. */

@@ -20,9 +20,6 @@ export interface EtlSettings {
   overlapSeconds: number;
   /** Lease of a model's lock; renewed by a heartbeat every fifth of it (ETL_LOCK_TTL_SECONDS). */
   lockTtlSeconds: number;
-  /** Attempts per Odoo call on top of the client's own retries (ETL_ODOO_RETRIES). */
-  retryAttempts: number;
-  retryBaseDelayMs: number;
   /** Deletion reconciliation: ranges holding at most this many ids are compared id by id. */
   reconcileLeafSize: number;
   /**
@@ -39,8 +36,6 @@ export const DEFAULT_SETTINGS: EtlSettings = {
   modelConcurrency: 4,
   overlapSeconds: 600,
   lockTtlSeconds: 15,
-  retryAttempts: 6,
-  retryBaseDelayMs: 1000,
   reconcileLeafSize: 2000,
   odooConcurrency: 4,
   partitionMinRecords: 10_000,
@@ -106,6 +101,11 @@ export interface ModelPass {
   reconcile(): Promise<void>;
   /** These records read now and written; those Odoo no longer has marked deleted. */
   records(ids: readonly number[]): Promise<void>;
+  /**
+   * The records earlier runs left out (etl.rejected) read again: written once Odoo's values can be
+   * stored, marked deleted when Odoo no longer has them, listed again otherwise.
+   */
+  rejected(): Promise<void>;
   /** Runs a phase of the work; its wall time goes into the model's outcome log. */
   timed<T>(phase: string, fn: () => Promise<T>): Promise<T>;
 }

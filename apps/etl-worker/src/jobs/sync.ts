@@ -8,7 +8,8 @@ import { jobRun, modelsOf, throwIfFailed } from "./common.js";
  * cursor; or, when `mode` is full, before a first sync, or to finish a full pass an earlier run left
  * in progress, a full pass, then an incremental one from the newest write_date the pass saw (records
  * written behind it while it ran, so a full sync ends consistent on its own rather than at the next
- * incremental), then deletion reconciliation.
+ * incremental), then deletion reconciliation. Then the records earlier runs could not write are
+ * read again.
  */
 export function sync(
   engine: Engine,
@@ -26,6 +27,7 @@ export function sync(
     } else {
       await pass.incremental(cursor.second);
     }
+    await pass.timed("rejected", () => pass.rejected());
   });
 }
 

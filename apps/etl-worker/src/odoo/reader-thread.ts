@@ -1,7 +1,8 @@
 /**
  * The reader thread's entry (see thread-reader.ts): its own Odoo client, pages fetched, decoded and
  * mapped here, only their summaries (column arrays as strings, keyset positions, problems) posted
- * back. Transport errors are retried here with the engine's policy; each retry is reported.
+ * back. Transport errors are retried by this thread's client (its options carry the policy and the
+ * deadline); each retry is reported.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import {
@@ -54,18 +55,15 @@ port.on("message", async (message: ReaderMessage) => {
   const { id } = message;
   const source: Source = {
     client,
-    retry: {
-      ...message.retry,
-      onRetry: ({ call, attempt, delayMs, error }) =>
-        port.postMessage({
-          id,
-          type: "retry",
-          call,
-          attempt,
-          delayMs,
-          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-        } satisfies ReaderReply),
-    },
+    onRetry: ({ call, attempt, delayMs, error }) =>
+      port.postMessage({
+        id,
+        type: "retry",
+        call,
+        attempt,
+        delayMs,
+        error: `${error.name}: ${error.message}`,
+      } satisfies ReaderReply),
   };
   const request: PageRequest = { ...message.request, decimals: new Map(message.request.decimals) };
   try {

@@ -1,8 +1,9 @@
 /**
  * Where Odoo is read. Field lists are resolved against the server's fields_get; pages are read by
  * keyset (id, or write_date then id), never by offset over a moving set; every call passes
- * `active_test: false` so archived records come too; transport errors are retried with backoff
- * on top of the client's own retries.
+ * `active_test: false` so archived records come too. Transport errors are retried by the Odoo
+ * client alone, every attempt of a call within ODOO_CALL_DEADLINE_MS: this layer adds no retries of
+ * its own (attempts would multiply), it passes the task's abort signal and hears each retry.
  */
 
 import type { FieldKind, FieldSpec, ModelSpec } from "@finanzas/ledger";
@@ -12,10 +13,10 @@ import {
   OdooAccessError,
   type OdooClient,
   type OdooRecord,
-  OdooTransportError,
   type RecordPage,
+  type RequestOptions,
+  type RetryInfo,
 } from "@finanzas/odoo";
-import { sleep } from "../sleep.js";
 import { decimalsOfRounding } from "../transform.js";
 
 export const CONTEXT = { active_test: false } as const;
@@ -91,46 +92,29 @@ export function resolveModel(spec: ModelSpec, meta: FieldsMeta): ResolvedModel {
   };
 }
 
-export interface RetryPolicy {
-  /** Attempts of one call on top of the client's own retries. */
-  attempts: number;
-  baseDelayMs: number;
-  onRetry?: (info: { call: string; attempt: number; delayMs: number; error: unknown }) => void;
-}
-
-/** Runs `fn`, retrying Odoo transport errors (network, 502/504, resets, timeouts) with exponential backoff. */
-export async function withRetry<T>(
-  call: string,
-  policy: RetryPolicy,
-  signal: AbortSignal | undefined,
-  fn: () => Promise<T>,
-): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (!(error instanceof OdooTransportError) || attempt >= policy.attempts || signal?.aborted)
-        throw error;
-      const ceiling = Math.min(30_000, policy.baseDelayMs * 2 ** (attempt - 1));
-      const delayMs = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-      policy.onRetry?.({ call, attempt, delayMs, error });
-      await sleep(delayMs, signal);
-    }
-  }
-}
-
 export interface Source {
   client: OdooClient;
-  retry: RetryPolicy;
+  /** Aborts every call of the task (its lease lost, its job cancelled): requests in flight dropped. */
   signal?: AbortSignal | undefined;
+  /** Told before each retry the client makes of one of the task's calls (for the task's log). */
+  onRetry?: ((info: RetryInfo) => void) | undefined;
 }
 
-const call = <T>(source: Source, name: string, fn: (client: OdooClient) => Promise<T>): Promise<T> =>
-  withRetry(name, source.retry, source.signal, () => fn(source.client));
+/** Every call of a task: its abort signal, and its retries heard. */
+const request = (source: Source): RequestOptions => ({ signal: source.signal, onRetry: source.onRetry });
+
+const call = <T>(
+  source: Source,
+  fn: (client: OdooClient, options: RequestOptions) => Promise<T>,
+): Promise<T> => fn(source.client, request(source));
 
 export const fieldsGet = (source: Source, model: string): Promise<FieldsMeta> =>
-  call(source, `${model}.fields_get`, (c) =>
-    c.fieldsGet(model, { attributes: ["type", "store", "relation", "currency_field"], context: CONTEXT }),
+  call(source, (c, o) =>
+    c.fieldsGet(model, {
+      attributes: ["type", "store", "relation", "currency_field"],
+      context: CONTEXT,
+      ...o,
+    }),
   );
 
 /** Currency id → decimals, from `decimal_places` (or the rounding factor when it is not readable). */
@@ -140,8 +124,8 @@ export async function currencyDecimals(source: Source): Promise<Map<number, numb
   // stored as sent, unrounded.
   const fields = ["rounding", "decimal_places"].filter((f) => meta[f]);
   if (fields.length === 0) return new Map();
-  const records = await call(source, "res.currency.search_read", (c) =>
-    c.searchRead("res.currency", [], { fields, context: CONTEXT, order: "id asc" }),
+  const records = await call(source, (c, o) =>
+    c.searchRead("res.currency", [], { fields, context: CONTEXT, order: "id asc", ...o }),
   );
   const out = new Map<number, number>();
   for (const r of records) {
@@ -164,20 +148,18 @@ export const searchRead = (
   order: string,
   limit: number,
 ): Promise<OdooRecord[]> =>
-  call(source, `${model}.search_read`, (c) =>
-    c.searchRead(model, domain, { fields, order, limit, context: CONTEXT }),
-  );
+  call(source, (c, o) => c.searchRead(model, domain, { fields, order, limit, context: CONTEXT, ...o }));
 
 export const read = (source: Source, model: string, ids: readonly number[], fields: readonly string[]) =>
-  call(source, `${model}.read`, (c) => c.read(model, ids, fields, { context: CONTEXT }));
+  call(source, (c, o) => c.read(model, ids, fields, { context: CONTEXT, ...o }));
 
 export const searchIds = (source: Source, model: string, domain: Domain, limit = 0) =>
-  call(source, `${model}.search`, (c) =>
-    c.search(model, domain, { order: "id asc", ...(limit ? { limit } : {}), context: CONTEXT }),
+  call(source, (c, o) =>
+    c.search(model, domain, { order: "id asc", ...(limit ? { limit } : {}), context: CONTEXT, ...o }),
   );
 
 export const searchCount = (source: Source, model: string, domain: Domain) =>
-  call(source, `${model}.search_count`, (c) => c.searchCount(model, domain, { context: CONTEXT }));
+  call(source, (c, o) => c.searchCount(model, domain, { context: CONTEXT, ...o }));
 
 /** The first company id of a many2one (`[id, name]` or a bare id) or many2many (`[id, …]`) value. */
 function firstCompany(value: unknown): number | undefined {
@@ -213,12 +195,12 @@ export async function rereadPerCompany(
   for (const [company, group] of byCompany) {
     let again: OdooRecord[];
     try {
-      again = await call(source, `${model}.read`, (c) =>
+      again = await call(source, (c, o) =>
         c.read(
           model,
           group.map((r) => r.id),
           perCompany.fields,
-          { context: { ...CONTEXT, allowed_company_ids: [company] } },
+          { context: { ...CONTEXT, allowed_company_ids: [company] }, ...o },
         ),
       );
     } catch (error) {
@@ -235,16 +217,16 @@ export async function rereadPerCompany(
 
 /** The id at `offset` in id order (0-based), or undefined past the end: where a partition ends. */
 export async function idAtOffset(source: Source, model: string, offset: number): Promise<number | undefined> {
-  const ids = await call(source, `${model}.search`, (c) =>
-    c.search(model, [], { order: "id asc", offset, limit: 1, context: CONTEXT }),
+  const ids = await call(source, (c, o) =>
+    c.search(model, [], { order: "id asc", offset, limit: 1, context: CONTEXT, ...o }),
   );
   return ids[0];
 }
 
 /** The highest id of a model on the server (0 when it has none). */
 export async function maxId(source: Source, model: string): Promise<number> {
-  const ids = await call(source, `${model}.search`, (c) =>
-    c.search(model, [], { order: "id desc", limit: 1, context: CONTEXT }),
+  const ids = await call(source, (c, o) =>
+    c.search(model, [], { order: "id desc", limit: 1, context: CONTEXT, ...o }),
   );
   return ids[0] ?? 0;
 }
@@ -340,13 +322,14 @@ export async function secondAtOffset(
   second: number,
   offset: number,
 ): Promise<number | undefined> {
-  const records = await call(source, `${model}.search_read`, (c) =>
+  const records = await call(source, (c, o) =>
     c.searchRead(model, [["write_date", ">=", odooSecond(second)]], {
       fields: ["write_date"],
       order: "write_date asc, id asc",
       offset,
       limit: 1,
       context: CONTEXT,
+      ...o,
     }),
   );
   return secondOf(records[0]?.write_date) ?? undefined;
@@ -386,6 +369,12 @@ export const fullPageRaw = (
   limit: number,
   toId?: number | null,
 ): Promise<RecordPage> =>
-  call(source, `${model}.search_read`, (c) =>
-    c.searchReadPage(model, idRange(afterId, toId), { fields, order: "id asc", limit, context: CONTEXT }),
+  call(source, (c, o) =>
+    c.searchReadPage(model, idRange(afterId, toId), {
+      fields,
+      order: "id asc",
+      limit,
+      context: CONTEXT,
+      ...o,
+    }),
   );

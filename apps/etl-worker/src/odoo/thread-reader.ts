@@ -13,9 +13,9 @@
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { FieldSpec } from "@finanzas/ledger";
-import { type AnswerSample, type OdooClientOptions, SharedLimiter } from "@finanzas/odoo";
+import { type AnswerSample, type OdooClientOptions, OdooTransportError, SharedLimiter } from "@finanzas/odoo";
 import type { PageReader, PageRequest, PageSummary } from "./pages.js";
-import type { Position, RetryPolicy, Source } from "./source.js";
+import type { Position, Source } from "./source.js";
 
 type WireRequest = Omit<PageRequest, "decimals" | "columns"> & {
   columns: FieldSpec[];
@@ -28,7 +28,6 @@ export type ReaderMessage =
       id: number;
       request: WireRequest;
       afterId: number;
-      retry: Pick<RetryPolicy, "attempts" | "baseDelayMs">;
       /** Post an `arrived` reply with the page's last id as soon as its answer arrives. */
       hints?: boolean;
     }
@@ -37,7 +36,6 @@ export type ReaderMessage =
       id: number;
       request: WireRequest;
       from: Position;
-      retry: Pick<RetryPolicy, "attempts" | "baseDelayMs">;
     }
   /** A COPY page's bytes back from the main thread once written: the next COPY page goes there. */
   | { op: "recycle"; data: ArrayBuffer }
@@ -207,8 +205,9 @@ function readerThread(
   limits: ThreadReaderLimits,
   readAhead: boolean,
 ): ThreadReader {
-  // Functions (onRetry, onAnswer) do not cross threads; the retry policy travels with each request,
-  // a shared limiter as its memory and a place in it, the answers come back as messages.
+  // Functions (onRetry, onAnswer) do not cross threads: the retry policy travels in the client's
+  // options, a shared limiter as its memory and a place in it; retries and answers come back as
+  // messages.
   const { retry: _retry, limiter, onAnswer, ...options } = clientOptions;
   const shared = limiter instanceof SharedLimiter ? limiter : undefined;
   const cloneable: OdooClientOptions = {
@@ -263,11 +262,12 @@ function readerThread(
         return;
       }
       if (reply.type === "retry") {
-        p.source.retry.onRetry?.({
+        p.source.onRetry?.({
           call: reply.call,
           attempt: reply.attempt,
           delayMs: reply.delayMs,
-          error: new ReaderThreadError("OdooTransportError", reply.error),
+          // only transport errors are retried: the thread's was one
+          error: new OdooTransportError(reply.error, { call: reply.call, retryable: true }),
         });
         return;
       }
@@ -320,16 +320,11 @@ function readerThread(
   };
 
   const wire = (request: PageRequest): WireRequest => ({ ...request, decimals: [...request.decimals] });
-  const policy = (source: Source) => ({
-    attempts: source.retry.attempts,
-    baseDelayMs: source.retry.baseDelayMs,
-  });
 
   return {
     full: (request, afterId, source, onArrived) =>
-      ask({ op: "full", request: wire(request), afterId, retry: policy(source) }, source, onArrived),
-    incremental: (request, from, source) =>
-      ask({ op: "incremental", request: wire(request), from, retry: policy(source) }, source),
+      ask({ op: "full", request: wire(request), afterId }, source, onArrived),
+    incremental: (request, from, source) => ask({ op: "incremental", request: wire(request), from }, source),
     recycle(page) {
       if (page.format !== "copy") return false;
       const data = page.data.buffer;

@@ -6,7 +6,9 @@
  * whole batch with its cursor or neither. Pages of a full pass whose ids are above every id the
  * table holds (a first sync, or the part of a pass beyond what was there) go in with `COPY … FROM
  * STDIN` instead, in the same transaction with the same lease check and cursor: PostgreSQL inserts
- * them in bulk, for less than half the CPU of the upsert.
+ * them in bulk, for less than half the CPU of the upsert. The records a page left out (values
+ * PostgreSQL cannot store, checked before anything is sent: transform.ts) are listed in
+ * etl.rejected by the same transaction (postgres/rejected.ts).
  */
 import type { Database, Kysely, Selectable, Transaction } from "@finanzas/db";
 import { CompiledQuery, sql } from "@finanzas/db";
@@ -14,6 +16,7 @@ import { COLUMN_TYPES, type FieldSpec, tableOf } from "@finanzas/ledger";
 import type { Pool, PoolClient } from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import type { ArrayPage, CopyPage } from "../transform.js";
+import { type Rejections, rejectionStatements } from "./rejected.js";
 
 export class LeaseLostError extends Error {
   constructor(model: string) {
@@ -205,6 +208,8 @@ export interface Batch {
   lease: Lease;
   cursor?: CursorPatch;
   partition?: PartitionPatch;
+  /** The records the page left out, and those it wrote (see postgres/rejected.ts). */
+  rejections?: Rejections;
 }
 
 /** A batch that only moves the cursor. */
@@ -222,6 +227,9 @@ export async function writeBatch(db: Kysely<Database>, batch: Batch): Promise<nu
       const written = await trx.executeQuery(CompiledQuery.raw(batch.statement, batch.page.columns));
       changed = Number(written.numAffectedRows ?? 0);
     }
+    if (batch.rejections)
+      for (const statement of rejectionStatements(batch.model, batch.rejections))
+        await trx.executeQuery(CompiledQuery.raw(statement.text, statement.values));
     if (batch.cursor) await patchCursor(trx, batch.model, batch.cursor);
     if (batch.partition) await patchPartition(trx, batch.model, batch.partition).execute();
     return changed;
@@ -235,6 +243,7 @@ export interface CopyBatch {
   lease: Lease;
   cursor?: CursorPatch;
   partition?: PartitionPatch;
+  rejections?: Rejections;
 }
 
 /**
@@ -254,6 +263,9 @@ export async function copyBatch(pool: Pool, db: Kysely<Database>, batch: CopyBat
       const held = await client.query(lease.sql, lease.parameters as unknown[]);
       if (held.rowCount !== 1) throw new LeaseLostError(batch.model);
       const rows = await body();
+      if (batch.rejections)
+        for (const statement of rejectionStatements(batch.model, batch.rejections))
+          await client.query(statement.text, statement.values);
       if (batch.cursor) {
         const cursor = upsertCursor(db, batch.model, batch.cursor).compile();
         await client.query(cursor.sql, cursor.parameters as unknown[]);
@@ -312,7 +324,10 @@ export async function tableMaxId(
   return rows[0]?.n ?? range.afterId;
 }
 
-/** Marks ids as gone from Odoo (only those not marked yet); returns how many were marked. */
+/**
+ * Marks ids as gone from Odoo (only those not marked yet); returns how many were marked. A record
+ * gone from Odoo is no longer a rejected one either.
+ */
 export async function markDeleted(
   db: Kysely<Database>,
   model: string,
@@ -324,6 +339,9 @@ export async function markDeleted(
     await checkLease(trx, lease);
     const result = await sql`update ${sql.table(`odoo.${tableOf(model)}`)} set _deleted_at = now()
       where id = any(${[...ids]}::integer[]) and _deleted_at is null`.execute(trx);
+    await sql`delete from etl.rejected where model = ${model} and id = any(${[...ids]}::integer[])`.execute(
+      trx,
+    );
     return Number(result.numAffectedRows ?? 0);
   });
 }

@@ -90,6 +90,7 @@ export async function finishModel(
     status: FinishedRunStatus;
     missing: string[];
     problems: Problem[];
+    rejected: number;
     error: string | undefined;
   },
 ): Promise<void> {
@@ -100,6 +101,7 @@ export async function finishModel(
       fetched: outcome.fetched,
       upserted: outcome.upserted,
       deleted: outcome.deleted,
+      rejected: outcome.rejected,
       missing_fields: outcome.missing,
       problems: JSON.stringify(outcome.problems.slice(0, 1000)),
       error: outcome.error ?? null,
@@ -113,7 +115,7 @@ export async function finishModel(
 export async function finishRun(
   db: Kysely<Database>,
   runId: number,
-  outcome: ModelCounts & { status: FinishedRunStatus; error: string | undefined },
+  outcome: ModelCounts & { status: FinishedRunStatus; rejected: number; error: string | undefined },
 ): Promise<void> {
   await db
     .updateTable("etl.runs")
@@ -122,6 +124,7 @@ export async function finishRun(
       fetched: outcome.fetched,
       upserted: outcome.upserted,
       deleted: outcome.deleted,
+      rejected: outcome.rejected,
       error: outcome.error ?? null,
       started_at: sql<Date>`coalesce(started_at, now())`,
       finished_at: sql<Date>`now()`,

@@ -16,7 +16,15 @@ if (!port) throw new Error("build-thread.js runs as a worker thread");
 const { databaseUrl, job, progressEveryMs } = workerData as BuildThreadData;
 const post = (message: BuildThreadMessage) => port.postMessage(message);
 
-const database = createDb({ url: databaseUrl, max: 1, applicationName: "report-worker" });
+// The build's connection: a statement or an idle stretch of its snapshot longer than the build's
+// statement timeout ends; a connection lost under the build (a terminated backend, a restarted
+// server) rejects its query, and the build fails here to be retried (never a crash of the thread).
+const database = createDb({
+  url: databaseUrl,
+  max: 1,
+  applicationName: "report-worker",
+  statementTimeoutMs: job.statementTimeoutMs,
+});
 let last = Date.now();
 try {
   const built = await buildWorkbook(database.db, job, (rows) => {

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Database, Kysely, Selectable } from "@finanzas/db";
 import { sql } from "@finanzas/db";
+import { verifyPassword } from "./passwords.js";
 import { hashRefreshToken, newRefreshToken } from "./tokens.js";
 
 type UserRow = Selectable<Database["app.users"]>;
@@ -158,5 +159,52 @@ export async function revokeEverySession(
     if (!user) return undefined;
     await revokeUserSessions(trx, userId, reason);
     return user.token_version;
+  });
+}
+
+export type PasswordChange =
+  | { ok: true; user: UserRow; refresh: IssuedRefresh }
+  | { ok: false; reason: "unknown" | "wrong-password" };
+
+/**
+ * The user's own password change, in one transaction with the user's row locked (a concurrent
+ * change, rotation or logout everywhere waits, and a second change with the same current password
+ * finds it wrong): checks the current password, sets the new hash, clears must_change_password,
+ * raises token_version (every access token issued so far is refused once a replica knows it; the
+ * caller announces the returned version) and revokes every refresh token of the user; then starts
+ * a new session, the caller's.
+ */
+export async function changeOwnPassword(
+  db: Kysely<Database>,
+  userId: string,
+  currentPassword: string,
+  newPasswordHash: string,
+  ttlDays: number,
+): Promise<PasswordChange> {
+  return db.transaction().execute(async (trx) => {
+    const current = await trx
+      .selectFrom("app.users")
+      .select(["password_hash", "disabled_at"])
+      .where("id", "=", userId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!current || current.disabled_at) return { ok: false, reason: "unknown" } as const;
+    if (!(await verifyPassword(current.password_hash, currentPassword)))
+      return { ok: false, reason: "wrong-password" } as const;
+    const user = await trx
+      .updateTable("app.users")
+      .set({
+        password_hash: newPasswordHash,
+        must_change_password: false,
+        token_version: sql`token_version + 1`,
+        tokens_revoked_at: sql`now()`,
+        updated_at: sql`now()`,
+      })
+      .where("id", "=", userId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await revokeUserSessions(trx, userId, "password changed");
+    const refresh = await issueRefreshToken(trx, userId, ttlDays);
+    return { ok: true, user, refresh } as const;
   });
 }

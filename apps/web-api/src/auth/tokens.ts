@@ -16,6 +16,11 @@ export interface AccessClaims {
   version?: number | undefined;
   /** The session (refresh-token family) the token belongs to (claim `sid`); logout revokes it. */
   sessionId?: string | undefined;
+  /**
+   * The user must change their password before anything else (claim `pwc`, from the same row as
+   * the role). Changing it raises the version, so a token carrying the claim never outlives it.
+   */
+  mustChangePassword?: boolean | undefined;
 }
 
 export interface TokenSigner {
@@ -72,10 +77,16 @@ export function createTokenSigner(
   const MAX_REMEMBERED = 10_000;
   return {
     accessTtlSeconds,
-    async sign({ userId, role, email, version, sessionId }) {
+    async sign({ userId, role, email, version, sessionId, mustChangePassword }) {
       const iat = Math.floor(now() / 1000);
       const ver = version ?? revocations.versionOf(userId);
-      return new SignJWT({ role, email, ver, ...(sessionId === undefined ? {} : { sid: sessionId }) })
+      return new SignJWT({
+        role,
+        email,
+        ver,
+        ...(sessionId === undefined ? {} : { sid: sessionId }),
+        ...(mustChangePassword ? { pwc: true } : {}),
+      })
         .setProtectedHeader({ alg: "HS256", typ: "JWT" })
         .setSubject(userId)
         .setIssuer(ISSUER)
@@ -108,13 +119,14 @@ export function createTokenSigner(
           currentDate: new Date(now()),
           requiredClaims: ["sub", "exp", "iat"],
         });
-        const { role, ver, sid } = payload;
+        const { role, ver, sid, pwc } = payload;
         if (
           typeof role !== "string" ||
           !ROLES.has(role) ||
           typeof payload.sub !== "string" ||
           (ver !== undefined && !(Number.isSafeInteger(ver) && (ver as number) >= 0)) ||
-          (sid !== undefined && typeof sid !== "string")
+          (sid !== undefined && typeof sid !== "string") ||
+          (pwc !== undefined && pwc !== true)
         ) {
           throw new InvalidTokenError("invalid");
         }
@@ -125,6 +137,7 @@ export function createTokenSigner(
           email: String(payload.email ?? ""),
           version: (ver as number | undefined) ?? 0,
           sessionId: sid as string | undefined,
+          ...(pwc === true ? { mustChangePassword: true } : {}),
         };
         if (verified.size >= MAX_REMEMBERED) verified.delete(verified.keys().next().value as string);
         verified.set(token, { claims, exp: payload.exp as number });

@@ -1,7 +1,7 @@
 import type { Role, UserDto } from "@finanzas/contracts";
 import type { Database } from "@finanzas/db";
 import { type Kysely, type Selectable, sql } from "@finanzas/db";
-import { hashPassword } from "./passwords.js";
+import { hashPassword, verifyPassword } from "./passwords.js";
 
 export type UserRow = Selectable<Database["app.users"]>;
 
@@ -13,6 +13,7 @@ export const toUserDto = (row: UserRow): UserDto => ({
   disabled: row.disabled_at !== null,
   createdAt: new Date(row.created_at).toISOString(),
   lastLoginAt: row.last_login_at ? new Date(row.last_login_at).toISOString() : null,
+  mustChangePassword: row.must_change_password,
 });
 
 export const findUserByEmail = (db: Kysely<Database>, email: string): Promise<UserRow | undefined> =>
@@ -51,12 +52,16 @@ export async function createUser(
 
 /**
  * Creates the first admin from ADMIN_EMAIL/ADMIN_PASSWORD when no enabled admin exists. Safe when
- * replicas start together: one insert wins, the others do nothing.
+ * replicas start together: one insert wins, the others do nothing. With `mustChangePassword`
+ * (production) the admin must choose a new password at first login: ADMIN_PASSWORD sits in the
+ * deployment's configuration, readable by whoever reads that. An existing user promoted to admin
+ * keeps its own password, and no flag.
  */
 export async function ensureFirstAdmin(
   db: Kysely<Database>,
   email: string,
   password: string,
+  options: { mustChangePassword: boolean },
 ): Promise<"created" | "exists"> {
   const admin = await db
     .selectFrom("app.users")
@@ -68,7 +73,13 @@ export async function ensureFirstAdmin(
   const passwordHash = await hashPassword(password);
   const inserted = await db
     .insertInto("app.users")
-    .values({ email, name: "Administrator", role: "admin", password_hash: passwordHash })
+    .values({
+      email,
+      name: "Administrator",
+      role: "admin",
+      password_hash: passwordHash,
+      must_change_password: options.mustChangePassword,
+    })
     .onConflict((oc) =>
       oc
         .expression(sql`lower(email)`)
@@ -80,6 +91,36 @@ export async function ensureFirstAdmin(
     .returning("id")
     .executeTakeFirst();
   return inserted ? "created" : "exists";
+}
+
+/**
+ * In production, an admin that existed before (created outside production, or before this rule)
+ * whose password is still ADMIN_PASSWORD must change it too: flags it once (replicas starting
+ * together: one update wins) and raises its token version, so access tokens signed without the
+ * flag stop working. Returns what to announce to the other replicas; undefined when nothing changed.
+ */
+export async function flagConfiguredPassword(
+  db: Kysely<Database>,
+  email: string,
+  password: string,
+): Promise<{ id: string; version: number } | undefined> {
+  const user = await findUserByEmail(db, email);
+  if (!user || user.disabled_at || user.must_change_password) return undefined;
+  if (!(await verifyPassword(user.password_hash, password))) return undefined;
+  const flagged = await db
+    .updateTable("app.users")
+    .set({
+      must_change_password: true,
+      token_version: sql`token_version + 1`,
+      tokens_revoked_at: sql`now()`,
+      updated_at: sql`now()`,
+    })
+    .where("id", "=", user.id)
+    .where("must_change_password", "=", false)
+    .where("password_hash", "=", user.password_hash)
+    .returning(["id", "token_version"])
+    .executeTakeFirst();
+  return flagged ? { id: flagged.id, version: flagged.token_version } : undefined;
 }
 
 export const hasEnabledAdmin = async (db: Kysely<Database>): Promise<boolean> =>

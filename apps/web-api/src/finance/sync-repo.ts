@@ -100,38 +100,42 @@ export async function listRuns(db: Db, options: { limit: number; beforeId?: numb
   return query.execute();
 }
 
-/** Per model: its cursor, last success, live rows and lag. */
+/**
+ * Per model: its cursor, last success, live rows and lag. The rows are PostgreSQL's estimate, not a
+ * count: counting every synced table on each call read millions of rows and held a connection for
+ * seconds per request, so a few callers could exhaust the pool. The estimate is the table's row
+ * count as of its last ANALYZE (`reltuples`; exact for tables of up to 30 000 rows and close for
+ * larger ones, refreshed by the ETL after a full sync and once a tenth of a table changed, and by
+ * autovacuum), or the statistics collector's live tuples before any ANALYZE, times the share of
+ * rows not soft-deleted that ANALYZE saw (`null_frac` of `_deleted_at`).
+ */
 export async function syncState(db: Db) {
   const cursors = await db.selectFrom("etl.cursors").selectAll().orderBy("model").execute();
-  const tables = new Set(
-    (
-      await sql<{
-        table_name: string;
-      }>`select table_name from information_schema.tables where table_schema = 'odoo'`.execute(db)
-    ).rows.map((r) => r.table_name),
-  );
+  const { rows: estimates } = await sql<{ table: string; rows: number }>`
+    select c.relname as table,
+      round(
+        (case when c.reltuples >= 0 then c.reltuples else coalesce(s.n_live_tup, 0) end)
+        * coalesce(st.null_frac, 1)
+      )::float8 as rows
+    from pg_class c
+    join pg_namespace n on n.oid = c.relnamespace
+    left join pg_stat_user_tables s on s.relid = c.oid
+    left join pg_stats st on st.schemaname = n.nspname and st.tablename = c.relname
+      and st.attname = '_deleted_at'
+    where n.nspname = 'odoo' and c.relkind in ('r', 'p')`.execute(db);
+  const rowsOf = new Map(estimates.map((e) => [e.table, Math.max(0, Number(e.rows))]));
   const now = Date.now();
-  return Promise.all(
-    cursors.map(async (c) => {
-      const table = odooTableName(c.model);
-      let count = 0;
-      if (tables.has(table.slice("odoo.".length))) {
-        const { rows } = await sql<{
-          n: number;
-        }>`select count(*)::int as n from ${sql.table(table)} where _deleted_at is null`.execute(db);
-        count = rows[0]?.n ?? 0;
-      }
-      const lastSuccess = c.last_success_at ? new Date(c.last_success_at) : null;
-      return {
-        model: c.model,
-        cursor: c.write_date || c.last_id !== null ? { writeDate: iso(c.write_date), id: c.last_id } : null,
-        lastSuccessAt: lastSuccess ? lastSuccess.toISOString() : null,
-        rows: count,
-        lagSeconds: lastSuccess ? Math.max(0, Math.round((now - lastSuccess.getTime()) / 1000)) : null,
-        absentAt: c.absent_at ? new Date(c.absent_at).toISOString() : null,
-      };
-    }),
-  );
+  return cursors.map((c) => {
+    const lastSuccess = c.last_success_at ? new Date(c.last_success_at) : null;
+    return {
+      model: c.model,
+      cursor: c.write_date || c.last_id !== null ? { writeDate: iso(c.write_date), id: c.last_id } : null,
+      lastSuccessAt: lastSuccess ? lastSuccess.toISOString() : null,
+      rows: rowsOf.get(odooTableName(c.model).slice("odoo.".length)) ?? 0,
+      lagSeconds: lastSuccess ? Math.max(0, Math.round((now - lastSuccess.getTime()) / 1000)) : null,
+      absentAt: c.absent_at ? new Date(c.absent_at).toISOString() : null,
+    };
+  });
 }
 
 /** Models the ETL has a table for (the registry as deployed), from `odoo` schema's tables. */

@@ -2,6 +2,7 @@ import type { Queue } from "@finanzas/queue";
 import type { FastifyReply, FastifyRequest, onSendHookHandler } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { AppInstance } from "../app-types.js";
+import { problemResponses } from "../problem-schemas.js";
 import { BoundCounter, BoundHistogram, type BoundObserver } from "./bound-metrics.js";
 
 export interface Metrics {
@@ -118,10 +119,21 @@ export function registerMetricsRoute(app: AppInstance, metrics: Metrics): void {
     {
       config: { access: "metrics" },
       schema: {
+        operationId: "metrics",
         summary: "Prometheus metrics (admins, or Authorization: Bearer METRICS_TOKEN)",
         tags: ["operations"],
         security: [{ bearerAuth: [] }],
-        produces: ["text/plain"],
+        response: {
+          200: {
+            description: "Prometheus text exposition format",
+            content: { "text/plain": { schema: { type: "string" } } },
+          },
+          ...problemResponses({
+            401: "Neither an admin's access token nor METRICS_TOKEN",
+            403: "Only admin may read the metrics (or send METRICS_TOKEN)",
+            429: "Too many requests from this client; Retry-After says when to try again",
+          }),
+        },
       },
     },
     async (_request, reply) => {

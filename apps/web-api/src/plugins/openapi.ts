@@ -1,5 +1,6 @@
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
+import { ProblemDetails } from "@finanzas/contracts";
 import type { AppInstance } from "../app-types.js";
 
 /**
@@ -8,7 +9,14 @@ import type { AppInstance } from "../app-types.js";
  * the API, not its data. Routes without a tag (bull-board's pages) are left out.
  */
 export async function registerOpenApi(app: AppInstance): Promise<void> {
+  // The problem body every 4xx and 5xx has: one schema, referenced (`ProblemDetails#`) by every route.
+  app.addSchema(ProblemDetails);
   await app.register(fastifySwagger, {
+    // Shared schemas keep their $id as their component name (#/components/schemas/ProblemDetails).
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === "string" ? json.$id : `def-${i}`,
+    },
     openapi: {
       openapi: "3.1.0",
       info: {
@@ -18,6 +26,9 @@ export async function registerOpenApi(app: AppInstance): Promise<void> {
           "Finance reads over the synced copy of Odoo, sync control, mailings, auth and users. Errors are RFC 9457 application/problem+json. Log in at POST /api/v1/auth/login and send `Authorization: Bearer <accessToken>`.",
       },
       servers: [{ url: "/" }],
+      // Every operation needs a token unless it says otherwise: public ones carry `security: []`,
+      // exactly those the route catalog declares public (routes/mount.ts).
+      security: [{ bearerAuth: [] }],
       components: {
         securitySchemes: {
           bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" },

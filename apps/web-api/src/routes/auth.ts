@@ -1,10 +1,14 @@
+import { publishedSource } from "@finanzas/config";
 import type { TokenResponse } from "@finanzas/contracts";
 import type { Database, Kysely } from "@finanzas/db";
 import { sql } from "@finanzas/db";
 import type { AppInstance } from "../app-types.js";
 import { authenticate } from "../auth/authenticate.js";
+import { type LoginThrottle, sendThrottled } from "../auth/login-throttle.js";
+import { hashPassword } from "../auth/passwords.js";
 import type { TokenRevocations } from "../auth/revocations.js";
 import {
+  changeOwnPassword,
   issueRefreshToken,
   revokeByToken,
   revokeEverySession,
@@ -20,8 +24,8 @@ export interface AuthRouteDeps extends MountDeps {
   signer: TokenSigner;
   revocations: TokenRevocations;
   refreshTtlDays: number;
-  /** Rate limit for the login route (strict). */
-  loginRateLimit: { max: number; timeWindow: number };
+  /** Failed sign-ins per address and per account, shared with the queue dashboard's login form. */
+  throttle: LoginThrottle;
 }
 
 export async function authRoutes(app: AppInstance, deps: AuthRouteDeps): Promise<void> {
@@ -38,6 +42,7 @@ export async function authRoutes(app: AppInstance, deps: AuthRouteDeps): Promise
       email: user.email,
       version: user.token_version,
       sessionId: refresh.familyId,
+      mustChangePassword: user.must_change_password,
     }),
     expiresIn: deps.signer.accessTtlSeconds,
     refreshToken: refresh.token,
@@ -45,24 +50,20 @@ export async function authRoutes(app: AppInstance, deps: AuthRouteDeps): Promise
     user: toUserDto(user),
   });
 
-  // Strict limit on guessing passwords: per client address, across every email.
-  const rateLimit = { max: deps.loginRateLimit.max, timeWindow: deps.loginRateLimit.timeWindow };
-  mount(
-    app,
-    deps,
-    "login",
-    async ({ body }) => {
-      const user = await authenticate(deps.db, body.email, body.password);
-      await deps.db
-        .updateTable("app.users")
-        .set({ last_login_at: sql`now()` })
-        .where("id", "=", user.id)
-        .execute();
-      const refresh = await issueRefreshToken(deps.db, user.id, deps.refreshTtlDays);
-      return tokensFor(user, refresh);
-    },
-    { config: { rateLimit } },
-  );
+  // Guessing passwords is throttled per client address and per account (auth/login-throttle.ts).
+  mount(app, deps, "login", async ({ body, request, reply }) => {
+    const wait = await deps.throttle.attempt(request.ip, body.email);
+    if (wait > 0) return sendThrottled(request, reply, wait) as never;
+    const user = await authenticate(deps.db, body.email, body.password);
+    await deps.throttle.succeeded(request.ip, body.email);
+    await deps.db
+      .updateTable("app.users")
+      .set({ last_login_at: sql`now()` })
+      .where("id", "=", user.id)
+      .execute();
+    const refresh = await issueRefreshToken(deps.db, user.id, deps.refreshTtlDays);
+    return tokensFor(user, refresh);
+  });
 
   mount(app, deps, "refresh", async ({ body }) => {
     const outcome = await rotateRefreshToken(deps.db, body.refreshToken, deps.refreshTtlDays);
@@ -98,6 +99,45 @@ export async function authRoutes(app: AppInstance, deps: AuthRouteDeps): Promise
     await deps.revocations.userRevoked(user.id, version);
     return null;
   });
+
+  // The caller's own password, the current one asked again (rate-limited like the login, since it
+  // checks a password). Every session and access token of the user ends, the caller's included
+  // (a token carrying "must change the password" must not outlive the change); the answer is a new
+  // pair for this client, so only the other devices have to log in again.
+  mount(
+    app,
+    deps,
+    "changePassword",
+    async ({ body, user }) => {
+      if (!user) throw new HttpProblem(401, "this user no longer exists or is disabled");
+      const refuse = (message: string) => {
+        throw new HttpProblem(400, `newPassword ${message}`, [{ field: "body.newPassword", message }]);
+      };
+      if (body.newPassword === body.currentPassword) refuse("must differ from the current password");
+      if (publishedSource(body.newPassword)) {
+        refuse(
+          "is published in the Finanzas repository (a demo or test value) or a placeholder: choose another",
+        );
+      }
+      const outcome = await changeOwnPassword(
+        deps.db,
+        user.id,
+        body.currentPassword,
+        await hashPassword(body.newPassword),
+        deps.refreshTtlDays,
+      );
+      if (!outcome.ok) {
+        if (outcome.reason === "unknown")
+          throw new HttpProblem(401, "this user no longer exists or is disabled");
+        throw new HttpProblem(400, "currentPassword is not this account's password", [
+          { field: "body.currentPassword", message: "is not this account's password" },
+        ]);
+      }
+      await deps.revocations.userRevoked(outcome.user.id, outcome.user.token_version);
+      return tokensFor(outcome.user, outcome.refresh);
+    },
+    { config: { rateLimit } },
+  );
 
   mount(app, deps, "me", async ({ user }) => {
     const row = user ? await findUserById(deps.db, user.id) : undefined;

@@ -1,39 +1,26 @@
-import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { HealthLive, HealthReady } from "@finanzas/contracts";
 import { checkReadiness, type ReadinessCheck } from "@finanzas/runtime";
+import type { AppInstance } from "../app-types.js";
+import { type MountDeps, mount } from "./mount.js";
 
-export interface HealthOptions {
+export interface HealthRouteDeps extends MountDeps {
   checks: Record<string, ReadinessCheck>;
   isDraining: () => boolean;
 }
 
 /** /health/live: the process runs. /health/ready: PostgreSQL and Redis answer, and not shutting down. */
-export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, options) => {
-  app.get(
-    "/health/live",
-    {
-      schema: { summary: "The process runs", tags: ["operations"], response: { 200: HealthLive } },
-      config: { access: "public", rateLimit: false },
-      logLevel: "warn",
+export async function healthRoutes(app: AppInstance, deps: HealthRouteDeps): Promise<void> {
+  mount(app, deps, "healthLive", async () => ({ status: "ok" as const }), { logLevel: "warn" });
+  mount(
+    app,
+    deps,
+    "healthReady",
+    async ({ reply }) => {
+      if (deps.isDraining()) {
+        return reply.code(503).send({ ready: false, status: "shutting down", checks: {} }) as never;
+      }
+      const report = await checkReadiness(deps.checks);
+      return reply.code(report.ready ? 200 : 503).send(report) as never;
     },
-    async () => ({ status: "ok" as const }),
+    { logLevel: "warn" },
   );
-  app.get(
-    "/health/ready",
-    {
-      schema: {
-        summary: "PostgreSQL and Redis answer and the process is not shutting down",
-        tags: ["operations"],
-        response: { 200: HealthReady, 503: HealthReady },
-      },
-      config: { access: "public", rateLimit: false },
-      logLevel: "warn",
-    },
-    async (_request, reply) => {
-      if (options.isDraining())
-        return reply.code(503).send({ ready: false, status: "shutting down", checks: {} });
-      const report = await checkReadiness(options.checks);
-      return reply.code(report.ready ? 200 : 503).send(report);
-    },
-  );
-};
+}

@@ -12,6 +12,7 @@ import {
   type Suppression,
   type SuppressionReason,
 } from "@finanzas/contracts";
+import { sql } from "@finanzas/db";
 import { companyList, type Db, NotFoundError, partnerNames, today } from "@finanzas/ledger";
 import {
   cancelMailing,
@@ -55,7 +56,12 @@ export interface MailRouteDeps extends MountDeps {
   mail: Producer<typeof mailQueue>;
   /** MAIL_UNSUBSCRIBE_SECRET: verifies the one-click unsubscribe links the mailer signs. */
   unsubscribeSecret: string;
+  /** Mailings one user may have planning or sending at once (MAIL_MAX_ACTIVE_PER_USER). */
+  maxActivePerUser: number;
 }
+
+/** A mailing is under way while it is planned or sent; a finished dry run is "planned", and over. */
+const ACTIVE: readonly MailingStatus[] = ["planning", "sending"];
 
 /*
  * Mail: mailings are created here and planned, sent, cancelled and resent through the mailer (the
@@ -262,6 +268,29 @@ export async function mailRoutes(app: AppInstance, deps: MailRouteDeps): Promise
       ]);
     }
   };
+  /**
+   * Creates a mailing of the caller's unless they have MAIL_MAX_ACTIVE_PER_USER under way (429).
+   * The count and the insert run under a per-user advisory lock, so concurrent requests of one user
+   * cannot each see room for one more.
+   */
+  const createOwnMailing = (input: Parameters<typeof createMailing>[1] & { requestedBy: string }) =>
+    db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(hashtext(${`mail-active:${input.requestedBy}`}))`.execute(trx);
+      const active = await trx
+        .selectFrom("mail.mailings")
+        .select((eb) => eb.fn.countAll<string>().as("n"))
+        .where("requested_by", "=", input.requestedBy)
+        .where("status", "in", ACTIVE)
+        .executeTakeFirstOrThrow();
+      if (Number(active.n) >= deps.maxActivePerUser) {
+        throw new HttpProblem(
+          429,
+          `you have ${active.n} mailings planning or sending (MAIL_MAX_ACTIVE_PER_USER allows ${deps.maxActivePerUser} at once): wait for one to finish, or cancel one (POST /api/v1/mailings/{id}/cancel)`,
+        );
+      }
+      return createMailing(trx, input);
+    });
+
   /** Puts a new mailing's planning on the queue; a mailing that cannot be queued is failed, not left planning. */
   const plan = async (mailing: MailingRecord) => {
     try {
@@ -316,12 +345,12 @@ export async function mailRoutes(app: AppInstance, deps: MailRouteDeps): Promise
       ]);
     }
     await checkCompany(body.companyId);
-    const mailing = await createMailing(db, {
+    const mailing = await createOwnMailing({
       kind,
       params,
       asOf: asOf ?? today(),
       dryRun: dryRun ?? false,
-      requestedBy: user?.id ?? null,
+      requestedBy: user!.id,
     });
     await plan(mailing);
     return { mailingId: mailing.id, status: mailing.status as MailingStatus, dryRun: mailing.dry_run };
@@ -449,7 +478,7 @@ export async function mailRoutes(app: AppInstance, deps: MailRouteDeps): Promise
     await checkPartner(body.partnerId);
     await checkCompany(body.companyId);
     const to = user!.email;
-    const mailing = await createMailing(db, {
+    const mailing = await createOwnMailing({
       kind: "custom",
       params: {
         templateId: template.id,

@@ -1,16 +1,11 @@
-import {
-  type ApiRoute,
-  type ApiRouteName,
-  type ApiRoutes,
-  apiRoutes,
-  ProblemDetails,
-} from "@finanzas/contracts";
+import { type ApiRoute, type ApiRouteName, type ApiRoutes, apiRoutes } from "@finanzas/contracts";
 import type { Static, TSchema } from "@sinclair/typebox";
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, LogLevel } from "fastify";
 import { prefersOverJson } from "../accept.js";
 import type { AppInstance, AuthUser } from "../app-types.js";
 import { type CachedReplyDeps, cachedHandler } from "../cached-reply.js";
 import { HttpProblem } from "../problem.js";
+import { problemRef, problemResponses } from "../problem-schemas.js";
 
 type Part<R, K extends string> = R extends { [P in K]: infer T extends TSchema } ? Static<T> : undefined;
 type Success<R> = R extends { response: infer Resp }
@@ -31,7 +26,27 @@ export type RouteHandler<N extends ApiRouteName> = (
   ctx: RouteContext<ApiRoutes[N]>,
 ) => Promise<Success<ApiRoutes[N]>>;
 
-const { $id: _id, ...problemSchema } = ProblemDetails;
+/**
+ * A route's 4xx answers, by status: those every route of its kind may give, then its own from the
+ * catalog (see ApiRoute.problems). Documented one by one in OpenAPI, each as problem+json.
+ */
+export function problemsOf(route: ApiRoute): Record<number, string> {
+  const problems: Record<number, string> = {};
+  if (route.params || route.querystring || route.body) {
+    problems[400] = "Invalid request: the problem's `errors` name each bad field";
+  }
+  if (route.access !== "public") {
+    problems[401] = "No valid bearer access token (missing, expired or revoked: refresh it, or log in again)";
+    if (route.access.length < 3) problems[403] = `Only ${route.access.join(", ")} may call this`;
+  }
+  if (route.params) problems[404] = "Not found (or not visible to the caller)";
+  if (route.body) {
+    problems[413] = "The body is larger than the server accepts";
+    problems[415] = "The body is not JSON";
+  }
+  problems[429] = "Too many requests from this client; Retry-After says when to try again";
+  return { ...problems, ...route.problems };
+}
 
 /** What a route's mount needs: the read cache and the metrics its cached reads count in. */
 export type MountDeps = CachedReplyDeps;
@@ -65,7 +80,7 @@ export function mount<N extends ApiRouteName>(
   deps: MountDeps,
   name: N,
   handler: RouteHandler<N>,
-  options: { config?: Record<string, unknown>; errorPage?: ErrorPage } = {},
+  options: { config?: Record<string, unknown>; errorPage?: ErrorPage; logLevel?: LogLevel } = {},
 ): void {
   const route: ApiRoute = apiRoutes[name];
   const status = Number(Object.keys(route.response)[0]);
@@ -86,17 +101,18 @@ export function mount<N extends ApiRouteName>(
       `route ${name} declares an error page: mount it with a contentType and options.errorPage`,
     );
   }
-  const problem = {
-    description: "A problem (RFC 9457)",
-    content: { "application/problem+json": { schema: problemSchema } },
-  };
-  const failure =
-    errorPage && media
+  // Each problem answer as problem+json; with an error page, also as that page to a client that
+  // prefers it to JSON (a browser).
+  const withPage = <T extends { description: string; content: Record<string, { schema: TSchema }> }>(
+    answer: T,
+  ): T =>
+    errorPage && media && route.errorPage
       ? {
-          description: `A problem (RFC 9457), or a page (${media}) to a client that prefers it to JSON`,
-          content: { ...problem.content, [media]: { schema: route.errorPage } },
+          ...answer,
+          description: `${answer.description} (a page, ${media}, to a client that prefers it to JSON)`,
+          content: { ...answer.content, [media]: { schema: route.errorPage } },
         }
-      : problemSchema;
+      : answer;
   const call = (request: FastifyRequest, reply: FastifyReply) =>
     handler({
       query: request.query as never,
@@ -113,15 +129,27 @@ export function mount<N extends ApiRouteName>(
     method: route.method,
     url: route.url,
     config: { ...options.config, access: route.access, routeName: name },
+    ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     schema: {
       operationId: name,
       summary: route.summary,
       tags: [route.tag],
-      ...(route.access === "public" ? {} : { security: [{ bearerAuth: [] }] }),
+      // Public only where the catalog says so; the document's default (bearerAuth) covers the rest.
+      security: route.access === "public" ? [] : [{ bearerAuth: [] }],
       ...(route.params ? { params: route.params } : {}),
       ...(route.querystring ? { querystring: route.querystring } : {}),
       ...(route.body ? { body: route.body } : {}),
-      response: { ...success, "4xx": failure, "5xx": failure },
+      response: {
+        ...success,
+        ...Object.fromEntries(
+          Object.entries(problemResponses(problemsOf(route))).map(([code, answer]) => [code, withPage(answer)]),
+        ),
+        "5xx": withPage({
+          description:
+            "The server failed, or a service it needs (PostgreSQL, Redis) did not answer: retry later",
+          content: { "application/problem+json": { schema: problemRef } },
+        }),
+      },
     },
     ...(errorPage
       ? {

@@ -28,6 +28,10 @@ const statusOfJob = (state: JobState | "unknown"): RunStatus =>
         ? "failed"
         : "queued";
 
+/** What makes two syncs identical: the mode and the set of models (none: every model). */
+const syncKey = (mode: string, models: readonly string[] | undefined): string =>
+  `${mode}:${models?.length ? [...models].sort().join(",") : "*"}`;
+
 /**
  * Sync control: enqueue through the contracts' `etl` queue definition (validated by the producer)
  * and read the ETL's run history. The web-api never talks to Odoo.
@@ -54,16 +58,54 @@ export async function syncRoutes(app: AppInstance, deps: SyncRouteDeps): Promise
     }
   };
 
+  /**
+   * An identical sync (same mode, same set of models; none = every model) that is queued or running,
+   * whoever asked for it (the scheduler included): its job id and status, or undefined.
+   */
+  const pendingSync = async (mode: string, models: string[] | undefined) => {
+    const key = syncKey(mode, models);
+    const jobs = await etl.queue.getJobs(["active", "waiting", "prioritized", "delayed", "paused"], 0, 499);
+    for (const job of jobs) {
+      if (!job?.id || job.name !== "sync") continue;
+      const data = (job.data ?? {}) as { mode?: string; models?: string[] };
+      if (syncKey(data.mode ?? "incremental", data.models) !== key) continue;
+      return { id: job.id, status: statusOfJob(await job.getState()) };
+    }
+    return undefined;
+  };
+
+  // A sync asked for while an identical one is queued or running returns that run (existing: true)
+  // instead of queueing a second copy of the same work. Two requests at once are told apart by
+  // BullMQ's deduplication on the same key (atomic in Redis); the scan finds runs it does not
+  // cover (the scheduler's).
   mount(app, deps, "createSyncRun", async ({ body, user }) => {
     if (body.models) await checkModels(body.models, "body.models");
     const mode = body.mode ?? "incremental";
-    const jobId = `sync-${randomUUID()}`;
-    await etl.add(
-      "sync",
-      { ...(body.models ? { models: body.models } : {}), mode, requestedBy: user?.email ?? "api" },
-      { jobId },
-    );
-    return { runId: jobId, status: "queued" as const, mode, models: body.models ?? [] };
+    const models = body.models ?? [];
+    const pending = await pendingSync(mode, body.models);
+    if (pending) return { runId: pending.id, status: pending.status, mode, models, existing: true };
+    const payload = {
+      ...(body.models ? { models: body.models } : {}),
+      mode,
+      requestedBy: user?.email ?? "api",
+    };
+    const deduplication = { id: `api-sync:${syncKey(mode, body.models)}` };
+    for (let attempt = 0; ; attempt++) {
+      const jobId = `sync-${randomUUID()}`;
+      const added = await etl.add("sync", payload, { jobId, deduplication });
+      if (added.id === jobId)
+        return { runId: jobId, status: "queued" as const, mode, models, existing: false };
+      const job = await etl.queue.getJob(added.id);
+      const state = job ? await job.getState() : "unknown";
+      if (state !== "completed" && state !== "failed" && state !== "unknown") {
+        return { runId: added.id, status: statusOfJob(state), mode, models, existing: true };
+      }
+      // The key names a job that is over or gone (removed by hand, lost with Redis's data): drop it.
+      if (attempt > 0) {
+        throw new Error(`cannot queue a sync: ${deduplication.id} keeps naming a job that is not pending`);
+      }
+      await etl.queue.removeDeduplicationKey(deduplication.id);
+    }
   });
 
   mount(app, deps, "syncRecords", async ({ body, user }) => {

@@ -7,6 +7,8 @@ import * as m1202_000000 from "./2026_12_02_000000_etl_cursor_absent.js";
 import * as m1207_000000 from "./2026_12_07_000000_reports.js";
 import * as m1207_100000 from "./2026_12_07_100000_mail.js";
 import * as m1207_200000 from "./2026_12_07_200000_etl_partitions.js";
+import * as m1207_330000 from "./2026_12_07_330000_app_must_change_password.js";
+import * as m1210_000000 from "./2026_12_10_000000_etl_rejected.js";
 
 /**
  * Every migration, in order. Append-only: a migration that has run anywhere is never edited;
@@ -22,4 +24,6 @@ export const migrations: Record<string, Migration> = {
   "2026_12_07_000000_reports": m1207_000000,
   "2026_12_07_100000_mail": m1207_100000,
   "2026_12_07_200000_etl_partitions": m1207_200000,
+  "2026_12_07_330000_app_must_change_password": m1207_330000,
+  "2026_12_10_000000_etl_rejected": m1210_000000,
 };

@@ -24,6 +24,11 @@ export interface UsersTable {
   /** When token_version last went up (replicas keep only recent revocations in memory). */
   tokens_revoked_at: NullableTimestamp;
   last_login_at: NullableTimestamp;
+  /**
+   * The password was chosen by someone else (the first admin's ADMIN_PASSWORD, in production): until
+   * the user sets a new one, every route but the password change answers 403.
+   */
+  must_change_password: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: ColumnType<Date, Date | string | undefined, Date | string>;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }

@@ -21,13 +21,18 @@ export interface EtlRunsTable {
   fetched: Count;
   upserted: Count;
   deleted: Count;
+  /** Records left out because PostgreSQL cannot store one of their values (see EtlRejectedTable). */
+  rejected: Count;
   error: string | null;
   created_at: ColumnType<Date, Date | string | undefined, Date | string>;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
 }
 
-/** One row per model of a run. `problems`: values of an unexpected type ({ id, field, value, expected }). */
+/**
+ * One row per model of a run. `problems`: records left out or cleaned ({ id, field, value, expected,
+ * action: "rejected" | "cleaned" }, the first 1 000); `rejected`: how many records were left out.
+ */
 export interface EtlRunModelsTable {
   run_id: number;
   model: string;
@@ -36,6 +41,7 @@ export interface EtlRunModelsTable {
   fetched: Count;
   upserted: Count;
   deleted: Count;
+  rejected: Count;
   missing_fields: ColumnType<string[], string[] | undefined, string[]>;
   problems: ColumnType<unknown[], string | undefined, string>;
   error: string | null;
@@ -93,10 +99,26 @@ export interface EtlPartitionsTable {
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 
+/**
+ * An Odoo record a sync could not write (migration 2026_12_10_000000_etl_rejected): why
+ * (`problems`: [{ field, expected, value }]), since which run and until which. Written in the
+ * transaction of the page that left it out; gone once a sync writes the record or finds it deleted.
+ */
+export interface EtlRejectedTable {
+  model: string;
+  id: number;
+  problems: ColumnType<unknown[], string, string>;
+  first_run_id: number | null;
+  last_run_id: number | null;
+  first_seen_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  last_seen_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
 export interface EtlTables {
   "etl.runs": EtlRunsTable;
   "etl.run_models": EtlRunModelsTable;
   "etl.cursors": EtlCursorsTable;
   "etl.locks": EtlLocksTable;
   "etl.partitions": EtlPartitionsTable;
+  "etl.rejected": EtlRejectedTable;
 }

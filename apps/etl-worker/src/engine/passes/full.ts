@@ -138,6 +138,8 @@ async function sequentialPass(context: ModelContext, cursor: CursorState): Promi
   const fetchPage = (afterId: number) =>
     engine.reader.full(afterId >= copyAbove ? copyRequest : prepared.request, afterId, context.source);
   const passStarted = performance.now();
+  // Pages come in order: each one read every record after the previous one's last id.
+  let pageAfter = from;
   await pipeline(
     () => fetchPage(from),
     (last) => {
@@ -152,10 +154,15 @@ async function sequentialPass(context: ModelContext, cursor: CursorState): Promi
       report(context, page.problems);
       if (page.lastId === null) return;
       await write(context, page.encoded, {
-        full_last_id: page.lastId,
-        full_high_water: highWater === null ? null : new Date(highWater * 1000),
-        full_started_at: startedAt,
+        cursor: {
+          full_last_id: page.lastId,
+          full_high_water: highWater === null ? null : new Date(highWater * 1000),
+          full_started_at: startedAt,
+        },
+        problems: page.problems,
+        range: { afterId: pageAfter, lastId: page.lastId },
       });
+      pageAfter = page.lastId;
     },
   );
   context.phaseMs.fullPass = Math.round(performance.now() - passStarted);
@@ -219,6 +226,7 @@ async function readPartition(
   const fetchPage = (afterId: number): Promise<PageSummary> =>
     engine.reader.full(afterId >= copyAbove ? copyRequest : request, afterId, source);
   let highWater = seconds(part.high_water);
+  let pageAfter = part.last_id;
   await pipeline(
     () => fetchPage(part.last_id),
     (last) => {
@@ -233,12 +241,17 @@ async function readPartition(
         highWater = page.maxSecond;
       report(context, page.problems);
       if (page.lastId === null) return;
-      await write(context, page.encoded, undefined, {
-        part: part.part,
-        lastId: page.lastId,
-        records: page.fetched,
-        highWater: highWater === null ? null : new Date(highWater * 1000),
+      await write(context, page.encoded, {
+        partition: {
+          part: part.part,
+          lastId: page.lastId,
+          records: page.fetched,
+          highWater: highWater === null ? null : new Date(highWater * 1000),
+        },
+        problems: page.problems,
+        range: { afterId: pageAfter, lastId: page.lastId },
       });
+      pageAfter = page.lastId;
     },
   );
   await finishPartition(engine.db, context.lease, model, part.part);

@@ -99,8 +99,11 @@ export async function incrementalPass(context: ModelContext, cursorSecond: numbe
         if (page.lastId === null) return;
         const at = page.lastSecond === null ? null : position(range, page.lastSecond);
         await write(context, page.encoded, {
-          ...(at !== null ? { advance_to: new Date(at * 1000), last_id: page.lastId } : {}),
-          last_run_id: context.run.runId,
+          cursor: {
+            ...(at !== null ? { advance_to: new Date(at * 1000), last_id: page.lastId } : {}),
+            last_run_id: context.run.runId,
+          },
+          problems: page.problems,
         });
         if (page.lastSecond !== null) range.committed = page.lastSecond;
       },

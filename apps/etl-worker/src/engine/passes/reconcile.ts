@@ -45,7 +45,8 @@ export async function reconcilePass(context: ModelContext): Promise<void> {
       for (let i = 0; i < absent.length; i += settings.pageSize) {
         const records = await readIds(context, absent.slice(i, i + settings.pageSize));
         context.counts.fetched += records.length;
-        await write(context, encode(context, records));
+        const { page, problems } = encode(context, records);
+        await write(context, page, { problems });
       }
       context.run.update(model, { ...context.counts });
       return;

@@ -6,7 +6,8 @@ export async function recordsPass(context: ModelContext, ids: readonly number[])
   const unique = [...new Set(ids)];
   const records = await readIds(context, unique);
   context.counts.fetched += records.length;
-  await write(context, encode(context, records));
+  const { page, problems } = encode(context, records);
+  await write(context, page, { problems });
   const found = new Set(records.map((r) => r.id));
   context.counts.deleted += await markDeleted(
     context.engine.db,
