@@ -67,8 +67,9 @@ export async function startWorker(
   healthPort: number,
   /** Settings of this worker, over the ETL_* variables of the bench's environment. */
   settings: Record<string, string> = {},
+  /** The queue's prefix: another worker's, to take over its queue (a restart). */
+  prefix = `bench-etl-${randomBytes(3).toString("hex")}`,
 ) {
-  const prefix = `bench-etl-${randomBytes(3).toString("hex")}`;
   const worker = await start(
     [
       // BENCH_CPU_PROF=<dir>: the worker under --cpu-prof (not allowed in NODE_OPTIONS); sum it
@@ -105,17 +106,53 @@ export async function startWorker(
   const producer = createProducer(etlQueue, { redisUrl, prefix });
   const events = new QueueEvents(etlQueue.name, { connection: redisOptions(redisUrl, "worker"), prefix });
   await events.waitUntilReady();
+  /** Enqueues a sync job (one attempt); returns its id. */
+  const enqueue = async (mode: "full" | "incremental") =>
+    (await producer.add("sync", { mode, requestedBy: "bench" }, { attempts: 1 })).id;
+  /** Waits for a job to finish; its wall time is its processedOn → finishedOn (epoch ms). */
+  const finish = async (id: string, mode = "sync") => {
+    const job = await producer.queue.getJob(id);
+    const out = (await job!.waitUntilFinished(events)) as RunResult;
+    const done = await producer.queue.getJob(id);
+    const processedOn = done?.processedOn ?? 0;
+    const finishedOn = done?.finishedOn ?? 0;
+    if (out.status !== "succeeded") throw new Error(`${mode} ${out.status}`);
+    return {
+      ms: finishedOn - processedOn,
+      processedOn,
+      finishedOn,
+      fetched: out.models.reduce((n, m) => n + m.fetched, 0),
+      result: out,
+    };
+  };
   return {
     worker,
+    prefix,
+    enqueue,
+    finish,
+    /** When a job started (epoch ms), once a worker has taken it. */
+    async started(id: string, timeoutMs = 60_000): Promise<number> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const processedOn = (await producer.queue.getJob(id))?.processedOn;
+        if (processedOn) return processedOn;
+        if (Date.now() > deadline) throw new Error(`job ${id} not started`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
     /** Runs a sync job; its wall time is the job's processedOn → finishedOn. */
     async runJob(mode: "full" | "incremental") {
-      const { id } = await producer.add("sync", { mode, requestedBy: "bench" }, { attempts: 1 });
-      const job = await producer.queue.getJob(id);
-      const out = (await job!.waitUntilFinished(events)) as RunResult;
-      const done = await producer.queue.getJob(id);
-      const ms = (done?.finishedOn ?? 0) - (done?.processedOn ?? 0);
-      if (out.status !== "succeeded") throw new Error(`sync ${mode} ${out.status}`);
-      return { ms, fetched: out.models.reduce((n, m) => n + m.fetched, 0), result: out };
+      return finish(await enqueue(mode), `sync ${mode}`);
+    },
+    /** SIGKILL: the process dies where it is, nothing handed back. */
+    async kill() {
+      if (worker.child.exitCode === null && worker.child.signalCode === null) {
+        const exited = new Promise((r) => worker.child.once("exit", r));
+        worker.child.kill("SIGKILL");
+        await exited;
+      }
+      await producer.close();
+      await events.close();
     },
     async stop() {
       await producer.close();
@@ -123,5 +160,48 @@ export async function startWorker(
       worker.child.kill("SIGTERM");
       await new Promise((r) => worker.child.once("exit", r));
     },
+  };
+}
+
+/** The server's cost per request, as the simulator's control API takes it. */
+export interface SimPerformance {
+  latencyMs: number;
+  perRecordMs: number;
+  workers: number;
+}
+
+/** The simulator in its own process (Odoo 17, XML-RPC, seed 1) and its control API. */
+export async function startSimulator(scale: number, port: number) {
+  const sim = await start(
+    [
+      "packages/odoo-sim/dist/cli.js",
+      "--port",
+      String(port),
+      "--scale",
+      String(scale),
+      "--seed",
+      "1",
+      "--version",
+      "17",
+    ],
+    {},
+    "simulator ready",
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const control = async (path: string, body?: unknown) => {
+    const res = await fetch(`${url}/__sim/${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (!res.ok) throw new Error(`simulator ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as Record<string, unknown>;
+  };
+  return {
+    url,
+    control,
+    /** Records per model. */
+    counts: async () => (await control("info")).counts as Record<string, number>,
+    perform: (performance: SimPerformance) => control("performance", performance),
+    stop: () => sim.child.kill("SIGTERM"),
   };
 }

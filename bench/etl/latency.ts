@@ -22,7 +22,7 @@
  * tests (TEST_DATABASE_URL, TEST_REDIS_URL).
  */
 import { REGISTRY } from "../../packages/ledger/src/index.js";
-import { freshDatabase, pageSize, start, startWorker } from "./harness.js";
+import { freshDatabase, pageSize, startSimulator, startWorker } from "./harness.js";
 
 const scale = Number(process.argv[2] ?? 10);
 const pageMs = Number(process.env.BENCH_PAGE_MS ?? 300);
@@ -32,30 +32,9 @@ const sequential = process.env.BENCH_SEQUENTIAL !== "0";
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 const port = 19_000 + Math.floor(Math.random() * 2000);
-const odooUrl = `http://127.0.0.1:${port}`;
-const sim = await start(
-  [
-    "packages/odoo-sim/dist/cli.js",
-    "--port",
-    String(port),
-    "--scale",
-    String(scale),
-    "--seed",
-    "1",
-    "--version",
-    "17",
-  ],
-  {},
-  "simulator ready",
-);
-const control = async (path: string, body?: unknown) => {
-  const res = await fetch(`${odooUrl}/__sim/${path}`, {
-    method: body === undefined ? "GET" : "POST",
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  if (!res.ok) throw new Error(`simulator ${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as Record<string, unknown>;
-};
+const simulator = await startSimulator(scale, port);
+const odooUrl = simulator.url;
+const control = simulator.control;
 const slow = { latencyMs: requestMs, perRecordMs: pageMs / Number(pageSize), workers };
 const fast = { latencyMs: 0, perRecordMs: 0, workers: 0 };
 
@@ -78,6 +57,8 @@ interface Run {
   phases: string[];
   /** Share of the time the server's workers were serving this sync. */
   busy: number | undefined;
+  /** The worker's adaptive limit on requests in flight: how often it moved, how low it went. */
+  limits: { changes: number; lowest: number | undefined; reasons: string[] };
 }
 
 async function fullSync(label: string, perf: typeof slow, settings: Record<string, string>): Promise<Run> {
@@ -87,7 +68,21 @@ async function fullSync(label: string, perf: typeof slow, settings: Record<strin
     const w = await startWorker(db.url, odooUrl, port + 1, settings);
     try {
       await control("stats/reset", {});
-      const { ms, fetched } = await w.runJob("full");
+      // The server's requests in flight, busy workers and waiting requests, sampled while it syncs.
+      const samples: { inFlight: number; busy: number; queued: number }[] = [];
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          samples.push((await control("stats")).concurrency as (typeof samples)[number]);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      })();
+      const { ms, fetched } = await w.runJob("full").finally(() => {
+        sampling = false;
+      });
+      await sampler;
+      const mean = (k: keyof (typeof samples)[number]) =>
+        samples.reduce((n, x) => n + x[k], 0) / Math.max(1, samples.length);
       const stats = (await control("stats")) as {
         total: number;
         byModelMethod: Record<string, number>;
@@ -102,8 +97,21 @@ async function fullSync(label: string, perf: typeof slow, settings: Record<strin
         .filter((l) => l.includes('"msg":"model succeeded"'))
         .map((l) => JSON.parse(l) as { model: string; phaseMs?: Record<string, number> })
         .map((l) => `${l.model} ${JSON.stringify(l.phaseMs ?? {}).replace(/"/g, "")}`);
+      const changes = w.worker
+        .output()
+        .split("\n")
+        .filter((l) => l.includes('"msg":"Odoo requests in flight: new limit"'))
+        .map((l) => JSON.parse(l) as { from: number; to: number; reason: string });
+      const limits = {
+        changes: changes.length,
+        lowest: changes.length ? Math.min(...changes.map((c) => c.to)) : undefined,
+        reasons: [
+          ...new Set(changes.filter((c) => c.to < c.from).map((c) => c.reason.replace(/[\d.]+×/, "n×"))),
+        ],
+      };
       const run = {
         label,
+        limits,
         ms,
         fetched,
         requests: stats.total,
@@ -119,7 +127,15 @@ async function fullSync(label: string, perf: typeof slow, settings: Record<strin
             ? `, the server's workers busy ${(100 * run.busy).toFixed(0)} % of the time`
             : ""),
       );
+      log(
+        `  at the server, on average: ${mean("inFlight").toFixed(2)} requests in flight, ${mean("busy").toFixed(2)} workers busy, ` +
+          `${mean("queued").toFixed(2)} waiting (${samples.length} samples)`,
+      );
       log(`  phases (ms): ${phases.join("; ")}`);
+      if (limits.changes)
+        log(
+          `  the adaptive limit moved ${limits.changes} times, down to ${limits.lowest} (${limits.reasons.join("; ")})`,
+        );
       return run;
     } finally {
       await w.stop();
@@ -151,6 +167,6 @@ try {
       `| full sync, one page after another | ${(seq.ms / 1000).toFixed(1)} s: partitioned **${(seq.ms / parts.ms).toFixed(2)}×** faster | ≥ 3× at scale 50 |`,
     );
 } finally {
-  sim.child.kill("SIGTERM");
+  simulator.stop();
 }
 process.exit(0);

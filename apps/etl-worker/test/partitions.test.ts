@@ -229,3 +229,55 @@ describe("the cap on requests in flight", () => {
     }
   }, 60_000);
 });
+
+describe("a reader thread that dies mid-request", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await harness("etl_parts_dead", { version: 18, scale: 0.1 }, PARTITIONED);
+  });
+  afterAll(() => h?.close());
+
+  it("gives its slots back: the next sync has every one of ODOO_MAX_CONCURRENCY", async () => {
+    // The service's wiring: one limiter for the main thread's client and the reader thread's.
+    const limiter = SharedLimiter.create(4);
+    const options: OdooClientOptions = {
+      url: h.sim.url,
+      db: h.sim.database,
+      username: h.sim.username,
+      password: h.sim.password,
+      limiter,
+      retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 100 },
+    };
+    const odoo = createOdooClient(options);
+    const reader = createThreadReader(options, { heapMb: 128 });
+    try {
+      const engine = h.engineWith({ odoo, reader });
+      // Slow enough that the thread always has requests in flight or waiting.
+      h.sim.control.setPerformance({ latencyMs: 150, workers: 4 });
+      const first = sync(engine, job(), ["account.move.line"], "full");
+      const deadline = Date.now() + 20_000;
+      while (h.sim.control.getStats().concurrency.inFlight < 4 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(h.sim.control.getStats().concurrency.inFlight).toBe(4);
+      expect(limiter.inFlight).toBe(4);
+      await reader.terminate(); // as a crash would: mid-request, its slots held
+      // What the dead thread owed fails (or is read again on a new thread); either way the run ends.
+      await first;
+      expect(limiter.inFlight).toBe(0);
+      expect(limiter.max - limiter.inFlight).toBe(4);
+
+      h.sim.control.resetStats();
+      const again = await sync(engine, job(), ["account.move.line"], "full");
+      const { concurrency } = h.sim.control.getStats();
+      h.sim.control.setPerformance({ latencyMs: 0, workers: 0 });
+      expect(again.status, JSON.stringify(again.models)).toBe("succeeded");
+      expect(concurrency.peakInFlight).toBe(4);
+      expect(limiter.inFlight).toBe(0);
+      expect(await diffWithSource(h, ["account.move.line"])).toEqual([]);
+    } finally {
+      h.sim.control.setPerformance({ latencyMs: 0, workers: 0 });
+      await reader.close();
+      await odoo.close();
+    }
+  }, 90_000);
+});

@@ -56,6 +56,7 @@ export {
   type AdaptiveState,
   type AnswerSample,
   isRefusal,
+  type LimiterShare,
   type RequestLimiter,
   SharedLimiter,
 } from "./limiter.js";

@@ -1,5 +1,10 @@
+import { once } from "node:events";
+import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { AdaptiveConcurrency, SharedLimiter } from "./limiter.js";
+
+/** The built limiter, for the threads (tests run after the build). */
+const built = new URL("../dist/limiter.js", import.meta.url).href;
 
 const tick = () => new Promise((r) => setTimeout(r, 1));
 
@@ -63,12 +68,122 @@ describe("SharedLimiter", () => {
     expect(limiter.inFlight).toBe(0);
   });
 
-  it("is the same limiter on another thread, through its buffer", () => {
+  it("is the same limiter on another thread, through a share of it", () => {
     const limiter = SharedLimiter.create(5);
-    const other = SharedLimiter.attach(limiter.buffer);
+    const other = SharedLimiter.attach(limiter.share());
     limiter.setLimit(2);
     expect(other.limit).toBe(2);
     expect(other.max).toBe(5);
+    expect(other.holder).not.toBe(limiter.holder);
+  });
+
+  it("serves requests in order of arrival across its holders", async () => {
+    const limiter = SharedLimiter.create(2);
+    const a = SharedLimiter.attach(limiter.share());
+    const b = SharedLimiter.attach(limiter.share());
+    await limiter.acquire();
+    await limiter.acquire();
+    const granted: string[] = [];
+    const asks = [a, b, a, b, limiter, a].map((l, i) =>
+      l.acquire().then(() => {
+        granted.push(`${i}`);
+      }),
+    );
+    await tick();
+    expect(granted).toEqual([]);
+    for (let i = 0; i < 6; i++) {
+      ([limiter, limiter, a, b, a, b][i] as SharedLimiter).release();
+      await tick();
+      expect(granted).toHaveLength(i + 1);
+    }
+    await Promise.all(asks);
+    expect(granted).toEqual(["0", "1", "2", "3", "4", "5"]);
+    expect(limiter.inFlight).toBe(2);
+  });
+
+  it("never lets threads racing for slots have more than its limit in flight together", async () => {
+    const limiter = SharedLimiter.create(3);
+    // [in use now, most in use at once]
+    const counts = new Int32Array(new SharedArrayBuffer(8));
+    const threads = Array.from(
+      { length: 3 },
+      () =>
+        new Worker(
+          `const { workerData, parentPort } = require("node:worker_threads");
+           import(workerData.module).then(async ({ SharedLimiter }) => {
+             // A wait for a slot does not keep a thread's event loop alive (its messages do, in a reader thread).
+             const alive = setInterval(() => {}, 1000);
+             const limiter = SharedLimiter.attach(workerData.share);
+             const counts = workerData.counts;
+             await Promise.all(Array.from({ length: 4 }, async () => {
+               for (let i = 0; i < 150; i++) {
+                 await limiter.acquire();
+                 const now = Atomics.add(counts, 0, 1) + 1;
+                 for (let peak = Atomics.load(counts, 1); now > peak; peak = Atomics.load(counts, 1))
+                   Atomics.compareExchange(counts, 1, peak, now);
+                 if (i % 3 === 0) await new Promise((r) => setImmediate(r));
+                 Atomics.sub(counts, 0, 1);
+                 limiter.release();
+               }
+             }));
+             clearInterval(alive);
+             parentPort.postMessage("done");
+           });`,
+          { eval: true, workerData: { module: built, share: limiter.share(), counts } },
+        ),
+    );
+    // once() rejects if a thread fails
+    await Promise.all(threads.map((t) => once(t, "message")));
+    await Promise.all(threads.map((t) => t.terminate()));
+    expect(Atomics.load(counts, 1)).toBe(3);
+    expect(limiter.inFlight).toBe(0);
+  });
+
+  it("gets back the slots of a thread that died holding them or waiting for one, once reclaimed", async () => {
+    const limiter = SharedLimiter.create(4);
+    const share = limiter.share();
+    await limiter.acquire();
+    // A thread takes three slots, waits for a fourth, gets it, waits for a fifth, and dies there
+    // (terminated, as by a crash).
+    const thread = new Worker(
+      `const { workerData, parentPort } = require("node:worker_threads");
+       import(workerData.module).then(async ({ SharedLimiter }) => {
+         setInterval(() => {}, 1000);
+         const limiter = SharedLimiter.attach(workerData.share);
+         for (let i = 0; i < 3; i++) await limiter.acquire();
+         void limiter.acquire().then(() => {
+           void limiter.acquire();
+           parentPort.postMessage("a fourth");
+         });
+         parentPort.postMessage("holding");
+       });`,
+      { eval: true, workerData: { module: built, share } },
+    );
+    expect((await once(thread, "message"))[0]).toBe("holding");
+    limiter.release(); // the freed slot goes to the thread's waiting request
+    expect((await once(thread, "message"))[0]).toBe("a fourth");
+    let started = 0;
+    const after = limiter.acquire().then(() => started++); // behind the thread's fifth
+    const exited = once(thread, "exit");
+    await thread.terminate();
+    await exited;
+    await tick();
+    expect(started).toBe(0); // dead, the thread still holds four slots and its turn
+    expect(limiter.inFlight).toBe(4);
+    expect(limiter.reclaim(share.holder)).toBe(4);
+    await after;
+    for (let i = 0; i < 3; i++) await limiter.acquire(); // all four free again
+    expect(limiter.inFlight).toBe(4);
+    let fifth = false;
+    const last = limiter.acquire().then(() => {
+      fifth = true;
+    });
+    await tick();
+    expect(fifth).toBe(false);
+    limiter.release();
+    await last;
+    // The place is free for the next thread.
+    expect(limiter.share().holder).toBe(share.holder);
   });
 });
 

@@ -2,9 +2,11 @@
  * How many requests a client keeps in flight at once, and how that number follows the server.
  *
  * `SharedLimiter` is a counting semaphore in shared memory: clients on several threads (the ETL's
- * reader threads and its main thread) that are given the same limiter (`attach` its `buffer` on the
- * other thread) never have more requests in flight together than its limit. The limit can move
- * between 1 and the maximum at any time; requests start in order of arrival.
+ * reader threads and its main thread) that are given the same limiter (`share` it, `attach` the share
+ * on the other thread) never have more requests in flight together than its limit. The limit can move
+ * between 1 and the maximum at any time; requests start in order of arrival. A thread that dies
+ * (crash, out of memory, `terminate`) does not take slots with it: the thread that shared the
+ * limiter `reclaim`s the dead one's share on its `exit`.
  *
  * `AdaptiveConcurrency` moves it. It hears every answer's time (HTTP only, not the wait for a
  * slot) and lowers the limit when answers slow down against the best recently seen for the same
@@ -34,12 +36,27 @@ export interface AnswerSample {
   code?: string | undefined;
 }
 
-const TICKET = 0;
-const RELEASED = 1;
+/*
+ * The shared memory: a header, then one place per holder (a thread's limiter, or the creator's).
+ * Each place is written by its holder only, while it lives, so a dead holder's state is exactly its
+ * place: `reclaim` clears it in one go, whatever the holder was doing when it died. The number in
+ * flight is the sum of the places' HELD; the order of arrival comes from CLOCK's stamps.
+ */
+const NOTIFY = 0; // bumped on every change that may let a waiter go; waiters sleep on it
+const CLOCK = 1; // the next arrival stamp
 const LIMIT = 2;
 const MAX = 3;
-const IN_FLIGHT = 4;
-const CELLS = 5;
+const HOLDERS = 4; // how many places follow
+const HEADER = 5;
+// A holder's place:
+const OWNED = 0; // 1 while given to a holder (`share`), 0 once free again (`reclaim`)
+const HELD = 1; // slots it holds (and, for an instant, the one it is claiming)
+const HEAD = 2; // the stamp of its oldest waiting request, or EMPTY
+const PLACE = 3;
+/** No request waiting; never given as a stamp. */
+const EMPTY = -0x80000000;
+/** Places of a limiter made by `create`: its creator and up to 31 threads. */
+const DEFAULT_HOLDERS = 32;
 
 type WaitAsync = (
   array: Int32Array,
@@ -49,31 +66,86 @@ type WaitAsync = (
 ) => { async: false; value: "not-equal" | "timed-out" } | { async: true; value: Promise<"ok" | "timed-out"> };
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
+/** What another thread needs to take part in a limiter: its memory and a place of its own. */
+export interface LimiterShare {
+  buffer: SharedArrayBuffer;
+  holder: number;
+}
+
 /**
- * A ticket semaphore: each request takes the next ticket and goes once fewer than `limit` tickets
- * before it are still unreleased, so requests start strictly in order of arrival on every thread (a
- * stream that has just released a slot cannot take it back ahead of one waiting). A thread that dies
- * holding a slot, or waiting for one, takes that slot with it.
+ * A semaphore in shared memory whose requests start in order of arrival on every thread (a stream
+ * that has just released a slot cannot take it back ahead of one waiting), and whose slots survive
+ * the death of the thread that held them.
+ *
+ * Each request takes a stamp on arrival and waits in its own limiter's line; the oldest waiting
+ * request of each limiter shows its stamp in its place (HEAD). That one goes when no other place
+ * shows an older stamp and fewer than `limit` slots are held: it adds one to its place's HELD, then
+ * looks again, and gives the slot back if an older request has shown up meanwhile (another thread
+ * claiming at the same instant sees this claim in turn, so two claims never both go over the limit).
+ * `release` takes one off HELD. Nothing a holder does touches another's place: when a thread dies,
+ * mid-request or waiting, its slots and its place in line are in its place, and nowhere else.
  */
 export class SharedLimiter implements RequestLimiter {
   private readonly cells: Int32Array;
+  private readonly holders: number;
+  /** This holder's requests waiting, oldest first. */
+  private readonly line: { stamp: number; go: () => void }[] = [];
+  private serving = false;
 
-  /** A limiter of `max` requests at once (the limit starts at the maximum). */
-  static create(max: number): SharedLimiter {
-    const limiter = new SharedLimiter(new SharedArrayBuffer(CELLS * Int32Array.BYTES_PER_ELEMENT));
+  /** A limiter of `max` requests at once (the limit starts at the maximum), held by this thread. */
+  static create(max: number, holders = DEFAULT_HOLDERS): SharedLimiter {
+    const places = Math.max(1, Math.floor(holders));
+    const buffer = new SharedArrayBuffer((HEADER + places * PLACE) * Int32Array.BYTES_PER_ELEMENT);
+    const cells = new Int32Array(buffer);
     const m = Math.max(1, Math.floor(max));
-    Atomics.store(limiter.cells, MAX, m);
-    Atomics.store(limiter.cells, LIMIT, m);
-    return limiter;
+    Atomics.store(cells, MAX, m);
+    Atomics.store(cells, LIMIT, m);
+    Atomics.store(cells, HOLDERS, places);
+    for (let h = 0; h < places; h++) Atomics.store(cells, HEADER + h * PLACE + HEAD, EMPTY);
+    Atomics.store(cells, HEADER + OWNED, 1);
+    return new SharedLimiter(buffer, 0);
   }
 
-  /** The same limiter on another thread, from its `buffer`. */
-  static attach(buffer: SharedArrayBuffer): SharedLimiter {
-    return new SharedLimiter(buffer);
+  /** The same limiter on another thread, in the place `share` gave it. */
+  static attach(share: LimiterShare): SharedLimiter {
+    return new SharedLimiter(share.buffer, share.holder);
   }
 
-  private constructor(readonly buffer: SharedArrayBuffer) {
+  private constructor(
+    readonly buffer: SharedArrayBuffer,
+    /** This limiter's place. */
+    readonly holder: number,
+  ) {
     this.cells = new Int32Array(buffer);
+    this.holders = Atomics.load(this.cells, HOLDERS);
+    if (!(holder >= 0 && holder < this.holders)) throw new RangeError(`no holder place ${holder}`);
+  }
+
+  /**
+   * A free place for another thread (`attach` it there). Once that thread has exited, `reclaim` the
+   * place: a thread that dies holding slots otherwise keeps them forever.
+   */
+  share(): LimiterShare {
+    for (let h = 0; h < this.holders; h++) {
+      if (Atomics.compareExchange(this.cells, HEADER + h * PLACE + OWNED, 0, 1) === 0)
+        return { buffer: this.buffer, holder: h };
+    }
+    throw new Error(`the request limiter has no free place: ${this.holders} threads share it already`);
+  }
+
+  /**
+   * Frees a place given by `share`, once the thread attached there has exited (its `exit` event):
+   * the slots it held and its requests' turns go to the others. Returns the slots it held.
+   */
+  reclaim(holder: number): number {
+    if (holder === this.holder || !(holder >= 0 && holder < this.holders))
+      throw new RangeError(`cannot reclaim holder place ${holder}`);
+    const at = HEADER + holder * PLACE;
+    const held = Atomics.exchange(this.cells, at + HELD, 0);
+    Atomics.store(this.cells, at + HEAD, EMPTY);
+    Atomics.store(this.cells, at + OWNED, 0);
+    this.wake();
+    return Math.max(0, held);
   }
 
   get max(): number {
@@ -84,38 +156,104 @@ export class SharedLimiter implements RequestLimiter {
     return Atomics.load(this.cells, LIMIT);
   }
 
-  /** Requests holding a slot now. */
+  /** Requests holding a slot now, on every thread. */
   get inFlight(): number {
-    return Atomics.load(this.cells, IN_FLIGHT);
+    let n = 0;
+    for (let h = 0; h < this.holders; h++) n += Atomics.load(this.cells, HEADER + h * PLACE + HELD);
+    return n;
   }
 
   /** Sets the limit (kept between 1 and the maximum); returns it. Requests in flight finish. */
   setLimit(limit: number): number {
     const next = Math.min(this.max, Math.max(1, Math.round(limit)));
     const previous = Atomics.exchange(this.cells, LIMIT, next);
-    if (next > previous) Atomics.notify(this.cells, RELEASED); // room for more: every waiter looks again
+    if (next > previous) this.wake(); // room for more: every waiter looks again
     return next;
   }
 
-  async acquire(): Promise<void> {
-    const ticket = Atomics.add(this.cells, TICKET, 1);
-    for (;;) {
-      const released = Atomics.load(this.cells, RELEASED);
-      // Tickets ahead of this one not yet released (modulo 2³², so the counters may wrap).
-      if (((ticket - released) | 0) < Atomics.load(this.cells, LIMIT)) {
-        Atomics.add(this.cells, IN_FLIGHT, 1);
-        return;
-      }
-      // Sleeps until a release (or a raised limit's wake-up).
-      const wait = waitAsync(this.cells, RELEASED, released);
-      if (wait.async) await wait.value;
-    }
+  /** Resolves once the request may go. The wait does not keep the event loop alive by itself. */
+  acquire(): Promise<void> {
+    let stamp = Atomics.add(this.cells, CLOCK, 1);
+    if (stamp === EMPTY) stamp = Atomics.add(this.cells, CLOCK, 1);
+    return new Promise<void>((go) => {
+      this.line.push({ stamp, go });
+      if (!this.serving) void this.serve();
+    });
   }
 
   release(): void {
-    Atomics.sub(this.cells, IN_FLIGHT, 1);
-    Atomics.add(this.cells, RELEASED, 1);
-    Atomics.notify(this.cells, RELEASED);
+    Atomics.sub(this.cells, this.place(HELD), 1);
+    this.wake();
+  }
+
+  /** Lets this holder's waiting requests go, one after the other, each at its turn. */
+  private async serve(): Promise<void> {
+    this.serving = true;
+    const head = this.place(HEAD);
+    try {
+      for (let next = this.line[0]; next; next = this.line[0]) {
+        // Shown to the others before claiming: a younger request sees it and lets it go first.
+        Atomics.store(this.cells, head, next.stamp);
+        await this.claim(next.stamp);
+        this.line.shift();
+        next.go();
+        // The next one's stamp replaces it at once (no instant without one), then the others look again.
+        Atomics.store(this.cells, head, this.line[0]?.stamp ?? EMPTY);
+        this.wake();
+      }
+    } finally {
+      Atomics.store(this.cells, head, EMPTY);
+      this.serving = false;
+    }
+  }
+
+  /** Takes a slot for the request of `stamp`, this holder's oldest, once it is its turn. */
+  private async claim(stamp: number): Promise<void> {
+    const held = this.place(HELD);
+    for (;;) {
+      const seen = Atomics.load(this.cells, NOTIFY);
+      if (!this.olderWaiting(stamp) && this.inFlight < this.limit) {
+        Atomics.add(this.cells, held, 1);
+        for (;;) {
+          const now = Atomics.load(this.cells, NOTIFY);
+          if (this.olderWaiting(stamp)) {
+            // An older request showed up while this one claimed: it goes first.
+            Atomics.sub(this.cells, held, 1);
+            this.wake();
+            break;
+          }
+          // Over the limit only while a younger request claiming at the same instant gives its
+          // claim back (it sees this one's stamp), or when the limit has just been lowered.
+          if (this.inFlight <= this.limit) return;
+          await this.sleep(now);
+        }
+      } else await this.sleep(seen);
+    }
+  }
+
+  /** Whether another holder shows a request older than `stamp` (stamps compared modulo 2³²). */
+  private olderWaiting(stamp: number): boolean {
+    for (let h = 0; h < this.holders; h++) {
+      if (h === this.holder) continue;
+      const other = Atomics.load(this.cells, HEADER + h * PLACE + HEAD);
+      if (other !== EMPTY && ((other - stamp) | 0) < 0) return true;
+    }
+    return false;
+  }
+
+  private place(cell: number): number {
+    return HEADER + this.holder * PLACE + cell;
+  }
+
+  private wake(): void {
+    Atomics.add(this.cells, NOTIFY, 1);
+    Atomics.notify(this.cells, NOTIFY);
+  }
+
+  /** Until something changes (NOTIFY moves from `seen`). */
+  private async sleep(seen: number): Promise<void> {
+    const wait = waitAsync(this.cells, NOTIFY, seen);
+    if (wait.async) await wait.value;
   }
 }
 

@@ -5,16 +5,25 @@
  * deadline); each retry is reported.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { BufferPool, createOdooClient, type OdooClientOptions, SharedLimiter } from "@finanzas/odoo";
+import {
+  BufferPool,
+  createOdooClient,
+  type LimiterShare,
+  type OdooClientOptions,
+  SharedLimiter,
+} from "@finanzas/odoo";
 import { inProcessReader, type PageRequest } from "./pages.js";
 import type { Source } from "./source.js";
 import type { ReaderMessage, ReaderReply } from "./thread-reader.js";
 
-const { clientOptions, readAhead, limiterBuffer, answers } = workerData as {
+const { clientOptions, readAhead, limiterShare, answers } = workerData as {
   clientOptions: OdooClientOptions;
   readAhead: boolean;
-  /** The limiter of requests in flight shared with the main thread's client (and other threads). */
-  limiterBuffer?: SharedArrayBuffer;
+  /**
+   * The limiter of requests in flight shared with the main thread's client (and other threads), in a
+   * place of this thread's own: the main thread takes back what it holds when it exits.
+   */
+  limiterShare?: LimiterShare;
   /** Post each answer's time, size and status to the main thread. */
   answers: boolean;
 };
@@ -22,7 +31,7 @@ const port = parentPort;
 if (!port) throw new Error("reader-thread.ts runs as a worker thread");
 const client = createOdooClient({
   ...clientOptions,
-  ...(limiterBuffer ? { limiter: SharedLimiter.attach(limiterBuffer) } : {}),
+  ...(limiterShare ? { limiter: SharedLimiter.attach(limiterShare) } : {}),
   ...(answers
     ? { onAnswer: (sample) => port.postMessage({ id: 0, type: "answer", sample } satisfies ReaderReply) }
     : {}),

@@ -6,7 +6,9 @@
  * page's answer arrives on one thread, the next page is fetched and decoded on another. Each request
  * goes to the least busy thread, and the threads' clients split the Odoo concurrency limit between
  * them. If a thread dies, the pages it owed fail with the reason and a new thread starts on its next
- * request.
+ * request; with a shared limiter, each thread has its own place in it, and the slots a dead thread
+ * held (its requests in flight, its turns in line) are taken back when it exits, so a crash, an
+ * out-of-memory or a `terminate` never leaves the process with fewer requests to Odoo at once.
  */
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -80,10 +82,19 @@ export interface ThreadReaderLimits {
   threads?: number;
 }
 
+/** Reader threads: a PageReader that can also be stopped as a crash would stop it. */
+export interface ThreadReader extends PageReader {
+  /**
+   * Stops every reader thread at once, wherever it is (as a crash would): the pages they owed fail,
+   * their slots of a shared limiter are taken back, and a new thread starts on the next request.
+   */
+  terminate(): Promise<void>;
+}
+
 export function createThreadReader(
   clientOptions: OdooClientOptions,
   limits: ThreadReaderLimits = { heapMb: 128 },
-): PageReader {
+): ThreadReader {
   const count = Math.max(1, limits.threads ?? 1);
   // Odoo sees no more requests at once than one client would allow: the threads' clients share the
   // limiter when there is one (with the main thread's client too), else split the limit.
@@ -94,8 +105,13 @@ export function createThreadReader(
   const slots = Array.from({ length: count }, () =>
     readerThread({ ...clientOptions, maxConcurrency: perThread }, limits, count === 1),
   );
-  if (count === 1) return slots[0] as PageReader;
-  return decodeAhead(slots);
+  if (count === 1) return slots[0] as ThreadReader;
+  return {
+    ...decodeAhead(slots),
+    terminate: async () => {
+      await Promise.all(slots.map((s) => s.terminate()));
+    },
+  };
 }
 
 /**
@@ -188,11 +204,12 @@ function readerThread(
   clientOptions: OdooClientOptions,
   limits: ThreadReaderLimits,
   readAhead: boolean,
-): PageReader {
+): ThreadReader {
   // Functions (onRetry, onAnswer) do not cross threads: the retry policy travels in the client's
-  // options, a shared limiter as its memory; retries and answers come back as messages.
+  // options, a shared limiter as its memory and a place in it; retries and answers come back as
+  // messages.
   const { retry: _retry, limiter, onAnswer, ...options } = clientOptions;
-  const limiterBuffer = limiter instanceof SharedLimiter ? limiter.buffer : undefined;
+  const shared = limiter instanceof SharedLimiter ? limiter : undefined;
   const cloneable: OdooClientOptions = {
     ...options,
     ...(clientOptions.retry === false
@@ -213,17 +230,25 @@ function readerThread(
   };
   const start = (): Worker => {
     if (worker) return worker;
+    // Each thread its own place in the limiter, taken back (with any slot it still holds) on its exit.
+    const limiterShare = shared?.share();
     // Its own options: not the parent's (a test runner's "source" condition would load TypeScript).
-    const w = new Worker(entry(), {
-      workerData: { clientOptions: cloneable, readAhead, limiterBuffer, answers: onAnswer !== undefined },
-      execArgv: [],
-      // The thread's live set is the pages in flight; a bounded old space makes V8 collect rather
-      // than grow (the worker's RSS stays flat whatever the table sizes). A full pass's pages make
-      // little garbage (no record objects), so a young generation of 16 MB (V8's default is 48)
-      // costs no speed and keeps ~30 MB of peak RSS off per thread (bench/README.md, the ETL record
-      // of 2026-11-29 09:46).
-      resourceLimits: { maxOldGenerationSizeMb: limits.heapMb, maxYoungGenerationSizeMb: 16 },
-    });
+    let w: Worker;
+    try {
+      w = new Worker(entry(), {
+        workerData: { clientOptions: cloneable, readAhead, limiterShare, answers: onAnswer !== undefined },
+        execArgv: [],
+        // The thread's live set is the pages in flight; a bounded old space makes V8 collect rather
+        // than grow (the worker's RSS stays flat whatever the table sizes). A full pass's pages make
+        // little garbage (no record objects), so a young generation of 16 MB (V8's default is 48)
+        // costs no speed and keeps ~30 MB of peak RSS off per thread (bench/README.md, the ETL record
+        // of 2026-11-29 09:46).
+        resourceLimits: { maxOldGenerationSizeMb: limits.heapMb, maxYoungGenerationSizeMb: 16 },
+      });
+    } catch (error) {
+      if (limiterShare) shared?.reclaim(limiterShare.holder);
+      throw error;
+    }
     w.unref(); // never what keeps the process alive
     w.on("message", (reply: ReaderReply) => {
       if (reply.type === "answer") {
@@ -257,7 +282,11 @@ function readerThread(
       failAll(error);
     };
     w.on("error", (error) => gone(new Error(`the Odoo reader thread failed: ${error.message}`)));
-    w.on("exit", (code) => gone(new Error(`the Odoo reader thread exited (code ${code})`)));
+    w.on("exit", (code) => {
+      // Before the pages it owed fail: their retries find the dead thread's slots free again.
+      if (limiterShare) shared?.reclaim(limiterShare.holder);
+      gone(new Error(`the Odoo reader thread exited (code ${code})`));
+    });
     worker = w;
     return w;
   };
@@ -315,6 +344,13 @@ function readerThread(
       const timer = setTimeout(() => void w.terminate(), 2000);
       await new Promise<void>((resolve) => w.once("exit", () => resolve()));
       clearTimeout(timer);
+    },
+    async terminate() {
+      const w = worker;
+      if (!w) return;
+      const exited = new Promise<void>((resolve) => w.once("exit", () => resolve()));
+      await w.terminate();
+      await exited;
     },
   };
 }
