@@ -104,40 +104,39 @@ export async function authRoutes(app: AppInstance, deps: AuthRouteDeps): Promise
   // checks a password). Every session and access token of the user ends, the caller's included
   // (a token carrying "must change the password" must not outlive the change); the answer is a new
   // pair for this client, so only the other devices have to log in again.
-  mount(
-    app,
-    deps,
-    "changePassword",
-    async ({ body, user }) => {
-      if (!user) throw new HttpProblem(401, "this user no longer exists or is disabled");
-      const refuse = (message: string) => {
-        throw new HttpProblem(400, `newPassword ${message}`, [{ field: "body.newPassword", message }]);
-      };
-      if (body.newPassword === body.currentPassword) refuse("must differ from the current password");
-      if (publishedSource(body.newPassword)) {
-        refuse(
-          "is published in the Finanzas repository (a demo or test value) or a placeholder: choose another",
-        );
-      }
-      const outcome = await changeOwnPassword(
-        deps.db,
-        user.id,
-        body.currentPassword,
-        await hashPassword(body.newPassword),
-        deps.refreshTtlDays,
+  mount(app, deps, "changePassword", async ({ body, user, request, reply }) => {
+    if (!user) throw new HttpProblem(401, "this user no longer exists or is disabled");
+    // The login's throttle, this account's budget: a stolen token cannot guess the password.
+    const account = `user:${user.id}`;
+    const wait = await deps.throttle.attempt(request.ip, account);
+    if (wait > 0) return sendThrottled(request, reply, wait) as never;
+    const refuse = (message: string) => {
+      throw new HttpProblem(400, `newPassword ${message}`, [{ field: "body.newPassword", message }]);
+    };
+    if (body.newPassword === body.currentPassword) refuse("must differ from the current password");
+    if (publishedSource(body.newPassword)) {
+      refuse(
+        "is published in the Finanzas repository (a demo or test value) or a placeholder: choose another",
       );
-      if (!outcome.ok) {
-        if (outcome.reason === "unknown")
-          throw new HttpProblem(401, "this user no longer exists or is disabled");
-        throw new HttpProblem(400, "currentPassword is not this account's password", [
-          { field: "body.currentPassword", message: "is not this account's password" },
-        ]);
-      }
-      await deps.revocations.userRevoked(outcome.user.id, outcome.user.token_version);
-      return tokensFor(outcome.user, outcome.refresh);
-    },
-    { config: { rateLimit } },
-  );
+    }
+    const outcome = await changeOwnPassword(
+      deps.db,
+      user.id,
+      body.currentPassword,
+      await hashPassword(body.newPassword),
+      deps.refreshTtlDays,
+    );
+    if (!outcome.ok) {
+      if (outcome.reason === "unknown")
+        throw new HttpProblem(401, "this user no longer exists or is disabled");
+      throw new HttpProblem(400, "currentPassword is not this account's password", [
+        { field: "body.currentPassword", message: "is not this account's password" },
+      ]);
+    }
+    await deps.throttle.succeeded(request.ip, account);
+    await deps.revocations.userRevoked(outcome.user.id, outcome.user.token_version);
+    return tokensFor(outcome.user, outcome.refresh);
+  });
 
   mount(app, deps, "me", async ({ user }) => {
     const row = user ? await findUserById(deps.db, user.id) : undefined;
