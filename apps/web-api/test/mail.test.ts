@@ -684,7 +684,10 @@ describe("the suppression list and one-click unsubscribe", () => {
     for (const method of ["get", "post"]) {
       const operation = doc.paths["/api/v1/mail/unsubscribe"][method];
       expect(Object.keys(operation.responses["200"].content)).toEqual(["text/html"]);
-      for (const status of ["4XX", "5XX"]) {
+      const problems = Object.keys(operation.responses).filter((code) => /^[45]/.test(code));
+      expect(problems, method).toContain("400");
+      expect(problems, method).toContain("5XX");
+      for (const status of problems) {
         expect(Object.keys(operation.responses[status]?.content ?? {}), `${method} ${status}`).toEqual([
           "application/problem+json",
           "text/html",
