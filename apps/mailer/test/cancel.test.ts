@@ -2,7 +2,9 @@ import { sql } from "@finanzas/db";
 import { cancelMailing, countsOf, createMailing } from "@finanzas/mail";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
+  createNoticeTemplate,
   messagesOf,
+  partnersWithEmail,
   type RunningMailer,
   startMailer,
   startMailing,
@@ -30,28 +32,8 @@ beforeAll(async () => {
   world = await startWorld("mailer_cancel");
   smtp = await startTestSmtp();
   mailer = startMailer(world, { smtpUrl: smtp.url, retryDelayMs: 300, attempts: 5, concurrency: 4 });
-  partners = (await world.db
-    .selectFrom("odoo.res_partner")
-    .select(["id", "email"])
-    .where("email", "like", "%@%")
-    .where("_deleted_at", "is", null)
-    .orderBy("id")
-    .limit(12)
-    .execute()) as { id: number; email: string }[];
-  templateId = (
-    await world.db
-      .insertInto("mail.templates")
-      .values({
-        key: "notice",
-        kind: "custom",
-        lang: "es",
-        name: "Aviso",
-        subject: "Aviso {{ partner.id }}",
-        html: "<p>{{ partner.name }}</p>",
-      })
-      .returning("id")
-      .executeTakeFirstOrThrow()
-  ).id;
+  partners = await partnersWithEmail(world, 12);
+  templateId = await createNoticeTemplate(world);
 }, 180_000);
 
 afterAll(async () => {

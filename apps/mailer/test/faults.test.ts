@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
+  createNoticeTemplate,
   messagesOf,
+  partnersWithEmail,
   type RunningMailer,
   startMailer,
   startMailing,
@@ -34,28 +36,8 @@ beforeAll(async () => {
     attempts: 8,
     concurrency: 4,
   });
-  partners = (await world.db
-    .selectFrom("odoo.res_partner")
-    .select(["id", "email"])
-    .where("email", "like", "%@%")
-    .where("_deleted_at", "is", null)
-    .orderBy("id")
-    .limit(24)
-    .execute()) as { id: number; email: string }[];
-  templateId = (
-    await world.db
-      .insertInto("mail.templates")
-      .values({
-        key: "notice",
-        kind: "custom",
-        lang: "es",
-        name: "Aviso",
-        subject: "Aviso {{ partner.id }}",
-        html: "<p>{{ partner.name }}</p>",
-      })
-      .returning("id")
-      .executeTakeFirstOrThrow()
-  ).id;
+  partners = await partnersWithEmail(world, 24);
+  templateId = await createNoticeTemplate(world);
 }, 180_000);
 
 afterAll(async () => {

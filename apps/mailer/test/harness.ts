@@ -192,3 +192,35 @@ export async function waitForMailing(
 }
 
 export const companies = (world: World) => companyList(world.db);
+
+/** The first `limit` live partners with an email address, by id. */
+export async function partnersWithEmail(
+  world: World,
+  limit: number,
+): Promise<{ id: number; email: string }[]> {
+  return (await world.db
+    .selectFrom("odoo.res_partner")
+    .select(["id", "email"])
+    .where("email", "like", "%@%")
+    .where("_deleted_at", "is", null)
+    .orderBy("id")
+    .limit(limit)
+    .execute()) as { id: number; email: string }[];
+}
+
+/** A custom template ("notice", Spanish) whose subject names the partner's id; returns its id. */
+export async function createNoticeTemplate(world: World): Promise<string> {
+  const row = await world.db
+    .insertInto("mail.templates")
+    .values({
+      key: "notice",
+      kind: "custom",
+      lang: "es",
+      name: "Aviso",
+      subject: "Aviso {{ partner.id }}",
+      html: "<p>{{ partner.name }}</p>",
+    })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  return row.id;
+}

@@ -7,8 +7,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createRecovery } from "../src/recovery.js";
 import { createSendQueue, type SendQueue } from "../src/send-queue.js";
 import {
+  createNoticeTemplate,
   logger,
   messagesOf,
+  partnersWithEmail,
   type RunningMailer,
   startMailer,
   startMailing,
@@ -59,28 +61,8 @@ beforeAll(async () => {
     requeueAfterSeconds: 1,
     logger,
   });
-  partners = (await world.db
-    .selectFrom("odoo.res_partner")
-    .select(["id", "email"])
-    .where("email", "like", "%@%")
-    .where("_deleted_at", "is", null)
-    .orderBy("id")
-    .limit(12)
-    .execute()) as { id: number; email: string }[];
-  templateId = (
-    await world.db
-      .insertInto("mail.templates")
-      .values({
-        key: "notice",
-        kind: "custom",
-        lang: "es",
-        name: "Aviso",
-        subject: "Aviso {{ partner.id }}",
-        html: "<p>{{ partner.name }}</p>",
-      })
-      .returning("id")
-      .executeTakeFirstOrThrow()
-  ).id;
+  partners = await partnersWithEmail(world, 12);
+  templateId = await createNoticeTemplate(world);
 }, 180_000);
 
 afterAll(async () => {

@@ -2,7 +2,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer as createTcpServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type OdooSim, startOdooSim } from "@finanzas/odoo-sim";
 import {
   createTestDatabase,
@@ -17,6 +16,7 @@ import {
 } from "@finanzas/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { entryOf, type ServiceName, sleep, until } from "./harness.js";
 
 /*
  * SIGTERM on each built service while it works, as a rolling deploy or a scale-down sends it:
@@ -25,10 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
  * The stores stay up here (the shared PostgreSQL and Redis); other files break them.
  */
 
-const root = fileURLToPath(new URL("../../../", import.meta.url));
-const entry = (app: string) => join(root, "apps", app, "dist", "main.js");
 const SHUTDOWN_MS = 1_500;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let database: TestDatabase;
 let sim: OdooSim;
@@ -52,10 +49,10 @@ const common = () => ({
   MAIL_UNSUBSCRIBE_SECRET: "faults-unsubscribe-key-0123456789abcdef",
 });
 
-async function start(app: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
+async function start(app: ServiceName, env: Record<string, string> = {}): Promise<ServiceProcess> {
   const port = await freePort();
   const portVariable = app === "web-api" ? "PORT" : "HEALTH_PORT";
-  const proc = startProcess(entry(app), { ...common(), [portVariable]: String(port), ...env });
+  const proc = startProcess(entryOf(app), { ...common(), [portVariable]: String(port), ...env });
   procs.push(proc);
   const base = `http://127.0.0.1:${port}`;
   await waitForHttpOk(`${base}/health/ready`, proc, 60_000);
@@ -86,21 +83,16 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<{ 
   return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
-async function until<T>(
-  what: string,
-  read: () => Promise<T>,
-  done: (v: T) => boolean,
-  ms = 120_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(value)}`);
-    await sleep(100);
-  }
-}
+/** Reads until `done` holds for what was read; the harness's polling, its deadline included. */
+const untilDone = <T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, ms = 120_000) =>
+  until(
+    what,
+    async () => {
+      const value = await read();
+      return done(value) ? value : undefined;
+    },
+    ms,
+  );
 
 /** A minimal SMTP server that records the Message-ID of every message it accepts, after `delayMs`. */
 async function startSmtpSink(): Promise<void> {
@@ -217,7 +209,7 @@ describe("SIGTERM on each service while it works", () => {
     const created = await call<{ runId: string }>("POST", "/api/v1/sync/runs", { mode: "full" });
     expect(created.status).toBe(202);
     const runId = created.body.runId;
-    await until(
+    await untilDone(
       "the sync to be under way",
       async () =>
         (await call<{ status: string; progress: unknown }>("GET", `/api/v1/sync/runs/${runId}`)).body,
@@ -230,7 +222,7 @@ describe("SIGTERM on each service while it works", () => {
     expect(first.output()).toMatch(/returned to the queue/);
     const restartedAt = Date.now();
     await start("etl-worker", etlEnv());
-    const run = await until(
+    const run = await untilDone(
       "the handed-back sync to finish",
       async () => (await call<{ status: string }>("GET", `/api/v1/sync/runs/${runId}`)).body,
       (r) => r.status === "succeeded" || r.status === "failed",
@@ -317,16 +309,18 @@ describe("SIGTERM on each service while it works", () => {
     });
     expect([201, 202]).toContain(created.status);
     const id = created.body.reportId;
-    await until(
+    const building = await untilDone(
       "the report to be running",
       async () => (await call<{ status: string; rows: number }>("GET", `/api/v1/reports/${id}`)).body,
-      (r) => r.status === "running" && r.rows > 0,
+      // running, or already past it: a build finished before the signal is a failure that says so
+      (r) => r.status !== "queued",
     );
+    expect(building.status, "the report must still be building when the signal comes").toBe("running");
     const stopped = await first.stop("SIGTERM");
     expect(stopped.code).toBe(0);
     expect(stopped.ms).toBeLessThan(SHUTDOWN_MS + 10_000);
     await start("report-worker");
-    const report = await until(
+    const report = await untilDone(
       "the report to be built",
       async () =>
         (await call<{ status: string; rows: number; error: string | null }>("GET", `/api/v1/reports/${id}`))
@@ -376,7 +370,7 @@ describe("SIGTERM on each service while it works", () => {
     });
     expect(created.status).toBe(202);
     const mailing = { id: created.body.mailingId };
-    await until(
+    await untilDone(
       "a few messages to be sent",
       async () => smtp.messageIds.length,
       (n) => n >= 5,
@@ -391,7 +385,7 @@ describe("SIGTERM on each service while it works", () => {
     expect(atStop.filter((m) => m.state === "unknown")).toEqual([]);
     smtp.delayMs = 0;
     await start("mailer", mailerEnv);
-    const done = await until(
+    const done = await untilDone(
       "the mailing to be done",
       async () => (await call<{ status: string }>("GET", `/api/v1/mailings/${mailing.id}`)).body,
       (m) => ["done", "failed", "cancelled"].includes(m.status),
