@@ -120,7 +120,9 @@ describe("expiry", () => {
       const { id } = await h.producer.add("cleanup-reports", {});
       for (let i = 0; i < 400; i++) {
         const job = await h.producer.queue.getJob(id);
-        if (await job?.isCompleted()) return job!.returnvalue as { deleted: number };
+        // read again once completed: the job fetched before may still have been active
+        if (await job?.isCompleted())
+          return (await h.producer.queue.getJob(id))!.returnvalue as { deleted: number };
         await new Promise((r) => setTimeout(r, 25));
       }
       throw new Error("cleanup did not finish");
