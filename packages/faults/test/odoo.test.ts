@@ -27,7 +27,7 @@ import {
   waitForHttpOk,
 } from "@finanzas/testing";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 const PASSWORD = "Fault-Su1te&<Secret>";
 const PROXY_PASSWORD = "Pr0xy-Pa55word";
@@ -59,7 +59,10 @@ describe("fault suite — Odoo: the built etl-worker against a misbehaving Odoo"
   let worker: ServiceProcess;
   let healthPort: number;
 
+  /** The settings the running worker was started with beyond `env` (none: the defaults). */
+  let workerOverrides: Record<string, string> = {};
   const startWorker = async (overrides: Record<string, string> = {}) => {
+    workerOverrides = overrides;
     healthPort = await freePort();
     const proc = startProcess(MAIN, { ...env, HEALTH_PORT: String(healthPort), ...overrides });
     await waitForHttpOk(`http://127.0.0.1:${healthPort}/health/ready`, proc, 30_000);
@@ -162,6 +165,16 @@ describe("fault suite — Odoo: the built etl-worker against a misbehaving Odoo"
     };
     worker = await startWorker();
   }, 180_000);
+
+  // A scenario that fails half-way leaves neither its fault nor its worker's short limits to the
+  // next one: each scenario starts from a well-behaved Odoo and a worker on the defaults.
+  afterEach(async () => {
+    odoo?.sim.control.clearFaults();
+    if (worker && Object.keys(workerOverrides).length > 0) {
+      await worker.stop("SIGTERM");
+      worker = await startWorker();
+    }
+  }, 60_000);
 
   afterAll(async () => {
     await worker?.stop("SIGKILL");
