@@ -27,6 +27,7 @@ export {
   timeoutSettings,
   typeParsers,
 } from "./pool.js";
+export { type PurgeOptions, purgeEtlRuns, purgeMailings, purgeRefreshTokens } from "./retention.js";
 export {
   APP_SCHEMAS,
   type ApplyRolesResult,
