@@ -50,6 +50,8 @@ export const ConfigSchema = Type.Object({
    * Odoo client's, the only retries there are, all within ODOO_CALL_DEADLINE_MS.
    */
   ETL_ODOO_RETRIES: env.int({ minimum: 1, maximum: 20, default: 6 }),
+  /** Finished runs older than this many days are deleted by the scheduled `purge-runs` (ETL_PURGE_CRON). */
+  ETL_RUN_RETENTION_DAYS: env.int({ minimum: 1, maximum: 36_500, default: 90 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;

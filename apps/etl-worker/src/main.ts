@@ -1,4 +1,6 @@
 import { createServiceLogger, runWorkerService } from "@finanzas/bootstrap";
+import { createPool } from "@finanzas/db";
+import { createIndexKeeper } from "@finanzas/ledger";
 import { AdaptiveConcurrency, type AnswerSample, createOdooClient, SharedLimiter } from "@finanzas/odoo";
 import { odooClientOptions, readConfig, settingsFrom } from "./config.js";
 import { createEtlMetrics } from "./metrics.js";
@@ -34,6 +36,14 @@ await runWorkerService({
       threads: config.ETL_READER_THREADS,
     });
     shutdown.add("odoo reader thread", () => reader.close());
+    // The read indexes, on a connection of their own free of the statement timeout:
+    // `create index concurrently` on a large table takes minutes.
+    const indexPool = createPool({
+      url: config.DATABASE_URL,
+      max: 1,
+      applicationName: "etl-worker (indexes)",
+    });
+    shutdown.add("postgres (indexes)", () => indexPool.end());
     return createEtlWorker({
       connection: stores.connection,
       logger,
@@ -45,6 +55,8 @@ await runWorkerService({
       settings: settingsFrom(config),
       reader,
       metrics: createEtlMetrics(metrics, stores.database.db, logger, adaptive),
+      runRetentionDays: config.ETL_RUN_RETENTION_DAYS,
+      readIndexes: createIndexKeeper(indexPool, logger),
     });
   },
 });

@@ -7,6 +7,7 @@ import { type Consumer, createConsumer, type Handlers, type QueueConnection } fr
 import type { Redis } from "ioredis";
 import type { Pool } from "pg";
 import { createEngine, type EtlSettings } from "./engine/index.js";
+import { purgeRunsHandler } from "./jobs/purge-runs.js";
 import { reconcileDeletionsHandler } from "./jobs/reconcile-deletions.js";
 import { syncHandler } from "./jobs/sync.js";
 import { syncRecordsHandler } from "./jobs/sync-records.js";
@@ -28,6 +29,14 @@ export interface WorkerDeps {
   reader?: PageReader | undefined;
   /** Per-model counts and timings for Prometheus (see metrics.ts). */
   metrics?: EtlMetrics | undefined;
+  /** Finished runs older than this many days are purged by `purge-runs` (ETL_RUN_RETENTION_DAYS). */
+  runRetentionDays?: number | undefined;
+  /**
+   * The API's read indexes on the synced copy (@finanzas/ledger's createIndexKeeper), built in the
+   * background once the tables follow the registry: only a table's owner may index it, and with the
+   * database roles applied that is this worker's role. Omitted: left to web-api.
+   */
+  readIndexes?: { ensure(): Promise<void> } | undefined;
 }
 
 /**
@@ -40,6 +49,7 @@ export async function createEtlWorker(deps: WorkerDeps): Promise<Consumer> {
   const tables = await ensureModelTables(deps.db);
   if (tables.created.length || tables.added.length)
     deps.logger.info(tables, "odoo tables follow the registry");
+  void deps.readIndexes?.ensure();
   const engine = createEngine({
     db: deps.db,
     pool: deps.pool,
@@ -55,6 +65,7 @@ export async function createEtlWorker(deps: WorkerDeps): Promise<Consumer> {
     sync: syncHandler(engine),
     "sync-records": syncRecordsHandler(engine),
     "reconcile-deletions": reconcileDeletionsHandler(engine),
+    "purge-runs": purgeRunsHandler({ db: deps.db, retentionDays: deps.runRetentionDays ?? 90 }),
   };
   return createConsumer(etlQueue, handlers, {
     ...deps.connection,

@@ -25,6 +25,17 @@ export const ConfigSchema = Type.Object({
   REPORT_LOCK_SECONDS: env.int({ minimum: 2, maximum: 600, default: 30 }),
   /** Rows fetched per round trip of a report's cursor: memory holds about one batch. */
   REPORT_BATCH_ROWS: env.int({ minimum: 1, maximum: 100_000, default: 2_000 }),
+  /**
+   * The scheduled cleanup (REPORT_CLEANUP_CRON) also deletes refresh tokens expired or revoked longer
+   * ago than this many days (the API's; this worker's database role may delete them)…
+   */
+  REFRESH_TOKEN_RETENTION_DAYS: env.int({ minimum: 1, maximum: 36_500, default: 30 }),
+  /**
+   * …and mailings finished (done, cancelled, failed) longer ago than this many days, with their
+   * outbox rows; never the suppression list. At least MAIL_REMINDER_MIN_DAYS of the mailer, whose
+   * "level already sent" check reads the outbox.
+   */
+  MAIL_RETENTION_DAYS: env.int({ minimum: 30, maximum: 36_500, default: 365 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;

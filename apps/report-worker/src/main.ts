@@ -24,6 +24,8 @@ await runWorkerService({
       databaseUrl: config.DATABASE_URL,
       storage,
       ttlHours: config.REPORT_TTL_HOURS,
+      refreshTokenRetentionDays: config.REFRESH_TOKEN_RETENTION_DAYS,
+      mailRetentionDays: config.MAIL_RETENTION_DAYS,
       statementTimeoutMs: config.REPORT_BUILD_STATEMENT_TIMEOUT_MS,
       batchSize: config.REPORT_BATCH_ROWS,
       lockDurationMs: config.REPORT_LOCK_SECONDS * 1000,

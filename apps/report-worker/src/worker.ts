@@ -4,9 +4,11 @@ import type { Logger } from "@finanzas/logger";
 import { type Consumer, createConsumer, type Handlers, type QueueConnection } from "@finanzas/queue";
 import type { Storage } from "@finanzas/storage";
 import { type BuildDeps, buildReportHandler } from "./jobs/build-report.js";
-import { cleanupReportsHandler } from "./jobs/cleanup-reports.js";
+import { type CleanupDeps, cleanupReportsHandler } from "./jobs/cleanup-reports.js";
 
-export interface WorkerDeps extends BuildDeps {
+export interface WorkerDeps
+  extends BuildDeps,
+    Pick<CleanupDeps, "refreshTokenRetentionDays" | "mailRetentionDays"> {
   connection: QueueConnection;
   logger: Logger;
   concurrency: number;

@@ -25,6 +25,8 @@ export const ConfigSchema = Type.Object({
   ETL_RECONCILE_CRON: cron("30 2 * * *"),
   /** Deletion of expired report files and records (REPORT_TTL_HOURS of the report-worker). */
   REPORT_CLEANUP_CRON: cron("17 * * * *"),
+  /** Deletion of the ETL's finished runs past ETL_RUN_RETENTION_DAYS (the etl-worker's purge-runs). */
+  ETL_PURGE_CRON: cron("45 3 * * *"),
   /** The daily payment reminders (a reminder mailing over every customer with overdue items); off by default. */
   MAIL_REMINDER_CRON: cron("off"),
   /** Time zone the crons are read in. */

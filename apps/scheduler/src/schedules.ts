@@ -23,15 +23,21 @@ export const schedule = <Q extends QueueDefinition, J extends JobName<Q>>(s: Sch
   s as unknown as Schedule;
 
 /**
- * Every schedule of the system, from configuration: the ETL's incremental sync and deletion
- * reconciliation, the deletion of expired reports, and the payment reminders (off unless
+ * Every schedule of the system, from configuration: the ETL's incremental sync, deletion
+ * reconciliation and purge of old runs, the deletion of expired reports (and of the refresh tokens
+ * and mail records past their retention, by the same job), and the payment reminders (off unless
  * MAIL_REMINDER_CRON is set), each switched off by setting its cron to `off`. A recurring job of
  * any queue is scheduled here.
  */
 export function schedulesFrom(
   config: Pick<
     Config,
-    "ETL_SYNC_CRON" | "ETL_RECONCILE_CRON" | "REPORT_CLEANUP_CRON" | "MAIL_REMINDER_CRON" | "SCHEDULE_TZ"
+    | "ETL_SYNC_CRON"
+    | "ETL_RECONCILE_CRON"
+    | "ETL_PURGE_CRON"
+    | "REPORT_CLEANUP_CRON"
+    | "MAIL_REMINDER_CRON"
+    | "SCHEDULE_TZ"
   >,
 ): Schedule[] {
   const all: Schedule[] = [];
@@ -56,6 +62,18 @@ export function schedulesFrom(
         job: "reconcile-deletions",
         payload: { requestedBy: "scheduler" },
         cron: config.ETL_RECONCILE_CRON,
+        tz,
+      }),
+    );
+  }
+  if (config.ETL_PURGE_CRON !== "off") {
+    all.push(
+      schedule({
+        id: "etl-purge-runs",
+        queue: etlQueue,
+        job: "purge-runs",
+        payload: { requestedBy: "scheduler" },
+        cron: config.ETL_PURGE_CRON,
         tz,
       }),
     );

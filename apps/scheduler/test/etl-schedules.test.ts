@@ -21,7 +21,7 @@ afterAll(async () => {
 const config = (env: Record<string, string> = {}) => parseEnv("scheduler", ConfigSchema, env);
 
 describe("ETL and report schedules", () => {
-  it("default to an incremental sync every 15 minutes, a nightly deletion reconciliation and an hourly report cleanup", () => {
+  it("default to an incremental sync every 15 minutes, a nightly deletion reconciliation and purge of old runs, and an hourly report cleanup", () => {
     const schedules = schedulesFrom(config());
     expect(schedules.map((s) => [s.id, s.queue.name, s.job, s.cron, s.payload])).toEqual([
       [
@@ -32,11 +32,13 @@ describe("ETL and report schedules", () => {
         { mode: "incremental", requestedBy: "scheduler" },
       ],
       ["etl-reconcile-deletions", "etl", "reconcile-deletions", "30 2 * * *", { requestedBy: "scheduler" }],
+      ["etl-purge-runs", "etl", "purge-runs", "45 3 * * *", { requestedBy: "scheduler" }],
       ["reports-cleanup", "reports", "cleanup-reports", "17 * * * *", { requestedBy: "scheduler" }],
     ]);
     expect(schedulesFrom(config({ REPORT_CLEANUP_CRON: "off" })).map((s) => s.id)).not.toContain(
       "reports-cleanup",
     );
+    expect(schedulesFrom(config({ ETL_PURGE_CRON: "off" })).map((s) => s.id)).not.toContain("etl-purge-runs");
   });
 
   it("rejects a malformed cron with the variable's name", () => {
@@ -55,16 +57,19 @@ describe("ETL and report schedules", () => {
         .map((s) => ({ id: s.id ?? s.key, pattern: s.pattern, name: s.name }))
         .sort((a, b) => a.id.localeCompare(b.id));
     expect(await list()).toEqual([
+      { id: "etl-purge-runs", pattern: "45 3 * * *", name: "purge-runs" },
       { id: "etl-reconcile-deletions", pattern: "30 2 * * *", name: "reconcile-deletions" },
       { id: "etl-sync-incremental", pattern: "*/15 * * * *", name: "sync" },
     ]);
     const restarted = await syncSchedules({
       connection,
       logger,
-      schedules: schedulesFrom(config({ ETL_SYNC_CRON: "*/5 * * * *", ETL_RECONCILE_CRON: "off" })),
+      schedules: schedulesFrom(
+        config({ ETL_SYNC_CRON: "*/5 * * * *", ETL_RECONCILE_CRON: "off", ETL_PURGE_CRON: "off" }),
+      ),
       queues: [etlQueue],
     });
-    expect(restarted.removed).toEqual(["etl-reconcile-deletions"]);
+    expect(restarted.removed.sort()).toEqual(["etl-purge-runs", "etl-reconcile-deletions"]);
     expect(await list()).toEqual([{ id: "etl-sync-incremental", pattern: "*/5 * * * *", name: "sync" }]);
     const [next] = await inspect.getDelayed();
     expect(next?.name).toBe("sync");

@@ -161,6 +161,7 @@ export const commonEnv = {
 };
 
 export {
+  DEMO_SECRET_ALTERNATIVES,
   DEMO_SECRETS,
   demoSecretsInUse,
   demoSecretsWarning,

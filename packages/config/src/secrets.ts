@@ -16,6 +16,8 @@ import type { TObject, TSchema } from "@sinclair/typebox";
 export const PUBLISHED_SECRETS: readonly { value: string; where: string }[] = [
   // docker/demo.env (docker/.env.example until the demo values moved out of it), README.md
   { value: "demo-postgres-password", where: "docker/demo.env" },
+  { value: "demo-etl-password", where: "docker/demo.env" },
+  { value: "demo-reader-password", where: "docker/demo.env" },
   { value: "demo-only-jwt-key-replace-with-openssl-rand-base64-48", where: "docker/demo.env" },
   { value: "demo-only-unsubscribe-key-replace-with-openssl-rand", where: "docker/demo.env" },
   { value: "demo-admin-password", where: "docker/demo.env, README.md and scripts/run-all.mjs" },
@@ -55,16 +57,29 @@ export const PUBLISHED_SECRETS: readonly { value: string; where: string }[] = [
 
 /**
  * The demo's secrets, variable by variable, exactly as docker/demo.env sets them (a deploy test
- * holds the two together). For DATABASE_URL: the password inside it (docker/demo.env's
- * POSTGRES_PASSWORD). With ALLOW_DEMO_SECRETS=true, and only then, production accepts these
- * values, each for its own variable, and nothing else that is published or weak.
+ * holds the two together). For a URL: the password inside it (DATABASE_ADMIN_URL's is docker/demo.env's
+ * POSTGRES_PASSWORD; DATABASE_URL is what compose gives a service from DATABASE_READER_URL, or
+ * the etl-worker from DATABASE_ETL_URL: DEMO_SECRET_ALTERNATIVES). With ALLOW_DEMO_SECRETS=true,
+ * and only then, production accepts these values, each for its own variable, and nothing else that
+ * is published or weak.
  */
 export const DEMO_SECRETS: Readonly<Record<string, string>> = {
-  DATABASE_URL: "demo-postgres-password",
+  DATABASE_URL: "demo-reader-password",
+  DATABASE_ADMIN_URL: "demo-postgres-password",
+  DATABASE_ETL_URL: "demo-etl-password",
+  DATABASE_READER_URL: "demo-reader-password",
   JWT_SECRET: "demo-only-jwt-key-replace-with-openssl-rand-base64-48",
   MAIL_UNSUBSCRIBE_SECRET: "demo-only-unsubscribe-key-replace-with-openssl-rand",
   ADMIN_PASSWORD: "demo-admin-password",
   ODOO_PASSWORD: "admin",
+};
+
+/**
+ * Other demo values a variable may hold: compose gives the etl-worker its database role's URL
+ * (DATABASE_ETL_URL) as DATABASE_URL, the other services the reader's.
+ */
+export const DEMO_SECRET_ALTERNATIVES: Readonly<Record<string, readonly string[]>> = {
+  DATABASE_URL: ["demo-etl-password"],
 };
 
 /** Words that mark a value as a stand-in, wherever they appear in it (case and separators ignored). */
@@ -272,7 +287,9 @@ function candidates(config: Record<string, unknown>, schema: TObject): Candidate
   return found;
 }
 
-const isDemo = (candidate: Candidate) => DEMO_SECRETS[candidate.name] === candidate.value;
+const isDemo = (candidate: Candidate) =>
+  DEMO_SECRETS[candidate.name] === candidate.value ||
+  (DEMO_SECRET_ALTERNATIVES[candidate.name]?.includes(candidate.value) ?? false);
 
 function problemOf(candidate: Candidate): string | undefined {
   const source = publishedSource(candidate.value);

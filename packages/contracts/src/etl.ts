@@ -56,6 +56,11 @@ export const ReconcileDeletionsPayload = Type.Object(
 );
 export type ReconcileDeletionsPayload = Static<typeof ReconcileDeletionsPayload>;
 
+/** `purge-runs`: delete the run history past its retention (ETL_RUN_RETENTION_DAYS of the etl-worker). */
+export const PurgeRunsPayload = Type.Object({ requestedBy }, { additionalProperties: false });
+export type PurgeRunsPayload = Static<typeof PurgeRunsPayload>;
+export const PurgeRunsResult = Type.Object({ deleted: Type.Integer({ minimum: 0 }) });
+
 /** Where a run, or one model of it, stands. Persisted in `etl.runs` and `etl.run_models`. */
 export const RUN_STATUSES = ["queued", "running", "succeeded", "failed"] as const;
 export const RunStatus = Type.Union(RUN_STATUSES.map((status) => Type.Literal(status)));

@@ -1,5 +1,12 @@
 import { defineJob, defineQueue, type JobName } from "./define.js";
-import { ReconcileDeletionsPayload, RunResult, SyncPayload, SyncRecordsPayload } from "./etl.js";
+import {
+  PurgeRunsPayload,
+  PurgeRunsResult,
+  ReconcileDeletionsPayload,
+  RunResult,
+  SyncPayload,
+  SyncRecordsPayload,
+} from "./etl.js";
 import {
   PlanMailingPayload,
   PlanMailingResult,
@@ -49,17 +56,27 @@ export const etlQueue = defineQueue({
       result: RunResult,
       options: { priority: 20 },
     }),
+    "purge-runs": defineJob({
+      description:
+        "Delete finished runs (etl.runs, etl.run_models) older than ETL_RUN_RETENTION_DAYS, in batches; keeps the latest of each job, the latest that changed data, and those a cursor or a left-out record names",
+      payload: PurgeRunsPayload,
+      result: PurgeRunsResult,
+      options: { attempts: 2, priority: 30 },
+    }),
   },
   // A sync retried by BullMQ resumes from its committed cursor, so retries are cheap and safe.
   defaultJobOptions: { attempts: 3, backoff: { type: "exponential", delay: 30_000 } },
 });
 
 /**
- * The `etl` queue's job names: persisted in `etl.runs.job`, announced in DataChanged, the `job`
+ * The `etl` queue's run job names: persisted in `etl.runs.job`, announced in DataChanged, the `job`
  * label of the ETL's metrics.
  */
-export type EtlJobName = JobName<typeof etlQueue>;
-export const ETL_JOB_NAMES = Object.keys(etlQueue.jobs) as readonly EtlJobName[];
+export type EtlJobName = Exclude<JobName<typeof etlQueue>, "purge-runs">;
+/** Every `etl` job but the housekeeping `purge-runs`, which records no run. */
+export const ETL_JOB_NAMES = (Object.keys(etlQueue.jobs) as JobName<typeof etlQueue>[]).filter(
+  (name): name is EtlJobName => name !== "purge-runs",
+) as readonly EtlJobName[];
 
 /** Consumed by report-worker: builds .xlsx files from PostgreSQL. Produced by web-api and scheduler. */
 export const reportsQueue = defineQueue({
@@ -72,7 +89,8 @@ export const reportsQueue = defineQueue({
       result: BuildReportResult,
     }),
     "cleanup-reports": defineJob({
-      description: "Delete the files and records of reports past their expiry (REPORT_TTL_HOURS)",
+      description:
+        "Delete the files and records of reports past their expiry (REPORT_TTL_HOURS), and the other records the reader role writes past their retention: refresh tokens (REFRESH_TOKEN_RETENTION_DAYS), finished mailings with their outbox (MAIL_RETENTION_DAYS; never suppressions)",
       payload: CleanupReportsPayload,
       result: CleanupReportsResult,
       options: { attempts: 2 },

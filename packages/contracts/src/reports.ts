@@ -128,7 +128,14 @@ export const CleanupReportsPayload = Type.Object(
   { requestedBy: Type.Optional(Type.String({ maxLength: 200 })) },
   { additionalProperties: false },
 );
-export const CleanupReportsResult = Type.Object({ deleted: Type.Integer() });
+export const CleanupReportsResult = Type.Object({
+  /** Report records deleted. */
+  deleted: Type.Integer(),
+  /** Refresh tokens, mailings and outbox rows past their retention deleted by the same job. */
+  refreshTokens: Type.Optional(Type.Integer({ minimum: 0 })),
+  mailings: Type.Optional(Type.Integer({ minimum: 0 })),
+  messages: Type.Optional(Type.Integer({ minimum: 0 })),
+});
 
 // ── HTTP ──────────────────────────────────────────────────────────────────────────────────────
 

@@ -10,7 +10,13 @@ export {
 export { assertDatabaseReachable, createDb, type Db } from "./client.js";
 export type { Database } from "./database.js";
 export { isConnectionError } from "./errors.js";
-export { ensureDatabase, type MigrateResult, migrateToLatest, migrationNames } from "./migrate.js";
+export {
+  ensureDatabase,
+  type MigrateOptions,
+  type MigrateResult,
+  migrateToLatest,
+  migrationNames,
+} from "./migrate.js";
 export {
   connectionOptions,
   createPool,
@@ -21,3 +27,17 @@ export {
   timeoutSettings,
   typeParsers,
 } from "./pool.js";
+export { type PurgeOptions, purgeEtlRuns, purgeMailings, purgeRefreshTokens } from "./retention.js";
+export {
+  APP_SCHEMAS,
+  type ApplyRolesResult,
+  applyRoles,
+  canActAs,
+  DEFAULT_OWNER_ROLE,
+  grantStatements,
+  type LoginRole,
+  loginRoleOf,
+  type RoleSpec,
+  SCHEMAS,
+  scramVerifier,
+} from "./roles.js";

@@ -5,6 +5,7 @@ import pg from "pg";
 import { createDb } from "./client.js";
 import { migrations } from "./migrations/index.js";
 import { connectionOptions } from "./pool.js";
+import { canActAs, DEFAULT_OWNER_ROLE } from "./roles.js";
 
 async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ ...connectionOptions(url), connectionTimeoutMillis: 5_000 });
@@ -50,6 +51,13 @@ export async function ensureDatabase(url: string): Promise<boolean> {
 export interface MigrateResult {
   createdDatabase: boolean;
   applied: string[];
+  /** The role the migrations ran as: the schemas' owner when it exists (roles applied), else the user. */
+  ranAs: string;
+}
+
+export interface MigrateOptions {
+  /** The schemas' owner (applyRoles): migrations run as it when it exists and the user may act as it. */
+  ownerRole?: string;
 }
 
 /**
@@ -57,10 +65,26 @@ export interface MigrateResult {
  * a transaction-scoped advisory lock, so replicas may all call this at start; it holds no session
  * state and works through a transaction-mode pooler.
  */
-export async function migrateToLatest(url: string, logger?: Logger): Promise<MigrateResult> {
+export async function migrateToLatest(
+  url: string,
+  logger?: Logger,
+  options: MigrateOptions = {},
+): Promise<MigrateResult> {
   const createdDatabase = await ensureDatabase(url);
   if (createdDatabase) logger?.info("created the database");
-  const database = createDb({ url, max: 1, applicationName: "finanzas-migrate" });
+  // With the roles applied, everything a migration creates must belong to the owner (and get its
+  // default privileges), whoever connects: run as the owner. Without them, as the user (one
+  // DATABASE_URL for everything, as `pnpm start` runs).
+  const owner = options.ownerRole ?? DEFAULT_OWNER_ROLE;
+  const ranAs = (await withClient(url, (client) => canActAs(client, owner)))
+    ? owner
+    : new URL(url).username || "(default user)";
+  const database = createDb({
+    url,
+    max: 1,
+    applicationName: "finanzas-migrate",
+    ...(ranAs === owner ? { role: owner } : {}),
+  });
   try {
     const migrator = new Migrator({
       db: database.db,
@@ -77,7 +101,7 @@ export async function migrateToLatest(url: string, logger?: Logger): Promise<Mig
       const reason = error instanceof Error ? error.message : String(error);
       throw new Error(`migration ${failed?.migrationName ?? "(setup)"} failed: ${reason}`, { cause: error });
     }
-    return { createdDatabase, applied };
+    return { createdDatabase, applied, ranAs };
   } finally {
     await database.close();
   }

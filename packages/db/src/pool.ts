@@ -76,6 +76,11 @@ export interface PoolOptions {
    */
   statementTimeoutMs?: number;
   /**
+   * Run every statement as this role (`SET ROLE`, sent in the startup packet): the migrations run
+   * as the schemas' owner on an admin's connection. Unset: the connecting user.
+   */
+  role?: string;
+  /**
    * Told of every connection that fails while the pool holds it or a caller has it checked out
    * (a terminated backend, a restarted server, a reset socket): for a log line. The error itself is
    * handled: the query in flight rejects, the broken connection is discarded on release, and the
@@ -128,6 +133,7 @@ export function createPool(options: PoolOptions): pg.Pool {
     keepAlive: true,
     keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
     ...timeoutSettings(options.statementTimeoutMs),
+    ...(options.role ? { options: `-c role=${options.role}` } : {}),
     types: customTypes,
   });
   // An idle client losing its connection: pg-pool removes it and re-emits the error here (told

@@ -85,9 +85,10 @@ describe("migrations", () => {
   it("create the database, run from empty, and are a no-op the second time", async () => {
     const url = freshUrl();
     const first = await migrateToLatest(url);
-    expect(first).toEqual({ createdDatabase: true, applied: migrationNames() });
+    // No roles applied here: the migrations run as the connecting user.
+    expect(first).toEqual({ createdDatabase: true, applied: migrationNames(), ranAs: "postgres" });
     const second = await migrateToLatest(url);
-    expect(second).toEqual({ createdDatabase: false, applied: [] });
+    expect(second).toEqual({ createdDatabase: false, applied: [], ranAs: "postgres" });
     const database = createDb({ url, max: 1 });
     try {
       const { rows } = await sql<{

@@ -2,7 +2,14 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ConfigError, DEMO_SECRETS, parseEnv, type TObject, urlPassword } from "@finanzas/config";
+import {
+  ConfigError,
+  DEMO_SECRET_ALTERNATIVES,
+  DEMO_SECRETS,
+  parseEnv,
+  type TObject,
+  urlPassword,
+} from "@finanzas/config";
 import { Ajv, type ErrorObject } from "ajv";
 import { describe, expect, it } from "vitest";
 import {
@@ -69,13 +76,21 @@ const configModules = new Map<string, ConfigModule>(
   ),
 );
 const configSchema = (app: string) => configModules.get(app)!.ConfigSchema;
+const setupEnv = (await import(pathToFileURL(repoPath("packages", "db", "src", "setup-env.ts")).href)) as {
+  SetupConfigSchema: TObject;
+  setupConfigProblems: (config: unknown) => string[];
+};
 
-/** Variables `packages/db/src/migrate-cli.ts` reads (it builds its schema from commonEnv inline). */
+/**
+ * Variables `packages/db/src/migrate-cli.ts` reads (SetupConfigSchema in setup-env.ts), but
+ * DATABASE_URL: its fallback when DATABASE_ADMIN_URL is unset, which compose always sets.
+ */
 function migrateEnvNames(): string[] {
-  const source = readRepoFile("packages", "db", "src", "migrate-cli.ts");
-  const names = [...source.matchAll(/([A-Z_]+): commonEnv\.\1/g)].map((m) => m[1]!);
+  const source = readRepoFile("packages", "db", "src", "setup-env.ts");
+  const schema = source.slice(source.indexOf("export const SetupConfigSchema"));
+  const names = [...schema.matchAll(/^ {2}([A-Z_]+): (?:commonEnv|dbEnv)\.\1,$/gm)].map((m) => m[1]!);
   if (names.length === 0) throw new Error("cannot find the variables migrate-cli.ts reads");
-  return names.sort();
+  return names.filter((name) => name !== "DATABASE_URL").sort();
 }
 
 describe("docker/compose.yml against the Compose Specification", () => {
@@ -252,7 +267,8 @@ describe("environment: what compose gives each service is what its config reads"
         ALLOW_DEMO_SECRETS: "false",
       };
       const { ConfigSchema, checkConfig } = configModules.get(app)!;
-      // The demo secrets this service reads: its own variables, and the password in DATABASE_URL.
+      // The demo secrets this service reads: its own variables, and the password in DATABASE_URL
+      // (the reader's, or the ETL's for the etl-worker: DEMO_SECRET_ALTERNATIVES).
       const reads = Object.keys(ConfigSchema.properties);
       const demoNames = Object.keys(DEMO_SECRETS).filter(
         (name) => reads.includes(name) && environment[name] !== undefined && environment[name] !== "",
@@ -273,6 +289,34 @@ describe("environment: what compose gives each service is what its config reads"
 
   it("migrate: exactly what the migrate command reads", () => {
     expect(Object.keys(serviceEnvironment(service("migrate"))).sort()).toEqual(migrateEnvNames());
+  });
+
+  it("gives each service its database role: the etl-worker the ETL's, the others the reader's; migrate the admin", () => {
+    for (const app of apps) {
+      const wanted = app === "etl-worker" ? "DATABASE_ETL_URL" : "DATABASE_READER_URL";
+      expect(
+        interpolationsIn(serviceEnvironment(service(app)).DATABASE_URL ?? "").map((i) => i.name),
+        app,
+      ).toEqual([wanted]);
+    }
+    const migrate = serviceEnvironment(onDemo.services.migrate!);
+    expect(new URL(migrate.DATABASE_ADMIN_URL!).username).toBe("postgres");
+    const etl = new URL(migrate.DATABASE_ETL_URL!);
+    const reader = new URL(migrate.DATABASE_READER_URL!);
+    expect([etl.username, reader.username]).toEqual(["finanzas_etl", "finanzas_reader"]);
+    expect(serviceEnvironment(onDemo.services["etl-worker"]!).DATABASE_URL).toBe(migrate.DATABASE_ETL_URL);
+    expect(serviceEnvironment(onDemo.services["web-api"]!).DATABASE_URL).toBe(migrate.DATABASE_READER_URL);
+    // migrate checks its secrets like the services (the roles' passwords are set by it).
+    const { SetupConfigSchema, setupConfigProblems } = setupEnv;
+    expect(() => {
+      const problems = setupConfigProblems(parseEnv("db:migrate", SetupConfigSchema, migrate));
+      if (problems.length) throw new Error(problems.join("; "));
+    }).not.toThrow();
+    const refused = setupConfigProblems(
+      parseEnv("db:migrate", SetupConfigSchema, { ...migrate, ALLOW_DEMO_SECRETS: "false" }),
+    ).join("\n");
+    for (const name of ["DATABASE_ADMIN_URL", "DATABASE_ETL_URL", "DATABASE_READER_URL"])
+      expect(refused).toContain(name);
   });
 
   it("a service's settings reach it from docker/.env.example under the variable's own name", async () => {
@@ -326,7 +370,9 @@ describe("docker/.env.example", () => {
   it("ships the secrets empty, and compose has no default for them: it refuses to start without them", () => {
     const required = [...new Set(used.filter((i) => i.text.includes(":?")).map((i) => i.name))].sort();
     expect(required).toEqual([
-      "DATABASE_URL",
+      "DATABASE_ADMIN_URL",
+      "DATABASE_ETL_URL",
+      "DATABASE_READER_URL",
       "JWT_SECRET",
       "MAIL_FROM",
       "MAIL_UNSUBSCRIBE_SECRET",
@@ -398,8 +444,10 @@ describe("docker/demo.env", () => {
     for (const name of required) expect(demo[name], name).toBeTruthy();
     expect(demo.ALLOW_DEMO_SECRETS).toBe("true");
     expect(exampleVars().ALLOW_DEMO_SECRETS).toBe("false");
-    // The bundled PostgreSQL's password is the one in the services' DATABASE_URL.
-    expect(demo.DATABASE_URL).toBe(`postgres://postgres:${demo.POSTGRES_PASSWORD}@postgres:5432/finanzas`);
+    // The bundled PostgreSQL's password is the one in migrate's admin URL.
+    expect(demo.DATABASE_ADMIN_URL).toBe(
+      `postgres://postgres:${demo.POSTGRES_PASSWORD}@postgres:5432/finanzas`,
+    );
   });
 
   it("holds exactly the demo secrets @finanzas/config lets through with ALLOW_DEMO_SECRETS (DEMO_SECRETS)", () => {
@@ -410,6 +458,9 @@ describe("docker/demo.env", () => {
       else if (/(SECRET|PASSWORD|TOKEN|_KEY)$/.test(name) && name !== "POSTGRES_PASSWORD")
         inFile[name] = value;
     }
-    expect(inFile).toEqual(DEMO_SECRETS);
+    // DATABASE_URL: what compose gives the services from DATABASE_READER_URL (the etl-worker's,
+    // from DATABASE_ETL_URL, is DEMO_SECRET_ALTERNATIVES').
+    expect({ ...inFile, DATABASE_URL: inFile.DATABASE_READER_URL }).toEqual(DEMO_SECRETS);
+    expect(DEMO_SECRET_ALTERNATIVES).toEqual({ DATABASE_URL: [inFile.DATABASE_ETL_URL] });
   });
 });

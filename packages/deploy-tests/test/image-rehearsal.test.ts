@@ -6,6 +6,7 @@ import { join } from "node:path";
 import {
   createTestDatabase,
   deleteQueueKeys,
+  dropTestRoles,
   freePort,
   type ServiceProcess,
   TEST_REDIS_URL,
@@ -211,17 +212,36 @@ describe("image rehearsal (docker/Dockerfile without Docker)", () => {
 
     // A database name that does not exist yet: the migrate command must create it.
     const target = await createTestDatabase("deploy_migrate");
+    const roles: string[] = [];
     await target.drop();
     try {
-      const env = { ...composeEnvironment(spec.image), DATABASE_URL: target.url };
+      // compose's environment pointed at this machine: its admin is the test server's, the roles
+      // the demo's (their names made unique here, since roles are server-wide).
+      const suffix = target.name.slice(-8);
+      roles.push(`deploy_owner_${suffix}`, `deploy_etl_${suffix}`, `deploy_reader_${suffix}`);
+      const roleUrl = (name: string, password: string) => {
+        const url = new URL(target.url);
+        url.username = name;
+        url.password = password;
+        return url.toString();
+      };
+      const env = {
+        ...composeEnvironment(spec.image),
+        DATABASE_ADMIN_URL: target.url,
+        DATABASE_OWNER_ROLE: roles[0]!,
+        DATABASE_ETL_URL: roleUrl(roles[1]!, "demo-etl-password"),
+        DATABASE_READER_URL: roleUrl(roles[2]!, "demo-reader-password"),
+      };
       const first = await runContainer(image, image.cmd!, env, 60_000);
       expect(first.code, first.output).toBe(0);
+      expect(first.output).toContain("database roles applied");
       expect(first.output).toContain("database migrated");
       const second = await runContainer(image, image.cmd!, env, 60_000);
       expect(second.code, second.output).toBe(0);
       expect(second.output).toContain("database already up to date");
     } finally {
       await target.drop();
+      await dropTestRoles(roles);
     }
   }, 600_000);
 

@@ -19,8 +19,11 @@ export const PARTNER_SEARCH = ["name", "ref", "vat"] as const;
 
 /*
  * Read-side indexes on the ETL's tables. The ETL creates `odoo.*` (primary keys only, so its
- * upserts stay cheap); the indexes that serve the API's sorts and filters belong to the reader and
- * are created here: at start, and again after each data-changed signal until the tables exist.
+ * upserts stay cheap); the indexes that serve the API's sorts and filters are declared here and
+ * built by whoever owns the tables: web-api at start and after each data-changed signal until the
+ * tables exist, and the etl-worker after its syncs. With one database user for everything both try
+ * (harmlessly); with the database roles applied (packages/db/src/roles.ts) the tables are the ETL
+ * role's, only it may index them, and web-api's reader role skips them.
  * `create index concurrently if not exists` never blocks the ETL's writes; replicas racing on the
  * same index are harmless (the loser sees it exists, or gets a duplicate error taken as success).
  * No session-level advisory lock: it would not survive a transaction-mode pooler (Supabase).
@@ -83,14 +86,29 @@ export function createIndexKeeper(pool: Db["pool"], logger: Logger): { ensure():
   let done = false;
   let running: Promise<void> | null = null;
   let trgm: string | null | undefined; // the operator class; null: not available here
+  let toldNotOwner = false;
   const run = async () => {
     const client = await pool.connect();
     try {
-      const { rows } = await client.query<{ relname: string }>(
-        "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'odoo'",
+      const { rows } = await client.query<{ relname: string; mine: boolean }>(
+        `select c.relname, pg_has_role(c.relowner, 'USAGE') as mine
+           from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'odoo'`,
       );
       const present = new Set(rows.map((r) => r.relname));
-      let missing = INDEXES.filter(([name, table]) => present.has(table) && !present.has(name));
+      // Only a table's owner may index it. With the database roles applied the synced copy is the
+      // ETL role's, and the etl-worker builds these indexes; the API's reader role leaves them to it.
+      const mine = new Set(rows.filter((r) => r.mine).map((r) => r.relname));
+      const others = INDEXES.filter(
+        ([name, table]) => present.has(table) && !present.has(name) && !mine.has(table),
+      );
+      if (others.length > 0 && !toldNotOwner) {
+        toldNotOwner = true;
+        logger.info(
+          { tables: [...new Set(others.map(([, table]) => `odoo.${table}`))] },
+          "the read indexes of tables another role owns are left to it (the etl-worker builds them)",
+        );
+      }
+      let missing = INDEXES.filter(([name, table]) => mine.has(table) && !present.has(name));
       const tablesMissing = INDEXES.some(([, table]) => !present.has(table));
       if (trgm === undefined && missing.some(([, , definition]) => definition.includes(TRGM)))
         trgm = await trigramOpclass(client, logger);

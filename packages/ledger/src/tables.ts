@@ -18,7 +18,10 @@ export async function ensureModelTables(
   const added: string[] = [];
   await db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext(${DDL_LOCK}))`.execute(trx);
-    await sql`create schema if not exists odoo`.execute(trx);
+    // Created only when missing: `create schema if not exists` needs the right to create schemas
+    // even when it exists, which the ETL's database role has not (the owner made the schema).
+    const schema = await sql`select 1 from pg_namespace where nspname = 'odoo'`.execute(trx);
+    if (schema.rows.length === 0) await sql`create schema odoo`.execute(trx);
     const existing = await sql<{ table_name: string; column_name: string; type: string }>`
       select c.relname as table_name, a.attname as column_name, format_type(a.atttypid, a.atttypmod) as type
       from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace

@@ -12,5 +12,6 @@ export { startTestOdoo, type TestOdoo } from "./odoo.js";
 export { type PyBook, type PyCell, type PySheet, readWithOpenpyxl, runPython } from "./openpyxl.js";
 export { freePort, type ServiceProcess, startNode, startProcess, waitForHttpOk } from "./process.js";
 export { deleteQueueKeys, testQueuePrefix } from "./queue.js";
+export { createRoleDatabase, dropTestRoles, type RoleDatabase } from "./roles.js";
 export { productionSecretsSuite, type SecretsSuiteOptions } from "./secrets-suite.js";
 export { type ServiceSuiteOptions, serviceLifecycleSuite } from "./service-suite.js";
