@@ -98,7 +98,7 @@ beforeAll(async () => {
       MAIL_CONCURRENCY: "4",
       MAIL_BATCH_SIZE: "5",
       MAIL_RETRY_DELAY_MS: "300",
-      MAIL_REQUEUE_AFTER_SECONDS: "3",
+      MAIL_REQUEUE_AFTER_SECONDS: "10",
     }),
     await stack.start("scheduler", { SCHEDULE_CHECK_SECONDS: "2" }),
   );
