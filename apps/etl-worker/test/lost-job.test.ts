@@ -81,7 +81,9 @@ describe("etl:run with a job Redis lost", () => {
     const done = await cli;
     expect(done.code, done.output).toBe(0);
     expect(done.output).toContain("following run #");
-    expect(done.output).toMatch(/from run #\d+'s record in PostgreSQL: Redis lost the job while it ran; the run itself succeeded/);
+    expect(done.output).toMatch(
+      /from run #\d+'s record in PostgreSQL: Redis lost the job while it ran; the run itself succeeded/,
+    );
     expect(done.output).toMatch(/account\.move\.line\s+fetched \d+, upserted \d+/);
     expect(done.output).toMatch(/run \d+ succeeded in/);
     expect(done.output).not.toContain("still waiting for an etl-worker");

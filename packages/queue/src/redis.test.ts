@@ -36,7 +36,9 @@ describe("the queue Redis's eviction policy, checked at start", () => {
 
     await expect(assertQueueRedisPolicy(limitedUrl, warn)).resolves.toBeUndefined();
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/cannot read maxmemory-policy of the queue Redis at redis:\/\/app:\*+@127\.0\.0\.1:\d+ \(NOPERM/);
+    expect(warnings[0]).toMatch(
+      /cannot read maxmemory-policy of the queue Redis at redis:\/\/app:\*+@127\.0\.0\.1:\d+ \(NOPERM/,
+    );
   }, 30_000);
 });
 
