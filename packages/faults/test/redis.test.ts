@@ -388,7 +388,9 @@ describe("Redis failing under the services", () => {
       },
       120_000,
       250,
-    );
+    ).catch((error: unknown) => {
+      throw new Error(`${error}\n${stack.logs()}`);
+    });
     expect(done.status).toBe("succeeded");
     const diffs = await stack.dataCheck();
     expect(diffs).toEqual([]);
