@@ -4,12 +4,14 @@
  * progress, exits 0 when it succeeded and 1 with the reason when it failed.
  * `pnpm etl:status`: per model, the cursor, the last success, the row count and the lag.
  */
+import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { etlQueue, type RunProgress, type RunResult, type RunStatus } from "@finanzas/contracts";
 import { createDb, sql } from "@finanzas/db";
 import { MODEL_NAMES, tableOf } from "@finanzas/ledger";
 import { createProducer, QueueEvents, redisOptions } from "@finanzas/queue";
 import { readCliConfig } from "./config.js";
+import { type RecordedModel, watchRecord } from "./follow.js";
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const fail = (message: string): never => {
@@ -51,14 +53,18 @@ async function run(args: string[]): Promise<number> {
     prefix: config.QUEUE_PREFIX,
   });
   const producer = createProducer(etlQueue, connection);
+  // The run record, for when the queue cannot tell the outcome (a job Redis lost, Redis not answering).
+  const database = createDb({ url: config.DATABASE_URL, max: 1, applicationName: "etl-run" });
   try {
     await events.waitUntilReady();
     const mode = values.full ? "full" : "incremental";
-    // One attempt: a person is watching and gets the reason now rather than after the retries.
+    // One attempt: a person is watching and gets the reason now rather than after the retries. A
+    // job id of its own: Redis's counter starts again after it lost its data, and the run record is
+    // found by job id.
     const { id } = await producer.add(
       "sync",
       { mode, ...(models?.length ? { models } : {}), requestedBy: "cli" },
-      { attempts: 1 },
+      { attempts: 1, jobId: `cli-sync-${randomUUID()}` },
     );
     out(`enqueued ${mode} sync of ${models?.length ? models.join(", ") : "every model"} (job ${id})`);
     const job = await producer.queue.getJob(id);
@@ -84,19 +90,47 @@ async function run(args: string[]): Promise<number> {
         out("still waiting for an etl-worker to take the job: is etl-worker running with this QUEUE_PREFIX?"),
       10_000,
     );
+    const watching = new AbortController();
+    const finished = job.waitUntilFinished(events);
     try {
-      const result = (await job.waitUntilFinished(events)) as RunResult;
+      const outcome = await Promise.race([
+        finished.then((result) => ({ kind: "result" as const, result: result as RunResult })),
+        watchRecord({
+          db: database.db,
+          jobId: id,
+          getJob: () => producer.queue.getJob(id),
+          everyMs: 2_000,
+          signal: watching.signal,
+          onFollowing: (runId) => {
+            clearTimeout(waiting);
+            out(`job ${id} is no longer in Redis (Redis lost it); following run #${runId} in PostgreSQL`);
+          },
+        }).then((verdict) => verdict ?? new Promise<never>(() => {})),
+      ]);
       clearTimeout(waiting);
-      for (const m of result.models) {
-        out(
-          `${MARK[m.status]} ${m.model.padEnd(26)} fetched ${m.fetched}, upserted ${m.upserted}, deleted ${m.deleted}` +
-            (m.missingFields.length ? ` (missing on this Odoo: ${m.missingFields.join(", ")})` : "") +
-            (m.rejected
-              ? `\n    ${m.rejected} record(s) not written, a value PostgreSQL cannot store (listed in etl.rejected, read again by the next sync):` +
-                (m.rejectedRecords ?? []).map((r) => `\n      id ${r.id} ${r.field}: ${r.reason}`).join("")
-              : "") +
-            (m.error ? `\n    ${m.error}` : ""),
+      if (outcome.kind === "lost") {
+        process.stderr.write(
+          `etl: job ${id} was lost from Redis before an etl-worker started it (Redis restarted without persistence, or was flushed): no run of it exists and nothing was synced; run the command again\n`,
         );
+        return 1;
+      }
+      const result =
+        outcome.kind === "result"
+          ? { ...outcome.result, models: outcome.result.models.map(modelLine) }
+          : {
+              runId: outcome.run.runId,
+              status: outcome.run.status,
+              ms: outcome.run.ms ?? 0,
+              models: outcome.run.models.map(recordedLine),
+            };
+      for (const line of result.models) out(line);
+      if (outcome.kind === "recorded") {
+        out(
+          `(from run #${outcome.run.runId}'s record in PostgreSQL: ${
+            outcome.queue === "missing" ? "Redis lost the job while it ran" : "Redis is not answering"
+          }; the run itself ${outcome.run.status})`,
+        );
+        if (outcome.run.error) out(`    ${outcome.run.error}`);
       }
       out(`run ${result.runId} ${result.status} in ${(result.ms / 1000).toFixed(1)} s`);
       return result.status === "succeeded" ? 0 : 1;
@@ -104,12 +138,35 @@ async function run(args: string[]): Promise<number> {
       clearTimeout(waiting);
       process.stderr.write(`etl: sync failed: ${error instanceof Error ? error.message : String(error)}\n`);
       return 1;
+    } finally {
+      watching.abort();
+      finished.catch(() => {}); // decided by the record: the queue's word no longer matters
     }
   } finally {
     await producer.close();
     await events.close();
+    await database.close();
   }
 }
+
+/** A model's line of the outcome, from the job's result. */
+const modelLine = (m: RunResult["models"][number]): string =>
+  `${MARK[m.status]} ${m.model.padEnd(26)} fetched ${m.fetched}, upserted ${m.upserted}, deleted ${m.deleted}` +
+  (m.missingFields.length ? ` (missing on this Odoo: ${m.missingFields.join(", ")})` : "") +
+  (m.rejected
+    ? `\n    ${m.rejected} record(s) not written, a value PostgreSQL cannot store (listed in etl.rejected, read again by the next sync):` +
+      (m.rejectedRecords ?? []).map((r) => `\n      id ${r.id} ${r.field}: ${r.reason}`).join("")
+    : "") +
+  (m.error ? `\n    ${m.error}` : "");
+
+/** A model's line of the outcome, from the run record (etl.run_models). */
+const recordedLine = (m: RecordedModel): string =>
+  `${MARK[m.status]} ${m.model.padEnd(26)} fetched ${m.fetched}, upserted ${m.upserted}, deleted ${m.deleted}` +
+  (m.missingFields.length ? ` (missing on this Odoo: ${m.missingFields.join(", ")})` : "") +
+  (m.rejected
+    ? `\n    ${m.rejected} record(s) not written (listed in etl.rejected, read again by the next sync)`
+    : "") +
+  (m.error ? `\n    ${m.error}` : "");
 
 const ago = (date: Date | null, now: number): string => {
   if (!date) return "-";

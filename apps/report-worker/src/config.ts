@@ -22,6 +22,12 @@ export const ConfigSchema = Type.Object({
   /** How long one statement of a report may run (ms): a fetch of its cursor, a balance query. */
   REPORT_BUILD_STATEMENT_TIMEOUT_MS: env.int({ minimum: 1_000, maximum: 3_600_000, default: 300_000 }),
   /** A report whose worker died is built again within about twice this (BullMQ's job lock). */
+  /**
+   * A report still `queued` this long after it was asked for, with no job in the queue (Redis lost
+   * it), is enqueued again; one `running` with no job and no progress for REPORT_BUILD_STATEMENT_TIMEOUT_MS
+   * more is put back and enqueued again.
+   */
+  REPORT_REQUEUE_AFTER_SECONDS: env.int({ minimum: 1, maximum: 86_400, default: 120 }),
   REPORT_LOCK_SECONDS: env.int({ minimum: 2, maximum: 600, default: 30 }),
   /** Rows fetched per round trip of a report's cursor: memory holds about one batch. */
   REPORT_BATCH_ROWS: env.int({ minimum: 1, maximum: 100_000, default: 2_000 }),

@@ -29,6 +29,12 @@ export const ConfigSchema = Type.Object({
   ETL_PURGE_CRON: cron("45 3 * * *"),
   /** The daily payment reminders (a reminder mailing over every customer with overdue items); off by default. */
   MAIL_REMINDER_CRON: cron("off"),
+  /**
+   * How often the scheduler checks that Redis still holds every schedule and registers the missing
+   * ones again (after a Redis restart without persistence or a FLUSHALL); also at once on reconnect.
+   * Keep it below the shortest schedule's period.
+   */
+  SCHEDULE_CHECK_SECONDS: env.int({ minimum: 1, maximum: 86_400, default: 60 }),
   /** Time zone the crons are read in. */
   SCHEDULE_TZ: env.string({ default: "UTC", description: "an IANA time zone, e.g. UTC or Europe/Madrid" }),
 });

@@ -11,5 +11,10 @@ await runWorkerService({
   config,
   logger,
   start: (stores) =>
-    createScheduler({ connection: stores.connection, logger, schedules: schedulesFrom(config) }),
+    createScheduler({
+      connection: stores.connection,
+      logger,
+      schedules: schedulesFrom(config),
+      checkEveryMs: config.SCHEDULE_CHECK_SECONDS * 1000,
+    }),
 });

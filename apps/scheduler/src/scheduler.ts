@@ -67,14 +67,82 @@ export async function syncSchedules(deps: SchedulerDeps): Promise<SchedulerResul
   return result;
 }
 
-/** What the scheduler process runs: register schedules at start, then hold nothing open but health. */
+export interface RunningScheduler {
+  /** One check now: re-registers every declared schedule Redis no longer holds; their ids. */
+  check(): Promise<string[]>;
+  close(): Promise<{ returned: string[] }>;
+}
+
+/**
+ * What the scheduler process runs: register schedules at start, then every `checkEveryMs` (and
+ * as soon as Redis is back after a lost connection) look for declared schedules Redis no longer
+ * holds (a restart without persistence, a FLUSHALL, a failover to an empty replica) and register
+ * them again. A schedule still there is left alone, so its next run is neither moved nor doubled.
+ */
 export async function createScheduler(
-  deps: SchedulerDeps,
-): Promise<{ close(): Promise<{ returned: string[] }> }> {
+  deps: SchedulerDeps & { checkEveryMs?: number },
+): Promise<RunningScheduler> {
   const result = await syncSchedules(deps);
   deps.logger.info(
     { schedules: result.upserted.length, removed: result.removed.length },
     "schedules in place; BullMQ enqueues each run",
   );
-  return { close: async () => ({ returned: [] }) };
+  const producers = new Map<string, Producer<QueueDefinition>>();
+  for (const s of deps.schedules) {
+    if (!producers.has(s.queue.name)) producers.set(s.queue.name, createProducer(s.queue, deps.connection));
+  }
+  let checking: Promise<string[]> | undefined;
+  let failing = false;
+  const checkOnce = async (): Promise<string[]> => {
+    const missing: Schedule[] = [];
+    for (const s of deps.schedules) {
+      const queue = producers.get(s.queue.name)!.queue;
+      if (!(await queue.getJobScheduler(s.id))) missing.push(s);
+    }
+    if (missing.length === 0) return [];
+    const again = await syncSchedules({ ...deps, schedules: deps.schedules });
+    deps.logger.warn(
+      { schedules: missing.map((s) => s.id) },
+      `${missing.length} schedule(s) were gone from Redis (restarted empty or flushed): registered again`,
+    );
+    return again.upserted.filter((id) => missing.some((s) => s.id === id));
+  };
+  const check = (): Promise<string[]> => {
+    checking ??= checkOnce()
+      .then((ids) => {
+        if (failing) deps.logger.info("Redis answers again: schedules checked");
+        failing = false;
+        return ids;
+      })
+      .catch((error: unknown) => {
+        if (!failing) deps.logger.warn({ err: error }, "cannot check the schedules in Redis: trying again");
+        failing = true;
+        return [];
+      })
+      .finally(() => {
+        checking = undefined;
+      });
+    return checking;
+  };
+  const timer = setInterval(() => void check(), deps.checkEveryMs ?? 60_000);
+  timer.unref();
+  // A reconnect is when Redis may have come back empty: check at once rather than at the next tick.
+  const onReady = () => void check();
+  let connectedBefore = false;
+  for (const producer of producers.values()) {
+    const client = await producer.queue.client;
+    client.on("ready", () => {
+      if (connectedBefore) onReady();
+    });
+  }
+  connectedBefore = true;
+  return {
+    check,
+    close: async () => {
+      clearInterval(timer);
+      await checking;
+      await Promise.all([...producers.values()].map((p) => p.close()));
+      return { returned: [] };
+    },
+  };
 }

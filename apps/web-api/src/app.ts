@@ -52,6 +52,7 @@ export type AppConfig = Pick<
   | "LOGIN_RATE_LIMIT_MAX"
   | "LOGIN_RATE_LIMIT_WINDOW_SECONDS"
   | "CACHE_TTL_SECONDS"
+  | "CACHE_MEMORY_MAX_BYTES"
   | "REPORT_STATEMENT_TIMEOUT_MS"
   | "TRUST_PROXY"
   | "HTTP_HEADERS_TIMEOUT_MS"
@@ -71,6 +72,8 @@ export interface AppDeps {
   logger: Logger;
   database: Db;
   redis: Redis;
+  /** The read cache's Redis (CACHE_REDIS_URL); default `redis`. */
+  cacheRedis?: Redis;
   checks: Record<string, ReadinessCheck>;
   config: AppConfig;
   /** Redis URL and QUEUE_PREFIX: the queues the app enqueues to and shows, and the cache namespace. */
@@ -250,9 +253,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const queues = [etl.queue, reports.queue, mail.queue];
   const metrics = createMetrics(queues);
   const cache = createReadCache({
-    redis: deps.redis,
+    redis: deps.cacheRedis ?? deps.redis,
+    pubsub: deps.redis,
     prefix: deps.connection.prefix,
     ttlSeconds: config.CACHE_TTL_SECONDS,
+    memoryMaxBytes: config.CACHE_MEMORY_MAX_BYTES,
     logger,
     initialGeneration: async () => {
       const run = await latestFinishedRun(db);

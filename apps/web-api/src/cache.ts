@@ -11,6 +11,11 @@ import type { Redis } from "ioredis";
  * served; old entries expire by TTL. The generation is derived from the announcement itself (and at
  * start from the latest finished run in PostgreSQL), so every replica agrees on it and shares entries.
  * A lost subscription (reconnect) moves to a fresh random generation: a miss, never a stale answer.
+ *
+ * The cache never holds a request up: a Redis read waits at most `getTimeoutMs`, and after a failure
+ * Redis is left alone for `pauseMs` (reads go to PostgreSQL, answered by the route's handler); writes
+ * are sent without waiting for them. Entries may live in a Redis of their own (CACHE_REDIS_URL); the
+ * data-changed subscription stays on the queue Redis, where the ETL announces.
  */
 export interface ReadCache {
   readonly generation: string;
@@ -19,7 +24,8 @@ export interface ReadCache {
   get(key: string): Promise<CachedBody | null>;
   /** The in-process layer only, synchronously (the hot path); null means ask `get`. */
   peek(key: string): CachedBody | null;
-  set(key: string, entry: { etag: string; body: string }): Promise<void>;
+  /** Keeps the entry in process and sends it to Redis without waiting (a failed write is logged). */
+  set(key: string, entry: { etag: string; body: string }): void;
   /** Moves to a new generation (also what a data-changed message does). */
   invalidate(reason: string): void;
   /** Resolves once the subscription is active (tests wait for it). */
@@ -28,7 +34,16 @@ export interface ReadCache {
 }
 
 export interface CacheOptions {
+  /** Where entries are kept (CACHE_REDIS_URL, else the queue Redis). */
   redis: Redis;
+  /** Where the ETL's data-changed announcements are heard (the queue Redis); default `redis`. */
+  pubsub?: Redis;
+  /** Bytes of bodies the in-process layer keeps at most (oldest dropped first); default 32 MiB. */
+  memoryMaxBytes?: number;
+  /** How long a read waits for Redis before it goes to PostgreSQL (default 500 ms). */
+  getTimeoutMs?: number;
+  /** After a failed Redis read or write, how long Redis is skipped (default 5 000 ms). */
+  pauseMs?: number;
   prefix: string;
   ttlSeconds: number;
   logger: Logger;
@@ -66,23 +81,52 @@ export const etagOf = (body: string): string => `"${createHash("sha1").update(bo
 export function createReadCache(options: CacheOptions): ReadCache {
   const { redis, prefix, ttlSeconds, logger } = options;
   let generation = `boot-${Math.random().toString(36).slice(2)}`;
-  // A small in-process layer in front of Redis: same keys (so the same generation rule), same TTL.
-  const memory = new Map<string, CachedBody & { expires: number }>();
+  // A small in-process layer in front of Redis: same keys (so the same generation rule), same TTL,
+  // capped by entries and by the bytes of its bodies (oldest dropped first).
+  const memory = new Map<string, CachedBody & { expires: number; bytes: number }>();
   const MEMORY_ENTRIES = 500;
+  const memoryMaxBytes = options.memoryMaxBytes ?? 32 * 1024 * 1024;
+  let memoryBytes = 0;
+  const getTimeoutMs = options.getTimeoutMs ?? 500;
+  const pauseMs = options.pauseMs ?? 5_000;
+  // Redis skipped until then, after a read or write failed (reads go straight to PostgreSQL).
+  let pausedUntil = 0;
+  const pause = (error: unknown, what: string) => {
+    const wasPaused = pausedUntil > Date.now();
+    pausedUntil = Date.now() + pauseMs;
+    if (!wasPaused)
+      logger.warn(
+        { err: error },
+        `read cache: ${what} failed; reads go to PostgreSQL, Redis is tried again in ${pauseMs} ms`,
+      );
+  };
   // Hashes of recent canonical inputs (a repeated query skips SHA-1).
   const hashes = new Map<string, string>();
-  const subscriber = redis.duplicate({ lazyConnect: true, maxRetriesPerRequest: null });
+  const subscriber = (options.pubsub ?? redis).duplicate({ lazyConnect: true, maxRetriesPerRequest: null });
   subscriber.on("error", () => {});
   const channel = dataChangedChannel(prefix);
   let subscribedOnce = false;
 
+  const forget = (key: string) => {
+    const old = memory.get(key);
+    if (!old) return;
+    memory.delete(key);
+    memoryBytes -= old.bytes;
+  };
   const remember = (key: string, entry: { etag: string; body: Buffer }) => {
-    if (memory.size >= MEMORY_ENTRIES) memory.delete(memory.keys().next().value as string);
-    memory.set(key, { ...entry, expires: Date.now() + ttlSeconds * 1000 });
+    const bytes = entry.body.length + entry.etag.length + key.length;
+    if (bytes > memoryMaxBytes) return;
+    forget(key);
+    while (memory.size > 0 && (memory.size >= MEMORY_ENTRIES || memoryBytes + bytes > memoryMaxBytes)) {
+      forget(memory.keys().next().value as string);
+    }
+    memory.set(key, { ...entry, expires: Date.now() + ttlSeconds * 1000, bytes });
+    memoryBytes += bytes;
   };
   const setGeneration = (next: string, reason: string) => {
     generation = next;
     memory.clear();
+    memoryBytes = 0;
     options.onInvalidate?.(reason);
     logger.debug({ generation, reason }, "read cache generation changed");
   };
@@ -137,18 +181,36 @@ export function createReadCache(options: CacheOptions): ReadCache {
       if (ttlSeconds === 0) return null;
       const local = memory.get(key);
       if (local && local.expires > Date.now()) return local;
-      if (local) memory.delete(key);
-      const raw = await redis.getBuffer(key);
+      if (local) forget(key);
+      if (pausedUntil > Date.now()) return null;
+      let timer: NodeJS.Timeout | undefined;
+      let raw: Buffer | null;
+      try {
+        raw = await Promise.race([
+          redis.getBuffer(key),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no answer within ${getTimeoutMs} ms`)), getTimeoutMs);
+          }),
+        ]);
+      } catch (error) {
+        pause(error, "a Redis read");
+        return null;
+      } finally {
+        clearTimeout(timer);
+      }
       if (!raw) return null;
       const cut = raw.indexOf(10); // "\n"
       const entry = { etag: raw.subarray(0, cut).toString(), body: raw.subarray(cut + 1) };
       remember(key, entry);
       return entry;
     },
-    async set(key, entry) {
+    set(key, entry) {
       if (ttlSeconds === 0) return;
       remember(key, { etag: entry.etag, body: Buffer.from(entry.body) });
-      await redis.set(key, `${entry.etag}\n${entry.body}`, "EX", ttlSeconds);
+      if (pausedUntil > Date.now()) return;
+      redis.set(key, `${entry.etag}\n${entry.body}`, "EX", ttlSeconds).catch((error: unknown) => {
+        pause(error, "a Redis write");
+      });
     },
     invalidate(reason) {
       setGeneration(`manual-${Math.random().toString(36).slice(2)}`, reason);

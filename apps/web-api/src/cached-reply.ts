@@ -41,9 +41,7 @@ export function cachedHandler(
     reply.code(status);
     const body = reply.serialize(data) as string;
     const etag = etagOf(body);
-    await deps.cache.set(key, { etag, body }).catch((error) => {
-      request.log.warn({ err: error }, "cannot write the read cache");
-    });
+    deps.cache.set(key, { etag, body }); // never waited for: the answer does not depend on it
     return sendJson(request, reply, { etag, body: Buffer.from(body) });
   };
 

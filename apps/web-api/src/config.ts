@@ -49,6 +49,17 @@ export const ConfigSchema = Type.Object({
   LOGIN_RATE_LIMIT_MAX: env.int({ minimum: 1, maximum: 10_000, default: 10 }),
   LOGIN_RATE_LIMIT_WINDOW_SECONDS: env.int({ minimum: 1, maximum: 86_400, default: 900 }),
   CACHE_TTL_SECONDS: env.int({ minimum: 0, maximum: 86_400, default: 300 }),
+  /**
+   * The Redis of the read cache (unset: REDIS_URL). Meant to be a Redis of its own with a byte cap
+   * and `maxmemory-policy allkeys-lru`, so cached reads never take the queue Redis's memory.
+   */
+  CACHE_REDIS_URL: env.optional(
+    env.url(["redis", "rediss"], {
+      description: "a redis:// or rediss:// URL of a Redis for the read cache (maxmemory + allkeys-lru)",
+    }),
+  ),
+  /** Bytes of response bodies the in-process layer of the read cache keeps at most (per process). */
+  CACHE_MEMORY_MAX_BYTES: env.int({ minimum: 0, maximum: 4_294_967_296, default: 33_554_432 }),
   /** How long one statement of the aging report or the dashboard may run before PostgreSQL stops it (503). */
   REPORT_STATEMENT_TIMEOUT_MS: env.int({ minimum: 100, maximum: 3_600_000, default: 30_000 }),
   /**

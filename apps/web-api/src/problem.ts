@@ -1,5 +1,6 @@
 import { isConnectionError } from "@finanzas/db";
 import { LedgerError } from "@finanzas/ledger";
+import { isRedisUnavailable } from "@finanzas/queue";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
@@ -133,6 +134,9 @@ function missingSyncedTable(error: unknown): string | undefined {
 /** What a 503 for an unavailable database tells the client to wait (Retry-After, seconds). */
 export const DATABASE_RETRY_AFTER_SECONDS = 2;
 
+/** What a 503 for an unreachable queue Redis tells the client to wait (Retry-After, seconds). */
+export const REDIS_RETRY_AFTER_SECONDS = 5;
+
 /** Every error leaves as RFC 9457 problem+json; 5xx details stay in the logs. */
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -183,6 +187,16 @@ export function registerProblemHandlers(app: FastifyInstance): void {
       return sendProblem(request, reply, {
         status: 503,
         detail: `the database is not answering right now (connection lost or refused): retry in ${DATABASE_RETRY_AFTER_SECONDS} seconds`,
+      });
+    }
+    if (isRedisUnavailable(error)) {
+      // The queue Redis down, restarting or frozen: enqueueing (syncs, reports, mailings) and the
+      // queue's views wait for it; finance reads do not use it and keep answering.
+      request.log.warn({ err: error }, "Redis unavailable");
+      reply.header("retry-after", String(REDIS_RETRY_AFTER_SECONDS));
+      return sendProblem(request, reply, {
+        status: 503,
+        detail: `the job queue (Redis) is not answering right now: nothing was queued; retry in ${REDIS_RETRY_AFTER_SECONDS} seconds (finance reads still answer)`,
       });
     }
     if ((error as { code?: unknown }).code === "57014") {

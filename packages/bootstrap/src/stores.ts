@@ -1,7 +1,12 @@
 import { readFileSync } from "node:fs";
 import { assertDatabaseReachable, createDb, type Db } from "@finanzas/db";
 import { createLogger, type Logger } from "@finanzas/logger";
-import { assertRedisReachable, createRedis, type QueueConnection } from "@finanzas/queue";
+import {
+  assertQueueRedisPolicy,
+  assertRedisReachable,
+  createRedis,
+  type QueueConnection,
+} from "@finanzas/queue";
 import type { Shutdown } from "@finanzas/runtime";
 import type { Redis } from "ioredis";
 
@@ -25,6 +30,8 @@ export interface Stores {
 /**
  * Opens PostgreSQL and Redis for a service and registers their closing. Both are checked before
  * anything else starts; an unreachable one throws a DependencyError that names its URL and the fix.
+ * The queue Redis must run `maxmemory-policy noeviction` (a start with another policy is refused,
+ * naming the setting; a Redis that does not let us read it gets a warning).
  * Later losses of PostgreSQL connections (a terminated backend, a restarted server) are logged as
  * warnings and never end the process: the statement in flight fails, the next one reconnects.
  */
@@ -35,7 +42,9 @@ export async function openStores(
   logger?: Logger,
 ): Promise<Stores> {
   await Promise.all([
-    assertRedisReachable(config.REDIS_URL),
+    assertRedisReachable(config.REDIS_URL).then(() =>
+      assertQueueRedisPolicy(config.REDIS_URL, (message) => logger?.warn(message)),
+    ),
     (async () => {
       const probe = createDb({
         url: config.DATABASE_URL,

@@ -161,7 +161,8 @@ export const apiRoutes = defineRoutes({
   healthReady: {
     method: "GET",
     url: "/health/ready",
-    summary: "PostgreSQL and Redis answer and the process is not shutting down (503 otherwise)",
+    summary:
+      "PostgreSQL answers and the process is not shutting down (503 otherwise); Redis not answering is `degraded` (200: finance reads still answer, queue operations 503)",
     tag: "operations",
     access: "public",
     response: { 200: HealthReady, 503: HealthReady },

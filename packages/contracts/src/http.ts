@@ -27,6 +27,7 @@ export const HealthReady = Type.Object({
   ready: Type.Boolean(),
   status: Type.Union([
     Type.Literal("ready"),
+    Type.Literal("degraded"),
     Type.Literal("not ready"),
     Type.Literal("starting"),
     Type.Literal("shutting down"),

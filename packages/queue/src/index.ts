@@ -13,5 +13,16 @@ export {
 } from "./consumer.js";
 export { createFlowProducer, type FlowChild, type FlowProducer } from "./flow.js";
 export { createProducer, type Producer, type QueueConnection } from "./producer.js";
-export { assertRedisReachable, createRedis, redisOptions, redisOptionsFromUrl } from "./redis.js";
+export {
+  assertQueueRedisPolicy,
+  assertRedisReachable,
+  checkEvictionPolicy,
+  createRedis,
+  type EvictionPolicyCheck,
+  isRedisUnavailable,
+  QUEUE_EVICTION_POLICY,
+  REDIS_COMMAND_TIMEOUT_MS,
+  redisOptions,
+  redisOptionsFromUrl,
+} from "./redis.js";
 export { assertMatches, PayloadError } from "./validate.js";

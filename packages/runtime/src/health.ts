@@ -20,14 +20,20 @@ export interface HealthServerOptions {
 
 export interface ReadinessReport {
   ready: boolean;
-  status: "ready" | "not ready" | "starting" | "shutting down";
+  /** `degraded`: ready, with a check that the service can answer without failing (`optional`). */
+  status: "ready" | "degraded" | "not ready" | "starting" | "shutting down";
   checks: Record<string, string>;
 }
 
-/** Runs every check in parallel, each time-boxed; a check passes by resolving. */
+/**
+ * Runs every check in parallel, each time-boxed; a check passes by resolving. A failing check named
+ * in `optional` leaves the service ready, its status `degraded` (the web-api answers finance reads
+ * from PostgreSQL while Redis is down).
+ */
 export async function checkReadiness(
   checks: Record<string, ReadinessCheck>,
   timeoutMs = 2_000,
+  optional: readonly string[] = [],
 ): Promise<ReadinessReport> {
   const entries = await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
@@ -39,8 +45,13 @@ export async function checkReadiness(
       }
     }),
   );
-  const ready = entries.every(([, result]) => result === "ok");
-  return { ready, status: ready ? "ready" : "not ready", checks: Object.fromEntries(entries) };
+  const ready = entries.every(([name, result]) => result === "ok" || optional.includes(name));
+  const degraded = ready && entries.some(([, result]) => result !== "ok");
+  return {
+    ready,
+    status: degraded ? "degraded" : ready ? "ready" : "not ready",
+    checks: Object.fromEntries(entries),
+  };
 }
 
 export interface HealthServer {

@@ -119,7 +119,9 @@ export const buildReportHandler =
         {
           signal: ctx.signal,
           async progress(rows) {
-            await ctx.progress({ rows });
+            // The job's progress is for the queue dashboard only (the record's `rows` is the truth):
+            // never waited for, so a Redis that is down or lost the job does not stop the build.
+            ctx.progress({ rows }).catch(() => {});
             const now = await db
               .updateTable("reports.reports")
               .set({ rows })

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { DEFAULT_PAGE_SIZE, type etlQueue, odooTableName, type RunStatus } from "@finanzas/contracts";
 import type { Database, Kysely } from "@finanzas/db";
 import { decodeCursor, encodeCursor } from "@finanzas/ledger";
-import type { Producer } from "@finanzas/queue";
+import { isRedisUnavailable, type Producer } from "@finanzas/queue";
 import type { Redis } from "ioredis";
 import type { AppInstance } from "../app-types.js";
 import { findRuns, knownModels, listRuns, runModels, runSummary, syncState } from "../finance/sync-repo.js";
@@ -124,10 +124,25 @@ export async function syncRoutes(app: AppInstance, deps: SyncRouteDeps): Promise
     const runs = numeric !== undefined && numeric <= 2_147_483_647 ? await findRuns(db, { id: numeric }) : [];
     const jobId = runs[0]?.job_id ?? (numeric === undefined ? params.id : undefined);
     const byJob = jobId && runs.length === 0 ? await findRuns(db, { jobId }) : runs;
-    const job = jobId ? await etl.queue.getJob(jobId) : undefined;
+    // The run record in PostgreSQL is the truth about a run; the queue adds whether it waits for a
+    // retry and its live progress. A job Redis lost (restarted empty, flushed) or a Redis that does
+    // not answer leaves the record's own status.
+    let redisError: unknown;
+    const orNone = <T>(error: unknown): T | undefined => {
+      if (!isRedisUnavailable(error)) throw error;
+      redisError = error;
+      return undefined;
+    };
+    const job = jobId ? await etl.queue.getJob(jobId).catch(orNone<undefined>) : undefined;
     const latest = byJob[0];
-    if (!latest && !job) throw new HttpProblem(404, `no sync run with id ${params.id}`);
-    const jobState = job ? await job.getState() : "unknown";
+    if (!latest && !job) {
+      if (redisError) throw redisError; // nothing recorded yet and no queue to ask: a 503
+      throw new HttpProblem(
+        404,
+        `no sync run with id ${params.id}: no run of it is recorded and the queue holds no such job (a job Redis lost before a worker started it leaves no run: ask for the sync again)`,
+      );
+    }
+    const jobState = job ? ((await job.getState().catch(orNone<JobState>)) ?? "unknown") : "unknown";
     const progress =
       job && jobState === "active" && job.progress && typeof job.progress === "object"
         ? (job.progress as object)
