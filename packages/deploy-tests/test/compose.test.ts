@@ -398,7 +398,8 @@ describe("docker/.env.example", () => {
     // Where compose deliberately departs from a schema default, and why.
     const departures: Record<string, string> = {
       REDIS_URL: "the bundled Redis is the `redis` service, not 127.0.0.1",
-      CACHE_REDIS_URL: "the bundled read cache is the `redis-cache` service (LRU, byte cap), not the queue Redis",
+      CACHE_REDIS_URL:
+        "the bundled read cache is the `redis-cache` service (LRU, byte cap), not the queue Redis",
       ODOO_URL: "the demo's Odoo is the odoo-sim service",
       ODOO_DB: "the simulator's database",
       ODOO_USERNAME: "the simulator's login",

@@ -214,7 +214,7 @@ describe("fault suite — Odoo: the built etl-worker against a misbehaving Odoo"
       /no answer within the call's deadline of 5000 ms \(ODOO_CALL_DEADLINE_MS\) after \d attempts?; the last: .*within \d+ ms/,
     );
     // both models at once, each call bounded by its deadline (not ETL_ODOO_RETRIES × ODOO_TIMEOUT_MS)
-    expect(run.seconds).toBeLessThan(5 + 20);
+    expect(run.seconds, run.output).toBeLessThan(5 + 20);
     await expectUp();
     expect((await worker.stop("SIGTERM")).code).toBe(0);
     worker = await startWorker();

@@ -252,14 +252,24 @@ describe("the report-worker under PostgreSQL faults", () => {
     const accepted = await client.post("/api/v1/reports", request);
     expect(accepted.status, accepted.body).toBe(202);
     const { reportId } = JSON.parse(accepted.body) as { reportId: string };
+    // The build's own connection reading the ledger through its cursor (the record's `rows` moves
+    // at most once a second: a build of a few seconds may end before it shows any).
     await until(
-      "the build to be writing rows",
+      "the build to be reading rows through its cursor",
       async () => {
+        const { rows } = await stack.store.pool.query(
+          `select 1 from pg_stat_activity
+            where application_name = 'report-worker' and query ilike 'fetch %'
+              and state in ('active', 'idle in transaction')`,
+        );
+        if (rows.length > 0) return true;
         const report = await reportOf(reportId);
-        return report.status === "running" && report.rows > 0;
+        if (report.status === "succeeded" || report.status === "failed")
+          throw new Error(`the build ended (${report.status}) before its backend could be terminated`);
+        return false;
       },
       60_000,
-      20,
+      10,
     );
     const terminated = await stack.pg.terminateBackends("report-worker");
     const faultAt = Date.now();
