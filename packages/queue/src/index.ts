@@ -22,6 +22,7 @@ export {
   isRedisUnavailable,
   QUEUE_EVICTION_POLICY,
   REDIS_COMMAND_TIMEOUT_MS,
+  redisCommandTimeoutMs,
   redisOptions,
   redisOptionsFromUrl,
 } from "./redis.js";

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { type RedisInstance, startRedis } from "@finanzas/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { assertQueueRedisPolicy, createRedis, isRedisUnavailable } from "./redis.js";
@@ -20,10 +21,12 @@ describe("the queue Redis's eviction policy, checked at start", () => {
       redisWith(),
     ]);
     // As on a managed Redis: a user that may not run CONFIG.
+    // (A password made at run time: one written here would be a secret published in the repository.)
+    const password = randomBytes(12).toString("hex");
     const admin = createRedis(locked.url);
-    await admin.call("ACL", "SETUSER", "app", "on", ">app-password-1", "~*", "&*", "+@all", "-config");
+    await admin.call("ACL", "SETUSER", "app", "on", `>${password}`, "~*", "&*", "+@all", "-config");
     admin.disconnect();
-    const limitedUrl = locked.url.replace("redis://", "redis://app:app-password-1@");
+    const limitedUrl = locked.url.replace("redis://", `redis://app:${password}@`);
     const warnings: string[] = [];
     const warn = (m: string) => warnings.push(m);
     await expect(assertQueueRedisPolicy(good.url, warn)).resolves.toBeUndefined();

@@ -20,9 +20,23 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
  * How long a command of a request path (producer and client roles) may wait for Redis's answer
  * before it fails: a frozen or partitioned Redis (the connection open, nothing answering) then
  * costs a request this much, never a hang. Workers' connections have none: their blocking commands
- * wait by design, as BullMQ requires.
+ * wait by design, as BullMQ requires. `REDIS_COMMAND_TIMEOUT_MS` in the environment overrides it
+ * (a Redis far away, or a host so loaded that its event loop stalls for seconds, as on a shared CI
+ * runner: the timer then fires before the answer already in the socket is read).
  */
 export const REDIS_COMMAND_TIMEOUT_MS = 2_000;
+
+/** The command timeout in force: `REDIS_COMMAND_TIMEOUT_MS` from the environment, else 2 s. */
+export function redisCommandTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.REDIS_COMMAND_TIMEOUT_MS?.trim();
+  if (!raw) return REDIS_COMMAND_TIMEOUT_MS;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 100 || value > 600_000)
+    throw new Error(
+      `REDIS_COMMAND_TIMEOUT_MS must be a whole number of milliseconds between 100 and 600000, got "${raw}"`,
+    );
+  return value;
+}
 
 /**
  * Connection options by role, as BullMQ requires:
@@ -40,9 +54,9 @@ export function redisOptions(url: string, role: "worker" | "producer" | "client"
       ...base,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+      commandTimeout: redisCommandTimeoutMs(),
     };
-  return { ...base, maxRetriesPerRequest: 2, commandTimeout: REDIS_COMMAND_TIMEOUT_MS };
+  return { ...base, maxRetriesPerRequest: 2, commandTimeout: redisCommandTimeoutMs() };
 }
 
 /**
