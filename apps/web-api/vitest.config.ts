@@ -5,7 +5,4 @@ import shared from "../../vitest.shared.ts";
 // stall for seconds, and ioredis's command timer then fires before the answer already waiting in the
 // socket is read (a "Command timed out" 500 from a route that did nothing wrong). The tests run with
 // a 10 s command timeout; test/redis-down.test.ts sets the production 2 s back to measure it.
-export default mergeConfig(
-  shared,
-  defineConfig({ test: { env: { REDIS_COMMAND_TIMEOUT_MS: "10000" } } }),
-);
+export default mergeConfig(shared, defineConfig({ test: { env: { REDIS_COMMAND_TIMEOUT_MS: "10000" } } }));
