@@ -47,6 +47,17 @@ import {
 import type { RunState } from "./run-state.js";
 import type { EngineParts } from "./types.js";
 
+/**
+ * A connection to PostgreSQL lost under the model (its batch rolled back: resume from the cursor),
+ * not an Odoo request's failure: those carry the same socket codes (ECONNRESET, a timeout) but have
+ * had their retries within the call's deadline already (ODOO_CALL_DEADLINE_MS), and resuming the
+ * model would make another layer of them.
+ */
+const lostPostgres = (error: unknown): boolean =>
+  !(error instanceof OdooError) &&
+  !(error instanceof ReaderThreadError && error.name.startsWith("Odoo")) &&
+  isConnectionError(error);
+
 /** What one model's work has: the engine, its run, its lease, where it reads Odoo, its tallies. */
 export interface ModelTask {
   engine: EngineParts;
@@ -419,7 +430,7 @@ async function attemptModel(state: ModelRun, mayResume: boolean): Promise<Outcom
     );
     return { status, ...counts, missing, problems, rejected: rejected.size, error: undefined };
   } catch (error) {
-    if (mayResume && !abort.signal.aborted && isConnectionError(error)) {
+    if (mayResume && !abort.signal.aborted && lostPostgres(error)) {
       stopKeepAlive();
       log.warn(
         { err: error, ...counts },
