@@ -128,6 +128,9 @@ describe("ci.yml", () => {
   it("installs from the lockfile with the pnpm store cached, then lints, typechecks, builds and tests", () => {
     expect(runs).toContain("pnpm install --frozen-lockfile");
     const order = ["pnpm lint", "pnpm typecheck", "pnpm build", "pnpm test"].map((c) => runs.indexOf(c));
+    // the fault suite last, once every other suite passed
+    const faults = runs.findIndex((r) => r.includes("pnpm test:faults"));
+    expect(faults).toBeGreaterThan(runs.indexOf("pnpm test"));
     expect(order.every((i) => i > runs.indexOf("pnpm install --frozen-lockfile"))).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     const cache = job.steps.find((s) => s.uses?.startsWith("actions/cache@"));

@@ -209,7 +209,8 @@ async function schedulesInPlace(): Promise<boolean> {
       await q.close();
     }
   }
-  return n === 3; // the sync, the reconciliation, the report cleanup (reminders are off)
+  // the sync, the reconciliation, the report cleanup, the purge of old runs (reminders are off)
+  return n === 4;
 }
 
 /**
