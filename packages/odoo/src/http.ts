@@ -197,6 +197,7 @@ export class HttpClient {
             this.onAnswer({
               call: req.call,
               ms: performance.now() - started,
+              ...(firstByteMs === undefined ? {} : { firstByteMs }),
               bytes: response?.body.length ?? 0,
               status: response?.status ?? error?.status,
               code: error?.code,
@@ -229,7 +230,10 @@ export class HttpClient {
         res.destroy();
         request.destroy();
       };
+      /** From sending to the answer's headers: the server's time, before this thread reads the body. */
+      let firstByteMs: number | undefined;
       const request = this.request(url, { method: req.method, headers, agent: this.agent }, (res) => {
+        firstByteMs = performance.now() - started;
         const status = res.statusCode ?? 0;
         const contentType = String(res.headers["content-type"] ?? "");
         const declared = Number(res.headers["content-length"]);

@@ -239,7 +239,10 @@ describe("AdaptiveConcurrency", () => {
     expect(adaptive.limiter.limit).toBe(8);
     // Most of the server's workers are taken by others: 2 left for us.
     const busy = await drive(adaptive, { workers: 2, serviceMs: 300 }, 60, clock);
-    expect(Math.min(...busy)).toBeLessThanOrEqual(2);
+    const crowded = await drive(adaptive, { workers: 1, serviceMs: 300 }, 30, clock);
+    expect(Math.min(...crowded)).toBe(2);
+    // down to what the server serves at once, and never below two for a slow-down alone
+    expect(Math.min(...busy)).toBe(2);
     expect(Math.max(...busy.slice(-20))).toBeLessThanOrEqual(3);
     expect(adaptive.state().lowered).toBeGreaterThan(0);
     // The others are done: the limit climbs back to the maximum.
@@ -269,6 +272,33 @@ describe("AdaptiveConcurrency", () => {
     expect(adaptive.limiter.limit).toBe(3);
     await drive(adaptive, { workers: 8, serviceMs: 100 }, 40, clock);
     expect(adaptive.limiter.limit).toBe(8);
+  });
+
+  it("judges the server by its first byte: a client too busy to read answers on time does not lower the limit", () => {
+    const adaptive = new AdaptiveConcurrency(SharedLimiter.create(4));
+    // The server answers in 300 ms every time; this thread, busy decoding, reads the bodies late.
+    for (let i = 0; i < 40; i++)
+      adaptive.observe(
+        { call: "m.search_read", ms: i < 5 ? 320 : 900, firstByteMs: 300, bytes: 3_000_000, status: 200 },
+        i * 300,
+      );
+    expect(adaptive.state().lowered).toBe(0);
+    expect(adaptive.limiter.limit).toBe(4);
+    // The server itself slows down (its workers are taken): its first bytes come late.
+    for (let i = 40; i < 80; i++)
+      adaptive.observe(
+        { call: "m.search_read", ms: 1_300, firstByteMs: 1_200, bytes: 3_000_000, status: 200 },
+        i * 300,
+      );
+    expect(adaptive.state().lowered).toBeGreaterThan(0);
+    expect(adaptive.limiter.limit).toBeLessThan(4);
+  });
+
+  it("takes tens of milliseconds on a fast answer for noise, not for a busy server", () => {
+    const adaptive = new AdaptiveConcurrency(SharedLimiter.create(4));
+    for (let i = 0; i < 60; i++)
+      adaptive.observe({ call: "m.search_read", ms: i < 5 ? 30 : 50, bytes: 3_000_000, status: 200 }, i * 50);
+    expect(adaptive.state().lowered).toBe(0);
   });
 
   it("compares an answer with those of the same size: a short last page is not a speed-up, a full one not a slow-down", () => {

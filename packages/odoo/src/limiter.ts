@@ -11,7 +11,7 @@
  * `AdaptiveConcurrency` moves it. It hears every answer's time (HTTP only, not the wait for a
  * slot) and lowers the limit when answers slow down against the best recently seen for the same
  * call and size of answer (a server whose workers are all busy queues requests, so answers take
- * longer as more are sent), or at once by half when the server refuses (429, 503, connections
+ * longer as more are sent), down to two, or at once by half when the server refuses (429, 503, connections
  * refused or reset); it raises it again by one each round of answers that come back at their usual
  * speed while the limit is reached (a limit nobody reaches says nothing about a higher one).
  */
@@ -28,6 +28,13 @@ export interface AnswerSample {
   call: string;
   /** From sending the request to the last byte of the answer (or the failure). */
   ms: number;
+  /**
+   * From sending the request to the answer's headers, when there was an answer. Odoo renders an
+   * answer whole before it sends it, so this is the server's time (its queue and its work) without
+   * the body's transfer or the client's own delays in reading it (a thread busy decoding the page
+   * before reads the next one late: that is not the server slowing down).
+   */
+  firstByteMs?: number | undefined;
   /** Bytes of the answer's body (0 on a failure without one). */
   bytes: number;
   /** HTTP status, when there was an answer. */
@@ -268,6 +275,12 @@ export function isRefusal(sample: Pick<AnswerSample, "status" | "code">): boolea
   );
 }
 
+/** The lowest limit a slow-down alone leads to (see `observe`). */
+const SLOW_FLOOR = 2;
+
+/** Added to both sides when an answer's time is compared with its usual one (ms). */
+const NOISE_MS = 25;
+
 export interface AdaptiveOptions {
   /** Answers slower than this many times their usual time lower the limit (default 1.4). */
   slowRatio?: number;
@@ -339,32 +352,40 @@ export class AdaptiveConcurrency {
       return;
     }
     if (sample.status === undefined || sample.status >= 400) return; // another failure: says nothing on load
-    this.answerMs = this.answerMs === 0 ? sample.ms : this.answerMs * 0.8 + sample.ms * 0.2;
+    // The server's time: to the first byte when known (see AnswerSample.firstByteMs).
+    const ms = sample.firstByteMs ?? sample.ms;
+    this.answerMs = this.answerMs === 0 ? ms : this.answerMs * 0.8 + ms * 0.2;
     // Answers are compared with those of the same call and about the same size (a quarter octave).
     const key = `${sample.call}|${Math.round(4 * Math.log2(sample.bytes + 1))}`;
     let seen = this.best.get(key);
     if (!seen) {
       if (this.best.size > 1000) this.best.clear();
-      seen = { ms: sample.ms, at: now, count: 0 };
+      seen = { ms, at: now, count: 0 };
       this.best.set(key, seen);
     }
     // The usual time is the best one seen, forgotten slowly (it doubles in about two minutes): a
     // server that has become slower for good is judged against its new speed in the end.
     const usual = seen.ms * this.drift ** ((now - seen.at) / 1000);
-    if (sample.ms <= usual) Object.assign(seen, { ms: sample.ms, at: now });
+    if (ms <= usual) Object.assign(seen, { ms, at: now });
     if (++seen.count < 3) return; // not enough to know the usual time of this call yet
-    // A few milliseconds of noise on a fast answer is not a slow-down.
-    const ratio = (sample.ms + 5) / (usual + 5);
+    // Tens of milliseconds on a fast answer are noise (this machine's own load, a garbage
+    // collection on either side), not a server whose workers are all taken.
+    const ratio = (ms + NOISE_MS) / (usual + NOISE_MS);
     this.slowness = this.slowness * 0.7 + ratio * 0.3;
     if (this.slowness > this.slowRatio) {
       this.good = 0;
       // A round of slow answers, not one delayed by a hiccup of this machine or the network.
       if (++this.slow < this.limiter.limit) return;
       this.slow = 0;
+      // Never below two for a slow-down (a refusal may take it to one): with one request at a time
+      // the server waits while this side decodes and writes each answer, and this side waits while
+      // the server works, so a busy server is left with less done, not with less to do. Two keep
+      // both busy, and are what a server with any spare worker takes in its stride.
+      if (this.limiter.limit <= SLOW_FLOOR) return;
       // By a quarter, or in proportion to the slow-down (at most by half).
       const factor = Math.min(0.75, Math.max(0.5, 1 / this.slowness));
       this.lower(
-        Math.floor(this.limiter.limit * factor),
+        Math.max(SLOW_FLOOR, Math.floor(this.limiter.limit * factor)),
         `answers ${this.slowness.toFixed(1)}× slower than usual`,
         now,
       );
