@@ -178,3 +178,37 @@ describe("mailings per user", () => {
     expect(codes).toEqual([202, 202, 429, 429, 429, 429]);
   });
 });
+
+describe("reports per user", () => {
+  const LIMIT = 2;
+  let t: TestApp;
+  beforeAll(async () => {
+    // No report-worker runs: reports stay "queued", under way.
+    t = await startTestApp("report_limit", { env: { REPORT_MAX_ACTIVE_PER_USER: String(LIMIT) } });
+  });
+  afterAll(() => t?.close());
+
+  it("holds under concurrent requests of one user: as many accepted as the limit, the rest 429", async () => {
+    const user = await createUser(t, "finance", "reportburst");
+    const login = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/auth/login",
+      payload: { email: user.email, password: "correct horse battery staple" },
+    });
+    const token = login.json().accessToken as string;
+    // six different reports at once (identical ones would be one request, reused)
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        t.app.inject({
+          method: "POST",
+          url: "/api/v1/reports",
+          headers: auth(token),
+          payload: { kind: "trial-balance", params: { dateFrom: `2024-01-0${i + 1}`, dateTo: "2024-12-31" } },
+        }),
+      ),
+    );
+    const codes = answers.map((a) => a.statusCode).sort();
+    expect(codes).toEqual([202, 202, 429, 429, 429, 429]);
+    expect(answers.find((a) => a.statusCode === 429)!.json().detail).toMatch(/at most 2 at once/);
+  });
+});

@@ -9,6 +9,9 @@ import { canActAs, DEFAULT_OWNER_ROLE } from "./roles.js";
 
 async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ ...connectionOptions(url), connectionTimeoutMillis: 5_000 });
+  // A connection lost between statements (a restart, a terminated backend) is an 'error' event,
+  // which without a listener ends the process; the statement that needs it fails with it instead.
+  client.on("error", () => {});
   await client.connect();
   try {
     return await fn(client);

@@ -128,6 +128,7 @@ export async function applyRoles(adminUrl: string, spec: RoleSpec): Promise<Appl
   if (new Set(names).size !== 3)
     throw new Error(`the owner, ETL and reader roles must differ: ${names.join(", ")}`);
   const client = new pg.Client({ ...connectionOptions(adminUrl), connectionTimeoutMillis: 5_000 });
+  client.on("error", () => {}); // a lost connection fails the statement that needs it (see migrate.ts)
   await client.connect();
   try {
     const { rows: me } = await client.query<{ user: string; database: string }>(

@@ -78,6 +78,7 @@ export {
   reportRequestKey,
   requestReport,
   syncedDataVersion,
+  TooManyActiveReportsError,
 } from "./report-records.js";
 export { cursorBatches, inSnapshot, type SnapshotOptions } from "./snapshot.js";
 export { type Db, today } from "./sql.js";

@@ -45,6 +45,17 @@ export async function syncedDataVersion(db: Db): Promise<string | null> {
   return row.latest ?? "never";
 }
 
+/** The caller has as many reports queued or running as they may (REPORT_MAX_ACTIVE_PER_USER). */
+export class TooManyActiveReportsError extends Error {
+  constructor(
+    readonly active: number,
+    readonly max: number,
+  ) {
+    super(`${active} reports queued or running, at most ${max} at once`);
+    this.name = "TooManyActiveReportsError";
+  }
+}
+
 export interface NewReport {
   kind: ReportKind;
   params: Record<string, unknown>;
@@ -63,9 +74,25 @@ export async function requestReport(
   db: Db,
   request: NewReport,
   now = new Date(),
+  limits: { maxActivePerUser?: number } = {},
 ): Promise<{ report: ReportRecord; created: boolean; reused: boolean }> {
   const key = reportRequestKey(request.kind, request.params, request.scope);
   return db.transaction().execute(async (trx) => {
+    const max = limits.maxActivePerUser;
+    if (max !== undefined && request.requestedBy !== null) {
+      // The count and the insert under one per-user lock (taken before the key's, always in that
+      // order): concurrent requests of one user cannot each see room for one more.
+      await sql`select pg_advisory_xact_lock(hashtext(${`report-active:${request.requestedBy}`}))`.execute(
+        trx,
+      );
+      const active = await trx
+        .selectFrom("reports.reports")
+        .select((eb) => eb.fn.countAll<string>().as("n"))
+        .where("requested_by", "=", request.requestedBy)
+        .where("status", "in", ["queued", "running"])
+        .executeTakeFirstOrThrow();
+      if (Number(active.n) >= max) throw new TooManyActiveReportsError(Number(active.n), max);
+    }
     // one request at a time per key, so two identical requests at once do not both build
     await sql`select pg_advisory_xact_lock(hashtext(${key}))`.execute(trx);
     const pending = await trx

@@ -13,6 +13,7 @@ import {
   type ReportRecord,
   reportFileName,
   requestReport,
+  TooManyActiveReportsError,
   today,
 } from "@finanzas/ledger";
 import type { Producer } from "@finanzas/queue";
@@ -114,25 +115,19 @@ export async function reportRoutes(app: AppInstance, deps: ReportRouteDeps): Pro
         errors,
       );
     }
-    const active = await db
-      .selectFrom("reports.reports")
-      .select((eb) => eb.fn.countAll<number>().as("n"))
-      .where("requested_by", "=", user!.id)
-      .where("status", "in", ["queued", "running"])
-      .executeTakeFirstOrThrow();
-    if (Number(active.n) >= deps.maxActivePerUser) {
-      throw new HttpProblem(
-        429,
-        `you have ${active.n} reports queued or running (at most ${deps.maxActivePerUser} at once): wait for one to finish, or cancel one (DELETE /api/v1/reports/:id)`,
-      );
-    }
     const day = today();
     const normalized = normalizeReportParams(kind, params, day);
-    const { report, created, reused } = await requestReport(db, {
-      kind,
-      params: normalized,
-      requestedBy: user!.id,
-      fileName: reportFileName(kind, normalized, day),
+    const { report, created, reused } = await requestReport(
+      db,
+      { kind, params: normalized, requestedBy: user!.id, fileName: reportFileName(kind, normalized, day) },
+      new Date(),
+      { maxActivePerUser: deps.maxActivePerUser },
+    ).catch((error: unknown) => {
+      if (!(error instanceof TooManyActiveReportsError)) throw error;
+      throw new HttpProblem(
+        429,
+        `you have ${error.active} reports queued or running (at most ${error.max} at once): wait for one to finish, or cancel one (DELETE /api/v1/reports/:id)`,
+      );
     });
     if (created) {
       try {
