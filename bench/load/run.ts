@@ -52,6 +52,7 @@ const [apiPort, simPort, ...healthPorts] = await Promise.all([
   freePort(),
 ]);
 
+const odooPassword = secret();
 // The simulator in its own process: a server that takes 20 ms a page and serves 4 requests at once,
 // so the full sync runs for a while and commits batch after batch under the API's traffic.
 const sim = startNode(
@@ -62,6 +63,8 @@ const sim = startNode(
     "--seed=11",
     "--latency-ms=20",
     "--workers=4",
+    // production refuses the simulator's published default password
+    `--password=${odooPassword}`,
   ],
   {},
 );
@@ -89,7 +92,7 @@ const services: Record<string, ServiceProcess> = {
     ODOO_URL: `http://127.0.0.1:${simPort}`,
     ODOO_DB: "odoo",
     ODOO_USERNAME: "admin",
-    ODOO_PASSWORD: "admin",
+    ODOO_PASSWORD: odooPassword,
   }),
   scheduler: startProcess(entry("scheduler"), { ...common, HEALTH_PORT: String(healthPorts[1]) }),
   "report-worker": startProcess(entry("report-worker"), { ...common, HEALTH_PORT: String(healthPorts[2]) }),
@@ -132,7 +135,7 @@ for (const [i, name] of ["etl-worker", "scheduler", "report-worker", "mailer"].e
 }
 
 // ── users ──────────────────────────────────────────────────────────────────────────────────────
-const admin = await login(adminEmail, adminPassword);
+const admin = await firstLogin(adminEmail, adminPassword);
 const tokens: Record<string, string> = { admin };
 for (const role of ["finance", "viewer"] as const) {
   const email = `load-${role}@finanzas.test`;
@@ -143,7 +146,7 @@ for (const role of ["finance", "viewer"] as const) {
   });
   if (created.status !== 201)
     throw new Error(`creating the ${role} user: ${created.status} ${await created.text()}`);
-  tokens[role] = await login(email, password);
+  tokens[role] = await firstLogin(email, password);
 }
 
 // A first sync so reads have data, then the full sync that commits during the traffic.
@@ -373,6 +376,21 @@ async function login(email: string, password: string): Promise<string> {
   if (!response.ok || !body.accessToken)
     throw new Error(`login ${email}: ${response.status} ${JSON.stringify(body)}`);
   return body.accessToken;
+}
+
+/**
+ * In production an account whose password someone else set (ADMIN_PASSWORD, a user an admin
+ * created) must choose its own before anything else: signed in, its password changed, signed in again.
+ */
+async function firstLogin(email: string, password: string): Promise<string> {
+  const token = await login(email, password);
+  const newPassword = secret();
+  const changed = await fetch(`${api}/api/v1/auth/password`, {
+    ...post({ currentPassword: password, newPassword }),
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+  });
+  if (!changed.ok) throw new Error(`changing ${email}'s password: ${changed.status} ${await changed.text()}`);
+  return login(email, newPassword);
 }
 
 async function startSync(mode: "full" | "incremental"): Promise<string> {
