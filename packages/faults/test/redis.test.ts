@@ -371,22 +371,34 @@ describe("Redis failing under the services", () => {
     }
     const thawedAt = Date.now();
     for (const p of probes) checkProbe(p);
-    const back = await until(
+    const accepted = await until(
       "an enqueue to be accepted again",
-      async () =>
-        (await client.post("/api/v1/sync/runs", { mode: "incremental" })).status === 202
-          ? Date.now()
-          : undefined,
+      async () => {
+        const r = await client.post("/api/v1/sync/runs", { mode: "incremental" });
+        return r.status === 202 ? { at: Date.now(), runId: json<{ runId: string }>(r).runId } : undefined;
+      },
       60_000,
       200,
     );
+    const back = accepted.at;
+    // The etl-worker, idle while Redis was frozen, takes that sync and finishes it.
+    const ran = await until(
+      "the sync asked for after the thaw to finish",
+      async () => {
+        const r = json<{ status: string }>(await client.get(`/api/v1/sync/runs/${accepted.runId}`));
+        return r.status === "succeeded" || r.status === "failed" ? { ...r, at: Date.now() } : undefined;
+      },
+      90_000,
+      250,
+    );
+    expect(ran.status, stack.logs()).toBe("succeeded");
     const diffs = await stack.dataCheck();
     expect(diffs).toEqual([]);
     for (const s of services) expect(s.alive(), `${s.name}\n${stack.logs()}`).toBe(true);
     const slowest = Math.max(...probes.flat().map((a) => a.ms));
     record({
       scenario: "Redis frozen (SIGSTOP) 30 s under API traffic",
-      outcome: `${probes.length} probe rounds: uncached and cached reads 200, login 200, enqueue 503 + Retry-After, readiness degraded; slowest answer ${slowest} ms (budget ${REQUEST_BUDGET_MS} ms); enqueue accepted again after the thaw`,
+      outcome: `${probes.length} probe rounds: uncached and cached reads 200, login 200, enqueue 503 + Retry-After, readiness degraded; slowest answer ${slowest} ms (budget ${REQUEST_BUDGET_MS} ms); enqueue accepted again after the thaw, its sync run by the etl-worker in ${((ran.at - back) / 1000).toFixed(1)} s`,
       dataCheck: "copy = source",
       recoverMs: back - thawedAt,
     });
