@@ -405,7 +405,6 @@ describe("Redis failing under the services", () => {
     });
   }, 240_000);
 
-
   it("flushed (FLUSHALL): the schedules come back within SCHEDULE_CHECK_SECONDS", async () => {
     expect(await schedulesInPlace()).toBe(true);
     await stack.redis.flushAll();
