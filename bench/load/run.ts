@@ -14,6 +14,7 @@
  * other than the expected 409/429 of a duplicate sync or a full report queue). The run fails
  * (exit 1) when the error rate passes 0.1 % or a service exits.
  */
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -157,6 +158,15 @@ const peak: Record<string, number> = { ...rssStart };
 const sampler = setInterval(() => {
   for (const [n, p] of Object.entries(services)) peak[n] = Math.max(peak[n] ?? 0, rssMb(p.child.pid));
 }, 1000);
+// The copy made stale on purpose (every journal item's label changed locally), so the full sync
+// during the traffic rewrites each of them, committing batch after batch under the reads; with the
+// copy already equal to the source it would find nothing to write.
+const staled = spawnSync(
+  "psql",
+  [database.url, "-v", "ON_ERROR_STOP=1", "-qc", "update odoo.account_move_line set name = coalesce(name, '') || ' (stale)'"],
+  { encoding: "utf8" },
+);
+if (staled.status !== 0) throw new Error(`making the copy stale: ${staled.stderr}`);
 const duringLoad = await startSync("full");
 
 // ── the traffic ────────────────────────────────────────────────────────────────────────────────
