@@ -135,20 +135,28 @@ export async function acquire(
  * can be short and a dead holder's models come free soon; calls `onLost` if it is no longer ours.
  */
 export function keepAlive(db: Kysely<Database>, lease: Lease, onLost: (error: Error) => void): () => void {
+  // A renewal still in flight when the heartbeat stops may come back after the lease was released
+  // on purpose (a model resuming after a lost connection gives its lease back and takes a new one):
+  // its "0 rows" is not a loss then, and must not abort the model's next attempt.
+  let stopped = false;
   const timer = setInterval(
     () => {
       sql`update etl.locks set expires_at = now() + make_interval(secs => ${lease.ttlSeconds})
           where model = ${lease.model} and owner = ${lease.owner}`
         .execute(db)
         .then((r) => {
-          if (Number(r.numAffectedRows ?? 0) !== 1) onLost(new Error(`lost the lock on ${lease.model}`));
+          if (!stopped && Number(r.numAffectedRows ?? 0) !== 1)
+            onLost(new Error(`lost the lock on ${lease.model}`));
         })
         .catch(() => {}); // a failed renewal is retried at the next tick; the batch check is authoritative
     },
     Math.max(500, Math.min(3000, (lease.ttlSeconds * 1000) / 5)),
   );
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
 }
 
 export async function release(db: Kysely<Database>, lease: Lease): Promise<void> {
