@@ -156,6 +156,8 @@ function expectLeanImage(rehearsal: Rehearsal, app: string) {
   expect(rehearsal.image.entrypoint).toEqual(["/usr/bin/tini", "--"]);
 }
 
+// Each rehearsal may build the whole workspace (install, turbo build with no shared cache yet):
+// 340–570 s on a loaded 2-core runner, and once past 600 s, hence 20 minutes per image.
 describe("image rehearsal (docker/Dockerfile without Docker)", () => {
   for (const spec of imageSpecs().filter((s) => s.target === "service")) {
     it(`${spec.image}: builds lean, reports ready, passes its HEALTHCHECK, exits 0 on SIGTERM`, async () => {
@@ -199,7 +201,7 @@ describe("image rehearsal (docker/Dockerfile without Docker)", () => {
       } finally {
         await service.stop("SIGKILL");
       }
-    }, 600_000);
+    }, 1_200_000);
   }
 
   it("migrate: creates and migrates a missing database, then finds it up to date", async () => {
@@ -243,7 +245,7 @@ describe("image rehearsal (docker/Dockerfile without Docker)", () => {
       await target.drop();
       await dropTestRoles(roles);
     }
-  }, 600_000);
+  }, 1_200_000);
 
   it("odoo-sim: serves the Odoo API and passes its HEALTHCHECK", async () => {
     const spec = imageSpecs().find((s) => s.target === "odoo-sim")!;
@@ -307,5 +309,5 @@ describe("image rehearsal (docker/Dockerfile without Docker)", () => {
     } finally {
       await sim.stop("SIGKILL");
     }
-  }, 600_000);
+  }, 1_200_000);
 });
