@@ -166,13 +166,7 @@ describe("mailings per user", () => {
   });
 
   it("holds under concurrent requests of one user", async () => {
-    const user = await createUser(t, "finance", "mailburst");
-    const login = await t.app.inject({
-      method: "POST",
-      url: "/api/v1/auth/login",
-      payload: { email: user.email, password: "correct horse battery staple" },
-    });
-    const token = login.json().accessToken as string;
+    const token = await newFinanceUser(t, "mailburst");
     const answers = await Promise.all(Array.from({ length: 6 }, () => startMailing(token)));
     const codes = answers.map((a) => a.statusCode).sort();
     expect(codes).toEqual([202, 202, 429, 429, 429, 429]);
@@ -189,13 +183,7 @@ describe("reports per user", () => {
   afterAll(() => t?.close());
 
   it("holds under concurrent requests of one user: as many accepted as the limit, the rest 429", async () => {
-    const user = await createUser(t, "finance", "reportburst");
-    const login = await t.app.inject({
-      method: "POST",
-      url: "/api/v1/auth/login",
-      payload: { email: user.email, password: "correct horse battery staple" },
-    });
-    const token = login.json().accessToken as string;
+    const token = await newFinanceUser(t, "reportburst");
     // six different reports at once (identical ones would be one request, reused)
     const answers = await Promise.all(
       Array.from({ length: 6 }, (_, i) =>
@@ -212,3 +200,14 @@ describe("reports per user", () => {
     expect(answers.find((a) => a.statusCode === 429)!.json().detail).toMatch(/at most 2 at once/);
   });
 });
+
+/** A finance user of its own (its own per-user budgets), signed in: its access token. */
+async function newFinanceUser(t: TestApp, name: string): Promise<string> {
+  const user = await createUser(t, "finance", name);
+  const login = await t.app.inject({
+    method: "POST",
+    url: "/api/v1/auth/login",
+    payload: { email: user.email, password: "correct horse battery staple" },
+  });
+  return login.json().accessToken as string;
+}
