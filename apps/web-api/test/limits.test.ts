@@ -96,6 +96,30 @@ describe("sync requests", () => {
     expect(again.existing).toBe(false);
     expect(again.runId).not.toBe(fresh.runId);
   });
+
+  it("does not answer with the scheduler's next occurrence: a sync asked for now is queued now", async () => {
+    const body = { mode: "incremental" as const, models: ["account.payment"] };
+    // as the scheduler registers it: a cron schedule whose next job waits, delayed, for its slot
+    await etl.queue.upsertJobScheduler(
+      "sync-dedup-test",
+      { pattern: "0 0 1 1 *" },
+      { name: "sync", data: { ...body, requestedBy: "scheduler" } },
+    );
+    try {
+      const next = (await etl.queue.getJobs(["delayed"])).find((j) => j.repeatJobKey === "sync-dedup-test");
+      expect(next, "the schedule's next occurrence").toBeDefined();
+      const now = await requestSync(body);
+      expect(now).toMatchObject({ status: "queued", existing: false });
+      expect(now.runId).not.toBe(next?.id);
+      expect(["waiting", "prioritized"]).toContain(
+        await etl.queue.getJob(now.runId).then((j) => j?.getState()),
+      );
+      // and a second request finds the one just queued
+      expect(await requestSync(body)).toMatchObject({ runId: now.runId, existing: true });
+    } finally {
+      await etl.queue.removeJobScheduler("sync-dedup-test");
+    }
+  });
 });
 
 describe("sync requests with an etl-worker", () => {

@@ -60,13 +60,17 @@ export async function syncRoutes(app: AppInstance, deps: SyncRouteDeps): Promise
 
   /**
    * An identical sync (same mode, same set of models; none = every model) that is queued or running,
-   * whoever asked for it (the scheduler included): its job id and status, or undefined.
+   * whoever asked for it (the scheduler included), or a run of one waiting to be retried: its job
+   * id and status, or undefined. The scheduler's next occurrence (a delayed job that has never run,
+   * due at the next cron slot, up to a period away) is not pending work: a sync asked for now runs
+   * now, instead of being told to wait for the schedule.
    */
   const pendingSync = async (mode: string, models: string[] | undefined) => {
     const key = syncKey(mode, models);
     const jobs = await etl.queue.getJobs(["active", "waiting", "prioritized", "delayed", "paused"], 0, 499);
     for (const job of jobs) {
       if (!job?.id || job.name !== "sync") continue;
+      if (job.attemptsMade === 0 && job.delay > 0 && job.timestamp + job.delay > Date.now()) continue;
       const data = (job.data ?? {}) as { mode?: string; models?: string[] };
       if (syncKey(data.mode ?? "incremental", data.models) !== key) continue;
       return { id: job.id, status: statusOfJob(await job.getState()) };
