@@ -77,6 +77,7 @@ async function fullSync(label: string, perf: typeof slow, settings: Record<strin
           await new Promise((r) => setTimeout(r, 250));
         }
       })();
+      const jobStart = Date.now();
       const { ms, fetched } = await w.runJob("full").finally(() => {
         sampling = false;
       });
@@ -101,7 +102,7 @@ async function fullSync(label: string, perf: typeof slow, settings: Record<strin
         .output()
         .split("\n")
         .filter((l) => l.includes('"msg":"Odoo requests in flight: new limit"'))
-        .map((l) => JSON.parse(l) as { from: number; to: number; reason: string });
+        .map((l) => JSON.parse(l) as { from: number; to: number; reason: string; time: string });
       const limits = {
         changes: changes.length,
         lowest: changes.length ? Math.min(...changes.map((c) => c.to)) : undefined,
@@ -135,6 +136,24 @@ async function fullSync(label: string, perf: typeof slow, settings: Record<strin
       if (limits.changes)
         log(
           `  the adaptive limit moved ${limits.changes} times, down to ${limits.lowest} (${limits.reasons.join("; ")})`,
+        );
+      // Where the server's workers sat idle: requests in flight over each tenth of the run, and
+      // when the limit moved (seconds since the job started).
+      if (samples.length >= 10) {
+        const tenths = Array.from({ length: 10 }, (_, k) => {
+          const part = samples.slice(
+            Math.floor((k * samples.length) / 10),
+            Math.floor(((k + 1) * samples.length) / 10),
+          );
+          return (part.reduce((n, x) => n + x.inFlight, 0) / Math.max(1, part.length)).toFixed(1);
+        });
+        log(`  requests in flight at the server, by tenth of the run: ${tenths.join(" ")}`);
+      }
+      if (changes.length)
+        log(
+          `  the limit: ${changes
+            .map((c) => `${((Date.parse(c.time) - jobStart) / 1000).toFixed(1)} s ${c.from}→${c.to}`)
+            .join(", ")}`,
         );
       return run;
     } finally {

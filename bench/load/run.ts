@@ -1,7 +1,7 @@
 /**
  * A load run of the whole system: the five built services (web-api, etl-worker, scheduler,
  * report-worker, mailer) on a scratch database and queue prefix, against the Odoo simulator in its
- * own process, take mixed API traffic for several minutes while a full sync commits: finance reads
+ * own process, take mixed API traffic for several minutes while full syncs commit back to back: finance reads
  * across routes by a viewer, a finance user and an admin, sync triggers, report requests, sync
  * state and run polling. Prints the error rate, the p50/p99 per route, and the RSS of every
  * service at start and end (and its peak, sampled each second).
@@ -158,16 +158,32 @@ const peak: Record<string, number> = { ...rssStart };
 const sampler = setInterval(() => {
   for (const [n, p] of Object.entries(services)) peak[n] = Math.max(peak[n] ?? 0, rssMb(p.child.pid));
 }, 1000);
-// The copy made stale on purpose (every journal item's label changed locally), so the full sync
-// during the traffic rewrites each of them, committing batch after batch under the reads; with the
-// copy already equal to the source it would find nothing to write.
-const staled = spawnSync(
-  "psql",
-  [database.url, "-v", "ON_ERROR_STOP=1", "-qc", "update odoo.account_move_line set name = coalesce(name, '') || ' (stale)'"],
-  { encoding: "utf8" },
+// RSS of every service every 30 s through the traffic, to see whether it levels off.
+const rssEvery30s: Record<string, number[]> = Object.fromEntries(
+  Object.keys(services).map((n) => [n, [rssStart[n] ?? 0]]),
 );
-if (staled.status !== 0) throw new Error(`making the copy stale: ${staled.stderr}`);
-const duringLoad = await startSync("full");
+const rssTimeline = setInterval(() => {
+  for (const [n, p] of Object.entries(services)) rssEvery30s[n]?.push(rssMb(p.child.pid));
+}, 30_000);
+// Full syncs back to back for the whole traffic. Each first makes the copy stale on purpose (every
+// journal item's label changed locally), so it rewrites each of them, committing batch after batch
+// under the reads; with the copy already equal to the source it would find nothing to write.
+function makeStale(): void {
+  const staled = spawnSync(
+    "psql",
+    [database.url, "-v", "ON_ERROR_STOP=1", "-qc", "update odoo.account_move_line set name = coalesce(name, '') || ' (stale)'"],
+    { encoding: "utf8" },
+  );
+  if (staled.status !== 0) throw new Error(`making the copy stale: ${staled.stderr}`);
+}
+const syncsDuringLoad: RunDetails[] = [];
+async function syncsBackToBack(): Promise<void> {
+  while (Date.now() < end) {
+    makeStale();
+    const id = await startSync("full");
+    syncsDuringLoad.push(await waitForRun(id, 600_000, false));
+  }
+}
 
 // ── the traffic ────────────────────────────────────────────────────────────────────────────────
 interface Target {
@@ -278,6 +294,7 @@ for (const t of targets) stats.set(t.route, { ms: [], errors: 0, statuses: new M
 
 started = Date.now();
 const end = started + SECONDS * 1000;
+const syncing = syncsBackToBack();
 async function connection(): Promise<void> {
   while (Date.now() < end) {
     const target = pick(wheel);
@@ -312,8 +329,18 @@ async function connection(): Promise<void> {
 }
 await Promise.all(Array.from({ length: CONNECTIONS }, () => connection()));
 const elapsed = (Date.now() - started) / 1000;
-const syncRun = await runStatus(duringLoad);
+clearInterval(rssTimeline);
+const syncError = await syncing.then(
+  () => undefined,
+  (error: unknown) => String(error),
+);
 clearInterval(sampler);
+// How much of the traffic's window had a full sync running (committing) under it.
+const covered = syncsDuringLoad.reduce(
+  (sum, r) => sum + Math.max(0, Math.min(r.finishedAt, end) - Math.max(r.startedAt, started)),
+  0,
+);
+const syncFailed = syncError !== undefined || syncsDuringLoad.some((r) => r.status !== "succeeded");
 const rssEnd = Object.fromEntries(Object.entries(services).map(([n, p]) => [n, rssMb(p.child.pid)]));
 
 // ── results ────────────────────────────────────────────────────────────────────────────────────
@@ -324,7 +351,7 @@ const q = (xs: number[], p: number) => {
 let total = 0;
 let errors = 0;
 console.log(
-  `\n${SECONDS} s, ${CONNECTIONS} connections, simulator scale ${SCALE}; the full sync during the traffic: ${syncRun}\n`,
+  `\n${SECONDS} s, ${CONNECTIONS} connections, simulator scale ${SCALE}; ${syncsDuringLoad.length} full syncs back to back under the traffic (${syncsDuringLoad.map((r) => `${r.status} ${r.upserted} rows in ${((r.finishedAt - r.startedAt) / 1000).toFixed(1)} s`).join("; ")}), a sync running for ${((100 * covered) / (SECONDS * 1000)).toFixed(0)} % of the traffic${syncError ? `; sync loop failed: ${syncError}` : ""}\n`,
 );
 console.log("| route | role | requests | req/s | p50 ms | p99 ms | max ms | errors | statuses |");
 console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
@@ -349,6 +376,8 @@ console.log("| --- | ---: | ---: | ---: |");
 for (const name of Object.keys(services)) {
   console.log(`| ${name} | ${rssStart[name]} | ${rssEnd[name]} | ${peak[name]} |`);
 }
+console.log("\nRSS every 30 s (MB), from the start of the traffic:");
+for (const [name, xs] of Object.entries(rssEvery30s)) console.log(`  ${name}: ${xs.join(", ")}`);
 for (const s of stats.values()) for (const sample of s.samples) console.log(`sample error: ${sample}`);
 for (const exit of exits) console.log(exit);
 
@@ -358,11 +387,11 @@ await sim.stop("SIGTERM");
 await deleteQueueKeys(prefix, TEST_REDIS_URL);
 await database.drop();
 await rm(reportsDir, { recursive: true, force: true });
-const failed = rate > 0.001 || exits.length > 0;
+const failed = rate > 0.001 || exits.length > 0 || syncFailed;
 console.log(
   failed
-    ? "\nFAILED: error rate above 0.1 % or a service exited"
-    : "\nerror rate ≤ 0.1 %, every service up: ok",
+    ? "\nFAILED: error rate above 0.1 %, a service exited or a sync under the traffic did not succeed"
+    : "\nerror rate ≤ 0.1 %, every service up, every sync under the traffic succeeded: ok",
 );
 process.exit(failed ? 1 : 0);
 
@@ -414,7 +443,14 @@ async function startSync(mode: "full" | "incremental"): Promise<string> {
   return id;
 }
 
-async function runStatus(id: string): Promise<string> {
+interface RunDetails {
+  status: string;
+  upserted: number;
+  startedAt: number;
+  finishedAt: number;
+}
+
+async function runDetails(id: string): Promise<RunDetails | string> {
   const response = await fetch(`${api}/api/v1/sync/runs/${id}`, {
     headers: { authorization: `Bearer ${admin}` },
   });
@@ -426,19 +462,24 @@ async function runStatus(id: string): Promise<string> {
   };
   if (!body.status) return `HTTP ${response.status}`;
   if (!body.startedAt || !body.finishedAt) return body.status;
-  const took = (Date.parse(body.finishedAt) - Date.parse(body.startedAt)) / 1000;
-  const into = (Date.parse(body.finishedAt) - started) / 1000;
-  return `${body.status}, ${body.upserted} rows upserted in ${took.toFixed(1)} s, ended ${into.toFixed(0)} s into the traffic`;
+  return {
+    status: body.status,
+    upserted: body.upserted ?? 0,
+    startedAt: Date.parse(body.startedAt),
+    finishedAt: Date.parse(body.finishedAt),
+  };
 }
 
-async function waitForRun(id: string, timeoutMs: number): Promise<void> {
+/** Waits for a run to end: its details; throws when it did not succeed and `mustSucceed`. */
+async function waitForRun(id: string, timeoutMs: number, mustSucceed = true): Promise<RunDetails> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const status = await runStatus(id);
-    if (status.startsWith("succeeded")) return;
-    if (status.startsWith("failed") || status.startsWith("cancelled"))
-      throw new Error(`the first sync ended ${status}`);
-    if (Date.now() > deadline) throw new Error(`the first sync is still ${status}`);
+    const run = await runDetails(id);
+    if (typeof run === "object") {
+      if (mustSucceed && run.status !== "succeeded") throw new Error(`sync ${id} ended ${run.status}`);
+      return run;
+    }
+    if (Date.now() > deadline) throw new Error(`sync ${id} is still ${run}`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }
