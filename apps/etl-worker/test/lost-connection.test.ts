@@ -24,16 +24,33 @@ describe("PostgreSQL connections lost mid-sync", () => {
   });
   afterAll(() => h?.close());
 
-  /** Ends every connection to this test's own database but the caller's; returns how many. */
-  async function terminateOurBackends(): Promise<number> {
+  /**
+   * Waits (up to 3 s) until one of the sync's connections is writing a page (a COPY or an upsert
+   * into odoo.* running, or a transaction open between its statements: a model's batch in flight,
+   * which is lease check, write, cursor in one transaction), then ends every connection to this test's own database
+   * but the caller's; returns how many were ended while a page was being written (0: none was seen,
+   * the ones ended were idle). Ending them at a random instant instead may hit only idle
+   * connections on a loaded machine, and then no batch fails.
+   */
+  async function terminateOurBackendsMidWrite(): Promise<number> {
     const admin = new pg.Client({ connectionString: h.database.url });
     await admin.connect();
     try {
-      const { rows } = await admin.query<{ n: number }>(
-        `select count(*) filter (where pg_terminate_backend(pid))::int as n from pg_stat_activity
-          where datname = current_database() and pid <> pg_backend_pid()`,
-      );
-      return rows[0]?.n ?? 0;
+      const deadline = Date.now() + 3_000;
+      while (Date.now() < deadline) {
+        const { rows } = await admin.query<{ writing: number; ended: number }>(
+          `with ours as (
+             select pid, state like 'idle in transaction%'
+                or (state = 'active' and query ~* '^\\s*(copy|insert\\s+into)\\s+"?odoo"?\\.') as writing
+               from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid())
+           select count(*) filter (where writing)::int as writing,
+                  count(*) filter (where pg_terminate_backend(pid))::int as ended
+             from ours where exists (select 1 from ours where writing)`,
+        );
+        if ((rows[0]?.writing ?? 0) > 0) return rows[0]?.ended ?? 0;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      return 0;
     } finally {
       await admin.end();
     }
@@ -52,12 +69,12 @@ describe("PostgreSQL connections lost mid-sync", () => {
       done = true;
     });
     syncing.catch(() => undefined); // awaited below
-    // its connections ended four times while it runs (statements in flight fail, idle ones go),
-    // fewer than the resumes a model is allowed in one run
+    // its connections ended four times while it writes pages (statements in flight fail, idle ones
+    // go), fewer than the resumes a model is allowed in one run
     let terminated = 0;
     for (let round = 0; round < 4 && !done; round++) {
-      await new Promise((r) => setTimeout(r, 700));
-      terminated += await terminateOurBackends();
+      await new Promise((r) => setTimeout(r, 500));
+      terminated += await terminateOurBackendsMidWrite();
     }
     const result = await syncing;
     expect(terminated).toBeGreaterThan(0);
