@@ -1,24 +1,10 @@
 import type { Logger } from "@finanzas/logger";
 import { unreachable } from "@finanzas/runtime";
 import { Migrator } from "kysely";
-import pg from "pg";
 import { createDb } from "./client.js";
 import { migrations } from "./migrations/index.js";
-import { connectionOptions } from "./pool.js";
+import { withClient } from "./pool.js";
 import { canActAs, DEFAULT_OWNER_ROLE } from "./roles.js";
-
-async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ ...connectionOptions(url), connectionTimeoutMillis: 5_000 });
-  // A connection lost between statements (a restart, a terminated backend) is an 'error' event,
-  // which without a listener ends the process; the statement that needs it fails with it instead.
-  client.on("error", () => {});
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /**
  * Creates the database named in `url` when it does not exist (connecting to the `postgres`

@@ -149,3 +149,20 @@ export function createPool(options: PoolOptions): pg.Pool {
   });
   return pool;
 }
+
+/**
+ * One connection of its own for `fn` (migrations, role grants, creating the database: work that
+ * needs a session, not a pool), closed after. A connection lost between statements (a restart, a
+ * terminated backend) is an 'error' event, which without a listener ends the process; the
+ * statement that needs it fails with it instead.
+ */
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ ...connectionOptions(url), connectionTimeoutMillis: 5_000 });
+  client.on("error", () => {});
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}

@@ -24,8 +24,8 @@
  * is computed here and sent instead (statement logs show the verifier, not the password).
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
-import pg from "pg";
-import { connectionOptions } from "./pool.js";
+import type pg from "pg";
+import { withClient } from "./pool.js";
 
 /** The application's schemas; `odoo` holds the synced copy. */
 export const APP_SCHEMAS = ["app", "etl", "reports", "mail"] as const;
@@ -127,10 +127,7 @@ export async function applyRoles(adminUrl: string, spec: RoleSpec): Promise<Appl
   const names = [spec.owner, spec.etl.name, spec.reader.name];
   if (new Set(names).size !== 3)
     throw new Error(`the owner, ETL and reader roles must differ: ${names.join(", ")}`);
-  const client = new pg.Client({ ...connectionOptions(adminUrl), connectionTimeoutMillis: 5_000 });
-  client.on("error", () => {}); // a lost connection fails the statement that needs it (see migrate.ts)
-  await client.connect();
-  try {
+  return withClient(adminUrl, async (client) => {
     const { rows: me } = await client.query<{ user: string; database: string }>(
       "select current_user as user, current_database() as database",
     );
@@ -218,9 +215,7 @@ export async function applyRoles(adminUrl: string, spec: RoleSpec): Promise<Appl
       throw error;
     }
     return { created, reowned, trigram };
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 /**
