@@ -7,6 +7,7 @@ export {
   type Transaction,
   type Updateable,
 } from "kysely";
+export { type CappedWorkTable, countActiveUnderUserLock } from "./active.js";
 export { assertDatabaseReachable, createDb, type Db } from "./client.js";
 export type { Database } from "./database.js";
 export { isConnectionError } from "./errors.js";

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { ReportKind, ReportStatus } from "@finanzas/contracts";
-import { type Database, type Selectable, sql } from "@finanzas/db";
+import { countActiveUnderUserLock, type Database, type Selectable, sql } from "@finanzas/db";
 import type { Db } from "./sql.js";
 
 /*
@@ -82,16 +82,11 @@ export async function requestReport(
     if (max !== undefined && request.requestedBy !== null) {
       // The count and the insert under one per-user lock (taken before the key's, always in that
       // order): concurrent requests of one user cannot each see room for one more.
-      await sql`select pg_advisory_xact_lock(hashtext(${`report-active:${request.requestedBy}`}))`.execute(
-        trx,
-      );
-      const active = await trx
-        .selectFrom("reports.reports")
-        .select((eb) => eb.fn.countAll<string>().as("n"))
-        .where("requested_by", "=", request.requestedBy)
-        .where("status", "in", ["queued", "running"])
-        .executeTakeFirstOrThrow();
-      if (Number(active.n) >= max) throw new TooManyActiveReportsError(Number(active.n), max);
+      const active = await countActiveUnderUserLock(trx, "reports.reports", request.requestedBy, [
+        "queued",
+        "running",
+      ]);
+      if (active >= max) throw new TooManyActiveReportsError(active, max);
     }
     // one request at a time per key, so two identical requests at once do not both build
     await sql`select pg_advisory_xact_lock(hashtext(${key}))`.execute(trx);

@@ -12,7 +12,7 @@ import {
   type Suppression,
   type SuppressionReason,
 } from "@finanzas/contracts";
-import { sql } from "@finanzas/db";
+import { countActiveUnderUserLock } from "@finanzas/db";
 import { companyList, type Db, NotFoundError, partnerNames, today } from "@finanzas/ledger";
 import {
   cancelMailing,
@@ -275,17 +275,11 @@ export async function mailRoutes(app: AppInstance, deps: MailRouteDeps): Promise
    */
   const createOwnMailing = (input: Parameters<typeof createMailing>[1] & { requestedBy: string }) =>
     db.transaction().execute(async (trx) => {
-      await sql`select pg_advisory_xact_lock(hashtext(${`mail-active:${input.requestedBy}`}))`.execute(trx);
-      const active = await trx
-        .selectFrom("mail.mailings")
-        .select((eb) => eb.fn.countAll<string>().as("n"))
-        .where("requested_by", "=", input.requestedBy)
-        .where("status", "in", ACTIVE)
-        .executeTakeFirstOrThrow();
-      if (Number(active.n) >= deps.maxActivePerUser) {
+      const active = await countActiveUnderUserLock(trx, "mail.mailings", input.requestedBy, ACTIVE);
+      if (active >= deps.maxActivePerUser) {
         throw new HttpProblem(
           429,
-          `you have ${active.n} mailings planning or sending (MAIL_MAX_ACTIVE_PER_USER allows ${deps.maxActivePerUser} at once): wait for one to finish, or cancel one (POST /api/v1/mailings/{id}/cancel)`,
+          `you have ${active} mailings planning or sending (MAIL_MAX_ACTIVE_PER_USER allows ${deps.maxActivePerUser} at once): wait for one to finish, or cancel one (POST /api/v1/mailings/{id}/cancel)`,
         );
       }
       return createMailing(trx, input);
