@@ -27,9 +27,9 @@ describe("PostgreSQL connections lost mid-sync", () => {
   /**
    * Waits (up to 3 s) until one of the sync's connections is writing a page (a COPY or an upsert
    * into odoo.* running, or a transaction open between its statements: a model's batch in flight,
-   * which is lease check, write, cursor in one transaction), then ends every connection to this test's own database
-   * but the caller's; returns how many were ended while a page was being written (0: none was seen,
-   * the ones ended were idle). Ending them at a random instant instead may hit only idle
+   * which is lease check, write, cursor in one transaction), then ends every connection to this
+   * test's own database but the caller's; returns how many were ended while a page was being
+   * written (0: none was seen). Ending them at a random instant instead may hit only idle
    * connections on a loaded machine, and then no batch fails.
    */
   async function terminateOurBackendsMidWrite(): Promise<number> {

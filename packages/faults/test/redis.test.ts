@@ -218,6 +218,19 @@ async function schedulesInPlace(): Promise<boolean> {
  * empty; the API probed meanwhile. Then everything must end by itself: the sync's run succeeded
  * with the copy equal to the source, the report succeeded once, every message sent exactly once.
  */
+/** Waits for a sync's run to end, as the API reports it: its status and when it was seen ended. */
+function runEnded(runId: string, what: string, timeoutMs: number) {
+  return until(
+    what,
+    async () => {
+      const r = json<{ status: string }>(await client.get(`/api/v1/sync/runs/${runId}`));
+      return r.status === "succeeded" || r.status === "failed" ? { ...r, at: Date.now() } : undefined;
+    },
+    timeoutMs,
+    250,
+  );
+}
+
 async function stopDuringWork(scenario: string, downMs: number) {
   accessToken = json<{ accessToken: string }>(await client.post("/api/v1/auth/login", ADMIN)).accessToken;
   // make the cached read cached
@@ -285,15 +298,7 @@ async function stopDuringWork(scenario: string, downMs: number) {
   );
 
   // The sync: its run ends in PostgreSQL, and the API says so (the job is gone from Redis).
-  const runDone = await until(
-    "the sync's run to finish",
-    async () => {
-      const r = json<{ status: string }>(await client.get(`/api/v1/sync/runs/${sync.runId}`));
-      return r.status === "succeeded" || r.status === "failed" ? { ...r, at: Date.now() } : undefined;
-    },
-    180_000,
-    250,
-  );
+  const runDone = await runEnded(sync.runId, "the sync's run to finish", 180_000);
   expect(runDone.status).toBe("succeeded");
   const reportDone = await until(
     "the report to end",
@@ -384,17 +389,11 @@ describe("Redis failing under the services", () => {
     // The etl-worker, idle while Redis was frozen, takes that sync and finishes it. (This once
     // waited for the next quarter-hour: the API answered with the scheduler's next occurrence.)
     expect(accepted.runId, "a run of its own, not the schedule's next slot").not.toMatch(/^repeat:/);
-    const ran = await until(
-      "the sync asked for after the thaw to finish",
-      async () => {
-        const r = json<{ status: string }>(await client.get(`/api/v1/sync/runs/${accepted.runId}`));
-        return r.status === "succeeded" || r.status === "failed" ? { ...r, at: Date.now() } : undefined;
+    const ran = await runEnded(accepted.runId, "the sync asked for after the thaw to finish", 60_000).catch(
+      (error: unknown) => {
+        throw new Error(`${(error as Error).message}\n${stack.logs()}`);
       },
-      60_000,
-      250,
-    ).catch((error: unknown) => {
-      throw new Error(`${(error as Error).message}\n${stack.logs()}`);
-    });
+    );
     expect(ran.status, stack.logs()).toBe("succeeded");
     const diffs = await stack.dataCheck();
     expect(diffs).toEqual([]);
