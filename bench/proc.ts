@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /**
  * CPU seconds (user + system, all threads) a process has used so far, with its reaped children;
@@ -15,3 +15,24 @@ export function cpuSecondsOf(pid: number | undefined): number {
     return 0;
   }
 }
+
+/** CPU seconds of every PostgreSQL process (backends reaped by the postmaster count in its cutime). */
+export const postgresCpu = (): number =>
+  readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .reduce((n, d) => {
+      try {
+        return readFileSync(`/proc/${d}/comm`, "utf8").trim() === "postgres"
+          ? n + cpuSecondsOf(Number(d))
+          : n;
+      } catch {
+        return n;
+      }
+    }, 0);
+
+/** Busy CPU seconds of the whole machine, all cores. */
+export const machineBusy = (): number => {
+  const [, ...ticks] = readFileSync("/proc/stat", "utf8").split("\n")[0]?.trim().split(/\s+/) ?? [];
+  const n = ticks.map(Number);
+  return (n.reduce((a, b) => a + b, 0) - (n[3] ?? 0) - (n[4] ?? 0)) / 100;
+};

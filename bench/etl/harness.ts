@@ -174,6 +174,10 @@ export interface SimPerformance {
 export async function startSimulator(scale: number, port: number) {
   const sim = await start(
     [
+      // BENCH_SIM_CPU_PROF=<dir>: the simulator under --cpu-prof, like BENCH_CPU_PROF for the worker.
+      ...(process.env.BENCH_SIM_CPU_PROF
+        ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_SIM_CPU_PROF}`]
+        : []),
       "packages/odoo-sim/dist/cli.js",
       "--port",
       String(port),
@@ -199,6 +203,8 @@ export async function startSimulator(scale: number, port: number) {
   return {
     url,
     control,
+    /** The simulator's process id (for its CPU time). */
+    pid: sim.child.pid,
     /** Records per model. */
     counts: async () => (await control("info")).counts as Record<string, number>,
     perform: (performance: SimPerformance) => control("performance", performance),

@@ -9,6 +9,8 @@
  *   BENCH_REQUEST_MS=10   its fixed time per request (counts, fields_get, the login)
  *   BENCH_WORKERS=4       requests it serves at once
  *   BENCH_SEQUENTIAL=0    skip the sequential run (the longest)
+ *   BENCH_WORKER_LOG=dir  keep each run's etl-worker log there
+ *   BENCH_SIM_CPU_PROF=dir, BENCH_CPU_PROF=dir   the simulator, the worker under --cpu-prof
  *
  * Three full syncs, each on a fresh database with a fresh worker, driven through the `etl` queue:
  *
@@ -21,7 +23,10 @@
  * server's workers, plus the sync on the server without latency. Needs PostgreSQL and Redis like the
  * tests (TEST_DATABASE_URL, TEST_REDIS_URL).
  */
+import { writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { REGISTRY } from "../../packages/ledger/src/index.js";
+import { cpuSecondsOf, machineBusy, postgresCpu } from "../proc.js";
 import { freshDatabase, pageSize, startSimulator, startWorker } from "./harness.js";
 
 const scale = Number(process.argv[2] ?? 10);
@@ -29,6 +34,7 @@ const pageMs = Number(process.env.BENCH_PAGE_MS ?? 300);
 const requestMs = Number(process.env.BENCH_REQUEST_MS ?? 10);
 const workers = Number(process.env.BENCH_WORKERS ?? 4);
 const sequential = process.env.BENCH_SEQUENTIAL !== "0";
+const cores = availableParallelism();
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 const port = 19_000 + Math.floor(Math.random() * 2000);
@@ -77,10 +83,18 @@ async function fullSync(label: string, perf: typeof slow, settings: Record<strin
           await new Promise((r) => setTimeout(r, 250));
         }
       })();
+      const cpu = () => ({
+        sim: cpuSecondsOf(simulator.pid),
+        worker: cpuSecondsOf(w.worker.child.pid),
+        postgres: postgresCpu(),
+        machine: machineBusy(),
+      });
+      const before = cpu();
       const jobStart = Date.now();
       const { ms, fetched } = await w.runJob("full").finally(() => {
         sampling = false;
       });
+      const after = cpu();
       await sampler;
       const mean = (k: keyof (typeof samples)[number]) =>
         samples.reduce((n, x) => n + x[k], 0) / Math.max(1, samples.length);
@@ -88,6 +102,7 @@ async function fullSync(label: string, perf: typeof slow, settings: Record<strin
         total: number;
         byModelMethod: Record<string, number>;
         concurrency: { peakInFlight: number; busyMs: number };
+        eventLoopDelay?: { meanMs: number; p99Ms: number; maxMs: number };
       };
       const pagesRead = Object.entries(stats.byModelMethod)
         .filter(([k]) => k.endsWith(".search_read"))
@@ -132,6 +147,17 @@ async function fullSync(label: string, perf: typeof slow, settings: Record<strin
         `  at the server, on average: ${mean("inFlight").toFixed(2)} requests in flight, ${mean("busy").toFixed(2)} workers busy, ` +
           `${mean("queued").toFixed(2)} waiting (${samples.length} samples)`,
       );
+      // Where the two cores went: a real Odoo's CPU is on another machine, the simulator's is here.
+      const spent = (k: keyof typeof before) => (after[k] - before[k]).toFixed(1);
+      log(
+        `  CPU s: simulator ${spent("sim")}, etl-worker ${spent("worker")}, PostgreSQL ${spent("postgres")}, ` +
+          `machine ${spent("machine")} of ${((cores * ms) / 1000).toFixed(1)} on ${cores} cores`,
+      );
+      if (stats.eventLoopDelay)
+        log(
+          `  the simulator's thread late by ${stats.eventLoopDelay.meanMs} ms on average, ` +
+            `${stats.eventLoopDelay.p99Ms} ms at p99, ${stats.eventLoopDelay.maxMs} ms at most`,
+        );
       log(`  phases (ms): ${phases.join("; ")}`);
       if (limits.changes)
         log(
@@ -158,6 +184,12 @@ async function fullSync(label: string, perf: typeof slow, settings: Record<strin
       return run;
     } finally {
       await w.stop();
+      // BENCH_WORKER_LOG=<dir>: the worker's log of each run kept there (its JSON lines).
+      if (process.env.BENCH_WORKER_LOG)
+        writeFileSync(
+          `${process.env.BENCH_WORKER_LOG}/${label.replace(/[^a-z0-9]+/gi, "-")}.log`,
+          w.worker.output(),
+        );
     }
   } finally {
     await db.drop();

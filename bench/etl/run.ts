@@ -11,9 +11,9 @@
  * (baseline.ts per-row). Needs PostgreSQL and Redis like the tests (TEST_DATABASE_URL, TEST_REDIS_URL).
  */
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createOdooClient } from "../../packages/odoo/src/index.js";
-import { cpuSecondsOf } from "../proc.js";
+import { cpuSecondsOf, machineBusy, postgresCpu } from "../proc.js";
 import { freshDatabase, pageSize, root, start, startWorker } from "./harness.js";
 
 const scale = Number(process.argv[2] ?? 50);
@@ -25,25 +25,6 @@ const extraPairs = Number(process.env.BENCH_ETL_PAIRS ?? 2);
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 const cpuOf = cpuSecondsOf;
-
-/** CPU seconds of every PostgreSQL process (backends reaped by the postmaster count in its cutime). */
-const postgresCpu = (): number =>
-  readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .reduce((n, d) => {
-      try {
-        return readFileSync(`/proc/${d}/comm`, "utf8").trim() === "postgres" ? n + cpuOf(Number(d)) : n;
-      } catch {
-        return n;
-      }
-    }, 0);
-
-/** Busy CPU seconds of the whole machine, all cores. */
-const machineBusy = (): number => {
-  const [, ...ticks] = readFileSync("/proc/stat", "utf8").split("\n")[0]?.trim().split(/\s+/) ?? [];
-  const n = ticks.map(Number);
-  return (n.reduce((a, b) => a + b, 0) - (n[3] ?? 0) - (n[4] ?? 0)) / 100;
-};
 
 interface Cpu {
   sim: number;

@@ -1,3 +1,4 @@
+import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
 import { deepValue, poisonValue, type RawValue } from "./misbehave.js";
 import {
   type Concurrency,
@@ -97,7 +98,16 @@ export interface Stats {
   faultsInjected: Record<string, number>;
   /** Requests in flight, busy workers and the line for them, with their peaks (see performance.ts). */
   concurrency: Concurrency;
+  /**
+   * How late this process's event loop ran since the stats were last reset, ms: every request is
+   * read, built and sent on this one thread, so a busy simulator answers late by this much (a real
+   * Odoo's workers are processes of their own). Sampled from the first reset on.
+   */
+  eventLoopDelay?: { meanMs: number; p99Ms: number; maxMs: number };
 }
+
+/** The event loop's delay, one histogram per process (it is the process's loop), started on demand. */
+let loopDelay: IntervalHistogram | undefined;
 
 export const emptyStats = (): Stats => ({
   total: 0,
@@ -958,11 +968,25 @@ export class Control {
   }
 
   getStats(): Stats {
-    return structuredClone(this.stats);
+    const stats = structuredClone(this.stats);
+    if (loopDelay && loopDelay.count > 0) {
+      const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+      stats.eventLoopDelay = {
+        meanMs: ms(loopDelay.mean),
+        p99Ms: ms(loopDelay.percentile(99)),
+        maxMs: ms(loopDelay.max),
+      };
+    }
+    return stats;
   }
 
   /** Counts from zero again; the requests now in flight stay counted (peaks restart from them). */
   resetStats(): void {
+    if (!loopDelay) {
+      loopDelay = monitorEventLoopDelay({ resolution: 10 });
+      loopDelay.enable();
+    }
+    loopDelay.reset();
     const { inFlight, busy, queued } = this.stats.concurrency;
     this.stats = emptyStats();
     Object.assign(this.stats.concurrency, {

@@ -54,6 +54,23 @@ describe("a real server's cost: latency and workers", () => {
     expect(concurrency).toMatchObject({ inFlight: 0, busy: 0, queued: 0 });
   });
 
+  it("reports how late its thread ran since the stats were reset (a busy simulator answers late by that much)", async () => {
+    sim.control.resetStats();
+    await new Promise((r) => setTimeout(r, 50));
+    const before = sim.control.getStats().eventLoopDelay;
+    expect(before).toBeDefined();
+    // the thread blocked for 150 ms: every timer and answer due meanwhile ran that much late
+    const until = performance.now() + 150;
+    while (performance.now() < until) {}
+    await new Promise((r) => setTimeout(r, 30));
+    const after = sim.control.getStats().eventLoopDelay;
+    expect(after?.maxMs).toBeGreaterThanOrEqual(100);
+    expect(after?.p99Ms).toBeLessThanOrEqual(after?.maxMs ?? 0);
+    sim.control.resetStats();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sim.control.getStats().eventLoopDelay?.maxMs).toBeLessThan(100);
+  });
+
   it("with unlimited workers, every request is served at once", async () => {
     sim.control.setPerformance({ latencyMs: 400 });
     sim.control.resetStats();
