@@ -2,7 +2,7 @@ import { REGISTRY } from "@finanzas/ledger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sync } from "../src/jobs/sync.js";
 import { inProcessReader } from "../src/odoo/pages.js";
-import { currencyDecimals, fieldsGet, resolveModel, type Source } from "../src/odoo/source.js";
+import { currencyDecimals, fieldsGet, fullPage, resolveModel, type Source } from "../src/odoo/source.js";
 import { createTransformer, type Problem } from "../src/transform.js";
 import { diffWithSource, type Harness, harness, job } from "./helpers.js";
 
@@ -71,6 +71,28 @@ for (const version of [17, 19] as const) {
           afterId = records.at(-1)?.id ?? afterId;
         }
       }
+    });
+
+    it("asks Odoo for many2one ids without their display names, and encodes the same page", async () => {
+      const model = "account.move.line";
+      const spec = REGISTRY.find((m) => m.model === model)!;
+      const { columns } = resolveModel(spec, await fieldsGet(source, model));
+      const fields = columns.map((c) => c.name);
+      const many2one = columns.filter((c) => c.kind === "many2one").map((c) => c.name);
+      expect(many2one).toEqual(expect.arrayContaining(["partner_id", "account_id", "move_id"]));
+      const { records } = await fullPage(source, model, fields, 0, 100);
+      const named = await h.odoo.searchRead(model, [["id", ">", 0]], { fields, order: "id asc", limit: 100 });
+      expect(records.map((r) => r.id)).toEqual(named.map((r) => r.id));
+      for (const [i, r] of records.entries()) {
+        for (const f of many2one) {
+          const withName = named[i]?.[f];
+          // the id alone where Odoo would have sent [id, "name"]
+          expect(r[f], `${f} of ${r.id}`).toEqual(Array.isArray(withName) ? withName[0] : withName);
+        }
+      }
+      expect(records.some((r) => typeof r.partner_id === "number")).toBe(true);
+      const t = createTransformer(model, columns, await currencyDecimals(source));
+      expect(t.encode(records, () => {})).toEqual(t.encode(named, () => {}));
     });
 
     it("a full sync through it equals the source, hostile names included", async () => {

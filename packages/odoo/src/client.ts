@@ -130,6 +130,8 @@ export interface SearchOptions extends RequestOptions {
 export interface SearchReadOptions extends SearchOptions {
   /** Always pass an explicit list of stored fields: asking for all fields faults on finance models. */
   fields?: readonly string[];
+  /** `""` returns many2one fields as bare ids instead of `[id, name]` (search_read passes it to read). */
+  load?: string;
 }
 
 export interface ReadOptions extends RequestOptions {
@@ -470,7 +472,7 @@ export function createOdooClient(options: OdooClientOptions): OdooClient {
           model,
           method: "search_read",
           args: { domain },
-          kwargs: { fields: o.fields, offset: o.offset, limit: o.limit, order: o.order },
+          kwargs: { fields: o.fields, offset: o.offset, limit: o.limit, order: o.order, load: o.load },
           context: o.context,
         },
         requestOptions(o),
@@ -481,7 +483,7 @@ export function createOdooClient(options: OdooClientOptions): OdooClient {
         model,
         method: "search_read",
         args: { domain },
-        kwargs: { fields: o.fields, offset: o.offset, limit: o.limit, order: o.order },
+        kwargs: { fields: o.fields, offset: o.offset, limit: o.limit, order: o.order, load: o.load },
         context: o.context,
       };
       const uid = await authenticate();

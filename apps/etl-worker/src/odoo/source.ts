@@ -21,6 +21,14 @@ import { decimalsOfRounding } from "../transform.js";
 
 export const CONTEXT = { active_test: false } as const;
 
+/**
+ * How records are read: many2one fields as bare ids (`load: ""`, which search_read hands to read).
+ * The copy keeps only the id; Odoo would otherwise compute every referenced record's display name
+ * (a query and Python per related model per page) and send it, a fifth of a journal item page's
+ * bytes, for the decoder to skip.
+ */
+const RECORDS = { context: CONTEXT, load: "" } as const;
+
 /** Server field types each registry kind accepts. */
 const COMPATIBLE: Record<FieldKind, readonly string[]> = {
   char: ["char", "text", "html", "selection"],
@@ -148,10 +156,10 @@ export const searchRead = (
   order: string,
   limit: number,
 ): Promise<OdooRecord[]> =>
-  call(source, (c, o) => c.searchRead(model, domain, { fields, order, limit, context: CONTEXT, ...o }));
+  call(source, (c, o) => c.searchRead(model, domain, { fields, order, limit, ...RECORDS, ...o }));
 
 export const read = (source: Source, model: string, ids: readonly number[], fields: readonly string[]) =>
-  call(source, (c, o) => c.read(model, ids, fields, { context: CONTEXT, ...o }));
+  call(source, (c, o) => c.read(model, ids, fields, { ...RECORDS, ...o }));
 
 export const searchIds = (source: Source, model: string, domain: Domain, limit = 0) =>
   call(source, (c, o) =>
@@ -200,7 +208,7 @@ export async function rereadPerCompany(
           model,
           group.map((r) => r.id),
           perCompany.fields,
-          { context: { ...CONTEXT, allowed_company_ids: [company] }, ...o },
+          { ...RECORDS, context: { ...CONTEXT, allowed_company_ids: [company] }, ...o },
         ),
       );
     } catch (error) {
@@ -374,7 +382,7 @@ export const fullPageRaw = (
       fields,
       order: "id asc",
       limit,
-      context: CONTEXT,
+      ...RECORDS,
       ...o,
     }),
   );
