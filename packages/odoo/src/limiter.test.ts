@@ -294,6 +294,33 @@ describe("AdaptiveConcurrency", () => {
     expect(adaptive.limiter.limit).toBeLessThan(4);
   });
 
+  it("is not lowered by a pause that delays every answer in flight at once (a garbage collection), only by a slow-down that lasts", () => {
+    const adaptive = new AdaptiveConcurrency(SharedLimiter.create(4));
+    let t = 0;
+    const answer = (ms: number, at: number) =>
+      adaptive.observe({ call: "m.search_read", ms, firstByteMs: ms, bytes: 3_000_000, status: 200 }, at);
+    /** `n` answers of `ms` each, one every `every` ms. */
+    const answers = (n: number, ms: number, every: number) => {
+      for (let i = 0; i < n; i++) {
+        t += every;
+        answer(ms, t);
+      }
+    };
+    // Four requests in flight at a time, 300 ms each: an answer every 75 ms.
+    answers(40, 300, 75);
+    // A 400 ms pause: the four answers in flight across it all come back 400 ms late, at once …
+    t += 400;
+    for (let i = 0; i < 4; i++) answer(700, t + i);
+    // … and the requests asked after it come back at the usual speed.
+    answers(40, 300, 75);
+    expect(adaptive.state().lowered).toBe(0);
+    expect(adaptive.limiter.limit).toBe(4);
+    // The server's workers are taken: the requests asked after the first slow answer are slow too.
+    answers(40, 700, 175);
+    expect(adaptive.state().lowered).toBeGreaterThan(0);
+    expect(adaptive.limiter.limit).toBeLessThan(4);
+  });
+
   it("takes tens of milliseconds on a fast answer for noise, not for a busy server", () => {
     const adaptive = new AdaptiveConcurrency(SharedLimiter.create(4));
     for (let i = 0; i < 60; i++)

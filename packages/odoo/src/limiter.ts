@@ -11,9 +11,11 @@
  * `AdaptiveConcurrency` moves it. It hears every answer's time (HTTP only, not the wait for a
  * slot) and lowers the limit when answers slow down against the best recently seen for the same
  * call and size of answer (a server whose workers are all busy queues requests, so answers take
- * longer as more are sent), down to two, or at once by half when the server refuses (429, 503, connections
- * refused or reset); it raises it again by one each round of answers that come back at their usual
- * speed while the limit is reached (a limit nobody reaches says nothing about a higher one).
+ * longer as more are sent, and stay slower for the requests that follow: a pause that only delayed
+ * the answers in flight across it is not a busy server), down to two, or at once by half when the
+ * server refuses (429, 503, connections refused or reset); it raises it again by one each round of
+ * answers that come back at their usual speed while the limit is reached (a limit nobody reaches
+ * says nothing about a higher one).
  */
 
 /** A limit on requests in flight; `acquire` before sending, `release` once the answer is in. */
@@ -316,6 +318,8 @@ export class AdaptiveConcurrency {
   private answerMs = 0;
   private good = 0;
   private slow = 0;
+  /** When the first answer of the current run of slow ones arrived. */
+  private slowSince: number | undefined;
   private calmUntil = 0;
   private refusals = 0;
   private raised = 0;
@@ -374,9 +378,16 @@ export class AdaptiveConcurrency {
     this.slowness = this.slowness * 0.7 + ratio * 0.3;
     if (this.slowness > this.slowRatio) {
       this.good = 0;
-      // A round of slow answers, not one delayed by a hiccup of this machine or the network.
+      this.slowSince ??= now;
+      // A round of slow answers, not one delayed by a hiccup of this machine or the network: and
+      // among them one asked after the first slow one came back, itself slow. A server whose workers
+      // are all taken stays slow for the requests that follow; a pause (a garbage collection on
+      // either side, a stalled link) delays only the answers that were in flight across it, all at
+      // once, and the ones asked after it come back at their usual speed.
       if (++this.slow < this.limiter.limit) return;
+      if (!(ratio > this.slowRatio && now - sample.ms >= this.slowSince)) return;
       this.slow = 0;
+      this.slowSince = undefined;
       // Never below two for a slow-down (a refusal may take it to one): with one request at a time
       // the server waits while this side decodes and writes each answer, and this side waits while
       // the server works, so a busy server is left with less done, not with less to do. Two keep
@@ -392,6 +403,7 @@ export class AdaptiveConcurrency {
       return;
     }
     this.slow = 0;
+    this.slowSince = undefined;
     if (this.slowness <= this.fastRatio && now >= this.calmUntil) {
       // One step up per round of answers at the usual speed, while the limit is what holds requests
       // back (as many in flight as it allows: this answer's slot is not given back yet).
