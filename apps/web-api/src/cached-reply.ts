@@ -28,21 +28,47 @@ export function cachedHandler(
   const hitsOf = deps.metrics.cacheHits.bind({ route: name });
   const keys = new Map<string, { generation: string; key: string }>();
   const missesOf = deps.metrics.cacheMisses.bind({ route: name });
+  /**
+   * The reads of PostgreSQL in progress, by key. After a sync every entry is gone at once, and the
+   * clients that ask for the dashboard then would each run its queries side by side (a stampede
+   * that made the slowest answers 1–1.4 s under continuous syncs): an identical request that misses
+   * while a read is in progress waits for that read instead (`x-cache: shared`, counted as a hit:
+   * it cost PostgreSQL nothing). A failed read fails the requests that waited for it the same way.
+   */
+  const reading = new Map<string, Promise<CachedBody>>();
+  const shared = async (request: FastifyRequest, reply: FastifyReply, read: Promise<CachedBody>) => {
+    hitsOf.inc();
+    reply.header("x-cache", "shared");
+    return sendJson(request, reply, await read);
+  };
   const fromRedisOrDb = async (request: FastifyRequest, reply: FastifyReply, key: string) => {
+    const inProgress = reading.get(key);
+    if (inProgress) return shared(request, reply, inProgress);
     const hit = await deps.cache.get(key).catch(() => null);
     if (hit) {
       hitsOf.inc();
       reply.header("x-cache", "hit");
       return sendJson(request, reply, hit);
     }
+    // Another request may have begun the read while this one asked Redis.
+    const begun = reading.get(key);
+    if (begun) return shared(request, reply, begun);
     missesOf.inc();
     reply.header("x-cache", "miss");
-    const data = await call(request, reply);
-    reply.code(status);
-    const body = reply.serialize(data) as string;
-    const etag = etagOf(body);
-    deps.cache.set(key, { etag, body }); // never waited for: the answer does not depend on it
-    return sendJson(request, reply, { etag, body: Buffer.from(body) });
+    const read = (async (): Promise<CachedBody> => {
+      const data = await call(request, reply);
+      reply.code(status);
+      const body = reply.serialize(data) as string;
+      const etag = etagOf(body);
+      deps.cache.set(key, { etag, body }); // never waited for: the answer does not depend on it
+      return { etag, body: Buffer.from(body) };
+    })();
+    reading.set(key, read);
+    try {
+      return sendJson(request, reply, await read);
+    } finally {
+      reading.delete(key);
+    }
   };
 
   return (request: FastifyRequest, reply: FastifyReply) => {

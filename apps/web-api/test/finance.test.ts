@@ -794,6 +794,26 @@ describe("cache", () => {
     expect(metrics.body).toMatch(/api_cache_hits_total\{route="listInvoices"\} [1-9]/);
     expect(metrics.body).toMatch(/api_cache_invalidations_total\{reason="data changed"\} [1-9]/);
   });
+
+  it("reads PostgreSQL once for a crowd of identical requests that miss together", async () => {
+    const misses = async () => {
+      const body = (await t.app.inject({ method: "GET", url: "/metrics", headers: auth(t.tokens.admin) }))
+        .body;
+      return Number(/api_cache_misses_total\{route="dashboard"\} (\d+)/.exec(body)?.[1] ?? 0);
+    };
+    const before = await misses();
+    // A key nobody has asked for yet: every one of these misses the cache.
+    const url = `/api/v1/dashboard?companyId=1&asOf=${new Date().toISOString().slice(0, 10)}`;
+    const answers = await Promise.all(Array.from({ length: 8 }, () => get(url)));
+    expect(answers.map((a) => a.statusCode)).toEqual(Array(8).fill(200));
+    const how = answers.map((a) => a.headers["x-cache"]).sort();
+    expect(how).toEqual(["miss", ...Array(7).fill("shared")]);
+    expect(new Set(answers.map((a) => a.headers.etag)).size).toBe(1);
+    expect(new Set(answers.map((a) => a.body)).size).toBe(1);
+    expect((await misses()) - before).toBe(1);
+    // once read, the next one is a plain hit
+    expect((await get(url)).headers["x-cache"]).toBe("hit");
+  });
 });
 
 it("keeps SQL out of filters: hostile text is refused, data unchanged", async () => {
