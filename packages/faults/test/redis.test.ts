@@ -213,11 +213,6 @@ async function schedulesInPlace(): Promise<boolean> {
   return n === 4;
 }
 
-/**
- * A sync, a report and a mailing under way, then Redis stopped for `downMs` and started again
- * empty; the API probed meanwhile. Then everything must end by itself: the sync's run succeeded
- * with the copy equal to the source, the report succeeded once, every message sent exactly once.
- */
 /** Waits for a sync's run to end, as the API reports it: its status and when it was seen ended. */
 function runEnded(runId: string, what: string, timeoutMs: number) {
   return until(
@@ -231,6 +226,11 @@ function runEnded(runId: string, what: string, timeoutMs: number) {
   );
 }
 
+/**
+ * A sync, a report and a mailing under way, then Redis stopped for `downMs` and started again
+ * empty; the API probed meanwhile. Then everything must end by itself: the sync's run succeeded
+ * with the copy equal to the source, the report succeeded once, every message sent exactly once.
+ */
 async function stopDuringWork(scenario: string, downMs: number) {
   accessToken = json<{ accessToken: string }>(await client.post("/api/v1/auth/login", ADMIN)).accessToken;
   // make the cached read cached
