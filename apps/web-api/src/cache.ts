@@ -102,7 +102,12 @@ export function createReadCache(options: CacheOptions): ReadCache {
   };
   // Hashes of recent canonical inputs (a repeated query skips SHA-1).
   const hashes = new Map<string, string>();
-  const subscriber = (options.pubsub ?? redis).duplicate({ lazyConnect: true, maxRetriesPerRequest: null });
+  // Resubscribed by us on each reconnect, with a handler (see auth/revocations.ts).
+  const subscriber = (options.pubsub ?? redis).duplicate({
+    lazyConnect: true,
+    maxRetriesPerRequest: null,
+    autoResubscribe: false,
+  });
   subscriber.on("error", () => {});
   const channel = dataChangedChannel(prefix);
   let subscribedOnce = false;
@@ -142,7 +147,9 @@ export function createReadCache(options: CacheOptions): ReadCache {
     setGeneration(`run-${parsed.runId ?? "x"}-${id}`, "data changed");
   });
   subscriber.on("ready", () => {
-    if (subscribedOnce) setGeneration(`re-${Math.random().toString(36).slice(2)}`, "resubscribed");
+    if (!subscribedOnce) return;
+    subscriber.subscribe(channel).catch(() => {}); // a connection lost again: the next "ready" retries
+    setGeneration(`re-${Math.random().toString(36).slice(2)}`, "resubscribed");
   });
 
   const ready = (async () => {

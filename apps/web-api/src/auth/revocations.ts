@@ -156,7 +156,14 @@ export async function createTokenRevocations(options: RevocationOptions): Promis
     throw error;
   }
 
-  const subscriber = redis.duplicate({ lazyConnect: true, maxRetriesPerRequest: null });
+  // Resubscribed by us on each reconnect (`autoResubscribe` off): ioredis's own resubscription has
+  // no handler, so a subscriber closed while it is in flight (a shutdown right after Redis came
+  // back) ended in an unhandled rejection, "Connection is closed".
+  const subscriber = redis.duplicate({
+    lazyConnect: true,
+    maxRetriesPerRequest: null,
+    autoResubscribe: false,
+  });
   subscriber.on("error", () => {});
   let subscribedOnce = false;
   subscriber.on("message", (_channel: string, message: string) => {
@@ -175,7 +182,9 @@ export async function createTokenRevocations(options: RevocationOptions): Promis
   });
   // Messages published while disconnected are lost: after a reconnect, ask PostgreSQL.
   subscriber.on("ready", () => {
-    if (subscribedOnce) void resync();
+    if (!subscribedOnce) return;
+    subscriber.subscribe(channel).catch(() => {}); // a connection lost again: the next "ready" retries
+    void resync();
   });
   // The command connects (lazily) and waits in the offline queue while Redis is away; once
   // subscribed, ioredis subscribes again by itself after every reconnect.
