@@ -2,8 +2,9 @@
  * What the ETL benches share: starting a process and waiting for its ready line, a fresh migrated
  * database, and the built etl-worker driven through the `etl` queue like production.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { etlQueue, type RunResult } from "../../packages/contracts/src/index.js";
 import { createPool, migrateToLatest } from "../../packages/db/src/index.js";
@@ -45,11 +46,25 @@ export function start(
   });
 }
 
-export async function freshDatabase(label: string): Promise<{ url: string; drop: () => Promise<void> }> {
+/**
+ * A new database migrated to the latest schema: this checkout's, or, given `checkout` (another
+ * checkout of the repository, built), that one's, by its own migrate command (which creates it).
+ */
+export async function freshDatabase(
+  label: string,
+  checkout?: string,
+): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `finanzas_bench_${label}_${randomBytes(3).toString("hex")}`;
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  await migrateToLatest(url.toString());
+  if (checkout) {
+    const migrate = spawnSync(process.execPath, [join(checkout, "packages/db/dist/migrate-cli.js")], {
+      env: { PATH: process.env.PATH ?? "", DATABASE_URL: url.toString(), LOG_LEVEL: "warn" },
+      encoding: "utf8",
+    });
+    if (migrate.status !== 0)
+      throw new Error(`the migrations of ${checkout} failed: ${migrate.stderr}${migrate.stdout}`);
+  } else await migrateToLatest(url.toString());
   return {
     url: url.toString(),
     drop: async () => {
@@ -69,13 +84,15 @@ export async function startWorker(
   settings: Record<string, string> = {},
   /** The queue's prefix: another worker's, to take over its queue (a restart). */
   prefix = `bench-etl-${randomBytes(3).toString("hex")}`,
+  /** Another checkout of the repository, built: its etl-worker instead of this one's. */
+  checkout?: string,
 ) {
   const worker = await start(
     [
       // BENCH_CPU_PROF=<dir>: the worker under --cpu-prof (not allowed in NODE_OPTIONS); sum it
       // with `node bench/api/profile.mjs <file>`.
       ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
-      "apps/etl-worker/dist/main.js",
+      checkout ? join(checkout, "apps/etl-worker/dist/main.js") : "apps/etl-worker/dist/main.js",
     ],
     {
       NODE_ENV: "production",

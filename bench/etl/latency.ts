@@ -9,6 +9,9 @@
  *   BENCH_REQUEST_MS=10   its fixed time per request (counts, fields_get, the login)
  *   BENCH_WORKERS=4       requests it serves at once
  *   BENCH_SEQUENTIAL=0    skip the sequential run (the longest)
+ *   BENCH_BASELINE=dir    also run the etl-worker of another checkout, built (e.g. `git worktree add
+ *                         /tmp/before <commit>`, then pnpm install and turbo build there), with its
+ *                         own defaults and migrations: the pass as it was at that commit
  *   BENCH_WORKER_LOG=dir  keep each run's etl-worker log there
  *   BENCH_SIM_CPU_PROF=dir, BENCH_CPU_PROF=dir   the simulator, the worker under --cpu-prof
  *
@@ -17,12 +20,17 @@
  * 1. on the server answering at once (no latency, no worker limit): the same sync's own cost;
  * 2. on the slow server, with the worker's defaults (partitioned passes, ODOO_MAX_CONCURRENCY=4);
  * 3. on the slow server, reading every model one page after another (ETL_PARTITION_MIN_RECORDS=0:
- *    no partition, no split window), as the worker did before partitioned passes.
+ *    no partition, no split window), as the worker did before partitioned passes;
+ * 4. with BENCH_BASELINE, on the slow server, another checkout's etl-worker: the same comparison
+ *    against the code itself as it was (before partitioned passes, it read one page after another
+ *    too, without this checkout's other changes to the reading).
  *
  * The ideal is the full passes' pages (⌈records / page size⌉ per model) × the time per page ÷ the
  * server's workers, plus the sync on the server without latency. Needs PostgreSQL and Redis like the
  * tests (TEST_DATABASE_URL, TEST_REDIS_URL).
  */
+
+import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { REGISTRY } from "../../packages/ledger/src/index.js";
@@ -34,7 +42,16 @@ const pageMs = Number(process.env.BENCH_PAGE_MS ?? 300);
 const requestMs = Number(process.env.BENCH_REQUEST_MS ?? 10);
 const workers = Number(process.env.BENCH_WORKERS ?? 4);
 const sequential = process.env.BENCH_SEQUENTIAL !== "0";
+const baseline = process.env.BENCH_BASELINE;
 const cores = availableParallelism();
+/** A checkout by its commit: `<dir> at <short hash>`. */
+const describe = (dir: string): string => {
+  try {
+    return `${dir} at ${execFileSync("git", ["-C", dir, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim()}`;
+  } catch {
+    return dir;
+  }
+};
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 const port = 19_000 + Math.floor(Math.random() * 2000);
@@ -67,11 +84,16 @@ interface Run {
   limits: { changes: number; lowest: number | undefined; reasons: string[] };
 }
 
-async function fullSync(label: string, perf: typeof slow, settings: Record<string, string>): Promise<Run> {
+async function fullSync(
+  label: string,
+  perf: typeof slow,
+  settings: Record<string, string>,
+  checkout?: string,
+): Promise<Run> {
   await control("performance", perf);
-  const db = await freshDatabase("latency");
+  const db = await freshDatabase("latency", checkout);
   try {
-    const w = await startWorker(db.url, odooUrl, port + 1, settings);
+    const w = await startWorker(db.url, odooUrl, port + 1, settings, undefined, checkout);
     try {
       await control("stats/reset", {});
       // The server's requests in flight, busy workers and waiting requests, sampled while it syncs.
@@ -202,6 +224,9 @@ try {
   const seq = sequential
     ? await fullSync("slow server, one page after another", slow, { ETL_PARTITION_MIN_RECORDS: "0" })
     : undefined;
+  const before = baseline
+    ? await fullSync(`slow server, the etl-worker of ${describe(baseline)}`, slow, {}, baseline)
+    : undefined;
   const latencyPart = (pages * pageMs) / workers;
   const ideal = latencyPart + free.ms;
   log("\n| measure | value | target |");
@@ -216,6 +241,10 @@ try {
   if (seq)
     log(
       `| full sync, one page after another | ${(seq.ms / 1000).toFixed(1)} s: partitioned **${(seq.ms / parts.ms).toFixed(2)}×** faster | ≥ 3× at scale 50 |`,
+    );
+  if (before)
+    log(
+      `| full sync, the etl-worker of ${describe(baseline as string)} | ${(before.ms / 1000).toFixed(1)} s: partitioned **${(before.ms / parts.ms).toFixed(2)}×** faster | |`,
     );
 } finally {
   simulator.stop();
