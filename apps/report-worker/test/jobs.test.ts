@@ -160,10 +160,11 @@ describe("a build that fails", () => {
 describe("S3-compatible storage", () => {
   let server: S3rver;
   let dir: string;
+  let port: number;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "reports-s3rver-"));
     server = new S3rver({ address: "127.0.0.1", port: 0, directory: dir, silent: true });
-    const { port } = await server.run();
+    ({ port } = await server.run());
     const s3 = createS3Storage({
       endpoint: `http://127.0.0.1:${port}`,
       bucket: "finanzas-reports",
@@ -193,5 +194,66 @@ describe("S3-compatible storage", () => {
     expect(object?.bytes).toBe(done.bytes);
     const book = await h.open(done);
     expect(dataRows(book.sheets[0]!).at(-1)![1]).toBe("Total");
+  });
+
+  it("keeps an expired report's file queued while the store is down, fails the cleanup, and deletes the file once the store is back", async () => {
+    const { report } = await h.request({
+      kind: "trial-balance",
+      params: { dateFrom: "2024-02-01", dateTo: "2024-02-29", companyId: 1 },
+    });
+    const done = await h.settle(report.id);
+    expect(done.status, done.error ?? "").toBe("succeeded");
+    const key = done.storage_key!;
+    await h.store.db
+      .updateTable("reports.reports")
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .where("id", "=", report.id)
+      .execute();
+    /** One cleanup job, no retry: its state and its result or failure. */
+    const cleanup = async () => {
+      const { id } = await h.producer.add("cleanup-reports", {}, { attempts: 1 });
+      for (let i = 0; i < 600; i++) {
+        const job = await h.producer.queue.getJob(id);
+        const state = await job?.getState();
+        if (state === "completed" || state === "failed") {
+          const settled = (await h.producer.queue.getJob(id))!;
+          return {
+            state,
+            result: settled.returnvalue as { deleted: number; files?: number },
+            reason: settled.failedReason,
+          };
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error("cleanup did not finish");
+    };
+    const queued = () =>
+      h.store.db
+        .selectFrom("reports.file_deletions")
+        .selectAll()
+        .where("storage_key", "=", key)
+        .executeTakeFirst();
+
+    await server.close(); // the store goes away: connections refused
+    const down = await cleanup();
+    expect(down.state).toBe("failed");
+    expect(down.reason).toMatch(/1 report file could not be deleted from the store and stays queued/);
+    expect(down.reason).toContain(key);
+    // the record is gone; its file is neither lost track of nor deleted
+    expect(
+      await h.store.db.selectFrom("reports.reports").select("id").where("id", "=", report.id).execute(),
+    ).toEqual([]);
+    const waiting = await queued();
+    expect(waiting?.attempts).toBe(1);
+    expect(waiting?.last_error).toMatch(/ECONNREFUSED|connect/);
+
+    server = new S3rver({ address: "127.0.0.1", port, directory: dir, silent: true });
+    await server.run();
+    expect(await h.storage.get(key)).not.toBeNull();
+    const back = await cleanup();
+    expect(back.state, back.reason).toBe("completed");
+    expect(back.result.files).toBe(1);
+    expect(await h.storage.get(key)).toBeNull();
+    expect(await queued()).toBeUndefined();
   });
 });

@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { deleteQueuedFiles } from "@finanzas/ledger";
 import type { Consumer } from "@finanzas/queue";
-import { createFilesystemStorage } from "@finanzas/storage";
+import { createFilesystemStorage, createS3Storage } from "@finanzas/storage";
 import { readWithOpenpyxl, TEST_REDIS_URL } from "@finanzas/testing";
 import { createReportWorker, XLSX_CONTENT_TYPE } from "report-worker/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -206,6 +208,55 @@ describe("a report through the API", () => {
     });
     expect(removed.statusCode).toBe(204);
     expect((await get(`/api/v1/reports/${report.id}`)).statusCode).toBe(404);
+    expect(await storage.get(key)).toBeNull();
+  });
+
+  it("deletes a finished report while the file store is down, and leaves its file queued for the cleanup", async () => {
+    const done = await post({
+      kind: "trial-balance",
+      params: { dateFrom: "2021-01-01", dateTo: "2021-12-31" },
+    });
+    const report = await settled(done.json().reportId);
+    const key = `reports/${report.createdAt.slice(0, 4)}/${report.createdAt.slice(5, 7)}/${report.id}.xlsx`;
+    // the same API over an S3 store nobody listens for: every call to it is refused
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", () => r()));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((r) => closed.close(r));
+    const down = await startTestApp("reports", {
+      testDb: t.testDb,
+      storage: createS3Storage({
+        endpoint: `http://127.0.0.1:${port}`,
+        bucket: "finanzas-reports",
+        region: "us-east-1",
+        accessKeyId: "key",
+        secretAccessKey: "secret",
+        forcePathStyle: true,
+      }),
+    });
+    try {
+      const removed = await down.app.inject({
+        method: "DELETE",
+        url: `/api/v1/reports/${report.id}`,
+        headers: auth(down.tokens.viewer),
+      });
+      // the report is deleted: not a 503 blaming the database for the store's outage
+      expect(removed.statusCode, removed.body).toBe(204);
+    } finally {
+      await down.close();
+    }
+    expect((await get(`/api/v1/reports/${report.id}`)).statusCode).toBe(404);
+    const queued = await t.database.db
+      .selectFrom("reports.file_deletions")
+      .selectAll()
+      .where("storage_key", "=", key)
+      .executeTakeFirst();
+    expect(queued?.attempts).toBe(1);
+    expect(queued?.last_error).toMatch(/ECONNREFUSED|connect/);
+    // the cleanup (the report-worker's, scheduled), against the store that has the file, deletes it
+    expect(await storage.get(key)).not.toBeNull();
+    const outcome = await deleteQueuedFiles(t.database.db, storage);
+    expect(outcome).toMatchObject({ deleted: 1, failed: [] });
     expect(await storage.get(key)).toBeNull();
   });
 });

@@ -131,6 +131,8 @@ export const CleanupReportsPayload = Type.Object(
 export const CleanupReportsResult = Type.Object({
   /** Report records deleted. */
   deleted: Type.Integer(),
+  /** Report files deleted from the store (this run's and any an earlier store outage left queued). */
+  files: Type.Optional(Type.Integer({ minimum: 0 })),
   /** Refresh tokens, mailings and outbox rows past their retention deleted by the same job. */
   refreshTokens: Type.Optional(Type.Integer({ minimum: 0 })),
   mailings: Type.Optional(Type.Integer({ minimum: 0 })),

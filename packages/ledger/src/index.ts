@@ -70,9 +70,12 @@ export {
 } from "./registry.js";
 export {
   canonicalJson,
-  fileStillUsed,
+  deleteQueuedFiles,
+  type FileStore,
   type NewReport,
   normalizeReportParams,
+  type QueuedFilesOutcome,
+  queueUnusedFiles,
   type ReportRecord,
   reportFileName,
   reportRequestKey,

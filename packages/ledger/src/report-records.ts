@@ -149,15 +149,91 @@ export async function requestReport(
   });
 }
 
-/** Whether other records still point at a stored file (a reused report shares its file). */
-export async function fileStillUsed(db: Db, storageKey: string, exceptId: string): Promise<boolean> {
-  const other = await db
-    .selectFrom("reports.reports")
-    .select("id")
-    .where("storage_key", "=", storageKey)
-    .where("id", "!=", exceptId)
-    .executeTakeFirst();
-  return other !== undefined;
+/** What deleting a queued file needs of the report store (@finanzas/storage's Storage has it). */
+export interface FileStore {
+  delete(key: string): Promise<void>;
+}
+
+/**
+ * Queues for deletion from the store the files of `keys` that no report record points at any more
+ * (reports.file_deletions): run in the transaction that deleted the records, so a record never goes
+ * without its file being either still used or queued. Returns the keys queued (or already queued).
+ */
+export async function queueUnusedFiles(db: Db, keys: readonly string[]): Promise<string[]> {
+  if (keys.length === 0) return [];
+  const { rows } = await sql<{ key: string }>`
+    with unused as (
+      select distinct k as key from unnest(${[...keys]}::text[]) as k
+       where not exists (select 1 from reports.reports r where r.storage_key = k)),
+    queued as (
+      insert into reports.file_deletions (storage_key) select key from unused
+      on conflict (storage_key) do nothing)
+    select key from unused order by key`.execute(db);
+  return rows.map((r) => r.key);
+}
+
+export interface QueuedFilesOutcome {
+  /** Files the store deleted (or no longer had). */
+  deleted: number;
+  /** Keys dropped from the queue because a record points at them again (a reused report). */
+  reused: number;
+  /** Files the store could not delete: they stay queued, with the error and their attempts. */
+  failed: { key: string; error: string; attempts: number }[];
+}
+
+/**
+ * Deletes queued report files from the store: `keys`, or the queue's oldest `limit` (default 1 000).
+ * A key leaves the queue once the store has deleted its file, or at once if a record points at it
+ * again; a store that fails (unreachable, refusing) leaves it queued, its attempts counted and its
+ * last error kept, for the next cleanup to try again.
+ */
+export async function deleteQueuedFiles(
+  db: Db,
+  store: FileStore,
+  options: { keys?: readonly string[]; limit?: number } = {},
+): Promise<QueuedFilesOutcome> {
+  const keys =
+    options.keys ??
+    (
+      await db
+        .selectFrom("reports.file_deletions")
+        .select("storage_key")
+        .orderBy("queued_at")
+        .orderBy("storage_key")
+        .limit(options.limit ?? 1_000)
+        .execute()
+    ).map((r) => r.storage_key);
+  const outcome: QueuedFilesOutcome = { deleted: 0, reused: 0, failed: [] };
+  for (const key of keys) {
+    const reused = await sql`
+      delete from reports.file_deletions d
+       where d.storage_key = ${key}
+         and exists (select 1 from reports.reports r where r.storage_key = ${key})`.execute(db);
+    if (Number(reused.numAffectedRows ?? 0) > 0) {
+      outcome.reused++;
+      continue;
+    }
+    try {
+      await store.delete(key);
+    } catch (error) {
+      const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      const row = await db
+        .updateTable("reports.file_deletions")
+        .set((eb) => ({
+          attempts: eb("attempts", "+", 1),
+          last_error: text.slice(0, 2_000),
+          last_attempt_at: new Date(),
+        }))
+        .where("storage_key", "=", key)
+        .returning("attempts")
+        .executeTakeFirst();
+      outcome.failed.push({ key, error: text, attempts: row?.attempts ?? 1 });
+      continue;
+    }
+    await db.deleteFrom("reports.file_deletions").where("storage_key", "=", key).execute();
+    outcome.deleted++;
+  }
+  return outcome;
 }
 
 /**

@@ -1,10 +1,13 @@
 import type { reportsQueue } from "@finanzas/contracts";
 import { type Database, type Kysely, purgeMailings, purgeRefreshTokens, sql } from "@finanzas/db";
+import { deleteQueuedFiles, queueUnusedFiles } from "@finanzas/ledger";
 import type { Handler } from "@finanzas/queue";
 import type { Storage } from "@finanzas/storage";
 
 /** Report records deleted per statement: short statements, no lock held across batches. */
 const BATCH = 500;
+/** Queued files deleted from the store per run (the rest wait for the next run). */
+const FILES_PER_RUN = 5_000;
 
 export interface CleanupDeps {
   db: Kysely<Database>;
@@ -22,7 +25,9 @@ export interface CleanupDeps {
 /**
  * `cleanup-reports`: deletes the records of reports past their expiry (finished ones after
  * REPORT_TTL_HOURS; failed and cancelled ones as long after they ended), in batches, and each
- * stored file once no record points at it any more (a reused report shares its file). The same
+ * stored file once no record points at it any more (a reused report shares its file): queued in the
+ * records' transaction, deleted from the store after, and kept queued when the store fails, which
+ * fails the job (reports.file_deletions; DELETE /reports/:id queues its file the same way). The
  * scheduled job purges the other records the reader database role writes, past their retention
  * (packages/db/src/retention.ts): refresh tokens and finished mailings with their outbox. One
  * worker for them all because its role is the one allowed to delete them (README, Database roles).
@@ -33,31 +38,30 @@ export const cleanupReportsHandler =
     const now = new Date();
     const ended = new Date(now.getTime() - deps.ttlHours * 3_600_000);
     let deleted = 0;
-    let files = 0;
     for (;;) {
-      const { rows: gone } = await sql<{ id: string; storage_key: string | null }>`
-        delete from reports.reports r using (
-          select id from reports.reports
-           where (status = 'succeeded' and expires_at <= ${now})
-              or (status in ('failed', 'cancelled') and finished_at <= ${ended})
-           limit ${BATCH} for update skip locked) doomed
-         where r.id = doomed.id
-        returning r.id, r.storage_key`.execute(deps.db);
-      deleted += gone.length;
-      const keys = [...new Set(gone.map((r) => r.storage_key).filter((k): k is string => k !== null))];
-      for (const key of keys) {
-        const still = await deps.db
-          .selectFrom("reports.reports")
-          .select("id")
-          .where("storage_key", "=", key)
-          .executeTakeFirst();
-        if (still) continue;
-        await deps.storage.delete(key);
-        files++;
-      }
-      if (gone.length < BATCH) break;
+      // a batch's records go with their files queued in one transaction (queueUnusedFiles)
+      const gone = await deps.db.transaction().execute(async (trx) => {
+        const { rows } = await sql<{ id: string; storage_key: string | null }>`
+          delete from reports.reports r using (
+            select id from reports.reports
+             where (status = 'succeeded' and expires_at <= ${now})
+                or (status in ('failed', 'cancelled') and finished_at <= ${ended})
+             limit ${BATCH} for update skip locked) doomed
+           where r.id = doomed.id
+          returning r.id, r.storage_key`.execute(trx);
+        await queueUnusedFiles(
+          trx,
+          rows.map((r) => r.storage_key).filter((k): k is string => k !== null),
+        );
+        return rows.length;
+      });
+      deleted += gone;
+      if (gone < BATCH) break;
     }
-    if (deleted) ctx.logger.info({ records: deleted, files }, "expired reports deleted");
+    // every queued file: this run's, and those a store outage left from earlier deletions
+    const files = await deleteQueuedFiles(deps.db, deps.storage, { limit: FILES_PER_RUN });
+    if (deleted || files.deleted)
+      ctx.logger.info({ records: deleted, files: files.deleted }, "expired reports deleted");
     const result: { deleted: number; refreshTokens?: number; mailings?: number; messages?: number } = {
       deleted,
     };
@@ -77,5 +81,13 @@ export const cleanupReportsHandler =
       if (mail.mailings || mail.messages)
         ctx.logger.info(mail, "finished mailings past their retention deleted");
     }
-    return result;
+    if (files.failed.length) {
+      // after the other purges, so that a file-store outage does not hold them up: the job fails
+      // visibly (and is retried), the files stay queued for the next run
+      const [first] = files.failed;
+      throw new Error(
+        `${files.failed.length} report file${files.failed.length > 1 ? "s" : ""} could not be deleted from the store and stay${files.failed.length > 1 ? "" : "s"} queued for the next cleanup (reports.file_deletions); ${first!.key}: ${first!.error}`,
+      );
+    }
+    return { ...result, files: files.deleted };
   };

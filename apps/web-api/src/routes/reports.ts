@@ -8,8 +8,9 @@ import {
 } from "@finanzas/contracts";
 import type { Database, Kysely } from "@finanzas/db";
 import {
-  fileStillUsed,
+  deleteQueuedFiles,
   normalizeReportParams,
+  queueUnusedFiles,
   type ReportRecord,
   reportFileName,
   requestReport,
@@ -200,7 +201,7 @@ export async function reportRoutes(app: AppInstance, deps: ReportRouteDeps): Pro
       .send(file.body) as never;
   });
 
-  mount(app, deps, "deleteReport", async ({ params, user }) => {
+  mount(app, deps, "deleteReport", async ({ params, user, request }) => {
     const report = await visible(params.id, user);
     if (report.status === "queued" || report.status === "running") {
       // the worker stops at its next batch and drops the file; a job not started yet never builds
@@ -215,9 +216,21 @@ export async function reportRoutes(app: AppInstance, deps: ReportRouteDeps): Pro
       if (report.status === "queued") await reports.queue.remove(report.id).catch(() => 0);
       return null;
     }
-    await db.deleteFrom("reports.reports").where("id", "=", report.id).execute();
-    if (report.storage_key && !(await fileStillUsed(db, report.storage_key, report.id))) {
-      await storage.delete(report.storage_key);
+    // The record goes and its file is queued in one transaction (unless a reused report still
+    // points at it), then deleted from the store. A store that cannot be reached leaves the file
+    // queued for the scheduled cleanup: the report is deleted all the same, the answer says so, and
+    // a file-store outage is never reported as the database's.
+    const queued = await db.transaction().execute(async (trx) => {
+      await trx.deleteFrom("reports.reports").where("id", "=", report.id).execute();
+      return queueUnusedFiles(trx, report.storage_key ? [report.storage_key] : []);
+    });
+    if (queued.length) {
+      const { failed } = await deleteQueuedFiles(db, storage, { keys: queued });
+      for (const f of failed)
+        request.log.warn(
+          { reportId: report.id, storageKey: f.key, error: f.error },
+          "report deleted; its file could not be deleted from the store and stays queued for the cleanup",
+        );
     }
     return null;
   });

@@ -9,6 +9,7 @@ import * as m1207_100000 from "./2026_12_07_100000_mail.js";
 import * as m1207_200000 from "./2026_12_07_200000_etl_partitions.js";
 import * as m1207_330000 from "./2026_12_07_330000_app_must_change_password.js";
 import * as m1210_000000 from "./2026_12_10_000000_etl_rejected.js";
+import * as m1211_000000 from "./2026_12_11_000000_report_file_deletions.js";
 
 /**
  * Every migration, in order. Append-only: a migration that has run anywhere is never edited;
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_07_200000_etl_partitions": m1207_200000,
   "2026_12_07_330000_app_must_change_password": m1207_330000,
   "2026_12_10_000000_etl_rejected": m1210_000000,
+  "2026_12_11_000000_report_file_deletions": m1211_000000,
 };

@@ -33,6 +33,16 @@ export interface ReportsTable {
   cancel_requested_at: NullableTimestamp;
 }
 
+/** A report file to delete from the store: its records are gone (see the migration). */
+export interface ReportFileDeletionsTable {
+  storage_key: string;
+  queued_at: Timestamp;
+  attempts: ColumnType<number, number | undefined, number>;
+  last_error: string | null;
+  last_attempt_at: NullableTimestamp;
+}
+
 export interface ReportTables {
   "reports.reports": ReportsTable;
+  "reports.file_deletions": ReportFileDeletionsTable;
 }
