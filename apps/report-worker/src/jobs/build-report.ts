@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ReportKind, type ReportStatus, reportsQueue } from "@finanzas/contracts";
 import type { Database, Kysely } from "@finanzas/db";
-import { LedgerError, NotSyncedError } from "@finanzas/ledger";
+import { deleteQueuedFiles, LedgerError, NotSyncedError, queueUnusedFiles } from "@finanzas/ledger";
 import type { Handler } from "@finanzas/queue";
 import { UnrecoverableError } from "@finanzas/queue";
 import type { Storage } from "@finanzas/storage";
@@ -155,8 +155,15 @@ export const buildReportHandler =
         .where("cancel_requested_at", "is", null)
         .executeTakeFirst();
       if (Number(done.numUpdatedRows) === 0) {
-        // cancelled (or deleted) in the last instant: the file is nobody's
-        await deps.storage.delete(key);
+        // cancelled (or deleted) in the last instant: the file is nobody's; a store that cannot
+        // delete it now leaves it queued for the cleanup
+        await queueUnusedFiles(db, [key]);
+        const { failed } = await deleteQueuedFiles(db, deps.storage, { keys: [key] });
+        if (failed.length)
+          ctx.logger.warn(
+            { reportId, storageKey: key, error: failed[0]!.error },
+            "the file of a cancelled report stays queued for deletion: the store did not delete it",
+          );
         await markCancelled(db, reportId);
         return result("cancelled", built.rows);
       }
