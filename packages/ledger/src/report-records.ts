@@ -182,10 +182,12 @@ export interface QueuedFilesOutcome {
 }
 
 /**
- * Deletes queued report files from the store: `keys`, or the queue's oldest `limit` (default 1 000).
+ * Deletes queued report files from the store: `keys`, or `limit` of the queue (default 1 000), those
+ * never tried first, then the least recently tried.
  * A key leaves the queue once the store has deleted its file, or at once if a record points at it
  * again; a store that fails (unreachable, refusing) leaves it queued, its attempts counted and its
- * last error kept, for the next cleanup to try again.
+ * last error kept, for the next cleanup to try again. After 3 failures in a row the rest are left
+ * untried: a store that is down would fail each of them the same way, each after its own retries.
  */
 export async function deleteQueuedFiles(
   db: Db,
@@ -198,13 +200,18 @@ export async function deleteQueuedFiles(
       await db
         .selectFrom("reports.file_deletions")
         .select("storage_key")
+        // never tried first, then the least recently tried: keys a store keeps refusing do not
+        // hold up the others
+        .orderBy(sql`last_attempt_at asc nulls first`)
         .orderBy("queued_at")
         .orderBy("storage_key")
         .limit(options.limit ?? 1_000)
         .execute()
     ).map((r) => r.storage_key);
   const outcome: QueuedFilesOutcome = { deleted: 0, reused: 0, failed: [] };
+  let failuresInARow = 0;
   for (const key of keys) {
+    if (failuresInARow >= 3) break;
     const reused = await sql`
       delete from reports.file_deletions d
        where d.storage_key = ${key}
@@ -228,8 +235,10 @@ export async function deleteQueuedFiles(
         .returning("attempts")
         .executeTakeFirst();
       outcome.failed.push({ key, error: text, attempts: row?.attempts ?? 1 });
+      failuresInARow++;
       continue;
     }
+    failuresInARow = 0;
     await db.deleteFrom("reports.file_deletions").where("storage_key", "=", key).execute();
     outcome.deleted++;
   }

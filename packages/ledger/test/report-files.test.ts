@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { createFilesystemStorage } from "@finanzas/storage";
+import { createFilesystemStorage, createS3Storage } from "@finanzas/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deleteQueuedFiles, queueUnusedFiles } from "../src/index.js";
 import { type Books, openBooks } from "./books.js";
@@ -73,5 +74,54 @@ describe("report files of deleted records", () => {
     expect(await store.get("reports/shared.xlsx")).not.toBeNull();
     const left = await books.store.db.selectFrom("reports.file_deletions").select("storage_key").execute();
     expect(left).toEqual([]);
+  });
+
+  it("keeps the files a store that is down cannot delete, stops after 3 refusals, and tries the untried first next time", async () => {
+    const keys = ["a", "b", "c", "d", "e"].map((k) => `reports/down-${k}.xlsx`);
+    const ids = [];
+    for (const key of keys) ids.push(await record(key));
+    expect(await remove(ids, keys)).toEqual(keys);
+    // an S3 store nobody listens for: every call is refused
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", () => r()));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((r) => closed.close(r));
+    const down = createS3Storage({
+      endpoint: `http://127.0.0.1:${port}`,
+      bucket: "finanzas-reports",
+      region: "us-east-1",
+      accessKeyId: "key",
+      secretAccessKey: "secret",
+      forcePathStyle: true,
+    });
+    const attempts = async () =>
+      Object.fromEntries(
+        (
+          await books.store.db
+            .selectFrom("reports.file_deletions")
+            .select(["storage_key", "attempts"])
+            .execute()
+        ).map((r) => [r.storage_key, r.attempts]),
+      );
+
+    const first = await deleteQueuedFiles(books.store.db, down);
+    expect(first.deleted).toBe(0);
+    expect(first.failed.map((f) => f.key)).toEqual(keys.slice(0, 3));
+    expect(first.failed[0]!.error).toMatch(/ECONNREFUSED|connect/);
+    expect(await attempts()).toEqual({
+      [keys[0]!]: 1,
+      [keys[1]!]: 1,
+      [keys[2]!]: 1,
+      [keys[3]!]: 0,
+      [keys[4]!]: 0,
+    });
+
+    const second = await deleteQueuedFiles(books.store.db, down);
+    expect(second.failed.map((f) => f.key)).toEqual([keys[3], keys[4], keys[0]]);
+
+    // the store back: every file goes (the directory store has none of them: nothing to delete)
+    const back = await deleteQueuedFiles(books.store.db, createFilesystemStorage({ dir }));
+    expect(back).toEqual({ deleted: 5, reused: 0, failed: [] });
+    expect(await attempts()).toEqual({});
   });
 });
