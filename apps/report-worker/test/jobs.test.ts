@@ -155,6 +155,39 @@ describe("a build that fails", () => {
     expect(done.attempts).toBe(1);
     expect(done.storage_key).toBeNull();
   });
+
+  it("is tried again when nothing is synced yet, and built once the data is there", async () => {
+    // the copy as before the first sync's companies: none
+    const hide = (at: Date | null) =>
+      h.store.db.updateTable("odoo.res_company").set({ _deleted_at: at }).execute();
+    await hide(new Date());
+    let restored = false;
+    try {
+      const { report } = await h.request({
+        kind: "trial-balance",
+        params: { dateFrom: "2024-03-01", dateTo: "2024-03-31" },
+      });
+      const deadline = Date.now() + 30_000;
+      let waiting = await record(report.id);
+      while (!waiting.error) {
+        if (Date.now() > deadline) throw new Error("the first attempt never ended");
+        await new Promise((r) => setTimeout(r, 25));
+        waiting = await record(report.id);
+      }
+      // not failed: back in line, saying why
+      expect(waiting.status).toBe("queued");
+      expect(waiting.error).toMatch(/the first sync has not finished/);
+      await hide(null);
+      restored = true;
+      const done = await h.settle(report.id);
+      expect(done.status, done.error ?? "").toBe("succeeded");
+      expect(done.attempts).toBe(2);
+      const book = await h.open(done);
+      expect(dataRows(book.sheets[0]!).at(-1)![1]).toBe("Total");
+    } finally {
+      if (!restored) await hide(null);
+    }
+  }, 60_000);
 });
 
 describe("S3-compatible storage", () => {

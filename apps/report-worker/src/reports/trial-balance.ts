@@ -1,5 +1,5 @@
 import type { ReportParamsOf } from "@finanzas/contracts";
-import { type BalanceTotals, companyList, trialBalance } from "@finanzas/ledger";
+import { type BalanceTotals, companyList, NotSyncedError, trialBalance } from "@finanzas/ledger";
 import { amount, type BuildContext, companyLine, companySheetName, openSheet, titleRows } from "./common.js";
 
 type Params = ReportParamsOf<"trial-balance">;
@@ -11,6 +11,12 @@ type Params = ReportParamsOf<"trial-balance">;
  */
 export async function trialBalanceReport(ctx: BuildContext, params: Params): Promise<void> {
   const companies = await companyList(ctx.trx, params.companyId);
+  // No company at all: nothing synced yet (a synced Odoo has at least one). Retried, so a report
+  // asked for during the first sync is built once it has finished, not failed with an empty book.
+  if (companies.length === 0)
+    throw new NotSyncedError(
+      "no company in the synced data: the first sync has not finished (GET /api/v1/sync/state); the report is tried again",
+    );
   const { accounts, totals } = await trialBalance(ctx.trx, params);
   for (const company of companies) {
     const mine = accounts.filter((r) => r.companyId === company.id);
