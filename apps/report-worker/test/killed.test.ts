@@ -70,7 +70,16 @@ describe("a report-worker killed mid-report", () => {
 
     const second = await worker();
     try {
-      const done = await h.settle(report.id, 120_000);
+      const done = await h.settle(report.id, 120_000).catch(async (error: Error) => {
+        // what the queue and the second worker say about a report that never finished
+        const job = await h.producer.queue.getJob(report.id);
+        const state = job ? await job.getState() : "no job";
+        throw new Error(
+          `${error.message}; its job: ${state}, ${job?.attemptsMade ?? 0} attempts made, ` +
+            `stalled ${job?.stalledCounter ?? 0} times${job?.failedReason ? `, failed: ${job.failedReason}` : ""}\n` +
+            `the second worker's output:\n${second.output()}`,
+        );
+      });
       expect(done.status, `${done.error}\n${second.output()}`).toBe("succeeded");
       expect(done.attempts).toBeGreaterThanOrEqual(2);
       const book = await h.open(done);
