@@ -212,11 +212,16 @@ export async function deleteQueuedFiles(
   let failuresInARow = 0;
   for (const key of keys) {
     if (failuresInARow >= 3) break;
-    const reused = await sql`
-      delete from reports.file_deletions d
-       where d.storage_key = ${key}
-         and exists (select 1 from reports.reports r where r.storage_key = ${key})`.execute(db);
-    if (Number(reused.numAffectedRows ?? 0) > 0) {
+    // only a queued key is deleted: one another caller has already dealt with, or that was never
+    // queued because a record uses it (a build that lost the race to mark its report done), is not
+    const {
+      rows: [state],
+    } = await sql<{ queued: boolean; used: boolean }>`
+      select exists (select 1 from reports.file_deletions d where d.storage_key = ${key}) as queued,
+             exists (select 1 from reports.reports r where r.storage_key = ${key}) as used`.execute(db);
+    if (!state?.queued) continue;
+    if (state.used) {
+      await db.deleteFrom("reports.file_deletions").where("storage_key", "=", key).execute();
       outcome.reused++;
       continue;
     }

@@ -74,6 +74,13 @@ describe("report files of deleted records", () => {
     expect(await store.get("reports/shared.xlsx")).not.toBeNull();
     const left = await books.store.db.selectFrom("reports.file_deletions").select("storage_key").execute();
     expect(left).toEqual([]);
+    // a key named but not queued (a record uses it) is left alone
+    expect(await deleteQueuedFiles(books.store.db, store, { keys: ["reports/shared.xlsx"] })).toEqual({
+      deleted: 0,
+      reused: 0,
+      failed: [],
+    });
+    expect(await store.get("reports/shared.xlsx")).not.toBeNull();
   });
 
   it("keeps the files a store that is down cannot delete, stops after 3 refusals, and tries the untried first next time", async () => {
