@@ -26,6 +26,25 @@ afterAll(async () => {
 const record = (id: string) =>
   h.store.db.selectFrom("reports.reports").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
 
+/** One cleanup-reports job, not retried: its end state and its result or failure. */
+async function cleanup() {
+  const { id } = await h.producer.add("cleanup-reports", {}, { attempts: 1 });
+  for (let i = 0; i < 600; i++) {
+    const state = await (await h.producer.queue.getJob(id))?.getState();
+    if (state === "completed" || state === "failed") {
+      // read again once settled: the job fetched before may still have been active
+      const settled = (await h.producer.queue.getJob(id))!;
+      return {
+        state,
+        result: settled.returnvalue as { deleted: number; files?: number },
+        reason: settled.failedReason,
+      };
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error("cleanup did not finish");
+}
+
 describe("cancel", () => {
   it("stops a running report at its next batch: no file, the record says cancelled", async () => {
     // one row per fetch and progress on every batch: slow enough to be caught half way
@@ -116,22 +135,11 @@ describe("expiry", () => {
         .set({ expires_at: new Date(Date.now() - 1000) })
         .where("id", "=", id)
         .execute();
-    const cleanup = async () => {
-      const { id } = await h.producer.add("cleanup-reports", {});
-      for (let i = 0; i < 400; i++) {
-        const job = await h.producer.queue.getJob(id);
-        // read again once completed: the job fetched before may still have been active
-        if (await job?.isCompleted())
-          return (await h.producer.queue.getJob(id))!.returnvalue as { deleted: number };
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      throw new Error("cleanup did not finish");
-    };
     await expire(a.id);
-    expect((await cleanup()).deleted).toBe(1);
+    expect((await cleanup()).result.deleted).toBe(1);
     expect(await h.storage.get(a.storage_key!)).not.toBeNull(); // b still points at it
     await expire(b.id);
-    expect((await cleanup()).deleted).toBe(1);
+    expect((await cleanup()).result.deleted).toBe(1);
     expect(await h.storage.get(a.storage_key!)).toBeNull();
     const left = await h.store.db
       .selectFrom("reports.reports")
@@ -242,24 +250,6 @@ describe("S3-compatible storage", () => {
       .set({ expires_at: new Date(Date.now() - 1000) })
       .where("id", "=", report.id)
       .execute();
-    /** One cleanup job, no retry: its state and its result or failure. */
-    const cleanup = async () => {
-      const { id } = await h.producer.add("cleanup-reports", {}, { attempts: 1 });
-      for (let i = 0; i < 600; i++) {
-        const job = await h.producer.queue.getJob(id);
-        const state = await job?.getState();
-        if (state === "completed" || state === "failed") {
-          const settled = (await h.producer.queue.getJob(id))!;
-          return {
-            state,
-            result: settled.returnvalue as { deleted: number; files?: number },
-            reason: settled.failedReason,
-          };
-        }
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      throw new Error("cleanup did not finish");
-    };
     const queued = () =>
       h.store.db
         .selectFrom("reports.file_deletions")

@@ -1,11 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deleteQueuedFiles } from "@finanzas/ledger";
 import type { Consumer } from "@finanzas/queue";
 import { createFilesystemStorage, createS3Storage } from "@finanzas/storage";
-import { readWithOpenpyxl, TEST_REDIS_URL } from "@finanzas/testing";
+import { freePort, readWithOpenpyxl, TEST_REDIS_URL } from "@finanzas/testing";
 import { createReportWorker, XLSX_CONTENT_TYPE } from "report-worker/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Etl, startEtl } from "./etl.js";
@@ -219,10 +218,7 @@ describe("a report through the API", () => {
     const report = await settled(done.json().reportId);
     const key = `reports/${report.createdAt.slice(0, 4)}/${report.createdAt.slice(5, 7)}/${report.id}.xlsx`;
     // the same API over an S3 store nobody listens for: every call to it is refused
-    const closed = createServer();
-    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", () => r()));
-    const { port } = closed.address() as AddressInfo;
-    await new Promise((r) => closed.close(r));
+    const port = await freePort();
     const down = await startTestApp("reports", {
       testDb: t.testDb,
       storage: createS3Storage({

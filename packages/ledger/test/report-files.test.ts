@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { createFilesystemStorage, createS3Storage } from "@finanzas/storage";
+import { freePort } from "@finanzas/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deleteQueuedFiles, queueUnusedFiles } from "../src/index.js";
 import { type Books, openBooks } from "./books.js";
@@ -89,10 +89,7 @@ describe("report files of deleted records", () => {
     for (const key of keys) ids.push(await record(key));
     expect(await remove(ids, keys)).toEqual(keys);
     // an S3 store nobody listens for: every call is refused
-    const closed = createServer();
-    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", () => r()));
-    const { port } = closed.address() as AddressInfo;
-    await new Promise((r) => closed.close(r));
+    const port = await freePort();
     const down = createS3Storage({
       endpoint: `http://127.0.0.1:${port}`,
       bucket: "finanzas-reports",
