@@ -84,6 +84,7 @@ export async function startHarness(
       ttlHours: 72,
       statementTimeoutMs: 30_000,
       progressEveryMs: 20,
+      firstSyncRecheckMs: 200,
       ...options.worker,
       ...overrides,
     });

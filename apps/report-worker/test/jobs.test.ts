@@ -198,6 +198,75 @@ describe("a build that fails", () => {
   }, 60_000);
 });
 
+describe("a report asked for during the first sync", () => {
+  it("waits, saying for what, without using an attempt, and is built once those models are synced", async () => {
+    // the journal items and the reconciliations as during the first sync: not finished yet
+    const models = ["account.move.line", "account.partial.reconcile"];
+    const synced = await h.store.db
+      .selectFrom("etl.cursors")
+      .select(["model", "last_success_at"])
+      .where("model", "in", models)
+      .execute();
+    expect(synced.map((c) => c.model).sort()).toEqual(models);
+    const unsync = () =>
+      h.store.db
+        .updateTable("etl.cursors")
+        .set({ last_success_at: null })
+        .where("model", "in", models)
+        .execute();
+    const restore = () =>
+      Promise.all(
+        synced.map((c) =>
+          h.store.db
+            .updateTable("etl.cursors")
+            .set({ last_success_at: c.last_success_at })
+            .where("model", "=", c.model)
+            .execute(),
+        ),
+      );
+    await unsync();
+    let restored = false;
+    try {
+      const { report } = await h.request({
+        kind: "general-ledger",
+        params: { dateFrom: "2024-04-01", dateTo: "2024-04-30" },
+      });
+      const deadline = Date.now() + 30_000;
+      let waiting = await record(report.id);
+      while (!waiting.error) {
+        if (Date.now() > deadline) throw new Error("the report never said it was waiting");
+        await new Promise((r) => setTimeout(r, 25));
+        waiting = await record(report.id);
+      }
+      expect(waiting.status).toBe("queued");
+      // only what a general ledger reads: the reconciliations are not among them
+      expect(waiting.error).toBe(
+        "waiting for the first sync of account.move.line to finish (GET /api/v1/sync/state): the report is built once it has",
+      );
+      // it keeps waiting, looking again, and never runs a build nor uses an attempt
+      await new Promise((r) => setTimeout(r, 1_000));
+      const still = await record(report.id);
+      expect(still.status).toBe("queued");
+      expect(still.attempts).toBe(0);
+      const job = await h.producer.queue.getJob(report.id);
+      expect(await job!.getState()).toBe("delayed");
+      expect(job!.attemptsMade).toBe(0);
+
+      await restore();
+      restored = true;
+      const done = await h.settle(report.id);
+      expect(done.status, done.error ?? "").toBe("succeeded");
+      expect(done.attempts).toBe(1);
+      expect(done.error).toBeNull();
+      const book = await h.open(done);
+      expect(book.sheets.length).toBeGreaterThan(0);
+      expect(dataRows(book.sheets[0]!).length).toBeGreaterThan(0);
+    } finally {
+      if (!restored) await restore();
+    }
+  }, 60_000);
+});
+
 describe("S3-compatible storage", () => {
   let server: S3rver;
   let dir: string;

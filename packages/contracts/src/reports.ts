@@ -103,7 +103,10 @@ export const Report = Type.Object(
     startedAt: Type.Union([DateTimeString, Type.Null()]),
     finishedAt: Type.Union([DateTimeString, Type.Null()]),
     expiresAt: Type.Union([DateTimeString, Type.Null()]),
-    error: Type.Union([Type.String(), Type.Null()]),
+    error: Type.Union([Type.String(), Type.Null()], {
+      description:
+        "Why the report failed; while it is `queued`, why it waits: the first sync of a model it reads not finished yet, or the failure its next attempt follows",
+    }),
     checksum: Type.Union([Type.String(), Type.Null()], { description: "sha-256 of the file, hex" }),
     downloadUrl: Type.Union([Type.String(), Type.Null()], {
       description:

@@ -45,6 +45,65 @@ export async function syncedDataVersion(db: Db): Promise<string | null> {
   return row.latest ?? "never";
 }
 
+/**
+ * The Odoo models each kind of report reads. A report built before all of them have finished their
+ * first sync would be built from part of the books (a general ledger from the journal items copied
+ * so far): wrong figures that look right.
+ */
+export const REPORT_SOURCES: { readonly [K in ReportKind]: readonly string[] } = {
+  "general-ledger": [
+    "res.company",
+    "res.currency",
+    "res.partner",
+    "account.account",
+    "account.journal",
+    "account.move.line",
+  ],
+  "trial-balance": ["res.company", "res.currency", "account.account", "account.move.line"],
+  "invoice-register": [
+    "res.company",
+    "res.currency",
+    "res.partner",
+    "account.account",
+    "account.move",
+    "account.move.line",
+  ],
+  "aged-balance": [
+    "res.company",
+    "res.currency",
+    "res.partner",
+    "account.account",
+    "account.move",
+    "account.move.line",
+    "account.partial.reconcile",
+  ],
+  "partner-statement": [
+    "res.company",
+    "res.currency",
+    "res.partner",
+    "account.account",
+    "account.move",
+    "account.move.line",
+    "account.partial.reconcile",
+  ],
+};
+
+/**
+ * Of `models`, those whose first sync has not finished (no sync has brought them up to date yet;
+ * an optional model the server lacks counts as synced once a sync has noted it absent), in order.
+ */
+export async function firstSyncPending(db: Db, models: readonly string[]): Promise<string[]> {
+  if (models.length === 0) return [];
+  const synced = await db
+    .selectFrom("etl.cursors")
+    .select("model")
+    .where("model", "in", [...models])
+    .where("last_success_at", "is not", null)
+    .execute();
+  const done = new Set(synced.map((r) => r.model));
+  return models.filter((m) => !done.has(m));
+}
+
 /** The caller has as many reports queued or running as they may (REPORT_MAX_ACTIVE_PER_USER). */
 export class TooManyActiveReportsError extends Error {
   constructor(

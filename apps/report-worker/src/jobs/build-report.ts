@@ -4,9 +4,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ReportKind, type ReportStatus, reportsQueue } from "@finanzas/contracts";
 import type { Database, Kysely } from "@finanzas/db";
-import { deleteQueuedFiles, LedgerError, NotSyncedError, queueUnusedFiles } from "@finanzas/ledger";
+import {
+  deleteQueuedFiles,
+  firstSyncPending,
+  LedgerError,
+  NotSyncedError,
+  queueUnusedFiles,
+  REPORT_SOURCES,
+} from "@finanzas/ledger";
 import type { Handler } from "@finanzas/queue";
-import { UnrecoverableError } from "@finanzas/queue";
+import { RunLater, UnrecoverableError } from "@finanzas/queue";
 import type { Storage } from "@finanzas/storage";
 import { BuildThreadError, buildInThread } from "./build-in-thread.js";
 
@@ -26,6 +33,8 @@ export interface BuildDeps {
   progressEveryMs?: number;
   /** Rows fetched from a cursor at once (default 2 000). */
   batchSize?: number;
+  /** How often a report waiting for the first sync of what it reads looks again (default 15 s). */
+  firstSyncRecheckMs?: number;
 }
 
 const TEMP_PREFIX = "finanzas-report-";
@@ -80,6 +89,22 @@ export const buildReportHandler =
     });
     if (record.status === "succeeded" || record.status === "failed" || record.status === "cancelled") {
       return result(record.status as ReportStatus);
+    }
+    // Built before the first sync of what it reads has finished, a report would show part of the
+    // books. It waits in the queue instead, saying why, without using an attempt: a first sync of a
+    // large Odoo takes longer than the retries' backoff.
+    const pending = record.cancel_requested_at
+      ? []
+      : await firstSyncPending(db, REPORT_SOURCES[record.kind as ReportKind]);
+    if (pending.length) {
+      const reason = `waiting for the first sync of ${pending.join(", ")} to finish (GET /api/v1/sync/state): the report is built once it has`;
+      await db
+        .updateTable("reports.reports")
+        .set({ status: "queued", error: reason })
+        .where("id", "=", reportId)
+        .where("status", "in", ["queued", "running"])
+        .execute();
+      throw new RunLater(deps.firstSyncRecheckMs ?? 15_000, reason);
     }
     const started = await db
       .updateTable("reports.reports")
