@@ -57,6 +57,7 @@ export async function startTestMailer(options: {
       defaultLang: "es",
       attachStatements: false,
       messageIdDomain: "finanzas.test",
+      firstSyncRecheckMs: 200,
     },
     send: {
       fromFor: () => options.from ?? "Finanzas <no-reply@finanzas.test>",

@@ -109,6 +109,7 @@ export function startMailer(world: World, o: MailerOptions): RunningMailer {
       defaultLang: "es",
       attachStatements: o.attachStatements ?? false,
       messageIdDomain: "finanzas.test",
+      firstSyncRecheckMs: 200,
     },
     send: {
       fromFor: (companyId) =>

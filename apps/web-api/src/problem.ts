@@ -1,5 +1,5 @@
 import { isConnectionError } from "@finanzas/db";
-import { LedgerError } from "@finanzas/ledger";
+import { LedgerError, NotSyncedError } from "@finanzas/ledger";
 import { isRedisUnavailable } from "@finanzas/queue";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
@@ -137,6 +137,9 @@ export const DATABASE_RETRY_AFTER_SECONDS = 2;
 /** What a 503 for an unreachable queue Redis tells the client to wait (Retry-After, seconds). */
 export const REDIS_RETRY_AFTER_SECONDS = 5;
 
+/** What a 503 for a question the first sync cannot answer yet tells the client to wait (seconds). */
+export const NOT_SYNCED_RETRY_AFTER_SECONDS = 30;
+
 /** Every error leaves as RFC 9457 problem+json; 5xx details stay in the logs. */
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -149,6 +152,8 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     }
     if (error instanceof LedgerError) {
       // A finance query's refusal: its parameters are the request's query parameters.
+      if (error instanceof NotSyncedError)
+        reply.header("retry-after", String(NOT_SYNCED_RETRY_AFTER_SECONDS));
       return sendProblem(request, reply, {
         status: error.status,
         detail: error.message,

@@ -145,7 +145,10 @@ export const Mailing = Type.Object(
     /** 0–100: messages in a final state over all. */
     progress: Type.Integer({ minimum: 0, maximum: 100 }),
     preview: Type.Union([RenderedMessage, Type.Null()]),
-    error: Nullable(Type.String()),
+    error: Type.Union([Type.String(), Type.Null()], {
+      description:
+        "Why the planning failed; while the mailing is `planning`, why it waits (the first sync of a model it reads not finished yet)",
+    }),
     createdAt: DateTimeString,
     plannedAt: Type.Union([DateTimeString, Type.Null()]),
     finishedAt: Type.Union([DateTimeString, Type.Null()]),

@@ -38,7 +38,7 @@ export {
   listInvoices,
 } from "./queries/invoices.js";
 export { listJournalItems } from "./queries/journal-items.js";
-export { type ResidualSource, residualSource } from "./queries/open-items.js";
+export { OPEN_ITEM_SOURCES, type ResidualSource, residualSource } from "./queries/open-items.js";
 export {
   type PartnerStatement,
   type PartnerStatementParams,
@@ -72,7 +72,6 @@ export {
   canonicalJson,
   deleteQueuedFiles,
   type FileStore,
-  firstSyncPending,
   type NewReport,
   normalizeReportParams,
   type QueuedFilesOutcome,
@@ -87,4 +86,5 @@ export {
 } from "./report-records.js";
 export { cursorBatches, inSnapshot, type SnapshotOptions } from "./snapshot.js";
 export { type Db, today } from "./sql.js";
+export { firstSyncPending } from "./sync-state.js";
 export { ensureModelTables } from "./tables.js";

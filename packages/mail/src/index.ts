@@ -50,6 +50,7 @@ export {
 } from "./outbox.js";
 export {
   levelFor,
+  MAILING_SOURCES,
   type MailingToPlan,
   type PlanOptions,
   planRecipients,

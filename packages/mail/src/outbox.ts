@@ -148,6 +148,7 @@ export async function markPlanned(
     .set({
       status,
       total,
+      error: null,
       planned_at: new Date(),
       preview: preview ? JSON.stringify(preview) : null,
     })

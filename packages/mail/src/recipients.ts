@@ -1,6 +1,6 @@
 import type { MailingKind } from "@finanzas/contracts";
 import { sql } from "@finanzas/db";
-import { companyList, type Db, type OpenItem, openItemList } from "@finanzas/ledger";
+import { companyList, type Db, type OpenItem, openItemList, REPORT_SOURCES } from "@finanzas/ledger";
 import { addDecimals, signOf } from "./decimal.js";
 import { languageOf } from "./format.js";
 import { suppressedAmong } from "./suppressions.js";
@@ -10,6 +10,13 @@ import { suppressedAmong } from "./suppressions.js";
  * `openItemList`, the same figures as the aging and the statement), one recipient per partner with
  * everything its template renders, or the reason it is skipped.
  */
+
+/**
+ * The Odoo models a mailing's recipients and amounts come from (the open items, the partners and
+ * their companies): the same as a statement's. Planned before their first sync has finished, a
+ * mailing would tell customers amounts from part of the books.
+ */
+export const MAILING_SOURCES: readonly string[] = REPORT_SOURCES["partner-statement"];
 
 export interface MailingToPlan {
   id: string;

@@ -1,9 +1,10 @@
 import type { MailingKind, mailQueue, PayloadOf, ResultOf } from "@finanzas/contracts";
 import { sql } from "@finanzas/db";
 import type { Db } from "@finanzas/ledger";
-import { normalizeReportParams, reportFileName, requestReport } from "@finanzas/ledger";
+import { firstSyncPending, normalizeReportParams, reportFileName, requestReport } from "@finanzas/ledger";
 import {
   getMailing,
+  MAILING_SOURCES,
   type MailingRecord,
   markPlanned,
   markPlanningFailed,
@@ -12,7 +13,7 @@ import {
   writeOutbox,
 } from "@finanzas/mail";
 import type { JobContext } from "@finanzas/queue";
-import { UnrecoverableError } from "@finanzas/queue";
+import { RunLater, UnrecoverableError } from "@finanzas/queue";
 import type { MessageToQueue, SendQueue } from "../send-queue.js";
 
 export interface PlanSettings {
@@ -21,6 +22,8 @@ export interface PlanSettings {
   attachStatements: boolean;
   /** The right-hand side of every Message-ID. */
   messageIdDomain: string;
+  /** How often a mailing waiting for the first sync of what it reads looks again (default 15 s). */
+  firstSyncRecheckMs?: number;
 }
 
 export interface PlanDeps {
@@ -54,6 +57,19 @@ export async function planMailing(
     testRecipient?: string;
   };
   const kind = mailing.kind as MailingKind;
+  // Planned during the first sync, a mailing would tell customers amounts from part of the books:
+  // it waits, saying why, without using an attempt (a first sync takes longer than the retries).
+  const pending = await firstSyncPending(db, MAILING_SOURCES);
+  if (pending.length) {
+    const reason = `waiting for the first sync of ${pending.join(", ")} to finish (GET /api/v1/sync/state): the mailing is planned once it has`;
+    await db
+      .updateTable("mail.mailings")
+      .set({ error: reason })
+      .where("id", "=", mailing.id)
+      .where("status", "=", "planning")
+      .execute();
+    throw new RunLater(settings.firstSyncRecheckMs ?? 15_000, reason);
+  }
   try {
     const recipients = await planRecipients(
       db,

@@ -1,19 +1,36 @@
 import { sql } from "@finanzas/db";
 import { NotSyncedError, UnanswerableError } from "../errors.js";
 import { ACCOUNT_TYPE, and, type Db, type OpenItemKind, rows, today } from "../sql.js";
+import { firstSyncPending } from "../sync-state.js";
 
 /**
  * Where open amounts as of a date come from: the reconciliation history (`history`), or the items'
  * current residuals (`current`): on or after the latest partial's date, where the two agree, and
  * when the connected Odoo does not provide `account.partial.reconcile` (a reduced Odoo-compatible
  * server; the ETL notes it in `etl.cursors.absent_at`), where they only answer for today or later.
- * Until the history's first sync has finished, reads wait (NotSyncedError): every item would look
- * fully open, wrong totals that look right (after an upgrade that added the model, or during the
- * very first sync).
+ * Until the first sync of every model open items are computed from has finished, reads wait
+ * (NotSyncedError): without the history every item would look fully open (after an upgrade that
+ * added the model, or during the very first sync), and with part of the journal items (models are
+ * synced in parallel: the history is often done first) the totals would miss the rest; wrong totals
+ * that look right either way.
  */
+export const OPEN_ITEM_SOURCES = [
+  "account.account",
+  "account.move",
+  "account.move.line",
+  "account.partial.reconcile",
+] as const;
+
 export type ResidualSource = "history" | "current";
 
 export async function residualSource(db: Db, asOf: string): Promise<ResidualSource> {
+  // an optional model the server lacks counts as synced once a sync has noted it absent
+  const pending = await firstSyncPending(db, OPEN_ITEM_SOURCES);
+  if (pending.length) {
+    throw new NotSyncedError(
+      `the first sync of ${pending.join(", ")} has not finished: open items cannot be computed from part of the books yet; retry when the running sync has finished (GET /api/v1/sync/state)`,
+    );
+  }
   const synced = await db
     .selectFrom("etl.cursors")
     .select(["last_success_at", "absent_at"])
@@ -27,11 +44,6 @@ export async function residualSource(db: Db, asOf: string): Promise<ResidualSour
       );
     }
     return "current";
-  }
-  if (!synced?.last_success_at) {
-    throw new NotSyncedError(
-      "the reconciliation history (account.partial.reconcile) has not finished its first sync: open items cannot be computed yet; retry when the running sync has finished (GET /api/v1/sync/state)",
-    );
   }
   // On or after the latest partial's date every partial counts, and each item's residual as of then
   // is Odoo's own `amount_residual` (balance − debit-side + credit-side partials): read it instead of

@@ -1,0 +1,133 @@
+import { cancelMailing, countsOf } from "@finanzas/mail";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  createNoticeTemplate,
+  messagesOf,
+  partnersWithEmail,
+  type RunningMailer,
+  startMailer,
+  startMailing,
+  startWorld,
+  type World,
+  waitForMailing,
+} from "./harness.js";
+import { startTestSmtp, type TestSmtp } from "./smtp.js";
+
+/*
+ * A mailing asked for while the first sync of what it reads is still running (models sync in
+ * parallel: the partners may be there, the journal items half way) is not planned from part of the
+ * books: it waits, saying for what, without using its planning's attempts, and is planned and sent
+ * once those models are synced; a cancel while it waits sends nothing.
+ */
+let world: World;
+let smtp: TestSmtp;
+let mailer: RunningMailer;
+let partners: { id: number; email: string }[];
+let templateId: string;
+let synced: { model: string; last_success_at: Date | null }[];
+
+const MODELS = ["account.move.line", "account.partial.reconcile"];
+
+beforeAll(async () => {
+  world = await startWorld("mailer_first_sync");
+  smtp = await startTestSmtp();
+  mailer = startMailer(world, { smtpUrl: smtp.url });
+  partners = await partnersWithEmail(world, 3);
+  templateId = await createNoticeTemplate(world);
+  synced = await world.db
+    .selectFrom("etl.cursors")
+    .select(["model", "last_success_at"])
+    .where("model", "in", MODELS)
+    .orderBy("model")
+    .execute();
+}, 180_000);
+
+afterAll(async () => {
+  await mailer?.close();
+  await smtp?.stop();
+  await world?.close();
+});
+
+const unsync = () =>
+  world.db.updateTable("etl.cursors").set({ last_success_at: null }).where("model", "in", MODELS).execute();
+const restore = () =>
+  Promise.all(
+    synced.map((c) =>
+      world.db
+        .updateTable("etl.cursors")
+        .set({ last_success_at: c.last_success_at })
+        .where("model", "=", c.model)
+        .execute(),
+    ),
+  );
+const mailingOf = (id: string) =>
+  world.db.selectFrom("mail.mailings").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+
+async function waiting(id: string) {
+  const deadline = Date.now() + 30_000;
+  let mailing = await mailingOf(id);
+  while (!mailing.error) {
+    if (Date.now() > deadline) throw new Error(`mailing ${id} never said it was waiting (${mailing.status})`);
+    await new Promise((r) => setTimeout(r, 25));
+    mailing = await mailingOf(id);
+  }
+  return mailing;
+}
+
+describe("a mailing asked for during the first sync", () => {
+  it("waits, saying for what, without using an attempt, and is planned and sent once those models are synced", async () => {
+    expect(synced.map((c) => c.model)).toEqual(MODELS);
+    await unsync();
+    let restored = false;
+    try {
+      const id = await startMailing(world, "custom", { templateId, partnerIds: partners.map((p) => p.id) });
+      const mailing = await waiting(id);
+      expect(mailing.status).toBe("planning");
+      expect(mailing.error).toBe(
+        "waiting for the first sync of account.move.line, account.partial.reconcile to finish (GET /api/v1/sync/state): the mailing is planned once it has",
+      );
+      // it keeps waiting, looking again every 200 ms here, writing nothing and using no attempt
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect((await mailingOf(id)).status).toBe("planning");
+      expect(await messagesOf(world, id)).toEqual([]);
+      const job = await world.producer.queue.getJob(id);
+      expect(await job!.getState()).toBe("delayed");
+      expect(job!.attemptsMade).toBe(0);
+
+      await restore();
+      restored = true;
+      const done = await waitForMailing(world, id);
+      expect(done.mailing.status).toBe("done");
+      expect(done.mailing.error).toBeNull();
+      expect(done.messages.map((m) => m.state)).toEqual(partners.map(() => "sent"));
+      const emails = partners.map((p) => p.email);
+      expect(smtp.received.filter((r) => r.to.some((to) => emails.includes(to))).length).toBe(
+        partners.length,
+      );
+    } finally {
+      if (!restored) await restore();
+    }
+  }, 60_000);
+
+  it("cancelled while it waits: nothing is planned nor sent", async () => {
+    await unsync();
+    try {
+      const before = smtp.received.length;
+      const id = await startMailing(world, "custom", { templateId, partnerIds: partners.map((p) => p.id) });
+      await waiting(id);
+      expect(await cancelMailing(world.db, id)).toBe(0);
+      await restore();
+      const deadline = Date.now() + 10_000;
+      while ((await world.producer.queue.getJob(id).then((j) => j?.getState())) !== "completed") {
+        if (Date.now() > deadline) throw new Error("the planning never ended");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect((await mailingOf(id)).status).toBe("cancelled");
+      expect(await messagesOf(world, id)).toEqual([]);
+      expect(await countsOf(world.db, id)).toMatchObject({ queued: 0, sent: 0 });
+      expect(smtp.received.length).toBe(before);
+    } finally {
+      await restore();
+    }
+  }, 60_000);
+});
