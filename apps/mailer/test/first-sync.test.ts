@@ -130,4 +130,44 @@ describe("a mailing asked for during the first sync", () => {
       await restore();
     }
   }, 60_000);
+
+  it("scheduled reminders of an earlier day still waiting are cancelled by the next day's, so no customer gets the same reminder twice", async () => {
+    await unsync();
+    let restored = false;
+    try {
+      const remind = async (jobId: string) => {
+        await world.producer.add("run-reminders", { requestedBy: "scheduler" }, { jobId });
+        const deadline = Date.now() + 30_000;
+        for (;;) {
+          const job = await world.producer.queue.getJob(jobId);
+          if ((await job?.getState()) === "completed")
+            return (job!.returnvalue as { mailingId: string }).mailingId;
+          if (Date.now() > deadline) throw new Error(`run-reminders ${jobId} never completed`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      const first = await remind("reminders-day-1");
+      await waiting(first);
+      const second = await remind("reminders-day-2");
+      expect(second).not.toBe(first);
+      expect((await mailingOf(first)).status).toBe("cancelled");
+      expect((await waiting(second)).status).toBe("planning");
+
+      const before = smtp.received.length;
+      await restore();
+      restored = true;
+      const done = await waitForMailing(world, second);
+      expect(done.mailing.status).toBe("done");
+      const sent = done.messages.filter((m) => m.state === "sent");
+      expect(sent.length).toBeGreaterThan(0);
+      expect(await messagesOf(world, first)).toEqual([]);
+      // one reminder per customer: the cancelled day's mailing sent none
+      const received = smtp.received.slice(before);
+      expect(received.length).toBe(sent.length);
+      const recipients = received.flatMap((r) => r.to);
+      expect(new Set(recipients).size).toBe(recipients.length);
+    } finally {
+      if (!restored) await restore();
+    }
+  }, 90_000);
 });

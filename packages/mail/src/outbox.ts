@@ -8,7 +8,7 @@ import {
 } from "@finanzas/contracts";
 import { type Database, type Selectable, sql } from "@finanzas/db";
 import type { Db } from "@finanzas/ledger";
-import type { Recipient } from "./recipients.js";
+import { alreadyReminded, type Recipient, recentReminders } from "./recipients.js";
 
 /*
  * The outbox: one row per recipient of a mailing, written before anything is sent, unique per
@@ -63,12 +63,18 @@ export const getMessage = (db: Db, id: string) =>
  * The mailing's row is locked first (shared), so a cancel waits for the rows to be written and
  * then cancels them, or is in before them: then the rows are written `cancelled` (the counts show
  * who was not written to), none is queued, and `cancelled` is true.
+ *
+ * With `reminders`, reminder outboxes are written one at a time (an advisory lock), each looking
+ * again at the levels other mailings have queued or sent since its recipients were chosen: two
+ * reminder mailings planned at once (the scheduler's and a user's) would otherwise both choose the
+ * same customers, and each customer would get the same reminder twice.
  */
 export async function writeOutbox(
   db: Db,
   mailingId: string,
   recipients: readonly (Recipient & { reportId?: string | null })[],
   messageIdDomain: string,
+  reminders?: { minDays: number },
 ): Promise<{
   queued: { id: string; report_id: string | null }[];
   skipped: number;
@@ -84,6 +90,20 @@ export async function writeOutbox(
       .executeTakeFirst();
     const cancelled = mailing?.status === ("cancelled" satisfies MailingStatus);
     const open: MessageState = cancelled ? "cancelled" : "queued";
+    if (reminders) {
+      await sql`select pg_advisory_xact_lock(hashtext('finanzas:mail:reminder-outbox'))`.execute(trx);
+      const due = recipients.filter((r) => r.level !== null && !r.skipReason);
+      const recent = await recentReminders(
+        trx,
+        mailingId,
+        due.map((r) => r.partnerId),
+        reminders.minDays,
+      );
+      recipients = recipients.map((r) => {
+        const at = r.level !== null && !r.skipReason ? recent.get(`${r.partnerId}:${r.level}`) : undefined;
+        return at ? { ...r, skipReason: alreadyReminded(r.level!, at, reminders.minDays) } : r;
+      });
+    }
     for (let start = 0; start < recipients.length; start += 500) {
       const batch = recipients.slice(start, start + 500).map((r) => {
         const id = randomUUID();

@@ -82,6 +82,43 @@ interface Level {
   template_key: string;
 }
 
+/**
+ * The reminder levels each of `partnerIds` was sent (or has waiting to go) by another real reminder
+ * mailing within `minDays`: `partner:level` → the day. A partner is not sent the same level again.
+ */
+export async function recentReminders(
+  db: Db,
+  mailingId: string,
+  partnerIds: readonly number[],
+  minDays: number,
+): Promise<Map<string, string>> {
+  const recent = new Map<string, string>();
+  if (partnerIds.length === 0) return recent;
+  const rows = await db
+    .selectFrom("mail.messages as m")
+    .innerJoin("mail.mailings as g", "g.id", "m.mailing_id")
+    .select([
+      "m.partner_id",
+      "m.level",
+      sql<string>`max(coalesce(m.sent_at, m.created_at))::date::text`.as("at"),
+    ])
+    .where("g.kind", "=", "reminder")
+    .where("g.dry_run", "=", false)
+    .where("g.id", "<>", mailingId)
+    .where("m.partner_id", "in", [...partnerIds])
+    .where("m.level", "is not", null)
+    .where("m.state", "in", ["queued", "sending", "sent", "retry", "unknown"])
+    .where(sql<boolean>`coalesce(m.sent_at, m.created_at) > now() - make_interval(days => ${minDays})`)
+    .groupBy(["m.partner_id", "m.level"])
+    .execute();
+  for (const r of rows) recent.set(`${r.partner_id}:${r.level}`, r.at);
+  return recent;
+}
+
+/** Why a reminder is skipped when its level already went to the partner lately. */
+export const alreadyReminded = (level: number, at: string, minDays: number): string =>
+  `reminder level ${level} already sent on ${at} (within ${minDays} days)`;
+
 /** The follow-up level of a customer whose oldest overdue item is `days` past due: the highest level it reached. */
 export function levelFor(levels: readonly Level[], days: number): Level | null {
   let found: Level | null = null;
@@ -200,29 +237,10 @@ export async function planRecipients(
   };
 
   // reminder levels sent lately, per partner
-  const recent = new Map<string, string>();
-  if (mailing.kind === "reminder") {
-    const rows = await db
-      .selectFrom("mail.messages as m")
-      .innerJoin("mail.mailings as g", "g.id", "m.mailing_id")
-      .select([
-        "m.partner_id",
-        "m.level",
-        sql<string>`max(coalesce(m.sent_at, m.created_at))::date::text`.as("at"),
-      ])
-      .where("g.kind", "=", "reminder")
-      .where("g.dry_run", "=", false)
-      .where("g.id", "<>", mailing.id)
-      .where("m.partner_id", "in", partnerIds)
-      .where("m.level", "is not", null)
-      .where("m.state", "in", ["queued", "sending", "sent", "retry", "unknown"])
-      .where(
-        sql<boolean>`coalesce(m.sent_at, m.created_at) > now() - make_interval(days => ${options.reminderMinDays})`,
-      )
-      .groupBy(["m.partner_id", "m.level"])
-      .execute();
-    for (const r of rows) recent.set(`${r.partner_id}:${r.level}`, r.at);
-  }
+  const recent =
+    mailing.kind === "reminder"
+      ? await recentReminders(db, mailing.id, partnerIds, options.reminderMinDays)
+      : new Map<string, string>();
 
   const addresses = partnerIds.map((id) => {
     const p = partners.get(id);
@@ -302,7 +320,11 @@ export async function planRecipients(
     else if (mailing.kind === "reminder" && !level)
       skipReason = `oldest overdue item is ${oldest} days past due, below the first follow-up level`;
     else if (level && recent.has(`${partnerId}:${level.level}`))
-      skipReason = `reminder level ${level.level} already sent on ${recent.get(`${partnerId}:${level.level}`)} (within ${options.reminderMinDays} days)`;
+      skipReason = alreadyReminded(
+        level.level,
+        recent.get(`${partnerId}:${level.level}`)!,
+        options.reminderMinDays,
+      );
     else if (!templateId) skipReason = `no template with key ${JSON.stringify(key)}`;
     return {
       partnerId,

@@ -84,7 +84,13 @@ export async function planMailing(
       },
       { reminderMinDays: settings.reminderMinDays, defaultLang: settings.defaultLang },
     );
-    const outbox = await writeOutbox(db, mailing.id, recipients, settings.messageIdDomain);
+    const outbox = await writeOutbox(
+      db,
+      mailing.id,
+      recipients,
+      settings.messageIdDomain,
+      kind === "reminder" ? { minDays: settings.reminderMinDays } : undefined,
+    );
     if (outbox.cancelled) {
       ctx.logger.info(
         { recipients: outbox.total, skipped: outbox.skipped },

@@ -1,0 +1,90 @@
+import { sql } from "@finanzas/db";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type RunningMailer,
+  startMailer,
+  startMailing,
+  startWorld,
+  type World,
+  waitForMailing,
+} from "./harness.js";
+import { startTestSmtp, type TestSmtp } from "./smtp.js";
+
+/*
+ * Two reminder mailings planned at the same moment (the scheduler's and a user's, or several that
+ * waited for the first sync) both choose their recipients before either has written one: without
+ * more, each customer would get the same reminder from both. Their outboxes are written one after
+ * the other, the second looking again at what the first queued.
+ */
+let world: World;
+let smtp: TestSmtp;
+let mailer: RunningMailer;
+
+beforeAll(async () => {
+  world = await startWorld("mailer_concurrent_reminders");
+  smtp = await startTestSmtp();
+  mailer = startMailer(world, { smtpUrl: smtp.url, concurrency: 4 });
+}, 180_000);
+
+afterAll(async () => {
+  await mailer?.close();
+  await smtp?.stop();
+  await world?.close();
+});
+
+describe("two reminder mailings planned at once", () => {
+  it("send each customer its reminder once: the second skips those the first has queued, saying so", async () => {
+    // Both plannings are held where they read the partners until both are there.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const holding = world.db.transaction().execute(async (trx) => {
+      await sql`lock table odoo.res_partner in access exclusive mode`.execute(trx);
+      locked();
+      await released;
+    });
+    let ids: string[];
+    try {
+      await isLocked;
+      ids = [await startMailing(world, "reminder"), await startMailing(world, "reminder")];
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const { rows } = await sql<{ n: number }>`select count(*)::integer as n from pg_stat_activity
+          where datname = current_database() and wait_event_type = 'Lock'`.execute(world.db);
+        if (rows[0]!.n >= 2) break;
+        if (Date.now() > deadline) throw new Error("the two plannings never both waited for the partners");
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    } finally {
+      release();
+      await holding;
+    }
+    const [a, b] = await Promise.all(ids.map((id) => waitForMailing(world, id)));
+    const sent = [...a!.messages, ...b!.messages].filter((m) => m.state === "sent");
+    expect(sent.length).toBeGreaterThan(0);
+    // each customer once, across both mailings, and the server got exactly those
+    const partners = sent.map((m) => m.partner_id);
+    expect(new Set(partners).size).toBe(partners.length);
+    const recipients = smtp.received.flatMap((r) => r.to);
+    expect(recipients.length).toBe(sent.length);
+    expect(new Set(recipients).size).toBe(recipients.length);
+    // whoever the one mailing reminded, the other skipped, saying why
+    for (const [mine, other] of [
+      [a!, b!],
+      [b!, a!],
+    ] as const) {
+      const theirs = new Set(other.messages.filter((m) => m.state === "sent").map((m) => m.partner_id));
+      for (const m of mine.messages.filter((m) => theirs.has(m.partner_id))) {
+        expect(m.state).toBe("skipped");
+        expect(m.skip_reason).toMatch(
+          /^reminder level \d already sent on \d{4}-\d{2}-\d{2} \(within 7 days\)$/,
+        );
+      }
+    }
+  }, 90_000);
+});
