@@ -1,3 +1,4 @@
+import { sql } from "@finanzas/db";
 import type { Db } from "@finanzas/ledger";
 import type { Logger } from "@finanzas/logger";
 import { recoverStale, sendingInstances, waitingSince } from "@finanzas/mail";
@@ -21,6 +22,11 @@ import type { SendQueue } from "./send-queue.js";
  * may sweep at once, and a row never gets two jobs of one id (a row whose job of that id failed for
  * good stays waiting, that job kept failed in the queue for a person to see, not retried in a loop).
  * Sending stays exactly once whatever the jobs: a row is claimed atomically before it goes.
+ *
+ * A mailing still `planning` `requeueAfterSeconds` after it was asked for, with no plan-mailing job
+ * (its id is the mailing's) in the queue, gets its planning again: one waiting for the first sync
+ * holds a delayed job for as long as that takes, and a Redis restarted empty meanwhile would leave
+ * it planning for ever. A planning run twice writes nothing twice (writeOutbox).
  */
 
 export interface RecoveryOptions {
@@ -30,8 +36,8 @@ export interface RecoveryOptions {
   instance: string;
   intervalMs: number;
   sendingTimeoutSeconds: number;
-  /** Enqueues rows left without a job; without it, no row is enqueued again. */
-  queue?: Pick<SendQueue, "pending" | "sendEach"> | undefined;
+  /** Enqueues rows and plannings left without a job; without it, nothing is enqueued again. */
+  queue?: Pick<SendQueue, "pending" | "sendEach" | "planEach"> | undefined;
   /** How long a waiting row of a sending mailing stays untouched before its job is looked for. */
   requeueAfterSeconds?: number | undefined;
   logger: Logger;
@@ -82,11 +88,36 @@ export function createRecovery(o: RecoveryOptions) {
     return added;
   }
 
-  /** One sweep: returns how many rows became unknown and how many were enqueued again. */
-  async function sweep(): Promise<{ unknown: number; requeued: number }> {
+  async function replan(): Promise<number> {
+    if (!o.queue) return 0;
+    const planning = await o.db
+      .selectFrom("mail.mailings")
+      .select("id")
+      .where("status", "=", "planning")
+      .where(sql<boolean>`created_at < now() - make_interval(secs => ${o.requeueAfterSeconds ?? 300})`)
+      .orderBy("created_at")
+      .limit(REQUEUE_LIMIT)
+      .execute();
+    if (planning.length === 0) return 0;
+    const added = await o.queue.planEach(planning.map((m) => m.id));
+    if (added > 0) {
+      o.logger.warn(
+        { mailings: planning.slice(0, 100).map((m) => m.id) },
+        `${added} mailing(s) still planning had no planning job in the queue: enqueued again`,
+      );
+    }
+    return added;
+  }
+
+  /**
+   * One sweep: how many rows became unknown, how many were enqueued again, and how many mailings
+   * got their planning again.
+   */
+  async function sweep(): Promise<{ unknown: number; requeued: number; replanned: number }> {
     const unknown = await markUnknown();
     const requeued = await requeue();
-    return { unknown, requeued };
+    const replanned = await replan();
+    return { unknown, requeued, replanned };
   }
 
   return {

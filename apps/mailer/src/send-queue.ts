@@ -30,6 +30,11 @@ export interface SendQueue {
   sendEach(messages: readonly { id: string; attempts: number }[]): Promise<number>;
   /** The ids of the messages a job still to run (waiting, delayed, active, …) names. */
   pending(): Promise<Set<string>>;
+  /**
+   * Enqueues the planning of each mailing that has no plan-mailing job (its id is the mailing's):
+   * one the queue still keeps, ended or not, gets no second. Returns how many were added.
+   */
+  planEach(mailingIds: readonly string[]): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -105,6 +110,15 @@ export function createSendQueue(connection: QueueConnection, options: SendQueueO
         if (typeof data?.messageId === "string") ids.add(data.messageId);
       }
       return ids;
+    },
+    async planEach(mailingIds) {
+      let added = 0;
+      for (const mailingId of mailingIds) {
+        if (await producer.queue.getJob(mailingId)) continue;
+        await producer.add("plan-mailing", { mailingId }, { jobId: mailingId });
+        added++;
+      }
+      return added;
     },
     async build(reportIds) {
       await Promise.all(

@@ -171,4 +171,45 @@ describe("messages the queue lost", () => {
     expect(messages.every((m) => m.state === "sent" && m.attempts === 1)).toBe(true);
     for (const m of messages) expect(copies(m.message_id), m.message_id).toBe(1);
   });
+
+  it("a mailing waiting for the first sync whose planning job Redis lost is planned again, and sent once", async () => {
+    const models = ["account.move.line"];
+    const synced = await world.db
+      .selectFrom("etl.cursors")
+      .select(["model", "last_success_at"])
+      .where("model", "in", models)
+      .execute();
+    const setSynced = (at: Date | null) =>
+      world.db.updateTable("etl.cursors").set({ last_success_at: at }).where("model", "in", models).execute();
+    await setSynced(null);
+    try {
+      const id = await startMailing(
+        world,
+        "custom",
+        { templateId, partnerIds: partners.slice(0, 3).map((p) => p.id) },
+        { producer },
+      );
+      await until("the mailing says it waits", async () => {
+        const m = await world.db
+          .selectFrom("mail.mailings")
+          .select("error")
+          .where("id", "=", id)
+          .executeTakeFirstOrThrow();
+        return m.error !== null;
+      });
+      await new Promise((r) => setTimeout(r, 1_500)); // past requeueAfterSeconds
+      expect((await recovery.sweep()).replanned).toBe(0); // its delayed job is there
+      await redis.flushAll(); // gone with Redis's keys: the mailing stays planning
+      expect((await producer.queue.getJob(id)) ?? null).toBeNull();
+      expect((await recovery.sweep()).replanned).toBe(1);
+      expect((await recovery.sweep()).replanned).toBe(0); // once, whatever the sweeps
+      await setSynced(synced[0]!.last_success_at);
+      const { mailing, messages } = await waitForMailing(world, id, 60_000);
+      expect(mailing.status).toBe("done");
+      expect(messages.map((m) => m.state)).toEqual(["sent", "sent", "sent"]);
+      for (const m of messages) expect(copies(m.message_id), m.message_id).toBe(1);
+    } finally {
+      await setSynced(synced[0]!.last_success_at);
+    }
+  });
 });
