@@ -62,6 +62,7 @@ import {
   createTestDatabase,
   deleteQueueKeys,
   freePort,
+  markSynced,
   startProcess,
   TEST_ADMIN_DATABASE_URL,
   TEST_REDIS_URL,
@@ -259,11 +260,7 @@ async function generate(url: string): Promise<void> {
       else 'Accrual ' || to_char(mv.date, 'Mon YYYY') || ' #' || l.p
     end as label) x`);
   // Written as a finished first sync leaves it: a report waits for the first sync of what it reads.
-  await store.pool.query(
-    `insert into etl.cursors (model, last_success_at) select unnest($1::text[]), now()
-     on conflict (model) do update set last_success_at = excluded.last_success_at`,
-    [REPORT_SOURCES["general-ledger"]],
-  );
+  await markSynced(store.db, REPORT_SOURCES["general-ledger"]);
   // The read indexes the web-api keeps (the general ledger reads each account down one of them).
   await createIndexKeeper(store.pool, testLogger("bench-reports")).ensure();
   await q("vacuum analyze");

@@ -1,14 +1,15 @@
-import { sql } from "@finanzas/db";
 import { cancelMailing, countsOf, createMailing } from "@finanzas/mail";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   createNoticeTemplate,
+  holdingPartnerReads,
   messagesOf,
   partnersWithEmail,
   type RunningMailer,
   startMailer,
   startMailing,
   startWorld,
+  until,
   type World,
   waitForMailing,
 } from "./harness.js";
@@ -50,14 +51,6 @@ beforeEach(() => {
 const delivered = (emails: readonly string[]) =>
   smtp.received.filter((r) => r.to.some((to) => emails.includes(to))).length;
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Waits until the mail queue has no job left to run (none waiting, delayed or active). */
 const queueIdle = () =>
   until("the mail queue is idle", async () => {
@@ -74,34 +67,13 @@ const queueIdle = () =>
 describe("cancelling a mailing", () => {
   it("while its planning is still choosing recipients: nothing is sent, every message ends cancelled", async () => {
     // The planning is held where it reads the partners (a lock on the table) until the cancel is in.
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => {
-      locked = resolve;
-    });
-    const holding = world.db.transaction().execute(async (trx) => {
-      await sql`lock table odoo.res_partner in access exclusive mode`.execute(trx);
-      locked();
-      await released;
-    });
-    let id: string;
-    try {
-      await isLocked;
-      id = await startMailing(world, "custom", { templateId, partnerIds: partners.map((p) => p.id) });
-      await until("the planning waits for the partners", async () => {
-        const { rows } = await sql<{ n: number }>`select count(*)::integer as n from pg_stat_activity
-          where datname = current_database() and wait_event_type = 'Lock'`.execute(world.db);
-        return rows[0]!.n > 0;
-      });
+    const id = await holdingPartnerReads(world, async (waiters) => {
+      const id = await startMailing(world, "custom", { templateId, partnerIds: partners.map((p) => p.id) });
+      await waiters(1); // the planning waits for the partners
       // nothing is written yet: the cancel has no message to cancel
       expect(await cancelMailing(world.db, id)).toBe(0);
-    } finally {
-      release();
-      await holding;
-    }
+      return id;
+    });
     await until("the planning is over", async () => {
       const state = await (await world.producer.queue.getJob(id))?.getState();
       return state === "completed" || state === "failed";

@@ -1,6 +1,6 @@
-import { sql } from "@finanzas/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  holdingPartnerReads,
   type RunningMailer,
   startMailer,
   startMailing,
@@ -35,35 +35,11 @@ afterAll(async () => {
 describe("two reminder mailings planned at once", () => {
   it("send each customer its reminder once: the second skips those the first has queued, saying so", async () => {
     // Both plannings are held where they read the partners until both are there.
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
+    const ids = await holdingPartnerReads(world, async (waiters) => {
+      const ids = [await startMailing(world, "reminder"), await startMailing(world, "reminder")];
+      await waiters(2);
+      return ids;
     });
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => {
-      locked = resolve;
-    });
-    const holding = world.db.transaction().execute(async (trx) => {
-      await sql`lock table odoo.res_partner in access exclusive mode`.execute(trx);
-      locked();
-      await released;
-    });
-    let ids: string[];
-    try {
-      await isLocked;
-      ids = [await startMailing(world, "reminder"), await startMailing(world, "reminder")];
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const { rows } = await sql<{ n: number }>`select count(*)::integer as n from pg_stat_activity
-          where datname = current_database() and wait_event_type = 'Lock'`.execute(world.db);
-        if (rows[0]!.n >= 2) break;
-        if (Date.now() > deadline) throw new Error("the two plannings never both waited for the partners");
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    } finally {
-      release();
-      await holding;
-    }
     const [a, b] = await Promise.all(ids.map((id) => waitForMailing(world, id)));
     const sent = [...a!.messages, ...b!.messages].filter((m) => m.state === "sent");
     expect(sent.length).toBeGreaterThan(0);

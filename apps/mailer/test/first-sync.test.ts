@@ -1,4 +1,5 @@
 import { cancelMailing, countsOf } from "@finanzas/mail";
+import { holdFirstSync } from "@finanzas/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createNoticeTemplate,
@@ -8,6 +9,7 @@ import {
   startMailer,
   startMailing,
   startWorld,
+  until,
   type World,
   waitForMailing,
 } from "./harness.js";
@@ -24,7 +26,6 @@ let smtp: TestSmtp;
 let mailer: RunningMailer;
 let partners: { id: number; email: string }[];
 let templateId: string;
-let synced: { model: string; last_success_at: Date | null }[];
 
 const MODELS = ["account.move.line", "account.partial.reconcile"];
 
@@ -34,12 +35,6 @@ beforeAll(async () => {
   mailer = startMailer(world, { smtpUrl: smtp.url });
   partners = await partnersWithEmail(world, 3);
   templateId = await createNoticeTemplate(world);
-  synced = await world.db
-    .selectFrom("etl.cursors")
-    .select(["model", "last_success_at"])
-    .where("model", "in", MODELS)
-    .orderBy("model")
-    .execute();
 }, 180_000);
 
 afterAll(async () => {
@@ -48,37 +43,18 @@ afterAll(async () => {
   await world?.close();
 });
 
-const unsync = () =>
-  world.db.updateTable("etl.cursors").set({ last_success_at: null }).where("model", "in", MODELS).execute();
-const restore = () =>
-  Promise.all(
-    synced.map((c) =>
-      world.db
-        .updateTable("etl.cursors")
-        .set({ last_success_at: c.last_success_at })
-        .where("model", "=", c.model)
-        .execute(),
-    ),
-  );
 const mailingOf = (id: string) =>
   world.db.selectFrom("mail.mailings").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
 
 async function waiting(id: string) {
-  const deadline = Date.now() + 30_000;
-  let mailing = await mailingOf(id);
-  while (!mailing.error) {
-    if (Date.now() > deadline) throw new Error(`mailing ${id} never said it was waiting (${mailing.status})`);
-    await new Promise((r) => setTimeout(r, 25));
-    mailing = await mailingOf(id);
-  }
-  return mailing;
+  await until(`mailing ${id} says it waits`, async () => (await mailingOf(id)).error !== null);
+  return mailingOf(id);
 }
 
 describe("a mailing asked for during the first sync", () => {
   it("waits, saying for what, without using an attempt, and is planned and sent once those models are synced", async () => {
-    expect(synced.map((c) => c.model)).toEqual(MODELS);
-    await unsync();
-    let restored = false;
+    const { saved, restore } = await holdFirstSync(world.db, MODELS);
+    expect(saved.map((c) => c.model)).toEqual(MODELS);
     try {
       const id = await startMailing(world, "custom", { templateId, partnerIds: partners.map((p) => p.id) });
       const mailing = await waiting(id);
@@ -95,7 +71,6 @@ describe("a mailing asked for during the first sync", () => {
       expect(job!.attemptsMade).toBe(0);
 
       await restore();
-      restored = true;
       const done = await waitForMailing(world, id);
       expect(done.mailing.status).toBe("done");
       expect(done.mailing.error).toBeNull();
@@ -105,23 +80,22 @@ describe("a mailing asked for during the first sync", () => {
         partners.length,
       );
     } finally {
-      if (!restored) await restore();
+      await restore();
     }
   }, 60_000);
 
   it("cancelled while it waits: nothing is planned nor sent", async () => {
-    await unsync();
+    const { restore } = await holdFirstSync(world.db, MODELS);
     try {
       const before = smtp.received.length;
       const id = await startMailing(world, "custom", { templateId, partnerIds: partners.map((p) => p.id) });
       await waiting(id);
       expect(await cancelMailing(world.db, id)).toBe(0);
       await restore();
-      const deadline = Date.now() + 10_000;
-      while ((await world.producer.queue.getJob(id).then((j) => j?.getState())) !== "completed") {
-        if (Date.now() > deadline) throw new Error("the planning never ended");
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await until(
+        "the planning ends",
+        async () => (await world.producer.queue.getJob(id).then((j) => j?.getState())) === "completed",
+      );
       expect((await mailingOf(id)).status).toBe("cancelled");
       expect(await messagesOf(world, id)).toEqual([]);
       expect(await countsOf(world.db, id)).toMatchObject({ queued: 0, sent: 0 });
@@ -132,19 +106,15 @@ describe("a mailing asked for during the first sync", () => {
   }, 60_000);
 
   it("scheduled reminders of an earlier day still waiting are cancelled by the next day's, so no customer gets the same reminder twice", async () => {
-    await unsync();
-    let restored = false;
+    const { restore } = await holdFirstSync(world.db, MODELS);
     try {
       const remind = async (jobId: string) => {
         await world.producer.add("run-reminders", { requestedBy: "scheduler" }, { jobId });
-        const deadline = Date.now() + 30_000;
-        for (;;) {
-          const job = await world.producer.queue.getJob(jobId);
-          if ((await job?.getState()) === "completed")
-            return (job!.returnvalue as { mailingId: string }).mailingId;
-          if (Date.now() > deadline) throw new Error(`run-reminders ${jobId} never completed`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        await until(
+          `run-reminders ${jobId} completes`,
+          async () => (await world.producer.queue.getJob(jobId).then((j) => j?.getState())) === "completed",
+        );
+        return ((await world.producer.queue.getJob(jobId))!.returnvalue as { mailingId: string }).mailingId;
       };
       const first = await remind("reminders-day-1");
       await waiting(first);
@@ -155,7 +125,6 @@ describe("a mailing asked for during the first sync", () => {
 
       const before = smtp.received.length;
       await restore();
-      restored = true;
       const done = await waitForMailing(world, second);
       expect(done.mailing.status).toBe("done");
       const sent = done.messages.filter((m) => m.state === "sent");
@@ -167,7 +136,7 @@ describe("a mailing asked for during the first sync", () => {
       const recipients = received.flatMap((r) => r.to);
       expect(new Set(recipients).size).toBe(recipients.length);
     } finally {
-      if (!restored) await restore();
+      await restore();
     }
   }, 90_000);
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type MailingKind, type MessageState, mailQueue } from "@finanzas/contracts";
-import { createDb, type Db as Store } from "@finanzas/db";
+import { createDb, type Db as Store, sql } from "@finanzas/db";
 import { companyList, type Db } from "@finanzas/ledger";
 import { createMailing, seedDefaults } from "@finanzas/mail";
 import { createProducer, type Producer } from "@finanzas/queue";
@@ -224,4 +224,49 @@ export async function createNoticeTemplate(world: World): Promise<string> {
     .returning("id")
     .executeTakeFirstOrThrow();
   return row.id;
+}
+
+/** Waits until `check` holds, polling every 50 ms; fails naming `what` after `timeoutMs`. */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Holds every planning where it reads the partners (an exclusive lock on odoo.res_partner) while
+ * `during` runs, then lets them go on. `waiters(n)` waits until `n` sessions wait for the lock.
+ */
+export async function holdingPartnerReads<T>(
+  world: World,
+  during: (waiters: (n: number) => Promise<void>) => Promise<T>,
+): Promise<T> {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let locked!: () => void;
+  const isLocked = new Promise<void>((resolve) => {
+    locked = resolve;
+  });
+  const holding = world.db.transaction().execute(async (trx) => {
+    await sql`lock table odoo.res_partner in access exclusive mode`.execute(trx);
+    locked();
+    await released;
+  });
+  try {
+    await isLocked;
+    return await during((n) =>
+      until(`${n} plannings wait for the partners`, async () => {
+        const { rows } = await sql<{ n: number }>`select count(*)::integer as n from pg_stat_activity
+          where datname = current_database() and wait_event_type = 'Lock'`.execute(world.db);
+        return rows[0]!.n >= n;
+      }),
+    );
+  } finally {
+    release();
+    await holding;
+  }
 }

@@ -1,7 +1,7 @@
 import { mailQueue } from "@finanzas/contracts";
 import { requeueForResend, sendJobId } from "@finanzas/mail";
 import { createProducer, createRedis } from "@finanzas/queue";
-import { type RedisInstance, startRedis } from "@finanzas/testing";
+import { holdFirstSync, type RedisInstance, startRedis } from "@finanzas/testing";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createRecovery } from "../src/recovery.js";
@@ -15,6 +15,7 @@ import {
   startMailer,
   startMailing,
   startWorld,
+  until,
   type World,
   waitForMailing,
 } from "./harness.js";
@@ -92,14 +93,6 @@ async function stateOf(id: string): Promise<string> {
   return row.state;
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe("messages the queue lost", () => {
   it("a resend whose enqueue failed with Redis down is sent once Redis is back, by the recovery", async () => {
     const partner = partners[0]!;
@@ -173,15 +166,8 @@ describe("messages the queue lost", () => {
   });
 
   it("a mailing waiting for the first sync whose planning job Redis lost is planned again, and sent once", async () => {
-    const models = ["account.move.line"];
-    const synced = await world.db
-      .selectFrom("etl.cursors")
-      .select(["model", "last_success_at"])
-      .where("model", "in", models)
-      .execute();
-    const setSynced = (at: Date | null) =>
-      world.db.updateTable("etl.cursors").set({ last_success_at: at }).where("model", "in", models).execute();
-    await setSynced(null);
+    const { saved, restore } = await holdFirstSync(world.db, ["account.move.line"]);
+    expect(saved.map((c) => c.model)).toEqual(["account.move.line"]);
     try {
       const id = await startMailing(
         world,
@@ -203,13 +189,13 @@ describe("messages the queue lost", () => {
       expect((await producer.queue.getJob(id)) ?? null).toBeNull();
       expect((await recovery.sweep()).replanned).toBe(1);
       expect((await recovery.sweep()).replanned).toBe(0); // once, whatever the sweeps
-      await setSynced(synced[0]!.last_success_at);
+      await restore();
       const { mailing, messages } = await waitForMailing(world, id, 60_000);
       expect(mailing.status).toBe("done");
       expect(messages.map((m) => m.state)).toEqual(["sent", "sent", "sent"]);
       for (const m of messages) expect(copies(m.message_id), m.message_id).toBe(1);
     } finally {
-      await setSynced(synced[0]!.last_success_at);
+      await restore();
     }
   });
 });

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { sql } from "@finanzas/db";
 import { createS3Storage } from "@finanzas/storage";
+import { holdFirstSync } from "@finanzas/testing";
 import { syncOnce } from "etl-worker/testing";
 import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -202,29 +203,8 @@ describe("a report asked for during the first sync", () => {
   it("waits, saying for what, without using an attempt, and is built once those models are synced", async () => {
     // the journal items and the reconciliations as during the first sync: not finished yet
     const models = ["account.move.line", "account.partial.reconcile"];
-    const synced = await h.store.db
-      .selectFrom("etl.cursors")
-      .select(["model", "last_success_at"])
-      .where("model", "in", models)
-      .execute();
-    expect(synced.map((c) => c.model).sort()).toEqual(models);
-    const unsync = () =>
-      h.store.db
-        .updateTable("etl.cursors")
-        .set({ last_success_at: null })
-        .where("model", "in", models)
-        .execute();
-    const restore = () =>
-      Promise.all(
-        synced.map((c) =>
-          h.store.db
-            .updateTable("etl.cursors")
-            .set({ last_success_at: c.last_success_at })
-            .where("model", "=", c.model)
-            .execute(),
-        ),
-      );
-    await unsync();
+    const { saved, restore } = await holdFirstSync(h.store.db, models);
+    expect(saved.map((c) => c.model).sort()).toEqual(models);
     let restored = false;
     try {
       const { report } = await h.request({

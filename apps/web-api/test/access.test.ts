@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { apiRoutes } from "@finanzas/contracts";
 import { ensureModelTables, OPEN_ITEM_SOURCES } from "@finanzas/ledger";
+import { markSynced } from "@finanzas/testing";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accessRuleProblems } from "../src/app.js";
@@ -105,10 +106,7 @@ beforeAll(async () => {
   await ensureModelTables(t.database.db);
   // As after a first sync: aging and the dashboard answer 503 until what open items are computed
   // from has had one.
-  await t.database.pool.query(
-    "insert into etl.cursors (model, last_success_at) select unnest($1::text[]), now() on conflict (model) do update set last_success_at = now()",
-    [OPEN_ITEM_SOURCES],
-  );
+  await markSynced(t.database.db, OPEN_ITEM_SOURCES);
   const users = (
     await t.app.inject({ method: "GET", url: "/api/v1/users", headers: auth(t.tokens.admin) })
   ).json();

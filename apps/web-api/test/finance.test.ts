@@ -1,4 +1,5 @@
 import { sql } from "@finanzas/db";
+import { holdFirstSync } from "@finanzas/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Etl, startEtl } from "./etl.js";
 import { auth, startTestApp, type TestApp } from "./helpers.js";
@@ -603,13 +604,9 @@ describe("aging and dashboard", () => {
   ])(
     "answers 503 with Retry-After while %j has not finished its first sync (%s), rather than totals from part of the books",
     async (models, _what, asOf) => {
-      const saved = await query<{ model: string; last_success_at: Date }>(
-        "select model, last_success_at from etl.cursors where model = any($1::text[])",
-        [models],
-      );
+      const { saved, restore } = await holdFirstSync(t.database.db, models);
       expect(saved.map((c) => c.model)).toEqual(models);
       expect(saved.every((c) => c.last_success_at)).toBe(true);
-      await query("update etl.cursors set last_success_at = null where model = any($1::text[])", [models]);
       try {
         const res = await get(`/api/v1/aging?kind=receivable&asOf=${asOf}`);
         expect(res.statusCode).toBe(503);
@@ -620,11 +617,7 @@ describe("aging and dashboard", () => {
         );
         expect((await get(`/api/v1/dashboard?asOf=${asOf}`)).statusCode).toBe(503);
       } finally {
-        for (const c of saved)
-          await query("update etl.cursors set last_success_at = $1 where model = $2", [
-            c.last_success_at,
-            c.model,
-          ]);
+        await restore();
       }
       expect((await get(`/api/v1/aging?kind=receivable&asOf=${asOf}`)).statusCode).toBe(200);
     },

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { ReportKind, ReportStatus } from "@finanzas/contracts";
 import { countActiveUnderUserLock, type Database, type Selectable, sql } from "@finanzas/db";
+import { OPEN_ITEM_SOURCES } from "./queries/open-items.js";
 import type { Db } from "./sql.js";
 
 /*
@@ -50,42 +51,14 @@ export async function syncedDataVersion(db: Db): Promise<string | null> {
  * first sync would be built from part of the books (a general ledger from the journal items copied
  * so far): wrong figures that look right.
  */
+const COMPANIES = ["res.company", "res.currency"] as const;
+
 export const REPORT_SOURCES: { readonly [K in ReportKind]: readonly string[] } = {
-  "general-ledger": [
-    "res.company",
-    "res.currency",
-    "res.partner",
-    "account.account",
-    "account.journal",
-    "account.move.line",
-  ],
-  "trial-balance": ["res.company", "res.currency", "account.account", "account.move.line"],
-  "invoice-register": [
-    "res.company",
-    "res.currency",
-    "res.partner",
-    "account.account",
-    "account.move",
-    "account.move.line",
-  ],
-  "aged-balance": [
-    "res.company",
-    "res.currency",
-    "res.partner",
-    "account.account",
-    "account.move",
-    "account.move.line",
-    "account.partial.reconcile",
-  ],
-  "partner-statement": [
-    "res.company",
-    "res.currency",
-    "res.partner",
-    "account.account",
-    "account.move",
-    "account.move.line",
-    "account.partial.reconcile",
-  ],
+  "general-ledger": [...COMPANIES, "res.partner", "account.account", "account.journal", "account.move.line"],
+  "trial-balance": [...COMPANIES, "account.account", "account.move.line"],
+  "invoice-register": [...COMPANIES, "res.partner", "account.account", "account.move", "account.move.line"],
+  "aged-balance": [...COMPANIES, "res.partner", ...OPEN_ITEM_SOURCES],
+  "partner-statement": [...COMPANIES, "res.partner", ...OPEN_ITEM_SOURCES],
 };
 
 /** The caller has as many reports queued or running as they may (REPORT_MAX_ACTIVE_PER_USER). */

@@ -1,5 +1,5 @@
 import { createDb, type Db } from "@finanzas/db";
-import { createTestDatabase, type TestDatabase } from "@finanzas/testing";
+import { createTestDatabase, markSynced, type TestDatabase } from "@finanzas/testing";
 import { ensureModelTables, MODEL_NAMES } from "../src/index.js";
 
 /*
@@ -134,10 +134,7 @@ export async function openBooks(label: string): Promise<Books> {
   await q(`insert into odoo.account_partial_reconcile (id, debit_move_id, credit_move_id, amount, company_id, max_date)
     values (1, 201, 302, 100, 1, '2024-02-15')`);
   // as a finished first sync leaves the cursors: open items are computed only after it
-  await store.pool.query(
-    `insert into etl.cursors (model, last_success_at) select unnest($1::text[]), now()`,
-    [MODEL_NAMES],
-  );
+  await markSynced(store.db, MODEL_NAMES);
   return {
     database,
     store,

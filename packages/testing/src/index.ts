@@ -1,5 +1,6 @@
 export { createTestDatabase, type TestDatabase } from "./database.js";
 export { TEST_ADMIN_DATABASE_URL, TEST_REDIS_URL } from "./env.js";
+export { holdFirstSync, markSynced } from "./first-sync.js";
 export {
   type PostgresInstance,
   postgresBinDir,

@@ -1,7 +1,7 @@
 import { sql } from "@finanzas/db";
 import { NotSyncedError, UnanswerableError } from "../errors.js";
 import { ACCOUNT_TYPE, and, type Db, type OpenItemKind, rows, today } from "../sql.js";
-import { firstSyncPending } from "../sync-state.js";
+import { pendingIn, syncCursors } from "../sync-state.js";
 
 /**
  * Where open amounts as of a date come from: the reconciliation history (`history`), or the items'
@@ -24,19 +24,16 @@ export const OPEN_ITEM_SOURCES = [
 export type ResidualSource = "history" | "current";
 
 export async function residualSource(db: Db, asOf: string): Promise<ResidualSource> {
-  // an optional model the server lacks counts as synced once a sync has noted it absent
-  const pending = await firstSyncPending(db, OPEN_ITEM_SOURCES);
+  // one read of the cursors: an optional model the server lacks counts as synced once a sync has
+  // noted it absent
+  const cursors = await syncCursors(db, OPEN_ITEM_SOURCES);
+  const pending = pendingIn(cursors, OPEN_ITEM_SOURCES);
   if (pending.length) {
     throw new NotSyncedError(
       `the first sync of ${pending.join(", ")} has not finished: open items cannot be computed from part of the books yet; retry when the running sync has finished (GET /api/v1/sync/state)`,
     );
   }
-  const synced = await db
-    .selectFrom("etl.cursors")
-    .select(["last_success_at", "absent_at"])
-    .where("model", "=", "account.partial.reconcile")
-    .executeTakeFirst();
-  if (synced?.absent_at) {
+  if (cursors.get("account.partial.reconcile")?.absentAt) {
     if (asOf < today()) {
       throw new UnanswerableError(
         "open amounts as of a past date need the reconciliation history (account.partial.reconcile), which the connected Odoo does not provide: ask for today (omit asOf) or a later date",
