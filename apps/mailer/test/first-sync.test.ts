@@ -66,8 +66,10 @@ describe("a mailing asked for during the first sync", () => {
       await new Promise((r) => setTimeout(r, 1_500));
       expect((await mailingOf(id)).status).toBe("planning");
       expect(await messagesOf(world, id)).toEqual([]);
+      // between two looks its job is delayed (it is active only for the instant of a look)
+      const delayed = async () => (await (await world.producer.queue.getJob(id))!.getState()) === "delayed";
+      await until("the planning job is delayed between two looks", delayed);
       const job = await world.producer.queue.getJob(id);
-      expect(await job!.getState()).toBe("delayed");
       expect(job!.attemptsMade).toBe(0);
 
       await restore();
