@@ -251,7 +251,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const reports = createProducer(reportsQueue, deps.connection);
   const storage = deps.storage ?? createStorage(config);
   const queues = [etl.queue, reports.queue, mail.queue];
-  const metrics = createMetrics(queues);
+  const metrics = createMetrics(queues, logger);
   const cache = createReadCache({
     redis: deps.cacheRedis ?? deps.redis,
     pubsub: deps.redis,

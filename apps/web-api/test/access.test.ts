@@ -215,6 +215,7 @@ describe("access", () => {
       expect(res.body).toMatch(/queue_jobs\{queue="etl",state="waiting"\}/);
       expect(res.body).toMatch(/queue_jobs\{queue="reports",state="waiting"\}/);
       expect(res.body).toMatch(/queue_jobs\{queue="mail",state="waiting"\}/);
+      expect(res.body).toContain('queue_up{queue="etl"} 1');
       expect(res.body).toContain("api_cache_misses_total");
       // cached reads have their series from the start; routes that are never cached have none
       expect(res.body).toMatch(/^api_cache_hits_total\{route="listInvoices"\} 0$/m);

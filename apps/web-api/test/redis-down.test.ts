@@ -7,7 +7,7 @@ import { ADMIN_EMAIL, PASSWORD, startTestApp, type TestApp } from "./helpers.js"
  * Redis frozen (SIGSTOP: connections open, nothing answers) or stopped under the API: finance reads
  * answer from PostgreSQL and login answers, each within its timeout; queue operations answer 503
  * problem+json with Retry-After; readiness says `degraded` with Redis's error, still 200; a sync
- * run's record still reads. The data comes from a sync made beforehand on the shared Redis.
+ * run's record still reads; /metrics answers with queue_up 0 in place of the queues' depth. The data comes from a sync made beforehand on the shared Redis.
  */
 // This file measures the production timeout (the suite's config raises it for the other files,
 // whose Redis is healthy but whose event loop a loaded CI runner can stall past 2 s).
@@ -42,6 +42,9 @@ afterAll(async () => {
 const get = (url: string) =>
   t.app.inject({ method: "GET", url, headers: { authorization: `Bearer ${t.tokens.finance}` } });
 
+const metrics = () =>
+  t.app.inject({ method: "GET", url: "/metrics", headers: { authorization: `Bearer ${t.tokens.admin}` } });
+
 async function timed<T>(call: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const started = Date.now();
   const value = await call();
@@ -49,7 +52,7 @@ async function timed<T>(call: () => Promise<T>): Promise<{ value: T; ms: number 
 }
 
 describe("Redis frozen under the API", () => {
-  it("reads, login and a run's record answer within their timeouts; enqueues answer 503 with Retry-After", async () => {
+  it("reads, login and a run's record answer within their timeouts; enqueues answer 503 with Retry-After; /metrics answers without the queues' depth", async () => {
     const cached = await get("/api/v1/invoices?limit=2");
     expect(cached.statusCode).toBe(200);
     redis.freeze();
@@ -103,11 +106,25 @@ describe("Redis frozen under the API", () => {
         checks: { postgres: "ok" },
       });
       expect(ready.value.json().checks.redis).toMatch(/^error: /);
+
+      // the scrape keeps the API's own figures and says the queues' depth is unknown
+      const scrape = await timed(() => metrics());
+      expect(scrape.value.statusCode, scrape.value.body).toBe(200);
+      for (const queue of ["etl", "reports", "mail"])
+        expect(scrape.value.body).toContain(`queue_up{queue="${queue}"} 0`);
+      expect(scrape.value.body).not.toContain("queue_jobs{");
+      expect(scrape.value.body).toMatch(
+        /http_request_duration_seconds_count\{[^}]*route="\/api\/v1\/invoices"/,
+      );
+      expect(scrape.ms).toBeLessThan(5_000);
     } finally {
       redis.thaw();
     }
     const ready = await t.app.inject({ method: "GET", url: "/health/ready" });
     expect(ready.json()).toMatchObject({ ready: true, status: "ready" });
+    const scrape = await metrics();
+    expect(scrape.body).toContain('queue_up{queue="reports"} 1');
+    expect(scrape.body).toMatch(/queue_jobs\{queue="reports",state="waiting"\} \d+/);
   }, 60_000);
 
   it("a sync job Redis lost is reported from its run record, and an unknown one says it may have been lost", async () => {

@@ -60,7 +60,11 @@ function endChildrenWithParent(): void {
   }
 }
 
-/** Starts this Node with `args` (in `cwd`), exactly `env` on top of PATH/HOME, output captured. */
+/**
+ * Starts this Node with `args` (in `cwd`), exactly `env` on top of PATH/HOME, output captured.
+ * A suite that raised REDIS_COMMAND_TIMEOUT_MS for itself (a loaded CI runner stalls event loops
+ * past the production 2 s) passes it on to the services it starts, unless `env` sets its own.
+ */
 export function startNode(
   args: string[],
   env: Record<string, string>,
@@ -68,7 +72,14 @@ export function startNode(
 ): ServiceProcess {
   const child = spawn(process.execPath, args, {
     ...(options.cwd ? { cwd: options.cwd } : {}),
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      ...(process.env.REDIS_COMMAND_TIMEOUT_MS
+        ? { REDIS_COMMAND_TIMEOUT_MS: process.env.REDIS_COMMAND_TIMEOUT_MS }
+        : {}),
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   endChildrenWithParent();

@@ -1,4 +1,5 @@
-import type { Queue } from "@finanzas/queue";
+import type { Logger } from "@finanzas/logger";
+import { isRedisUnavailable, type Queue } from "@finanzas/queue";
 import type { FastifyReply, FastifyRequest, onSendHookHandler } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { AppInstance } from "../app-types.js";
@@ -15,8 +16,16 @@ export interface Metrics {
 
 const JOB_STATES = ["waiting", "active", "delayed", "prioritized", "failed", "completed"] as const;
 
-/** A registry per app (tests build several apps in one process). */
-export function createMetrics(queues: Queue[]): Metrics {
+/**
+ * A registry per app (tests build several apps in one process).
+ *
+ * The queues' depth is read from Redis on each scrape. When Redis does not answer (down, frozen,
+ * or a command timed out on a stalled host), the scrape still answers 200 with everything else
+ * (latency, cache, process): that queue's `queue_jobs` series are left out and `queue_up` is 0, so
+ * an alert can say "the queue Redis is not answering" instead of Prometheus losing the whole
+ * target. Any other error still fails the scrape.
+ */
+export function createMetrics(queues: Queue[], logger?: Logger): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // Updated on every request: series bound once, no label hashing per call (bound-metrics.ts).
@@ -45,19 +54,47 @@ export function createMetrics(queues: Queue[]): Metrics {
     labelNames: ["reason"] as const,
     registers: [registry],
   });
+  type Depth = { queue: string; counts: Record<string, number> | null };
+  // One read per scrape for both gauges: the registry collects every metric at once.
+  let reading: Promise<Depth[]> | null = null;
+  const readDepths = (): Promise<Depth[]> => {
+    reading ??= Promise.all(
+      queues.map(async (queue): Promise<Depth> => {
+        try {
+          return { queue: queue.name, counts: await queue.getJobCounts(...JOB_STATES) };
+        } catch (error) {
+          if (!isRedisUnavailable(error)) throw error;
+          logger?.warn({ err: error, queue: queue.name }, "cannot read the queue's depth for /metrics");
+          return { queue: queue.name, counts: null };
+        }
+      }),
+    ).finally(() => {
+      reading = null;
+    });
+    return reading;
+  };
   new Gauge({
     name: "queue_jobs",
-    help: "Jobs per queue and state (etl, reports, mail)",
+    help: "Jobs per queue and state (etl, reports, mail); absent for a queue whose queue_up is 0",
     labelNames: ["queue", "state"] as const,
     registers: [registry],
     async collect() {
+      const depths = await readDepths();
       this.reset();
-      await Promise.all(
-        queues.map(async (queue) => {
-          const counts = await queue.getJobCounts(...JOB_STATES);
-          for (const state of JOB_STATES) this.set({ queue: queue.name, state }, counts[state] ?? 0);
-        }),
-      );
+      for (const { queue, counts } of depths) {
+        if (counts) for (const state of JOB_STATES) this.set({ queue, state }, counts[state] ?? 0);
+      }
+    },
+  });
+  new Gauge({
+    name: "queue_up",
+    help: "1 when the queue's depth was read from Redis for this scrape, 0 when Redis did not answer",
+    labelNames: ["queue"] as const,
+    registers: [registry],
+    async collect() {
+      const depths = await readDepths();
+      this.reset();
+      for (const { queue, counts } of depths) this.set({ queue }, counts ? 1 : 0);
     },
   });
   return { registry, httpDuration, cacheHits, cacheMisses, cacheInvalidations };
