@@ -2,7 +2,7 @@ import { setMaxListeners } from "node:events";
 import type { JobName, PayloadOf, QueueDefinition, ResultOf } from "@finanzas/contracts";
 import type { Logger } from "@finanzas/logger";
 import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
-import type { QueueConnection } from "./producer.js";
+import { type QueueConnection, started } from "./producer.js";
 import { redisOptions } from "./redis.js";
 import { assertMatches, PayloadError } from "./validate.js";
 
@@ -259,6 +259,7 @@ export function createConsumer<Q extends QueueDefinition>(
     async close(timeoutMs) {
       closing = true;
       stopping.abort(new Error("service stopping"));
+      await started(worker); // closed while starting, BullMQ throws an uncaught error (closeSettled)
       await worker.pause(true); // take no new jobs; running ones go on
       const deadline = new Promise<"timeout">((resolve) => setTimeout(resolve, timeoutMs, "timeout").unref());
       const allDone = Promise.allSettled([...running.values()].map((r) => r.done)).then(

@@ -1,6 +1,6 @@
 import type { JobName, PayloadOf, QueueDefinition } from "@finanzas/contracts";
 import { FlowProducer as BullFlowProducer, type FlowJob } from "bullmq";
-import type { QueueConnection } from "./producer.js";
+import { closeSettled, type QueueConnection } from "./producer.js";
 import { redisOptions } from "./redis.js";
 import { assertMatches } from "./validate.js";
 
@@ -63,6 +63,6 @@ export function createFlowProducer(connection: QueueConnection): FlowProducer {
         children: kids,
       });
     },
-    close: () => flows.close(),
+    close: () => closeSettled(flows),
   };
 }

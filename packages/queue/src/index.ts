@@ -12,7 +12,11 @@ export {
   RunLater,
 } from "./consumer.js";
 export { createFlowProducer, type FlowChild, type FlowProducer } from "./flow.js";
-export { createProducer, type Producer, type QueueConnection } from "./producer.js";
+export {
+  createProducer,
+  type Producer,
+  type QueueConnection,
+} from "./producer.js";
 export {
   assertQueueRedisPolicy,
   assertRedisReachable,

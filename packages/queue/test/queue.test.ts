@@ -7,6 +7,7 @@ import {
   assertHandlers,
   assertRedisReachable,
   createConsumer,
+  createFlowProducer,
   createProducer,
   type Handlers,
   type JobEnd,
@@ -240,6 +241,33 @@ describe("a job made of steps when the service stops", () => {
       await producer.close();
     }
   });
+});
+
+describe("a service stopped as it starts", () => {
+  // BullMQ asks Redis for its version as a connection becomes ready; closed in that instant, the
+  // failure was thrown as an uncaught error on a connection without listeners: the process exited 1
+  // instead of 0 (seen on a mailer stopped 30 ms after it was ready). Each round closes one of each
+  // 0–6 ms after making it; without the wait for the start, about a third of the closes crashed.
+  it("closes its producers, flow producers and consumers without an unhandled error", async () => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on("uncaughtException", onUncaught);
+    process.on("unhandledRejection", onUncaught);
+    try {
+      for (let round = 0; round < 60; round++) {
+        const producer = createProducer(testQueue, connection);
+        const flows = createFlowProducer(connection);
+        const consumer = createConsumer(testQueue, handlers, { ...connection, concurrency: 1, logger });
+        await new Promise((resolve) => setTimeout(resolve, round % 7));
+        await Promise.all([producer.close(), flows.close(), consumer.close(100)]);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      process.off("uncaughtException", onUncaught);
+      process.off("unhandledRejection", onUncaught);
+    }
+    expect(uncaught.map((e) => (e instanceof Error ? e.message : String(e)))).toEqual([]);
+  }, 60_000);
 });
 
 describe("handler maps", () => {
