@@ -114,6 +114,8 @@ const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 export function runCli(
   args: string[],
   env: Record<string, string>,
+  /** Past this, the CLI is killed and its output returned with the reason (a diagnosis, not a hang). */
+  timeoutMs?: number,
 ): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cli, ...args], {
@@ -127,6 +129,16 @@ export function runCli(
     child.stderr.on("data", (c) => {
       output += c;
     });
-    child.on("exit", (code) => resolve({ code, output }));
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            output += `\n(the CLI had not exited after ${timeoutMs} ms: killed)`;
+            child.kill("SIGKILL");
+          }, timeoutMs);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
   });
 }
