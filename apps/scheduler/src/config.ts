@@ -21,6 +21,11 @@ export const ConfigSchema = Type.Object({
   HEALTH_PORT: env.port(3102),
   /** Incremental sync of every registered model. */
   ETL_SYNC_CRON: cron("*/15 * * * *"),
+  /**
+   * Also run the incremental sync once at start (a fresh install's first copy, a restart's catch-up),
+   * unless an identical sync is already waiting or running; nothing when ETL_SYNC_CRON is off.
+   */
+  ETL_SYNC_AT_START: env.bool({ default: true }),
   /** Deletion reconciliation of every registered model (nightly). */
   ETL_RECONCILE_CRON: cron("30 2 * * *"),
   /** Deletion of expired report files and records (REPORT_TTL_HOURS of the report-worker). */

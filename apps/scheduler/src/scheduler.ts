@@ -1,6 +1,12 @@
 import { queues as allQueues, type QueueDefinition } from "@finanzas/contracts";
 import type { Logger } from "@finanzas/logger";
-import { assertMatches, createProducer, type Producer, type QueueConnection } from "@finanzas/queue";
+import {
+  addUnlessPending,
+  assertMatches,
+  createProducer,
+  type Producer,
+  type QueueConnection,
+} from "@finanzas/queue";
 import type { Schedule } from "./schedules.js";
 
 export interface SchedulerDeps {
@@ -67,6 +73,25 @@ export async function syncSchedules(deps: SchedulerDeps): Promise<SchedulerResul
   return result;
 }
 
+/** One run of each schedule that asks for it at start, unless one is still waiting or running. */
+async function runAtStart(
+  deps: SchedulerDeps,
+  producers: Map<string, Producer<QueueDefinition>>,
+): Promise<void> {
+  for (const s of deps.schedules) {
+    if (!s.atStart) continue;
+    const { payload, deduplicationId, jobId } = s.atStart;
+    const added = await addUnlessPending(producers.get(s.queue.name)!, s.job, payload, {
+      jobId,
+      deduplicationId,
+    });
+    const fields = { schedule: s.id, queue: s.queue.name, job: s.job, jobId: added.id };
+    if (added.existing)
+      deps.logger.info({ ...fields, state: added.state }, "an identical job is pending: none added at start");
+    else deps.logger.info(fields, "run once at start");
+  }
+}
+
 export interface RunningScheduler {
   /** One check now: re-registers every declared schedule Redis no longer holds; their ids. */
   check(): Promise<string[]>;
@@ -91,6 +116,7 @@ export async function createScheduler(
   for (const s of deps.schedules) {
     if (!producers.has(s.queue.name)) producers.set(s.queue.name, createProducer(s.queue, deps.connection));
   }
+  await runAtStart(deps, producers);
   let checking: Promise<string[]> | undefined;
   let failing = false;
   const checkOnce = async (): Promise<string[]> => {

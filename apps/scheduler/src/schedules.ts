@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import {
   etlQueue,
   type JobName,
@@ -5,6 +6,7 @@ import {
   type PayloadOf,
   type QueueDefinition,
   reportsQueue,
+  syncDeduplicationId,
 } from "@finanzas/contracts";
 import type { Config } from "./config.js";
 
@@ -17,6 +19,11 @@ export interface Schedule<Q extends QueueDefinition = QueueDefinition, J extends
   payload: PayloadOf<Q, J>;
   cron: string;
   tz?: string;
+  /**
+   * Also enqueue one run when the scheduler starts (with this payload), unless a job under
+   * `deduplicationId` is still waiting or running: replicas and restarts add no second one.
+   */
+  atStart?: { payload: PayloadOf<Q, J>; deduplicationId: string; jobId: () => string };
 }
 
 export const schedule = <Q extends QueueDefinition, J extends JobName<Q>>(s: Schedule<Q, J>): Schedule =>
@@ -28,11 +35,17 @@ export const schedule = <Q extends QueueDefinition, J extends JobName<Q>>(s: Sch
  * and mail records past their retention, by the same job), and the payment reminders (off unless
  * MAIL_REMINDER_CRON is set), each switched off by setting its cron to `off`. A recurring job of
  * any queue is scheduled here.
+ *
+ * The incremental sync also runs once when the scheduler starts (ETL_SYNC_AT_START): on a fresh
+ * install that is the first copy, minutes before the first cron slot, and after downtime it
+ * catches up what changed in Odoo meanwhile. The scheduler owns it because it owns when syncs run;
+ * it needs no database to decide, since an incremental sync of a model never synced reads it whole.
  */
 export function schedulesFrom(
   config: Pick<
     Config,
     | "ETL_SYNC_CRON"
+    | "ETL_SYNC_AT_START"
     | "ETL_RECONCILE_CRON"
     | "ETL_PURGE_CRON"
     | "REPORT_CLEANUP_CRON"
@@ -51,6 +64,16 @@ export function schedulesFrom(
         payload: { mode: "incremental", requestedBy: "scheduler" },
         cron: config.ETL_SYNC_CRON,
         tz,
+        ...(config.ETL_SYNC_AT_START
+          ? {
+              atStart: {
+                payload: { mode: "incremental", requestedBy: "scheduler (at start)" },
+                // the web-api's key for the same sync: one a user asked for and still pending counts
+                deduplicationId: syncDeduplicationId("incremental", undefined),
+                jobId: () => `sync-${randomUUID()}`,
+              },
+            }
+          : {}),
       }),
     );
   }

@@ -36,6 +36,14 @@ export const SyncPayload = Type.Object(
 );
 export type SyncPayload = Static<typeof SyncPayload>;
 
+/**
+ * The deduplication id of a `sync` job (BullMQ's `deduplication.id`): two syncs of the same mode
+ * and set of models (none: every model) are the same work, so whoever enqueues one (the web-api on
+ * request, the scheduler at start) joins an identical one still waiting or running instead.
+ */
+export const syncDeduplicationId = (mode: SyncMode, models: readonly string[] | undefined): string =>
+  `api-sync:${mode}:${models?.length ? [...models].sort().join(",") : "*"}`;
+
 export const SyncRecordsPayload = Type.Object(
   {
     model: OdooModelName,

@@ -13,6 +13,8 @@ export {
 } from "./consumer.js";
 export { createFlowProducer, type FlowChild, type FlowProducer } from "./flow.js";
 export {
+  type AddedOrPending,
+  addUnlessPending,
   createProducer,
   type Producer,
   type QueueConnection,

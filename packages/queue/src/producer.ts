@@ -1,5 +1,5 @@
 import type { JobName, PayloadOf, QueueDefinition } from "@finanzas/contracts";
-import { type JobsOptions, Queue } from "bullmq";
+import { type JobState, type JobsOptions, Queue } from "bullmq";
 import { redisOptions } from "./redis.js";
 import { assertMatches } from "./validate.js";
 
@@ -73,4 +73,38 @@ export async function started(of: { waitUntilReady(): Promise<unknown> }, waitMs
     }),
   ]);
   clearTimeout(timer);
+}
+
+/** What `addUnlessPending` did: added this job, or found one with the same key still to run. */
+export type AddedOrPending =
+  | { id: string; existing: false }
+  | { id: string; existing: true; state: JobState | "unknown" };
+
+/**
+ * Adds a job unless one added under the same `deduplicationId` is still waiting, delayed or
+ * running: then that job's id and state, nothing added (two callers at once are told apart by
+ * BullMQ's deduplication, atomic in Redis). A key left naming a job that is over or gone (removed
+ * by hand, lost with Redis's data) is dropped and the job added.
+ */
+export async function addUnlessPending<Q extends QueueDefinition, J extends JobName<Q>>(
+  producer: Producer<Q>,
+  name: J,
+  payload: PayloadOf<Q, J>,
+  options: { jobId: () => string; deduplicationId: string },
+): Promise<AddedOrPending> {
+  const deduplication = { id: options.deduplicationId };
+  for (let attempt = 0; ; attempt++) {
+    const jobId = options.jobId();
+    const added = await producer.add(name, payload, { jobId, deduplication });
+    if (added.id === jobId) return { id: jobId, existing: false };
+    const job = await producer.queue.getJob(added.id);
+    const state = job ? await job.getState() : "unknown";
+    if (state !== "completed" && state !== "failed" && state !== "unknown")
+      return { id: added.id, existing: true, state };
+    if (attempt > 0)
+      throw new Error(
+        `cannot queue ${String(name)}: ${deduplication.id} keeps naming a job that is not pending`,
+      );
+    await producer.queue.removeDeduplicationKey(deduplication.id);
+  }
 }

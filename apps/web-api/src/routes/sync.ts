@@ -1,8 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { DEFAULT_PAGE_SIZE, type etlQueue, odooTableName, type RunStatus } from "@finanzas/contracts";
+import {
+  DEFAULT_PAGE_SIZE,
+  type etlQueue,
+  odooTableName,
+  type RunStatus,
+  type SyncMode,
+  syncDeduplicationId,
+} from "@finanzas/contracts";
 import type { Database, Kysely } from "@finanzas/db";
 import { decodeCursor, encodeCursor } from "@finanzas/ledger";
-import { isRedisUnavailable, type Producer } from "@finanzas/queue";
+import { addUnlessPending, isRedisUnavailable, type Producer } from "@finanzas/queue";
 import type { Redis } from "ioredis";
 import type { AppInstance } from "../app-types.js";
 import { findRuns, knownModels, listRuns, runModels, runSummary, syncState } from "../finance/sync-repo.js";
@@ -27,10 +34,6 @@ const statusOfJob = (state: JobState | "unknown"): RunStatus =>
       : state === "failed"
         ? "failed"
         : "queued";
-
-/** What makes two syncs identical: the mode and the set of models (none: every model). */
-const syncKey = (mode: string, models: readonly string[] | undefined): string =>
-  `${mode}:${models?.length ? [...models].sort().join(",") : "*"}`;
 
 /**
  * Sync control: enqueue through the contracts' `etl` queue definition (validated by the producer)
@@ -65,14 +68,14 @@ export async function syncRoutes(app: AppInstance, deps: SyncRouteDeps): Promise
    * due at the next cron slot, up to a period away) is not pending work: a sync asked for now runs
    * now, instead of being told to wait for the schedule.
    */
-  const pendingSync = async (mode: string, models: string[] | undefined) => {
-    const key = syncKey(mode, models);
+  const pendingSync = async (mode: SyncMode, models: string[] | undefined) => {
+    const key = syncDeduplicationId(mode, models);
     const jobs = await etl.queue.getJobs(["active", "waiting", "prioritized", "delayed", "paused"], 0, 499);
     for (const job of jobs) {
       if (!job?.id || job.name !== "sync") continue;
       if (job.attemptsMade === 0 && job.delay > 0 && job.timestamp + job.delay > Date.now()) continue;
-      const data = (job.data ?? {}) as { mode?: string; models?: string[] };
-      if (syncKey(data.mode ?? "incremental", data.models) !== key) continue;
+      const data = (job.data ?? {}) as { mode?: SyncMode; models?: string[] };
+      if (syncDeduplicationId(data.mode ?? "incremental", data.models) !== key) continue;
       return { id: job.id, status: statusOfJob(await job.getState()) };
     }
     return undefined;
@@ -93,23 +96,13 @@ export async function syncRoutes(app: AppInstance, deps: SyncRouteDeps): Promise
       mode,
       requestedBy: user?.email ?? "api",
     };
-    const deduplication = { id: `api-sync:${syncKey(mode, body.models)}` };
-    for (let attempt = 0; ; attempt++) {
-      const jobId = `sync-${randomUUID()}`;
-      const added = await etl.add("sync", payload, { jobId, deduplication });
-      if (added.id === jobId)
-        return { runId: jobId, status: "queued" as const, mode, models, existing: false };
-      const job = await etl.queue.getJob(added.id);
-      const state = job ? await job.getState() : "unknown";
-      if (state !== "completed" && state !== "failed" && state !== "unknown") {
-        return { runId: added.id, status: statusOfJob(state), mode, models, existing: true };
-      }
-      // The key names a job that is over or gone (removed by hand, lost with Redis's data): drop it.
-      if (attempt > 0) {
-        throw new Error(`cannot queue a sync: ${deduplication.id} keeps naming a job that is not pending`);
-      }
-      await etl.queue.removeDeduplicationKey(deduplication.id);
-    }
+    const added = await addUnlessPending(etl, "sync", payload, {
+      jobId: () => `sync-${randomUUID()}`,
+      deduplicationId: syncDeduplicationId(mode, body.models),
+    });
+    return added.existing
+      ? { runId: added.id, status: statusOfJob(added.state), mode, models, existing: true }
+      : { runId: added.id, status: "queued" as const, mode, models, existing: false };
   });
 
   mount(app, deps, "syncRecords", async ({ body, user }) => {
