@@ -259,7 +259,7 @@ export function createConsumer<Q extends QueueDefinition>(
     async close(timeoutMs) {
       closing = true;
       stopping.abort(new Error("service stopping"));
-      await started(worker); // closed while starting, BullMQ throws an uncaught error (closeSettled)
+      await started(worker); // closed while starting, BullMQ leaves an unhandled error (closeSettled)
       await worker.pause(true); // take no new jobs; running ones go on
       const deadline = new Promise<"timeout">((resolve) => setTimeout(resolve, timeoutMs, "timeout").unref());
       const allDone = Promise.allSettled([...running.values()].map((r) => r.done)).then(
