@@ -72,7 +72,10 @@ const runFields = {
   status: SyncRunStatus,
   mode: Type.String(),
   models: Type.Array(Type.String()),
-  requestedBy: NullableString,
+  requestedBy: Type.Union([Type.String(), Type.Null()], {
+    description:
+      "Who asked: the user's email (POST), 'scheduler' (its cron), 'scheduler (at start)' (the sync it queues as it starts), 'cli' (pnpm etl:run)",
+  }),
   fetched: Type.Integer(),
   upserted: Type.Integer(),
   deleted: Type.Integer(),
