@@ -21,7 +21,8 @@ export type SyncMode = (typeof SYNC_MODES)[number];
 const requestedBy = Type.Optional(
   Type.String({
     maxLength: 200,
-    description: "who asked (a user's email, 'scheduler', 'scheduler (at start)', 'cli'): shown in run history",
+    description:
+      "who asked (a user's email, 'scheduler', 'scheduler (at start)', 'cli'): shown in run history",
   }),
 );
 
