@@ -47,10 +47,21 @@ beforeAll(async () => {
       return null;
     end $$;`);
   for (const { model } of REGISTRY) {
-    await stack.store.pool.query(
-      `create trigger fault_write after insert or update or delete on odoo."${tableOf(model)}"
-       for each statement execute function public.fault_write('${model}')`,
-    );
+    // The workers build their read indexes in the background as they start (`create index
+    // concurrently`); PostgreSQL may end a trigger's creation on the same table as a deadlock with
+    // it (40P01, seen once in a CI rehearsal): created again once the index is in.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await stack.store.pool.query(
+          `create trigger fault_write after insert or update or delete on odoo."${tableOf(model)}"
+           for each statement execute function public.fault_write('${model}')`,
+        );
+        break;
+      } catch (error) {
+        if ((error as { code?: string }).code !== "40P01" || attempt === 10) throw error;
+        await sleep(500);
+      }
+    }
   }
 }, 180_000);
 
