@@ -90,11 +90,45 @@ export function createIndexKeeper(pool: Db["pool"], logger: Logger): { ensure():
   const run = async () => {
     const client = await pool.connect();
     try {
-      const { rows } = await client.query<{ relname: string; mine: boolean }>(
-        `select c.relname, pg_has_role(c.relowner, 'USAGE') as mine
-           from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'odoo'`,
+      const { rows } = await client.query<{
+        relname: string;
+        mine: boolean;
+        invalid: boolean;
+        busy: boolean;
+      }>(
+        `select c.relname, pg_has_role(c.relowner, 'USAGE') as mine,
+                coalesce(not i.indisvalid, false) as invalid,
+                exists (select 1 from pg_locks l
+                         where l.database = (select oid from pg_database where datname = current_database())
+                           and l.relation = coalesce(i.indrelid, c.oid) and l.granted
+                           and l.mode = 'ShareUpdateExclusiveLock' and l.pid <> pg_backend_pid()) as busy
+           from pg_class c join pg_namespace n on n.oid = c.relnamespace
+           left join pg_index i on i.indexrelid = c.oid
+          where n.nspname = 'odoo'`,
       );
-      const present = new Set(rows.map((r) => r.relname));
+      // An index a `create index concurrently` left behind when it failed or was cut short (a worker
+      // stopped during a build of minutes, a deadlock) stays INVALID: the planner never uses it, and
+      // `if not exists` would skip it for good. It is dropped and built again; unless its table is
+      // busy (a build by another replica in progress looks the same, as do VACUUM and ANALYZE):
+      // then it is looked at again on the next call.
+      const ours = new Set(INDEXES.map(([name]) => name));
+      const leftovers = rows.filter((r) => r.invalid && ours.has(r.relname));
+      let busyLeftover = false;
+      const dropped = new Set<string>();
+      for (const leftover of leftovers) {
+        if (!leftover.mine) continue; // the table's owner mends it
+        if (leftover.busy) {
+          busyLeftover = true;
+          continue;
+        }
+        await client.query(`drop index concurrently if exists odoo.${leftover.relname}`);
+        dropped.add(leftover.relname);
+        logger.warn(
+          { index: leftover.relname },
+          "a read index left invalid by a build that did not finish: dropped, built again",
+        );
+      }
+      const present = new Set(rows.filter((r) => !dropped.has(r.relname)).map((r) => r.relname));
       // Only a table's owner may index it. With the database roles applied the synced copy is the
       // ETL role's, and the etl-worker builds these indexes; the API's reader role leaves them to it.
       const mine = new Set(rows.filter((r) => r.mine).map((r) => r.relname));
@@ -115,7 +149,7 @@ export function createIndexKeeper(pool: Db["pool"], logger: Logger): { ensure():
       // Without pg_trgm the trigram indexes are given up on (asked once per process, not per signal).
       if (trgm === null) missing = missing.filter(([, , definition]) => !definition.includes(TRGM));
       if (missing.length === 0) {
-        done = !tablesMissing;
+        done = !tablesMissing && !busyLeftover;
         return;
       }
       for (const [name, table, definition] of missing) {
@@ -130,7 +164,7 @@ export function createIndexKeeper(pool: Db["pool"], logger: Logger): { ensure():
           if (code !== "42P07" && code !== "23505") throw error;
         }
       }
-      done = !tablesMissing;
+      done = !tablesMissing && !busyLeftover;
     } finally {
       client.release();
     }

@@ -81,3 +81,80 @@ describe("read indexes without pg_trgm", () => {
     expect(found.rows.map((r) => r.id)).toEqual([2]);
   });
 });
+
+/*
+ * A `create index concurrently` that fails or is cut short (its worker stopped during a build of
+ * minutes on a large table, a deadlock with other DDL) leaves the index INVALID: the planner never
+ * uses it, and `create index … if not exists` skipped it for good. The keeper drops such an index
+ * and builds it again, but never while its table is busy (another replica's build in progress holds
+ * the same lock as VACUUM and ANALYZE): then it looks again on its next call.
+ */
+describe("a read index a build left invalid", () => {
+  let database: TestDatabase;
+  let db: Db;
+  const lines: { level: string; msg: string; index?: string }[] = [];
+  let built = 0; // lines logged while the indexes were first built
+  const logger = createLogger({
+    service: "etl-worker",
+    version: "test",
+    pretty: false,
+    destination: { write: (line: string) => lines.push(JSON.parse(line)) },
+  });
+  const valid = async (index: string) =>
+    (
+      await db.pool.query<{ valid: boolean }>(
+        "select indisvalid as valid from pg_index where indexrelid = $1::regclass",
+        [`odoo.${index}`],
+      )
+    ).rows[0]?.valid;
+  // what PostgreSQL leaves when a concurrent build does not finish (the test runs as a superuser)
+  const breakIndex = (index: string) =>
+    db.pool.query("update pg_index set indisvalid = false where indexrelid = $1::regclass", [
+      `odoo.${index}`,
+    ]);
+
+  beforeAll(async () => {
+    database = await createTestDatabase("indexes_invalid");
+    db = createDb({ url: database.url, max: 3 });
+    await db.pool.query(`create schema if not exists odoo;
+      create table odoo.res_partner (id integer primary key, name text, ref text, vat text,
+        _deleted_at timestamptz);
+      insert into odoo.res_partner (id, name) select g, 'Partner ' || g from generate_series(1, 500) g`);
+    await createIndexKeeper(db.pool, logger).ensure();
+    built = lines.length;
+  });
+  afterAll(async () => {
+    await db?.close();
+    await database?.drop();
+  });
+
+  it("is dropped and built again, once its table is no longer busy", async () => {
+    expect(await valid("api_partner_name_id")).toBe(true);
+    const logged = () => lines.slice(built).filter((l) => l.index === "api_partner_name_id");
+    await breakIndex("api_partner_name_id");
+    expect(await valid("api_partner_name_id")).toBe(false);
+
+    // another session holds the table as a concurrent build would: left alone for now
+    const holder = await db.pool.connect();
+    const keeper = createIndexKeeper(db.pool, logger);
+    try {
+      await holder.query("begin; lock table odoo.res_partner in share update exclusive mode");
+      await keeper.ensure();
+      expect(await valid("api_partner_name_id")).toBe(false);
+    } finally {
+      await holder.query("rollback");
+      holder.release();
+    }
+    expect(logged()).toEqual([]);
+
+    // the same keeper, asked again (the next sync or data-changed signal), mends it
+    await keeper.ensure();
+    expect(await valid("api_partner_name_id")).toBe(true);
+    expect(logged().map((l) => [l.level, l.msg])).toEqual([
+      ["warn", "a read index left invalid by a build that did not finish: dropped, built again"],
+      ["info", "created a read index"],
+    ]);
+    // the others were never touched
+    expect(await valid("api_partner_search")).toBe(true);
+  });
+});
