@@ -3,17 +3,16 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   createNoticeTemplate,
   holdingPartnerReads,
+  type MailerSuite,
   messagesOf,
   partnersWithEmail,
-  type RunningMailer,
-  startMailer,
+  startMailerSuite,
   startMailing,
-  startWorld,
   until,
   type World,
   waitForMailing,
 } from "./harness.js";
-import { startTestSmtp, type TestSmtp } from "./smtp.js";
+import type { TestSmtp } from "./smtp.js";
 
 /*
  * A cancelled mailing sends nothing more, whenever the cancel comes: while its planning is still
@@ -23,24 +22,21 @@ import { startTestSmtp, type TestSmtp } from "./smtp.js";
  * writing its messages leaves none waiting for ever: they end `failed`, saying why.
  */
 
+let suite: MailerSuite | undefined;
 let world: World;
 let smtp: TestSmtp;
-let mailer: RunningMailer;
 let partners: { id: number; email: string }[];
 let templateId: string;
 
 beforeAll(async () => {
-  world = await startWorld("mailer_cancel");
-  smtp = await startTestSmtp();
-  mailer = startMailer(world, { smtpUrl: smtp.url, retryDelayMs: 300, attempts: 5, concurrency: 4 });
+  suite = await startMailerSuite("mailer_cancel", { retryDelayMs: 300, attempts: 5, concurrency: 4 });
+  ({ world, smtp } = suite);
   partners = await partnersWithEmail(world, 12);
   templateId = await createNoticeTemplate(world);
 }, 180_000);
 
 afterAll(async () => {
-  await mailer?.close();
-  await smtp?.stop();
-  await world?.close();
+  await suite?.close();
 });
 
 beforeEach(() => {

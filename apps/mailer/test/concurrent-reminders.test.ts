@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   holdingPartnerReads,
-  type RunningMailer,
-  startMailer,
+  type MailerSuite,
+  startMailerSuite,
   startMailing,
-  startWorld,
   type World,
   waitForMailing,
 } from "./harness.js";
-import { startTestSmtp, type TestSmtp } from "./smtp.js";
+import type { TestSmtp } from "./smtp.js";
 
 /*
  * Two reminder mailings planned at the same moment (the scheduler's and a user's, or several that
@@ -16,20 +15,17 @@ import { startTestSmtp, type TestSmtp } from "./smtp.js";
  * more, each customer would get the same reminder from both. Their outboxes are written one after
  * the other, the second looking again at what the first queued.
  */
+let suite: MailerSuite | undefined;
 let world: World;
 let smtp: TestSmtp;
-let mailer: RunningMailer;
 
 beforeAll(async () => {
-  world = await startWorld("mailer_concurrent_reminders");
-  smtp = await startTestSmtp();
-  mailer = startMailer(world, { smtpUrl: smtp.url, concurrency: 4 });
+  suite = await startMailerSuite("mailer_concurrent_reminders", { concurrency: 4 });
+  ({ world, smtp } = suite);
 }, 180_000);
 
 afterAll(async () => {
-  await mailer?.close();
-  await smtp?.stop();
-  await world?.close();
+  await suite?.close();
 });
 
 describe("two reminder mailings planned at once", () => {

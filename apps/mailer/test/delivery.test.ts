@@ -5,25 +5,24 @@ import { verifyUnsubscribeToken } from "@finanzas/mail";
 import { dkimVerify } from "mailauth/lib/dkim/verify.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  type MailerSuite,
   messagesOf,
-  type RunningMailer,
   SECRET,
-  startMailer,
+  startMailerSuite,
   startMailing,
-  startWorld,
   type World,
   waitForMailing,
 } from "./harness.js";
-import { startTestSmtp, type TestSmtp } from "./smtp.js";
+import type { TestSmtp } from "./smtp.js";
 
 /*
  * Mailings over data synced from the Odoo simulator, sent through the real mailer code to a real
  * SMTP server started here, read back with mailparser.
  */
 
+let suite: MailerSuite | undefined;
 let world: World;
 let smtp: TestSmtp;
-let mailer: RunningMailer;
 const keys = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const DKIM = {
   domainName: "finanzas.test",
@@ -32,15 +31,12 @@ const DKIM = {
 };
 
 beforeAll(async () => {
-  world = await startWorld("mailer_delivery");
-  smtp = await startTestSmtp();
-  mailer = startMailer(world, { smtpUrl: smtp.url, dkim: DKIM });
+  suite = await startMailerSuite("mailer_delivery", { dkim: DKIM });
+  ({ world, smtp } = suite);
 }, 180_000);
 
 afterAll(async () => {
-  await mailer?.close();
-  await smtp?.stop();
-  await world?.close();
+  await suite?.close();
 });
 
 /** What each partner owes per company today, straight from the synced journal items. */

@@ -3,17 +3,16 @@ import { holdFirstSync } from "@finanzas/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createNoticeTemplate,
+  type MailerSuite,
   messagesOf,
   partnersWithEmail,
-  type RunningMailer,
-  startMailer,
+  startMailerSuite,
   startMailing,
-  startWorld,
   until,
   type World,
   waitForMailing,
 } from "./harness.js";
-import { startTestSmtp, type TestSmtp } from "./smtp.js";
+import type { TestSmtp } from "./smtp.js";
 
 /*
  * A mailing asked for while the first sync of what it reads is still running (models sync in
@@ -21,26 +20,23 @@ import { startTestSmtp, type TestSmtp } from "./smtp.js";
  * books: it waits, saying for what, without using its planning's attempts, and is planned and sent
  * once those models are synced; a cancel while it waits sends nothing.
  */
+let suite: MailerSuite | undefined;
 let world: World;
 let smtp: TestSmtp;
-let mailer: RunningMailer;
 let partners: { id: number; email: string }[];
 let templateId: string;
 
 const MODELS = ["account.move.line", "account.partial.reconcile"];
 
 beforeAll(async () => {
-  world = await startWorld("mailer_first_sync");
-  smtp = await startTestSmtp();
-  mailer = startMailer(world, { smtpUrl: smtp.url });
+  suite = await startMailerSuite("mailer_first_sync");
+  ({ world, smtp } = suite);
   partners = await partnersWithEmail(world, 3);
   templateId = await createNoticeTemplate(world);
 }, 180_000);
 
 afterAll(async () => {
-  await mailer?.close();
-  await smtp?.stop();
-  await world?.close();
+  await suite?.close();
 });
 
 const mailingOf = (id: string) =>

@@ -17,6 +17,7 @@ import { syncOnce } from "etl-worker/testing";
 import type { AttachmentSource } from "../src/attachments.js";
 import { createTransport, type DkimOptions, type MailTransport } from "../src/transport.js";
 import { createMailWorker, type MailWorker } from "../src/worker.js";
+import { startTestSmtp, type TestSmtp } from "./smtp.js";
 
 export const logger = testLogger("mailer");
 export const SECRET = "test-unsubscribe-secret-0123456789abcdef";
@@ -86,6 +87,43 @@ const noAttachments: AttachmentSource = {
     read: async () => ({ failed: "no attachments in this test" }),
   }),
 };
+
+/** Most suites' set: a world, an SMTP server, and a mailer in this process sending to it. */
+export interface MailerSuite {
+  world: World;
+  smtp: TestSmtp;
+  mailer: RunningMailer;
+  /** Stops the mailer, then the SMTP server, then the world. */
+  close(): Promise<void>;
+}
+
+/** Starts a MailerSuite (what had started is stopped again should a start fail). */
+export async function startMailerSuite(
+  label: string,
+  options: Omit<MailerOptions, "smtpUrl"> = {},
+): Promise<MailerSuite> {
+  const world = await startWorld(label);
+  let smtp: TestSmtp | undefined;
+  try {
+    smtp = await startTestSmtp();
+    const server = smtp;
+    const mailer = startMailer(world, { ...options, smtpUrl: server.url });
+    return {
+      world,
+      smtp: server,
+      mailer,
+      close: async () => {
+        await mailer.close();
+        await server.stop();
+        await world.close();
+      },
+    };
+  } catch (error) {
+    await smtp?.stop();
+    await world.close();
+    throw error;
+  }
+}
 
 /** A mailer consumer in this process, as main.ts builds it. */
 export function startMailer(world: World, o: MailerOptions): RunningMailer {
