@@ -98,9 +98,9 @@ export function createIndexKeeper(pool: Db["pool"], logger: Logger): { ensure():
       }>(
         `select c.relname, pg_has_role(c.relowner, 'USAGE') as mine,
                 coalesce(not i.indisvalid, false) as invalid,
-                exists (select 1 from pg_locks l
+                not coalesce(i.indisvalid, true) and exists (select 1 from pg_locks l
                          where l.database = (select oid from pg_database where datname = current_database())
-                           and l.relation = coalesce(i.indrelid, c.oid) and l.granted
+                           and l.relation = i.indrelid and l.granted
                            and l.mode = 'ShareUpdateExclusiveLock' and l.pid <> pg_backend_pid()) as busy
            from pg_class c join pg_namespace n on n.oid = c.relnamespace
            left join pg_index i on i.indexrelid = c.oid

@@ -25,7 +25,7 @@ const JOB_STATES = ["waiting", "active", "delayed", "prioritized", "failed", "co
  * an alert can say "the queue Redis is not answering" instead of Prometheus losing the whole
  * target. Any other error still fails the scrape.
  */
-export function createMetrics(queues: Queue[], logger?: Logger): Metrics {
+export function createMetrics(queues: Queue[], logger: Logger): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // Updated on every request: series bound once, no label hashing per call (bound-metrics.ts).
@@ -64,7 +64,7 @@ export function createMetrics(queues: Queue[], logger?: Logger): Metrics {
           return { queue: queue.name, counts: await queue.getJobCounts(...JOB_STATES) };
         } catch (error) {
           if (!isRedisUnavailable(error)) throw error;
-          logger?.warn({ err: error, queue: queue.name }, "cannot read the queue's depth for /metrics");
+          logger.warn({ err: error, queue: queue.name }, "cannot read the queue's depth for /metrics");
           return { queue: queue.name, counts: null };
         }
       }),
